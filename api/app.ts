@@ -1,0 +1,55 @@
+import express, { type Express } from 'express';
+import type { ApiKey } from '../core/config.js';
+import type { Store } from '../core/clickhouse.js';
+import type { Logger } from '../core/log.js';
+import type { Metrics } from '../core/metrics.js';
+import type { IngestPipeline } from '../ingest/pipeline.js';
+import { createAuthenticator } from './auth.js';
+import { ApiError, errorHandler } from './errors.js';
+import { eventsRouter } from './routes/events.js';
+
+export interface AppOptions {
+  store: Store;
+  pipeline: IngestPipeline;
+  metrics: Metrics;
+  log: Logger;
+  apiKeys: ApiKey[];
+  bodyLimitBytes: number;
+}
+
+export function createApp(options: AppOptions): Express {
+  const { store, metrics, log } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      metrics.httpRequests.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        (performance.now() - started) / 1000,
+      );
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const reachable = await store.ping().catch(() => false);
+    res.status(reachable ? 200 : 503).json({ status: reachable ? 'ready' : 'storage_unreachable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use('/v1', createAuthenticator(options.apiKeys));
+  app.use(eventsRouter(options.pipeline, options.bodyLimitBytes));
+
+  app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(log));
+  return app;
+}

@@ -1,0 +1,49 @@
+import { once } from 'node:events';
+import { loadConfigOrExit, serverConfigSchema } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { createMetrics } from '../core/metrics.js';
+import { onShutdown, storeFromConfig } from '../core/runtime.js';
+import { migrate } from '../aggregator/migrate.js';
+import { createIngestPipeline } from '../ingest/pipeline.js';
+import { kafkaWorkerFromConfig } from '../ingest/service.js';
+import { createApp } from './app.js';
+
+/** `npm start`: the API, the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process. */
+const config = loadConfigOrExit(serverConfigSchema);
+const log = createLogger(config.LOG_LEVEL, 'balances');
+const store = storeFromConfig(config);
+const migrations = await migrate(store);
+log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
+
+const metrics = createMetrics();
+const abort = new AbortController();
+const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
+const apiKeys = config.BALANCES_API_KEYS;
+if (apiKeys.length === 0) {
+  log.warn({ event: 'no_api_keys' }, 'BALANCES_API_KEYS is empty: every /v1 request will answer 401');
+}
+
+const app = createApp({ store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES });
+const server = app.listen(config.PORT);
+await once(server, 'listening');
+const address = server.address();
+const port = typeof address === 'object' && address ? address.port : config.PORT;
+log.info({ event: 'listening', port, storage: store.kind }, `listening on http://localhost:${port}`);
+
+// One pipeline for HTTP and Kafka: its dedupe-then-insert step is serialised across both.
+const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
+if (worker) {
+  await worker.start();
+  worker.done.catch((err: unknown) => {
+    log.fatal({ event: 'ingest_failed', err }, 'Kafka ingest stopped on an error; uncommitted events will be redelivered');
+    process.exit(1);
+  });
+}
+
+onShutdown(async (signal) => {
+  log.info({ event: 'shutdown', signal }, 'stopping');
+  server.close();
+  abort.abort();
+  await worker?.stop();
+  await store.close();
+});

@@ -1,0 +1,85 @@
+import express, { Router } from 'express';
+import type { IncomingMessage, IngestPipeline } from '../../ingest/pipeline.js';
+import { requireRole } from '../auth.js';
+import { ApiError } from '../errors.js';
+
+/**
+ * Splits a JSON array body into the raw text of each element, so every event is decoded from
+ * its own text exactly as a Kafka message or an NDJSON line is. The body must already have
+ * passed `JSON.parse`.
+ */
+export function splitJsonArray(body: string): string[] {
+  const elements: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+      if (depth === 1 && start < 0) start = i;
+    } else if (c === 91 || c === 123) {
+      if (depth === 1 && start < 0) start = i;
+      depth++;
+    } else if (c === 93 || c === 125) {
+      depth--;
+      if (depth === 0) {
+        if (start >= 0) elements.push(body.slice(start, i).trim());
+        break;
+      }
+    } else if (c === 44 && depth === 1) {
+      elements.push(body.slice(start, i).trim());
+      start = -1;
+    } else if (depth === 1 && start < 0 && c > 32) {
+      start = i;
+    }
+  }
+  return elements;
+}
+
+/** The raw texts of the events in a request body: a JSON array, a single object, or NDJSON. */
+export function eventTexts(body: string, contentType: string | undefined): string[] {
+  const trimmed = body.trim();
+  if (trimmed === '') throw new ApiError(400, 'invalid_body', 'the request body is empty');
+  const isNdjson = /ndjson|jsonlines|x-jsonl/i.test(contentType ?? '');
+  if (!isNdjson && (trimmed.startsWith('[') || /application\/json/i.test(contentType ?? ''))) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (err) {
+      throw new ApiError(400, 'invalid_body', `the body is not valid JSON: ${(err as Error).message}`);
+    }
+    if (Array.isArray(parsed)) return splitJsonArray(trimmed);
+    if (typeof parsed === 'object' && parsed !== null) return [trimmed];
+    throw new ApiError(400, 'invalid_body', 'the body must be a JSON array of events or NDJSON');
+  }
+  return trimmed.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number): Router {
+  const router = Router();
+  router.post(
+    '/v1/events',
+    requireRole('admin', 'ingest'),
+    express.raw({ type: () => true, limit: bodyLimitBytes }),
+    async (req, res) => {
+      const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+      const messages: IncomingMessage[] = eventTexts(body, req.headers['content-type']).map((text) => ({ text }));
+      const result = await pipeline.ingest(messages, { source: 'http', accountScope: req.principal?.accountId });
+      const rejected = [];
+      for (let index = 0; index < result.outcomes.length; index++) {
+        const outcome = result.outcomes[index];
+        if (outcome?.status === 'rejected') {
+          rejected.push({ index, ...(outcome.eventId ? { event_id: outcome.eventId } : {}), code: outcome.code, message: outcome.message });
+        }
+      }
+      res.json({ accepted: result.accepted, duplicates: result.duplicates, rejected });
+    },
+  );
+  return router;
+}

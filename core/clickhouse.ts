@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+
+/**
+ * The one way the product reaches ClickHouse. The embedded chDB connection and the HTTP
+ * connection give the same `@clickhouse/client` client, so no code path differs but this one.
+ */
+export interface Store {
+  readonly client: ClickHouseClient;
+  /** Database that holds every table of this store; SQL names tables as `${db}.name`. */
+  readonly database: string;
+  readonly kind: 'chdb' | 'http';
+  /** Fully qualified, quoted table name. */
+  table(name: string): string;
+  /** Inserts pre-serialised JSONEachRow text; returns once ClickHouse has written it. */
+  insertJsonEachRow(table: string, ndjson: string): Promise<void>;
+  queryRows<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  command(query: string, params?: Record<string, unknown>): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
+export interface StoreOptions {
+  /** chDB data directory; ignored when `url` is given. */
+  dataDir?: string;
+  url?: string;
+  username?: string;
+  password?: string;
+  database: string;
+}
+
+export function createStore(options: StoreOptions): Store {
+  const kind = options.url ? 'http' : 'chdb';
+  let client: ClickHouseClient;
+  if (options.url) {
+    client = createClient({
+      url: options.url,
+      username: options.username ?? 'default',
+      password: options.password ?? '',
+      request_timeout: 120_000,
+      compression: { request: false, response: true },
+    });
+  } else {
+    const dataDir = resolve(options.dataDir ?? './data');
+    mkdirSync(dataDir, { recursive: true });
+    // chdb ships its own copy of client-common's Connection type; the shapes are the same.
+    const connection = createChdbConnection({ path: dataDir }) as unknown as ClientConnection;
+    client = createClient({ connection });
+  }
+  const db = `\`${options.database}\``;
+
+  return {
+    client,
+    database: options.database,
+    kind,
+    table: (name) => `${db}.\`${name}\``,
+    async insertJsonEachRow(table, ndjson) {
+      if (ndjson.length === 0) return;
+      // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
+      const result = await client.exec({
+        query: `INSERT INTO ${db}.\`${table}\` FORMAT JSONEachRow`,
+        values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
+      });
+      result.stream.resume();
+    },
+    async queryRows<T>(query: string, params?: Record<string, unknown>) {
+      const rs = await client.query({ query, format: 'JSONEachRow', query_params: params ?? {} });
+      return rs.json<T>();
+    },
+    async command(query, params) {
+      await client.command({ query, query_params: params ?? {} });
+    },
+    async ping() {
+      const result = await client.ping();
+      return result.success;
+    },
+    close: () => client.close(),
+  };
+}
+
+/** ClickHouse errors carry a numeric code; these mean "try again", not "your data is wrong". */
+const RETRIABLE_CLICKHOUSE_CODES = new Set([
+  '3', // UNEXPECTED_END_OF_FILE
+  '159', // TIMEOUT_EXCEEDED
+  '164', // READONLY
+  '202', // TOO_MANY_SIMULTANEOUS_QUERIES
+  '203', // NO_FREE_CONNECTION
+  '209', // SOCKET_TIMEOUT
+  '210', // NETWORK_ERROR
+  '236', // ABORTED
+  '241', // MEMORY_LIMIT_EXCEEDED
+  '242', // TABLE_IS_READ_ONLY
+  '252', // TOO_MANY_PARTS
+  '285', // TOO_FEW_LIVE_REPLICAS
+  '319', // UNKNOWN_STATUS_OF_INSERT
+  '394', // QUERY_WAS_CANCELLED
+  '425', // SYSTEM_ERROR
+  '999', // KEEPER_EXCEPTION
+]);
+const RETRIABLE_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+
+export function isRetriableStorageError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (RETRIABLE_CLICKHOUSE_CODES.has(code) || RETRIABLE_NODE_CODES.has(code))) return true;
+  const cause = (err as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== err && isRetriableStorageError(cause);
+}

@@ -1,0 +1,83 @@
+/**
+ * Exact decimal amounts. The product never does arithmetic on binary floats: amounts travel as
+ * canonical decimal strings and are computed on as integers scaled by 10^4.
+ */
+export const SCALE = 4;
+export const SCALE_FACTOR = 10_000n;
+/** 10^12, the largest amount an event may carry. */
+export const MAX_AMOUNT_SCALED = 10n ** 12n * SCALE_FACTOR;
+
+export type AmountError = 'invalid_amount' | 'too_many_decimals' | 'amount_not_positive' | 'amount_too_large';
+
+export type AmountResult = { ok: true; value: string } | { ok: false; code: AmountError; message: string };
+
+const PLAIN_DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses an event amount, sent as a JSON number or a string, into its canonical decimal text.
+ *
+ * A JSON number reaches us as a double. Up to 10^12 the gap between neighbouring doubles is
+ * below 10^-4, so the shortest text that round-trips (what `String(n)` prints) is exactly the
+ * decimal the sender wrote whenever it had at most 4 fractional digits; more digits, or an
+ * exponent, show up in that text and are refused.
+ */
+export function parseAmount(input: unknown): AmountResult {
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
+  else return { ok: false, code: 'invalid_amount', message: 'amount must be a decimal number or string' };
+
+  const match = PLAIN_DECIMAL.exec(text);
+  if (!match) {
+    return {
+      ok: false,
+      code: 'invalid_amount',
+      message: /e/i.test(text)
+        ? `amount "${text}" uses exponent notation; send a plain decimal`
+        : `amount "${text}" is not a plain decimal`,
+    };
+  }
+  const [, sign, intDigits = '', fraction = ''] = match;
+  if (fraction.length > SCALE) {
+    return { ok: false, code: 'too_many_decimals', message: `amount "${text}" has more than ${SCALE} decimal places` };
+  }
+  const intPart = intDigits.replace(/^0+(?=\d)/, '');
+  const frac = fraction.replace(/0+$/, '');
+  const isZero = /^0*$/.test(intPart) && frac === '';
+  if (sign === '-' || isZero) {
+    return { ok: false, code: 'amount_not_positive', message: `amount "${text}" must be greater than 0` };
+  }
+  if (intPart.length > 13 || (intPart.length === 13 && (intPart !== '1000000000000' || frac !== ''))) {
+    return { ok: false, code: 'amount_too_large', message: `amount "${text}" exceeds 10^12` };
+  }
+  return { ok: true, value: frac ? `${intPart}.${frac}` : intPart };
+}
+
+/** Canonical decimal text (as stored or returned by ClickHouse) to an integer scaled by 10^4. */
+export function toScaled(decimal: string): bigint {
+  const match = PLAIN_DECIMAL.exec(decimal.trim());
+  if (!match) throw new RangeError(`not a plain decimal: "${decimal}"`);
+  const [, sign, intDigits = '0', fraction = ''] = match;
+  if (fraction.length > SCALE && !/^0*$/.test(fraction.slice(SCALE))) {
+    throw new RangeError(`more than ${SCALE} decimal places: "${decimal}"`);
+  }
+  const scaled = BigInt(intDigits) * SCALE_FACTOR + BigInt(fraction.slice(0, SCALE).padEnd(SCALE, '0'));
+  return sign === '-' ? -scaled : scaled;
+}
+
+/** Integer scaled by 10^4 to canonical decimal text, without trailing zeros. */
+export function formatScaled(scaled: bigint): string {
+  const negative = scaled < 0n;
+  const abs = negative ? -scaled : scaled;
+  const intPart = abs / SCALE_FACTOR;
+  const frac = (abs % SCALE_FACTOR).toString().padStart(SCALE, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${intPart}${frac ? `.${frac}` : ''}`;
+}
+
+/**
+ * A scaled amount as a JSON number for API responses. Exact: every value up to 10^12 with 4
+ * decimals has a double whose shortest text is that decimal.
+ */
+export function scaledToNumber(scaled: bigint): number {
+  return Number(formatScaled(scaled));
+}

@@ -1,0 +1,36 @@
+export interface RetryOptions {
+  /** Attempts in all, the first included. `Infinity` retries until `signal` aborts. */
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+  isRetriable: (err: unknown) => boolean;
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Capped exponential backoff with full jitter; only errors flagged retriable are tried again. */
+export async function withRetry<T>(operation: () => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (attempt >= options.attempts || !options.isRetriable(err) || options.signal?.aborted) throw err;
+      const cap = Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1));
+      const delayMs = Math.round(cap / 2 + Math.random() * (cap / 2));
+      options.onRetry?.(err, attempt, delayMs);
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

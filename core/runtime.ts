@@ -1,0 +1,28 @@
+import { createStore, type Store } from './clickhouse.js';
+import type { StorageConfig } from './config.js';
+
+/** The store a process uses: a ClickHouse server when CLICKHOUSE_URL is set, else embedded chDB. */
+export function storeFromConfig(config: StorageConfig): Store {
+  return createStore({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    dataDir: config.BALANCES_DATA_DIR,
+    database: config.CLICKHOUSE_DATABASE,
+  });
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits; a second signal exits at once. */
+export function onShutdown(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    stop(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { ingestConfigSchema, loadConfigOrExit } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { createMetrics } from '../core/metrics.js';
+import { onShutdown, storeFromConfig } from '../core/runtime.js';
+import { migrate } from '../aggregator/migrate.js';
+import { createIngestPipeline } from './pipeline.js';
+import { kafkaWorkerFromConfig } from './service.js';
+import { ingestNdjsonFile } from './sources/file.js';
+
+/**
+ * `npm run ingest`                          consume KAFKA_TOPIC until SIGTERM
+ * `npm run ingest -- --file events.ndjson`  backfill a file, then exit
+ */
+const { values: args } = parseArgs({ options: { file: { type: 'string' } }, strict: true });
+const config = loadConfigOrExit(ingestConfigSchema);
+const log = createLogger(config.LOG_LEVEL, 'ingest');
+const store = storeFromConfig(config);
+await migrate(store);
+const metrics = createMetrics();
+const abort = new AbortController();
+
+if (args.file) {
+  const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
+  const tty = process.stderr.isTTY;
+  const report = await ingestNdjsonFile({
+    pipeline,
+    path: args.file,
+    batchSize: config.INGEST_BATCH_SIZE,
+    onProgress: (r, bytesRead, totalBytes) => {
+      if (!tty) return;
+      const pct = totalBytes ? Math.min(100, (100 * bytesRead) / totalBytes) : 100;
+      process.stderr.write(
+        `\r${pct.toFixed(1).padStart(5)}%  ${r.lines} lines  ${r.accepted} accepted  ${r.duplicates} duplicates  ${r.rejected} rejected  ${Math.round(r.lines / Math.max(r.seconds, 0.001))}/s   `,
+      );
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  log.info({ event: 'file_ingested', file: args.file, ...report }, 'file ingested');
+  await store.close();
+} else {
+  const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
+  const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
+  if (!worker) {
+    process.stderr.write('KAFKA_BROKERS is not set: set it to consume Kafka, or pass --file <events.ndjson>\n');
+    process.exit(2);
+  }
+  onShutdown(async (signal) => {
+    log.info({ event: 'shutdown', signal }, 'flushing and committing');
+    abort.abort();
+    await worker.stop();
+    await store.close();
+  });
+  await worker.start();
+  worker.done.catch(async (err: unknown) => {
+    log.fatal({ event: 'ingest_failed', err }, 'ingest stopped on an error; uncommitted events will be redelivered');
+    await store.close().catch(() => undefined);
+    process.exit(1);
+  });
+}

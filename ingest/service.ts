@@ -1,0 +1,32 @@
+import type { IngestConfig } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Metrics } from '../core/metrics.js';
+import { createKafkaWorker, type KafkaWorker } from './kafkaWorker.js';
+import type { IngestPipeline } from './pipeline.js';
+import { createKafkaSource } from './sources/kafka.js';
+
+/** The Kafka ingest worker as configured by the environment, or undefined without KAFKA_BROKERS. */
+export function kafkaWorkerFromConfig(
+  config: IngestConfig,
+  pipeline: IngestPipeline,
+  metrics: Metrics,
+  log: Logger,
+): KafkaWorker | undefined {
+  if (!config.KAFKA_BROKERS) return undefined;
+  const source = createKafkaSource({
+    brokers: config.KAFKA_BROKERS,
+    topic: config.KAFKA_TOPIC,
+    groupId: config.KAFKA_GROUP_ID,
+    clientId: config.KAFKA_CLIENT_ID,
+    log,
+  });
+  return createKafkaWorker({
+    source,
+    pipeline,
+    metrics,
+    log,
+    batchSize: config.INGEST_BATCH_SIZE,
+    flushMs: config.INGEST_FLUSH_MS,
+    maxInFlight: config.INGEST_MAX_IN_FLIGHT,
+  });
+}
