@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 
 /**
@@ -94,7 +94,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
   });
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   let producerConnected = false;
   let rejectCrash: (err: Error) => void = () => undefined;
   const crashed = new Promise<Error>((_, reject) => {

@@ -1,0 +1,115 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../core/clickhouse.js';
+import { loadMigrations, migrate } from '../../aggregator/migrate.js';
+import { ndjson, purchase, usage } from '../support/events.js';
+import { runEntry } from '../support/processes.js';
+import { count, freshStore, pipelineFor } from '../support/store.js';
+
+let store: Store | undefined;
+afterEach(async () => {
+  await store?.command(`DROP DATABASE IF EXISTS \`${store.database}\``);
+  store = undefined;
+});
+
+const lines = (events: Array<Record<string, unknown>>) => events.map((e) => ({ text: JSON.stringify(e) }));
+
+describe('migrations', () => {
+  it('are recorded and applying them twice changes nothing', async () => {
+    store = await freshStore();
+    const tablesBefore = await store.queryRows<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name`,
+      { db: store.database },
+    );
+    const second = await migrate(store);
+    expect(second.applied).toEqual([]);
+    expect(second.alreadyApplied).toBe((await loadMigrations()).length);
+    const tablesAfter = await store.queryRows<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name`,
+      { db: store.database },
+    );
+    expect(tablesAfter).toEqual(tablesBefore);
+    expect(tablesAfter.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['events_v1', 'event_keys_v1', 'rejected_events_v1', 'schema_migrations_v1']),
+    );
+    expect(await count(store, `SELECT count() AS n FROM ${store.table('schema_migrations_v1')} FINAL`)).toBe(
+      (await loadMigrations()).length,
+    );
+  });
+});
+
+describe('an event_id is stored once per account', () => {
+  it('within one batch', async () => {
+    store = await freshStore();
+    const result = await pipelineFor(store).ingest(lines([usage('u1'), usage('u1'), usage('u2'), usage('u1', { amount: '9' })]), { source: 'test' });
+    expect(result).toMatchObject({ accepted: 2, duplicates: 2, rejected: 0 });
+    expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')}`)).toBe(2);
+  });
+
+  it('across batches, whatever the payload of the repeat', async () => {
+    store = await freshStore();
+    const pipeline = pipelineFor(store);
+    await pipeline.ingest(lines([purchase('p1'), usage('u1')]), { source: 'test' });
+    const again = await pipeline.ingest(lines([usage('u1', { amount: '99' }), purchase('p1'), usage('u3')]), { source: 'test' });
+    expect(again).toMatchObject({ accepted: 1, duplicates: 2 });
+    expect(again.outcomes.map((o) => o.status)).toEqual(['duplicate', 'duplicate', 'accepted']);
+    const amounts = await store.queryRows<{ amount: string }>(
+      `SELECT toString(amount) AS amount FROM ${store.table('events_v1')} WHERE event_id = 'u1'`,
+    );
+    expect(amounts).toEqual([{ amount: '2.5' }]);
+  });
+
+  it('but the same event_id in two accounts is two events', async () => {
+    store = await freshStore();
+    const result = await pipelineFor(store).ingest(lines([usage('u1'), usage('u1', { account_id: 'globex' })]), { source: 'test' });
+    expect(result.accepted).toBe(2);
+  });
+
+  it('when concurrent batches race with the same new events', async () => {
+    store = await freshStore();
+    const pipeline = pipelineFor(store);
+    const batch = lines(Array.from({ length: 200 }, (_, i) => usage(`race-${i}`)));
+    const results = await Promise.all([1, 2, 3, 4].map(() => pipeline.ingest(batch, { source: 'test' })));
+    expect(results.reduce((s, r) => s + r.accepted, 0)).toBe(200);
+    expect(results.reduce((s, r) => s + r.duplicates, 0)).toBe(600);
+    expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')}`)).toBe(200);
+  });
+
+  it('and a rejected event is kept with its reason and raw payload, and applies nothing', async () => {
+    store = await freshStore();
+    const bad = JSON.stringify(usage('u9', { amount: '-4' }));
+    const result = await pipelineFor(store).ingest([{ text: bad }, { text: '{oops' }, { text: JSON.stringify(usage('u1')) }], { source: 'test' });
+    expect(result).toMatchObject({ accepted: 1, rejected: 2 });
+    const rejected = await store.queryRows<{ code: string; payload: string; event_id: string }>(
+      `SELECT code, payload, event_id FROM ${store.table('rejected_events_v1')} ORDER BY code`,
+    );
+    expect(rejected).toEqual([
+      { code: 'amount_not_positive', payload: bad, event_id: 'u9' },
+      { code: 'invalid_json', payload: '{oops', event_id: '' },
+    ]);
+    expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')} WHERE event_id = 'u9'`)).toBe(0);
+  });
+});
+
+describe('dedupe state lives in storage', () => {
+  it('so a new process on the same data directory refuses what an earlier one stored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'balances-restart-'));
+    const first = join(dir, 'first.ndjson');
+    const second = join(dir, 'second.ndjson');
+    const old = Array.from({ length: 300 }, (_, i) => usage(`u${i}`, { amount: `${i + 1}.25` }));
+    writeFileSync(first, ndjson([...old, old[0], 'not json']));
+    writeFileSync(second, ndjson([...old.slice(0, 100), ...Array.from({ length: 50 }, (_, i) => usage(`new${i}`))]));
+    const env = { BALANCES_DATA_DIR: join(dir, 'data'), CLICKHOUSE_DATABASE: 'restart', INGEST_BATCH_SIZE: '64' };
+
+    const run = async (file: string) => {
+      const result = await runEntry('ingest/main.ts', ['--file', file], env);
+      expect(result.code, result.stderr).toBe(0);
+      return result.logs.find((l) => l.event === 'file_ingested');
+    };
+    expect(await run(first)).toMatchObject({ lines: 302, accepted: 300, duplicates: 1, rejected: 1 });
+    expect(await run(first)).toMatchObject({ lines: 302, accepted: 0, duplicates: 301, rejected: 1 });
+    expect(await run(second)).toMatchObject({ lines: 150, accepted: 50, duplicates: 100, rejected: 0 });
+  });
+});
