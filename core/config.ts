@@ -74,6 +74,8 @@ const kafkaShape = {
   KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,240}$/, 'must be a valid Kafka topic name').default('balances.events'),
   KAFKA_GROUP_ID: z.string().min(1).default('balances-ingest'),
   KAFKA_CLIENT_ID: z.string().min(1).default('balances'),
+  /** A consumer that dies without leaving is replaced after this long. */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
   INGEST_BATCH_SIZE: positiveInt.default(20_000),
   INGEST_FLUSH_MS: positiveInt.default(200),
   INGEST_MAX_IN_FLIGHT: positiveInt.default(100_000),

@@ -18,6 +18,7 @@ export function kafkaWorkerFromConfig(
     topic: config.KAFKA_TOPIC,
     groupId: config.KAFKA_GROUP_ID,
     clientId: config.KAFKA_CLIENT_ID,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     log,
   });
   return createKafkaWorker({

@@ -59,6 +59,7 @@ export interface KafkaSourceOptions {
   log: Logger;
   /** Partitions processed at once; fetching overlaps with storing across them. */
   partitionsConcurrently?: number;
+  sessionTimeoutMs?: number;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -91,8 +92,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     maxBytes: 64 * 1024 * 1024,
     minBytes: 1,
     maxWaitTimeInMs: 100,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 export interface RunResult {
   code: number | null;
@@ -21,7 +20,8 @@ export function runEntry(
   options: { timeoutMs?: number; onLog?: (line: Record<string, unknown>, kill: (signal: NodeJS.Signals) => void) => void } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [entry, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'info', ...env } });
+    // node --import tsx, not the tsx wrapper: signals must reach the product's process itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'info', ...env } });
     let stdout = '';
     let stderr = '';
     let buffered = '';
