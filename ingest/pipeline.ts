@@ -4,7 +4,8 @@ import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { withRetry } from '../core/retry.js';
 import { decodeEvent, type RejectionCode, type ValidationContext } from './contract.js';
-import { eventKey, findStoredKeys } from './dedupe.js';
+import { eventKey, lookupKeys } from './dedupe.js';
+import { pairVoidedUsage } from './voids.js';
 
 /** One raw event as a source received it. */
 export interface IncomingMessage {
@@ -89,6 +90,9 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
       const attempts = ingestOptions?.storeAttempts ?? 5;
       const outcomes: MessageOutcome[] = new Array(messages.length);
       const candidates: Array<{ index: number; key: string; pair: [string, string]; line: string }> = [];
+      // Usage keys and void targets of this batch, stored or not: their void pairings are checked.
+      const voidCheck = new Map<string, [string, string]>();
+      let hasVoid = false;
       const rejectedRows: RejectedRow[] = [];
       const firstInBatch = new Map<string, number>();
 
@@ -116,15 +120,22 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
           continue;
         }
         firstInBatch.set(key, i);
+        if (result.row.type === 'usage') voidCheck.set(key, [result.row.account_id, result.row.event_id]);
+        else if (result.row.type === 'void') {
+          hasVoid = true;
+          const target: [string, string] = [result.row.account_id, result.row.voids_event_id];
+          voidCheck.set(eventKey(...target), target);
+        }
         outcomes[i] = { status: 'accepted', eventId: result.row.event_id };
         candidates.push({ index: i, key, pair: [result.row.account_id, result.row.event_id], line: JSON.stringify(result.row) });
       }
 
       await serialised(async () => {
         const started = performance.now();
-        const stored = candidates.length
-          ? await retrying('dedupe', attempts, () => findStoredKeys(store, candidates.map((c) => c.pair)))
-          : new Set<string>();
+        const lookup = candidates.length
+          ? await retrying('dedupe', attempts, () => lookupKeys(store, candidates.map((c) => c.pair)))
+          : { stored: new Set<string>(), voided: new Set<string>() };
+        const stored = lookup.stored;
         let body = '';
         for (const candidate of candidates) {
           if (stored.has(candidate.key)) {
@@ -137,6 +148,9 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         // Events first: if the rejections then fail, a retry finds the events stored and
         // reports them as duplicates, so nothing is counted twice.
         await retrying('insert_events', attempts, () => store.insertJsonEachRow('events_v1', body));
+        if (hasVoid || lookup.voided.size > 0) {
+          await retrying('pair_voids', attempts, () => pairVoidedUsage(store, [...voidCheck.values()]));
+        }
         if (rejectedRows.length) {
           const rejectedBody = rejectedRows.map((r) => JSON.stringify(r)).join('\n') + '\n';
           await retrying('insert_rejected', attempts, () => store.insertJsonEachRow('rejected_events_v1', rejectedBody));

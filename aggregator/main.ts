@@ -1,0 +1,15 @@
+import { loadConfigOrExit, storageConfigSchema } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { storeFromConfig } from '../core/runtime.js';
+import { rebuildRollups } from './backfill.js';
+import { migrate } from './migrate.js';
+
+/** `npm run backfill`: apply migrations, then rebuild every rollup from the raw events. */
+const config = loadConfigOrExit(storageConfigSchema);
+const log = createLogger(config.LOG_LEVEL, 'backfill');
+const store = storeFromConfig(config);
+await migrate(store);
+const started = performance.now();
+const report = await rebuildRollups(store);
+log.info({ event: 'rollups_rebuilt', seconds: (performance.now() - started) / 1000, ...report }, 'rollups rebuilt from raw events');
+await store.close();
