@@ -43,3 +43,14 @@ export function toClickHouseTime(ms: number): string {
 export function fromClickHouseTime(text: string): string {
   return `${text.replace(' ', 'T')}${text.includes('.') ? '' : '.000'}Z`;
 }
+
+/**
+ * For the common spelling `YYYY-MM-DDThh:mm:ss[.sss]Z`, the ClickHouse text by slicing, without
+ * building a Date; null for any other spelling. Call only on text `parseRfc3339` accepted.
+ */
+export function utcMillisText(text: string): string | null {
+  const n = text.length;
+  if (n === 20 && (text[19] === 'Z' || text[19] === 'z')) return `${text.slice(0, 10)} ${text.slice(11, 19)}.000`;
+  if (n === 24 && text[19] === '.' && (text[23] === 'Z' || text[23] === 'z')) return `${text.slice(0, 10)} ${text.slice(11, 23)}`;
+  return null;
+}

@@ -1,5 +1,5 @@
 import { parseAmount } from '../core/decimal.js';
-import { parseRfc3339, toClickHouseTime } from '../core/time.js';
+import { parseRfc3339, toClickHouseTime, utcMillisText } from '../core/time.js';
 
 /**
  * The event contract (SPEC section 2): what an accepted event is, and the stable codes with
@@ -30,27 +30,30 @@ export type RejectionCode =
   | 'wallet_type_mismatch'
   | 'same_wallet_move';
 
-/** One row of `events_v1`, exactly as it is inserted. Times are ClickHouse `DateTime64(3)` text. */
+/**
+ * One row of `events_v1`, exactly as it is inserted. Times are ClickHouse `DateTime64(3)` text.
+ * Columns a type does not use are left out and take their defaults, which keeps rows short.
+ */
 export interface EventRow {
   account_id: string;
   event_id: string;
   type: EventType;
   occurred_at: string;
-  wallet_type: WalletType | '';
-  wallet_id: string;
-  amount: string | null;
-  effective_at: string | null;
-  expires_at: string | null;
-  lot_id: string;
-  sku: string;
-  order_id: string;
-  user_id: string;
-  product: string;
-  service: string;
-  to_wallet_type: WalletType | '';
-  to_wallet_id: string;
-  voids_event_id: string;
   source: string;
+  wallet_type?: WalletType;
+  wallet_id?: string;
+  amount?: string;
+  effective_at?: string;
+  expires_at?: string;
+  lot_id?: string;
+  sku?: string;
+  order_id?: string;
+  user_id?: string;
+  product?: string;
+  service?: string;
+  to_wallet_type?: WalletType;
+  to_wallet_id?: string;
+  voids_event_id?: string;
 }
 
 export interface Rejection {
@@ -99,9 +102,15 @@ function optionalText(obj: Record<string, unknown>, field: string): string | und
   return value;
 }
 
-function timestamp(obj: Record<string, unknown>, field: string, required: true): number;
-function timestamp(obj: Record<string, unknown>, field: string, required: false): number | undefined;
-function timestamp(obj: Record<string, unknown>, field: string, required: boolean): number | undefined {
+interface Instant {
+  ms: number;
+  /** The same instant as ClickHouse `DateTime64(3, 'UTC')` text. */
+  text: string;
+}
+
+function timestamp(obj: Record<string, unknown>, field: string, required: true): Instant;
+function timestamp(obj: Record<string, unknown>, field: string, required: false): Instant | undefined;
+function timestamp(obj: Record<string, unknown>, field: string, required: boolean): Instant | undefined {
   const value = obj[field];
   if (value === undefined || value === null) {
     if (required) refuse('missing_field', `${field} is required`);
@@ -109,19 +118,24 @@ function timestamp(obj: Record<string, unknown>, field: string, required: boolea
   }
   const ms = typeof value === 'string' ? parseRfc3339(value) : null;
   if (ms === null) refuse('invalid_timestamp', `${field} must be an RFC 3339 timestamp between 1970 and 2200`);
-  return ms;
+  return { ms, text: utcMillisText(value as string) ?? toClickHouseTime(ms) };
 }
 
-function amount(obj: Record<string, unknown>, required: boolean): string | null {
+function amount(obj: Record<string, unknown>, required: true): string;
+function amount(obj: Record<string, unknown>, required: false): string | undefined;
+function amount(obj: Record<string, unknown>, required: boolean): string | undefined {
   const value = obj.amount;
   if (value === undefined || value === null) {
     if (required) refuse('missing_field', 'amount is required');
-    return null;
+    return undefined;
   }
   const parsed = parseAmount(value);
   if (!parsed.ok) refuse(parsed.code, parsed.message);
   return parsed.value;
 }
+
+/** Control characters have no place in an identifier, and ingest uses two of them as separators. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 interface Wallet {
   type: WalletType;
@@ -141,29 +155,6 @@ function wallet(obj: Record<string, unknown>, field: string): Wallet {
   return { type: w.type, id, account_id: accountId };
 }
 
-function emptyRow(accountId: string, eventId: string, type: EventType, occurredAt: number, source: string): EventRow {
-  return {
-    account_id: accountId,
-    event_id: eventId,
-    type,
-    occurred_at: toClickHouseTime(occurredAt),
-    wallet_type: '',
-    wallet_id: '',
-    amount: null,
-    effective_at: null,
-    expires_at: null,
-    lot_id: '',
-    sku: '',
-    order_id: '',
-    user_id: '',
-    product: '',
-    service: '',
-    to_wallet_type: '',
-    to_wallet_id: '',
-    voids_event_id: '',
-    source,
-  };
-}
 
 function walletAccount(w: Wallet, accountId: string, field: string): void {
   if (w.account_id !== undefined && w.account_id !== accountId) {
@@ -174,8 +165,8 @@ function walletAccount(w: Wallet, accountId: string, field: string): void {
 function buildRow(event: Record<string, unknown>, ctx: ValidationContext): EventRow {
   const eventId = event.event_id;
   if (eventId === undefined || eventId === null) refuse('missing_field', 'event_id is required');
-  if (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > MAX_EVENT_ID) {
-    refuse('invalid_event_id', `event_id must be a string of 1 to ${MAX_EVENT_ID} characters`);
+  if (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > MAX_EVENT_ID || CONTROL_CHARACTER.test(eventId)) {
+    refuse('invalid_event_id', `event_id must be a string of 1 to ${MAX_EVENT_ID} characters without control characters`);
   }
   const type = event.type;
   if (type === undefined || type === null) refuse('missing_field', 'type is required');
@@ -183,11 +174,12 @@ function buildRow(event: Record<string, unknown>, ctx: ValidationContext): Event
     refuse('unknown_type', `type ${JSON.stringify(type)} is not one of ${EVENT_TYPES.join(', ')}`);
   }
   const accountId = requiredText(event, 'account_id');
+  if (CONTROL_CHARACTER.test(accountId)) refuse('invalid_field', 'account_id must not contain control characters');
   if (ctx.accountScope !== undefined && accountId !== ctx.accountScope) {
     refuse('account_mismatch', `account_id "${accountId}" is not the account of this API key`);
   }
   const occurredAt = timestamp(event, 'occurred_at', true);
-  const row = emptyRow(accountId, eventId, type as EventType, occurredAt, ctx.source);
+  const row: EventRow = { account_id: accountId, event_id: eventId, type: type as EventType, occurred_at: occurredAt.text, source: ctx.source };
 
   switch (type as EventType) {
     case 'purchase': {
@@ -198,12 +190,14 @@ function buildRow(event: Record<string, unknown>, ctx: ValidationContext): Event
       row.amount = amount(event, true);
       const effectiveAt = timestamp(event, 'effective_at', false) ?? occurredAt;
       const expiresAt = timestamp(event, 'expires_at', true);
-      if (expiresAt <= effectiveAt) refuse('invalid_expiry', 'expires_at must be after effective_at');
-      row.effective_at = toClickHouseTime(effectiveAt);
-      row.expires_at = toClickHouseTime(expiresAt);
+      if (expiresAt.ms <= effectiveAt.ms) refuse('invalid_expiry', 'expires_at must be after effective_at');
+      row.effective_at = effectiveAt.text;
+      row.expires_at = expiresAt.text;
       row.lot_id = optionalText(event, 'lot_id') ?? eventId;
-      row.sku = optionalText(event, 'sku') ?? '';
-      row.order_id = optionalText(event, 'order_id') ?? '';
+      const sku = optionalText(event, 'sku');
+      if (sku !== undefined) row.sku = sku;
+      const orderId = optionalText(event, 'order_id');
+      if (orderId !== undefined) row.order_id = orderId;
       return row;
     }
     case 'usage': {
@@ -228,8 +222,10 @@ function buildRow(event: Record<string, unknown>, ctx: ValidationContext): Event
       row.wallet_id = from.id;
       row.to_wallet_type = to.type;
       row.to_wallet_id = to.id;
-      row.amount = amount(event, false);
-      row.lot_id = optionalText(event, 'lot_id') ?? '';
+      const requested = amount(event, false);
+      if (requested !== undefined) row.amount = requested;
+      const lotId = optionalText(event, 'lot_id');
+      if (lotId !== undefined) row.lot_id = lotId;
       return row;
     }
     case 'void': {
@@ -264,11 +260,9 @@ export function validateEvent(event: unknown, ctx: ValidationContext): Validatio
 
 /**
  * Whether a JSON text holds a number written with an exponent (`1e3`). `JSON.parse` hides the
- * spelling, and the contract refuses exponents, so the raw text is scanned; only texts with an
- * `e` next to a digit pay for the scan.
+ * spelling, and the contract refuses exponents, so the raw text is scanned.
  */
 export function hasExponentNumber(text: string): boolean {
-  if (!/\d[eE]/.test(text)) return false;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -297,7 +291,8 @@ export function decodeEvent(text: string, ctx: ValidationContext): ValidationRes
     return { ok: false, code: 'invalid_json', message: 'the message is not valid JSON' };
   }
   const result = validateEvent(event, ctx);
-  if (result.ok && result.row.amount !== null && hasExponentNumber(text)) {
+  // Only an amount sent as a JSON number can hide an exponent; a string one was checked as text.
+  if (result.ok && typeof (event as { amount?: unknown }).amount === 'number' && hasExponentNumber(text)) {
     return {
       ok: false,
       code: 'invalid_amount',

@@ -89,7 +89,8 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
     async ingest(messages, ctx, ingestOptions) {
       const attempts = ingestOptions?.storeAttempts ?? 5;
       const outcomes: MessageOutcome[] = new Array(messages.length);
-      const candidates: Array<{ index: number; key: string; pair: [string, string]; line: string }> = [];
+      const candidates: Array<{ index: number; key: string; line: string }> = [];
+      const accounts = new Set<string>();
       // Usage keys and void targets of this batch, stored or not: their void pairings are checked.
       const voidCheck = new Map<string, [string, string]>();
       let hasVoid = false;
@@ -123,17 +124,18 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         if (result.row.type === 'usage') voidCheck.set(key, [result.row.account_id, result.row.event_id]);
         else if (result.row.type === 'void') {
           hasVoid = true;
-          const target: [string, string] = [result.row.account_id, result.row.voids_event_id];
+          const target: [string, string] = [result.row.account_id, result.row.voids_event_id ?? ''];
           voidCheck.set(eventKey(...target), target);
         }
         outcomes[i] = { status: 'accepted', eventId: result.row.event_id };
-        candidates.push({ index: i, key, pair: [result.row.account_id, result.row.event_id], line: JSON.stringify(result.row) });
+        accounts.add(result.row.account_id);
+        candidates.push({ index: i, key, line: JSON.stringify(result.row) });
       }
 
       await serialised(async () => {
         const started = performance.now();
         const lookup = candidates.length
-          ? await retrying('dedupe', attempts, () => lookupKeys(store, candidates.map((c) => c.pair)))
+          ? await retrying('dedupe', attempts, () => lookupKeys(store, candidates.map((c) => c.key), [...accounts]))
           : { stored: new Set<string>(), voided: new Set<string>() };
         const stored = lookup.stored;
         let body = '';

@@ -41,9 +41,10 @@ export async function startMockBroker(): Promise<MockBroker> {
 }
 
 /** Produces NDJSON lines with the `kcat` CLI, a Kafka client this project did not write. */
-export function produceWithKcat(brokers: string[], topic: string, lines: string[], key?: string): Promise<void> {
+export function produceWithKcat(brokers: string[], topic: string, lines: string[], key?: string, compression?: 'gzip'): Promise<void> {
   return new Promise((resolve, reject) => {
     const args = ['-P', '-b', brokers.join(','), '-t', topic];
+    if (compression) args.push('-z', compression);
     if (key) args.push('-K', '\t');
     const child = spawn('kcat', args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';

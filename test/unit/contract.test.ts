@@ -21,7 +21,11 @@ describe('every event', () => {
     for (const bad of [null, 42, 'x', [], [usage('u1')]]) expect(rejectionOf(bad)).toBe('not_an_object');
   });
 
-  it('must have an event_id of 1 to 128 characters', () => {
+  it('must have an event_id of 1 to 128 characters, without control characters', () => {
+    expect(rejectionOf(usage('a\nb'))).toBe('invalid_event_id');
+    expect(rejectionOf(usage('a\u0001b'))).toBe('invalid_event_id');
+    expect(rejectionOf(usage('u1', { account_id: 'ac\nme' }))).toBe('invalid_field');
+    expect(rowOf(usage('ünïcødé id with spaces')).event_id).toBe('ünïcødé id with spaces');
     const { event_id: _, ...noId } = usage('u1');
     expect(rejectionOf(noId)).toBe('missing_field');
     expect(rejectionOf(usage(''))).toBe('invalid_event_id');
@@ -121,7 +125,9 @@ describe('a usage', () => {
 describe('a move', () => {
   it('may omit lot_id and amount', () => {
     const row = rowOf(move('m1'));
-    expect(row).toMatchObject({ wallet_id: 'platform', to_wallet_id: 'mobile', amount: null, lot_id: '' });
+    expect(row).toMatchObject({ wallet_id: 'platform', to_wallet_id: 'mobile' });
+    expect(row.amount).toBeUndefined();
+    expect(row.lot_id).toBeUndefined();
     expect(rowOf(move('m2', { lot_id: 'p1', amount: '5' }))).toMatchObject({ lot_id: 'p1', amount: '5' });
   });
 

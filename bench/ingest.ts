@@ -1,0 +1,212 @@
+/**
+ * Ingest throughput. Every consumer drains the same events from librdkafka's test broker into
+ * the same tables (raw events and every rollup view), each into its own database:
+ *   - ClickHouse's own Kafka table engine (the peer to beat), rate after its warm-up;
+ *   - a naive kafkajs worker: parse, map, insert JSONEachRow objects, one batch at a time;
+ *   - our Kafka worker: validation, stored dedupe, DLQ, commit after insert.
+ * Then HTTP: POST /v1/events with NDJSON bodies against a plain @clickhouse/client insert.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { createStore, type Store } from '../core/clickhouse.js';
+import { createLogger } from '../core/log.js';
+import { createMetrics } from '../core/metrics.js';
+import { migrate } from '../aggregator/migrate.js';
+import { createApp } from '../api/app.js';
+import { decodeEvent } from '../ingest/contract.js';
+import { createKafkaWorker } from '../ingest/kafkaWorker.js';
+import { createIngestPipeline } from '../ingest/pipeline.js';
+import { createKafkaSource } from '../ingest/sources/kafka.js';
+import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js';
+import { syntheticUsage } from './events.js';
+import { benchDataDir, fmt, report } from './harness.js';
+
+const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 150_000);
+const log = createLogger('silent');
+const dataDir = benchDataDir('ingest');
+const broker = await startMockBroker();
+const lines = syntheticUsage({ count: EVENTS, prefix: 'ing' });
+
+async function storeFor(database: string): Promise<Store> {
+  const store = createStore({ dataDir, database });
+  await migrate(store);
+  return store;
+}
+
+async function countEvents(store: Store): Promise<number> {
+  const [row] = await store.queryRows<{ n: string }>(`SELECT count() AS n FROM ${store.table('events_v1')}`);
+  return Number(row?.n ?? 0);
+}
+
+/** Produces in gzip batches, and checks the broker still holds every event (it keeps ~5 MB per partition). */
+async function fill(topic: string): Promise<void> {
+  const chunk = 20_000;
+  for (let i = 0; i < lines.length; i += chunk) await produceWithKcat(broker.brokers, topic, lines.slice(i, i + chunk), undefined, 'gzip');
+  const admin = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const held = offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
+  if (held !== EVENTS) throw new Error(`the test broker holds ${held} of ${EVENTS} events on ${topic}; lower BENCH_INGEST_EVENTS`);
+}
+
+interface Drain {
+  seconds: number;
+  /** Rate from the first stored row to the last: excludes connection and group warm-up. */
+  warmRate: number;
+}
+
+async function watch(store: Store, expected: number, timeoutMs = 600_000): Promise<Drain> {
+  const started = performance.now();
+  let firstAt = 0;
+  let firstCount = 0;
+  for (;;) {
+    const n = await countEvents(store);
+    const now = performance.now();
+    if (n > 0 && firstAt === 0) {
+      firstAt = now;
+      firstCount = n;
+    }
+    if (n >= expected) {
+      const warmSeconds = (now - firstAt) / 1000;
+      return { seconds: (now - started) / 1000, warmRate: warmSeconds > 0 ? (n - firstCount) / warmSeconds : Number.NaN };
+    }
+    if (now - started > timeoutMs) throw new Error(`only ${n} of ${expected} events arrived`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function kafkaEngine(topic: string): Promise<Drain> {
+  const store = await storeFor('bench_engine');
+  await store.command(
+    `CREATE TABLE ${store.table('kafka_queue')} (raw String) ENGINE = Kafka SETTINGS
+       kafka_broker_list = '${broker.brokers.join(',')}', kafka_topic_list = '${topic}', kafka_group_name = 'engine',
+       kafka_format = 'JSONAsString', kafka_num_consumers = 1, kafka_max_block_size = 65536,
+       kafka_flush_interval_ms = 100`,
+  );
+  await store.command(
+    `CREATE MATERIALIZED VIEW ${store.table('kafka_mv')} TO ${store.table('events_v1')} AS
+     SELECT JSONExtractString(raw, 'account_id') AS account_id, JSONExtractString(raw, 'event_id') AS event_id,
+            JSONExtractString(raw, 'type') AS type, parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3) AS occurred_at,
+            JSONExtractString(raw, 'wallet', 'type') AS wallet_type, JSONExtractString(raw, 'wallet', 'id') AS wallet_id,
+            toDecimal64(JSONExtractString(raw, 'amount'), 4) AS amount, JSONExtractString(raw, 'user_id') AS user_id,
+            JSONExtractString(raw, 'product') AS product, JSONExtractString(raw, 'service') AS service, 'kafka_engine' AS source
+     FROM ${store.table('kafka_queue')}`,
+  );
+  const drain = await watch(store, EVENTS);
+  await store.command(`DROP TABLE ${store.table('kafka_mv')}`);
+  await store.command(`DROP TABLE ${store.table('kafka_queue')}`);
+  return drain;
+}
+
+async function naiveWorker(topic: string): Promise<Drain> {
+  const store = await storeFor('bench_naive');
+  const kafka = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: 'naive', maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const watching = watch(store, EVENTS);
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const rows = batch.messages.map((m) => {
+        const result = decodeEvent(m.value?.toString() ?? '', { source: 'naive' });
+        if (!result.ok) throw new Error(result.message);
+        return result.row;
+      });
+      await store.client.insert({ table: `${store.database}.events_v1`, values: rows, format: 'JSONEachRow' });
+    },
+  });
+  const drain = await watching;
+  await consumer.disconnect();
+  return drain;
+}
+
+async function ourWorker(topic: string): Promise<Drain> {
+  const store = await storeFor('bench_worker');
+  const metrics = createMetrics();
+  const source = createKafkaSource({ brokers: broker.brokers, topic, groupId: 'ours', clientId: 'bench', log });
+  const worker = createKafkaWorker({
+    source,
+    pipeline: createIngestPipeline({ store, metrics, log }),
+    metrics,
+    log,
+    batchSize: 20_000,
+    flushMs: 200,
+    maxInFlight: 100_000,
+  });
+  const watching = watch(store, EVENTS);
+  await worker.start();
+  const drain = await watching;
+  await worker.stop();
+  return drain;
+}
+
+async function httpIngest(): Promise<{ ours: number; plainInsert: number }> {
+  const store = await storeFor('bench_http');
+  const metrics = createMetrics();
+  const app = createApp({
+    store,
+    pipeline: createIngestPipeline({ store, metrics, log }),
+    metrics,
+    log,
+    apiKeys: [{ key: 'bench', accountId: 'bench', role: 'ingest' }],
+    bodyLimitBytes: 8 * 1024 * 1024,
+  });
+  const server = app.listen(0);
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  const bodySize = 10_000;
+  const bodies: string[] = [];
+  for (let i = 0; i < lines.length; i += bodySize) bodies.push(lines.slice(i, i + bodySize).join('\n'));
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    [1, 2, 3, 4].map(async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++] as string;
+        const res = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer bench', 'content-type': 'application/x-ndjson' },
+          body,
+        });
+        const result = (await res.json()) as { accepted: number };
+        if (result.accepted !== body.split('\n').length) throw new Error(`HTTP accepted ${result.accepted}`);
+      }
+    }),
+  );
+  const ours = EVENTS / ((performance.now() - started) / 1000);
+  server.close();
+
+  const plain = await storeFor('bench_http_plain');
+  const rows = lines.map((l) => {
+    const result = decodeEvent(l, { source: 'plain' });
+    if (!result.ok) throw new Error(result.message);
+    return result.row;
+  });
+  const plainStarted = performance.now();
+  for (let i = 0; i < rows.length; i += bodySize) {
+    await plain.client.insert({ table: `${plain.database}.events_v1`, values: rows.slice(i, i + bodySize), format: 'JSONEachRow' });
+  }
+  const plainInsert = EVENTS / ((performance.now() - plainStarted) / 1000);
+  if ((await countEvents(plain)) !== EVENTS) throw new Error('plain insert lost events');
+  return { ours, plainInsert };
+}
+
+await fill('bench.engine');
+await fill('bench.naive');
+await fill('bench.ours');
+const engine = await kafkaEngine('bench.engine');
+const naive = await naiveWorker('bench.naive');
+const ours = await ourWorker('bench.ours');
+const http = await httpIngest();
+await broker.stop();
+
+report(`Kafka ingest, ${EVENTS} events into raw events + every rollup view (chDB, 2 cores)`, [
+  { consumer: 'ClickHouse Kafka engine', 'events/s after warm-up': fmt(engine.warmRate, 0), 'end-to-end s': fmt(engine.seconds, 2), 'ours ÷ this': fmt(ours.warmRate / engine.warmRate, 2) },
+  { consumer: 'naive kafkajs worker', 'events/s after warm-up': fmt(naive.warmRate, 0), 'end-to-end s': fmt(naive.seconds, 2), 'ours ÷ this': fmt(ours.warmRate / naive.warmRate, 2) },
+  { consumer: 'our worker (validate, dedupe, DLQ, commit)', 'events/s after warm-up': fmt(ours.warmRate, 0), 'end-to-end s': fmt(ours.seconds, 2), 'ours ÷ this': 1 },
+]);
+report(`HTTP ingest, ${EVENTS} events as NDJSON bodies of 10,000, 4 concurrent clients`, [
+  { path: 'POST /v1/events (validate, dedupe, store)', 'events/s': fmt(http.ours, 0), 'ours ÷ this': 1 },
+  { path: '@clickhouse/client JSONEachRow insert only', 'events/s': fmt(http.plainInsert, 0), 'ours ÷ this': fmt(http.ours / http.plainInsert, 2) },
+]);
+process.exit(0);

@@ -1,0 +1,19 @@
+/**
+ * `npm run bench`: every benchmark in its own process (chDB allows one data directory per
+ * process). Each prints ratios against a peer measured in the same run.
+ *   npm run bench              all of them
+ *   npm run bench -- ingest    one by name
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BENCHES = ['ingest', 'balances'];
+const selected = process.argv.slice(2).filter((a) => BENCHES.includes(a));
+let failed = false;
+for (const name of selected.length ? selected : BENCHES) {
+  console.log(`\n# bench: ${name}`);
+  const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit' });
+  if (result.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
