@@ -135,6 +135,7 @@ function amount(obj: Record<string, unknown>, required: boolean): string | undef
 }
 
 /** Control characters have no place in an identifier, and ingest uses two of them as separators. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 interface Wallet {
