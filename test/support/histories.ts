@@ -62,8 +62,10 @@ function toEvent(draft: Draft, index: number, all: Draft[], account: string): Re
       };
     case 'void': {
       // Targets any event of the history (before or after it, even another void), or none.
+      // An event cannot void itself: the contract refuses that.
       const target = draft.target % (all.length + 2);
-      return { ...common, type: 'void', voids_event_id: target < all.length ? `e${String(target).padStart(3, '0')}` : 'missing' };
+      const named = target < all.length && target !== index;
+      return { ...common, type: 'void', voids_event_id: named ? `e${String(target).padStart(3, '0')}` : 'missing' };
     }
   }
 }

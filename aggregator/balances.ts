@@ -1,0 +1,104 @@
+import type { Store } from '../core/clickhouse.js';
+import { computeLedger, type LedgerResult, type WalletKey } from './ledger.js';
+import { loadLedgerInput } from './ledgerSource.js';
+
+export interface Snapshot {
+  result: LedgerResult;
+  /** Stored events of the account when computed: any new event makes the snapshot stale. */
+  version: number;
+  changesAt: number;
+}
+
+/**
+ * Balances per account. The answer for "now" is a snapshot, reused until the account stores
+ * another event or the clock passes the next instant at which a lot activates or expires.
+ * Answers at another instant are computed for the wallets they concern.
+ */
+export class BalanceService {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly computing = new Map<string, Promise<Snapshot>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  now(): number {
+    return this.clock();
+  }
+
+  async version(accountId: string): Promise<number> {
+    const [row] = await this.store.queryRows<{ v: string }>(
+      `SELECT sum(events) AS v FROM ${this.store.table('account_versions_v1')} WHERE account_id = {account:String}`,
+      { account: accountId },
+    );
+    return Number(row?.v ?? 0);
+  }
+
+  /** The whole account's ledger at the current instant. */
+  async current(accountId: string): Promise<LedgerResult> {
+    const at = this.clock();
+    const version = await this.version(accountId);
+    const cached = this.snapshots.get(accountId);
+    if (cached && cached.version === version && at < cached.changesAt && at >= cached.result.at) {
+      return { ...cached.result, at };
+    }
+    const key = `${accountId}\u0001${version}`;
+    let pending = this.computing.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const input = await loadLedgerInput(this.store, { accountId, at });
+        const snapshot = { result: computeLedger(input), version, changesAt: input.changesAt };
+        this.snapshots.set(accountId, snapshot);
+        return snapshot;
+      })().finally(() => this.computing.delete(key));
+      this.computing.set(key, pending);
+    }
+    const snapshot = await pending;
+    return snapshot.result;
+  }
+
+  /** The ledger at `at` for the wallets connected to `wallet` by moves. */
+  async at(accountId: string, wallet: WalletKey, at: number): Promise<LedgerResult> {
+    const wallets = await this.connectedWallets(accountId, wallet);
+    const input = await loadLedgerInput(this.store, { accountId, at, wallets });
+    return computeLedger(input);
+  }
+
+  /** A wallet and every wallet that moves link to it, directly or not. */
+  async connectedWallets(accountId: string, wallet: WalletKey): Promise<WalletKey[]> {
+    const rows = await this.store.queryRows<{ a: string; b: string }>(
+      `SELECT DISTINCT concat(toString(wallet_type), '/', from_wallet_id) AS a, concat(toString(wallet_type), '/', to_wallet_id) AS b
+       FROM ${this.store.table('moves_v1')} WHERE account_id = {account:String}`,
+      { account: accountId },
+    );
+    const neighbours = new Map<WalletKey, WalletKey[]>();
+    for (const { a, b } of rows) {
+      neighbours.set(a, [...(neighbours.get(a) ?? []), b]);
+      neighbours.set(b, [...(neighbours.get(b) ?? []), a]);
+    }
+    const seen = new Set<WalletKey>([wallet]);
+    const queue = [wallet];
+    while (queue.length) {
+      for (const next of neighbours.get(queue.pop() as WalletKey) ?? []) {
+        if (!seen.has(next)) {
+          seen.add(next);
+          queue.push(next);
+        }
+      }
+    }
+    return [...seen];
+  }
+
+  /** Whether any event of the account names this wallet. */
+  async walletExists(accountId: string, type: string, id: string): Promise<boolean> {
+    const [row] = await this.store.queryRows<{ n: string }>(
+      `SELECT (SELECT count() FROM ${this.store.table('events_v1')}
+               WHERE account_id = {account:String} AND wallet_type = {type:String} AND wallet_id = {id:String})
+            + (SELECT count() FROM ${this.store.table('moves_v1')}
+               WHERE account_id = {account:String} AND wallet_type = {type:String} AND to_wallet_id = {id:String}) AS n`,
+      { account: accountId, type, id },
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+}

@@ -1,0 +1,191 @@
+import type { Store } from '../core/clickhouse.js';
+import { toScaled } from '../core/decimal.js';
+import {
+  breakpointsByWallet,
+  DAY_MS,
+  type LedgerInput,
+  type LotInput,
+  type MoveInput,
+  type UsageEvent,
+  type UsageSegment,
+  type WalletKey,
+} from './ledger.js';
+
+/**
+ * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups, and usage as one
+ * sum per segment between breakpoints. Whole days come from the daily wallet rollup; only the
+ * days that a breakpoint splits, and the day holding `at`, are read from raw events. Raw usage
+ * is never replayed as a whole.
+ */
+
+export interface LedgerQuery {
+  accountId: string;
+  at: number;
+  /** Restrict to these wallets; they must be closed under moves (see `connectedWallets`). */
+  wallets?: WalletKey[];
+}
+
+export interface LoadedLedgerInput extends LedgerInput {
+  /**
+   * The earliest instant after `at` at which the answer can change without a new event being
+   * stored: the next lot activation or expiry, or the next future-dated event.
+   */
+  changesAt: number;
+}
+
+/** How long an answer for "now" stands without a re-check, absent other changes. */
+export const FRESHNESS_MS = 30_000;
+
+const ts = (column: string) => `toUnixTimestamp64Milli(${column})`;
+const walletExpr = `concat(toString(wallet_type), '/', wallet_id)`;
+
+function walletFilter(query: LedgerQuery, typeColumn = 'wallet_type', idColumn = 'wallet_id'): string {
+  if (!query.wallets) return '';
+  return ` AND concat(toString(${typeColumn}), '/', ${idColumn}) IN {wallets:Array(String)}`;
+}
+
+export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise<LoadedLedgerInput> {
+  const params: Record<string, unknown> = { account: query.accountId, at: query.at, wallets: query.wallets ?? [] };
+
+  const [lotRows, moveRows, voidRows] = await Promise.all([
+    store.queryRows<{ w: string; lot_id: string; event_id: string; amount: string; occurred: string; effective: string; expires: string }>(
+      `SELECT ${walletExpr} AS w, lot_id, event_id, toString(amount) AS amount, ${ts('occurred_at')} AS occurred,
+              ${ts('effective_at')} AS effective, ${ts('expires_at')} AS expires
+       FROM ${store.table('lots_v1')}
+       WHERE account_id = {account:String}${walletFilter(query)}`,
+      params,
+    ),
+    store.queryRows<{ event_id: string; occurred: string; from_w: string; to_w: string; lot_id: string; amount: string | null }>(
+      `SELECT event_id, ${ts('occurred_at')} AS occurred,
+              concat(toString(wallet_type), '/', from_wallet_id) AS from_w, concat(toString(wallet_type), '/', to_wallet_id) AS to_w,
+              lot_id, if(amount IS NULL, NULL, toString(amount)) AS amount
+       FROM ${store.table('moves_v1')}
+       WHERE account_id = {account:String}${walletFilter(query, 'wallet_type', 'from_wallet_id')}`,
+      params,
+    ),
+    store.queryRows<{ voids_event_id: string }>(
+      `SELECT DISTINCT voids_event_id FROM ${store.table('voids_v1')} WHERE account_id = {account:String}`,
+      params,
+    ),
+  ]);
+
+  const lots: LotInput[] = lotRows.map((r) => ({
+    lotId: r.lot_id,
+    eventId: r.event_id,
+    wallet: r.w,
+    amount: toScaled(r.amount),
+    occurredAt: Number(r.occurred),
+    effectiveAt: Number(r.effective),
+    expiresAt: Number(r.expires),
+  }));
+  const moves: MoveInput[] = moveRows.map((r) => ({
+    eventId: r.event_id,
+    occurredAt: Number(r.occurred),
+    from: r.from_w,
+    to: r.to_w,
+    ...(r.lot_id ? { lotId: r.lot_id } : {}),
+    ...(r.amount !== null ? { amount: toScaled(r.amount) } : {}),
+  }));
+  const voided = new Set(voidRows.map((r) => r.voids_event_id));
+
+  const breakpoints = breakpointsByWallet(lots, moves, query.at);
+  const points = Object.fromEntries(breakpoints.points);
+  const moveInstants = Object.fromEntries([...breakpoints.moveInstants].map(([w, set]) => [w, [...set].sort((a, b) => a - b)]));
+
+  // Days a breakpoint falls strictly inside, per wallet, and the day holding `at`: read raw.
+  const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
+  const atDay = dayOf(query.at);
+  const splitDays = new Set<string>();
+  for (const [wallet, list] of breakpoints.points) {
+    for (const t of list) if (t !== dayOf(t) && t <= query.at) splitDays.add(`${wallet}|${dayOf(t)}`);
+  }
+  const usageParams = {
+    ...params,
+    points: JSON.stringify(points),
+    moveInstants: JSON.stringify(moveInstants),
+    splitDays: [...splitDays],
+    atDay,
+  };
+
+  const [wholeDays, rawRows, future] = await Promise.all([
+    // Whole days before the day of `at` that no breakpoint splits: one sum per segment.
+    store.queryRows<{ w: string; seg: number; amount: string }>(
+      `WITH JSONExtract({points:String}, 'Map(String, Array(Int64))') AS bps
+       SELECT w, arrayCount(p -> p <= d0, bps[w]) AS seg, toString(sum(amt)) AS amount
+       FROM (
+         SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, sum(amount) AS amt
+         FROM ${store.table('usage_wallet_daily_v1')}
+         WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}
+         GROUP BY w, d0
+       )
+       WHERE concat(w, '|', toString(d0)) NOT IN {splitDays:Array(String)}
+       GROUP BY w, seg
+       HAVING sum(amt) != 0`,
+      usageParams,
+    ),
+    // Raw usage of split days and of the day of `at`, up to `at`, without voided events.
+    // Events at a move instant come one by one: a move orders with them by event_id.
+    store.queryRows<{ w: string; seg: number; amount: string; event_id: string; t: string }>(
+      `WITH JSONExtract({points:String}, 'Map(String, Array(Int64))') AS bps,
+            JSONExtract({moveInstants:String}, 'Map(String, Array(Int64))') AS mis
+       SELECT w, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
+       FROM (
+         SELECT w, has(mis[w], ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, bps[w])) AS seg,
+                if(alone, event_id, '') AS eid, if(alone, ms, 0) AS at_ms, amount
+         FROM (
+           SELECT ${walletExpr} AS w, ${ts('occurred_at')} AS ms, event_id, assumeNotNull(amount) AS amount
+           FROM ${store.table('events_v1')}
+           WHERE account_id = {account:String} AND type = 'usage'
+             AND occurred_at <= toDateTime64({at:Int64} / 1000, 3, 'UTC')
+             AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
+                  OR concat(${walletExpr}, '|', toString(toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000)) IN {splitDays:Array(String)})
+             ${walletFilter(query)}
+             AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})))
+       GROUP BY w, seg, eid, at_ms`,
+      usageParams,
+    ),
+    // The next future-dated usage, if any: the answer changes when it comes into range.
+    store.queryRows<{ next: string | null }>(
+      `SELECT min(toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000) AS next
+       FROM ${store.table('usage_wallet_daily_v1')}
+       WHERE account_id = {account:String} AND day > toDate(toDateTime64({at:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}`,
+      usageParams,
+    ),
+  ]);
+
+  const segmentOf = (wallet: WalletKey, seg: number) => {
+    const list = breakpoints.points.get(wallet) ?? [];
+    return {
+      from: seg === 0 ? Number.MIN_SAFE_INTEGER : (list[seg - 1] as number),
+      to: seg >= list.length ? Number.MAX_SAFE_INTEGER : (list[seg] as number),
+    };
+  };
+  const sums = new Map<string, UsageSegment>();
+  const addSegment = (wallet: WalletKey, seg: number, amount: bigint) => {
+    const key = `${wallet}\u0001${seg}`;
+    const existing = sums.get(key);
+    if (existing) existing.amount += amount;
+    else sums.set(key, { wallet, ...segmentOf(wallet, seg), amount });
+  };
+  for (const row of wholeDays) addSegment(row.w, Number(row.seg), toScaled(row.amount));
+  const usageEvents: UsageEvent[] = [];
+  for (const row of rawRows) {
+    if (Number(row.seg) === -1) usageEvents.push({ wallet: row.w, at: Number(row.t), eventId: row.event_id, amount: toScaled(row.amount) });
+    else addSegment(row.w, Number(row.seg), toScaled(row.amount));
+  }
+
+  let changesAt = Number.MAX_SAFE_INTEGER;
+  for (const lot of lots) {
+    // The 90-day expiry horizon moves with the clock, so a lot entering it is a change too.
+    for (const t of [lot.occurredAt, lot.effectiveAt, lot.expiresAt, lot.expiresAt - 90 * DAY_MS]) {
+      if (t > query.at && t < changesAt) changesAt = t;
+    }
+  }
+  for (const move of moves) if (move.occurredAt > query.at && move.occurredAt < changesAt) changesAt = move.occurredAt;
+  const nextUsageDay = future[0]?.next === null || future[0]?.next === undefined ? Number.MAX_SAFE_INTEGER : Number(future[0].next);
+  // Usage dated later today is not visible in the daily rollup's future days; rather than scan
+  // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
+  changesAt = Math.min(changesAt, nextUsageDay, query.at + FRESHNESS_MS);
+
+  return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt };
+}

@@ -1,0 +1,145 @@
+import { Router, type Request } from 'express';
+import type { BalanceService } from '../../aggregator/balances.js';
+import { DAY_MS, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
+import { scaledToNumber } from '../../core/decimal.js';
+import { requireRole } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { parseInstant, parseInteger, parseRange, parseWalletType } from '../params.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function walletOf(key: WalletKey): { type: string; id: string } {
+  const slash = key.indexOf('/');
+  return { type: key.slice(0, slash), id: key.slice(slash + 1) };
+}
+
+function accountOf(req: Request): string {
+  return req.principal?.accountId as string;
+}
+
+function balanceFields(balance: WalletBalance | undefined) {
+  return {
+    total: scaledToNumber(balance?.total ?? 0n),
+    used: scaledToNumber(balance?.used ?? 0n),
+    available: scaledToNumber(balance?.available ?? 0n),
+    status: balance?.status ?? 'red',
+    overage: scaledToNumber(balance?.overage ?? 0n),
+  };
+}
+
+export function tokenEventJson(event: TokenEvent) {
+  return {
+    type: event.type,
+    at: iso(event.at),
+    event_id: event.eventId,
+    amount: scaledToNumber(event.amount),
+    lots: event.lots.map((l) => ({ lot_id: l.lotId, amount: scaledToNumber(l.amount), expires_at: iso(l.expiresAt) })),
+    ...(event.counterparty ? { counterparty: walletOf(event.counterparty) } : {}),
+    ...(event.requested !== undefined ? { requested: scaledToNumber(event.requested) } : {}),
+    ...(event.shortfall !== undefined ? { shortfall: scaledToNumber(event.shortfall) } : {}),
+  };
+}
+
+/** Newest first; ties broken so that a cursor position is exact. */
+function newestFirst(a: TokenEvent, b: TokenEvent): number {
+  return b.at - a.at || cmp(a.type, b.type) || cmp(a.eventId, b.eventId) || cmp(a.lots[0]?.lotId ?? '', b.lots[0]?.lotId ?? '');
+}
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function encodeCursor(e: TokenEvent): string {
+  return Buffer.from(JSON.stringify([e.at, e.type, e.eventId, e.lots[0]?.lotId ?? ''])).toString('base64url');
+}
+
+function decodeCursor(cursor: unknown): TokenEvent | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const [at, type, eventId, lotId] = JSON.parse(Buffer.from(String(cursor), 'base64url').toString()) as [number, TokenEvent['type'], string, string];
+    if (typeof at !== 'number' || typeof type !== 'string' || typeof eventId !== 'string') throw new Error('shape');
+    return { at, type, eventId, wallet: '', amount: 0n, lots: [{ lotId, amount: 0n, expiresAt: 0 }] };
+  } catch {
+    throw new ApiError(400, 'invalid_parameter', 'cursor is not one this API returned', { parameter: 'cursor' });
+  }
+}
+
+export function expiringLotJson(lot: LotState, at: number) {
+  return {
+    wallet: walletOf(lot.wallet),
+    lot_id: lot.lotId,
+    remaining: scaledToNumber(lot.remaining),
+    expires_at: iso(lot.expiresAt),
+    days_left: Math.max(0, Math.ceil((lot.expiresAt - at) / DAY_MS)),
+  };
+}
+
+export function balancesRouter(balances: BalanceService): Router {
+  const router = Router();
+  const readers = requireRole('admin', 'analyst');
+
+  /** 404 for a wallet this key's account never named, exactly as for one that does not exist. */
+  async function existingWallet(req: Request): Promise<WalletKey> {
+    const type = parseWalletType('type', req.params.type, true) as string;
+    const id = String(req.params.id);
+    if (!(await balances.walletExists(accountOf(req), type, id))) {
+      throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
+    }
+    return `${type}/${id}`;
+  }
+
+  router.get('/v1/wallets', readers, async (req, res) => {
+    const type = parseWalletType('type', req.query.type, false);
+    const ledger = await balances.current(accountOf(req));
+    const wallets = [...ledger.wallets.values()]
+      .filter((w) => type === undefined || w.wallet.startsWith(`${type}/`))
+      .sort((a, b) => cmp(a.wallet, b.wallet))
+      .map((w) => ({ wallet: walletOf(w.wallet), ...balanceFields(w), expiring_within_90d: scaledToNumber(w.expiringWithin90d) }));
+    res.set('Cache-Control', 'private, max-age=5').json({ at: iso(ledger.at), wallets });
+  });
+
+  router.get('/v1/wallets/:type/:id/balance', readers, async (req, res) => {
+    const wallet = await existingWallet(req);
+    const account = accountOf(req);
+    const ledger = req.query.at === undefined ? await balances.current(account) : await balances.at(account, wallet, parseInstant('at', req.query.at, balances.now()));
+    const balance = ledger.wallets.get(wallet);
+    res.set('Cache-Control', 'private, max-age=5').json({
+      wallet: walletOf(wallet),
+      at: iso(ledger.at),
+      ...balanceFields(balance),
+      expired: scaledToNumber(balance?.expired ?? 0n),
+    });
+  });
+
+  router.get('/v1/wallets/:type/:id/events', readers, async (req, res) => {
+    const wallet = await existingWallet(req);
+    const now = balances.now();
+    const range = parseRange(req.query, now, 365 * 5);
+    const limit = parseInteger('limit', req.query.limit, 100, 1, 1000);
+    const after = decodeCursor(req.query.cursor);
+    const ledger = await balances.current(accountOf(req));
+    const events = ledger.tokenEvents
+      .filter((e) => e.wallet === wallet && e.at >= range.from && e.at < range.to)
+      .sort(newestFirst)
+      .filter((e) => after === undefined || newestFirst(after, e) < 0);
+    const page = events.slice(0, limit);
+    res.set('Cache-Control', 'private, max-age=5').json({
+      wallet: walletOf(wallet),
+      from: iso(range.from),
+      to: iso(range.to),
+      events: page.map(tokenEventJson),
+      next_cursor: events.length > limit ? encodeCursor(page[page.length - 1] as TokenEvent) : null,
+    });
+  });
+
+  router.get('/v1/expiring', readers, async (req, res) => {
+    const days = parseInteger('within_days', req.query.within_days, 90, 0, 3650);
+    const type = parseWalletType('wallet_type', req.query.wallet_type, false);
+    const ledger = await balances.current(accountOf(req));
+    const horizon = ledger.at + days * DAY_MS;
+    const lots = ledger.lots
+      .filter((l) => !l.hasExpired && l.remaining > 0n && l.expiresAt <= horizon && (type === undefined || l.wallet.startsWith(`${type}/`)))
+      .sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.wallet, b.wallet) || cmp(a.lotId, b.lotId))
+      .map((l) => expiringLotJson(l, ledger.at));
+    res.set('Cache-Control', 'private, max-age=60').json({ at: iso(ledger.at), within_days: days, lots });
+  });
+
+  return router;
+}
