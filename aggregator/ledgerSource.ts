@@ -146,7 +146,7 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
     ),
     // The next future-dated usage, if any: the answer changes when it comes into range.
     store.queryRows<{ next: string | null }>(
-      `SELECT min(toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000) AS next
+      `SELECT minOrNull(toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000) AS next
        FROM ${store.table('usage_wallet_daily_v1')}
        WHERE account_id = {account:String} AND day > toDate(toDateTime64({at:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}`,
       usageParams,

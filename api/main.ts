@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { parseArgs } from 'node:util';
 import { loadConfigOrExit, serverConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
@@ -6,9 +8,14 @@ import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
 import { kafkaWorkerFromConfig } from '../ingest/service.js';
+import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
 
-/** `npm start`: the API, the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process. */
+/**
+ * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
+ * `--demo` also loads the demo account and, without BALANCES_API_KEYS, prints an admin key for it.
+ */
+const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default: false } }, strict: true });
 const config = loadConfigOrExit(serverConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'balances');
 const store = storeFromConfig(config);
@@ -18,9 +25,19 @@ log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
 const metrics = createMetrics();
 const abort = new AbortController();
 const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
-const apiKeys = config.BALANCES_API_KEYS;
+const apiKeys = [...config.BALANCES_API_KEYS];
+let demoKey: string | undefined;
+if (args.demo && apiKeys.length === 0) {
+  demoKey = `demo-${randomBytes(18).toString('base64url')}`;
+  apiKeys.push({ key: demoKey, accountId: DEMO_ACCOUNT, role: 'admin' });
+}
 if (apiKeys.length === 0) {
   log.warn({ event: 'no_api_keys' }, 'BALANCES_API_KEYS is empty: every /v1 request will answer 401');
+}
+if (args.demo) {
+  const started = performance.now();
+  const report = await loadDemo(pipeline);
+  log.info({ event: 'demo_loaded', ...report, seconds: (performance.now() - started) / 1000 }, 'demo account loaded');
 }
 
 const app = createApp({ store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES });
@@ -29,6 +46,13 @@ await once(server, 'listening');
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.PORT;
 log.info({ event: 'listening', port, storage: store.kind }, `listening on http://localhost:${port}`);
+if (demoKey) {
+  process.stdout.write(
+    `\nDemo account "${DEMO_ACCOUNT}" is ready on http://localhost:${port}\n` +
+      `Admin API key for this run: ${demoKey}\n` +
+      `  curl -H "Authorization: Bearer ${demoKey}" http://localhost:${port}/v1/wallets\n\n`,
+  );
+}
 
 // One pipeline for HTTP and Kafka: its dedupe-then-insert step is serialised across both.
 const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
