@@ -234,8 +234,9 @@ export function computeLedger(input: LedgerInput): LedgerResult {
 
   const draw = (wallet: WalletKey, time: number, amount: bigint) => {
     let left = amount;
-    for (const lot of activeLots(wallet, time)) {
+    for (const lot of lotsByWallet.get(wallet) ?? []) {
       if (left === 0n) break;
+      if (lot.hasExpired || lot.effectiveAt > time || time >= lot.expiresAt || lot.remaining === 0n) continue;
       const take = min(lot.remaining, left);
       lot.consumed += take;
       lot.remaining -= take;

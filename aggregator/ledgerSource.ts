@@ -89,48 +89,52 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   const voided = new Set(voidRows.map((r) => r.voids_event_id));
 
   const breakpoints = breakpointsByWallet(lots, moves, query.at);
-  const points = Object.fromEntries(breakpoints.points);
-  const moveInstants = Object.fromEntries([...breakpoints.moveInstants].map(([w, set]) => [w, [...set].sort((a, b) => a - b)]));
 
   // Days a breakpoint falls strictly inside, per wallet, and the day holding `at`: read raw.
   const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
   const atDay = dayOf(query.at);
   const splitDays = new Set<string>();
   for (const [wallet, list] of breakpoints.points) {
-    for (const t of list) if (t !== dayOf(t) && t <= query.at) splitDays.add(`${wallet}|${dayOf(t)}`);
+    for (const t of list) if (t !== dayOf(t) && t < atDay) splitDays.add(`${wallet}|${dayOf(t)}`);
   }
+  const pointWallets = [...breakpoints.points.keys()];
   const usageParams = {
     ...params,
-    points: JSON.stringify(points),
-    moveInstants: JSON.stringify(moveInstants),
+    pointWallets,
+    pointLists: pointWallets.map((w) => breakpoints.points.get(w) ?? []),
+    moveLists: pointWallets.map((w) => [...(breakpoints.moveInstants.get(w) ?? [])].sort((a, b) => a - b)),
     splitDays: [...splitDays],
+    ...splitColumns([...splitDays]),
     atDay,
   };
 
+  // Breakpoints travel as parallel arrays and are joined per wallet, once: a map parsed from
+  // JSON inside a row expression would be parsed again for every row.
+  const pointsTable = `(SELECT tupleElement(z, 1) AS pw, tupleElement(z, 2) AS pts, tupleElement(z, 3) AS mis
+       FROM (SELECT arrayJoin(arrayZip({pointWallets:Array(String)}, {pointLists:Array(Array(Int64))}, {moveLists:Array(Array(Int64))})) AS z))`;
   const [wholeDays, rawRows, future] = await Promise.all([
     // Whole days before the day of `at` that no breakpoint splits: one sum per segment.
     store.queryRows<{ w: string; seg: number; amount: string }>(
-      `WITH JSONExtract({points:String}, 'Map(String, Array(Int64))') AS bps
-       SELECT w, arrayCount(p -> p <= d0, bps[w]) AS seg, toString(sum(amt)) AS amount
+      `SELECT w, arrayCount(p -> p <= d0, pts) AS seg, toString(sum(amt)) AS amount
        FROM (
          SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, sum(amount) AS amt
          FROM ${store.table('usage_wallet_daily_v1')}
          WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}
          GROUP BY w, d0
-       )
+       ) AS d
+       LEFT JOIN ${pointsTable} AS b ON d.w = b.pw
        WHERE concat(w, '|', toString(d0)) NOT IN {splitDays:Array(String)}
        GROUP BY w, seg
-       HAVING sum(amt) != 0`,
+       HAVING sum(amt) != 0
+       SETTINGS join_use_nulls = 0`,
       usageParams,
     ),
     // Raw usage of split days and of the day of `at`, up to `at`, without voided events.
     // Events at a move instant come one by one: a move orders with them by event_id.
     store.queryRows<{ w: string; seg: number; amount: string; event_id: string; t: string }>(
-      `WITH JSONExtract({points:String}, 'Map(String, Array(Int64))') AS bps,
-            JSONExtract({moveInstants:String}, 'Map(String, Array(Int64))') AS mis
-       SELECT w, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
+      `SELECT w, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
        FROM (
-         SELECT w, has(mis[w], ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, bps[w])) AS seg,
+         SELECT w, has(mis, ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, pts)) AS seg,
                 if(alone, event_id, '') AS eid, if(alone, ms, 0) AS at_ms, amount
          FROM (
            SELECT ${walletExpr} AS w, ${ts('occurred_at')} AS ms, event_id, assumeNotNull(amount) AS amount
@@ -138,10 +142,16 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
            WHERE account_id = {account:String} AND type = 'usage'
              AND occurred_at <= toDateTime64({at:Int64} / 1000, 3, 'UTC')
              AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
-                  OR concat(${walletExpr}, '|', toString(toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000)) IN {splitDays:Array(String)})
+                  OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN
+                     (SELECT splitWallets[i], splitIds[i], splitStarts[i]
+                      FROM (SELECT {splitTypes:Array(String)} AS splitWallets, {splitIds:Array(String)} AS splitIds,
+                                   {splitStarts:Array(Int64)} AS splitStarts, arrayJoin(arrayEnumerate(splitStarts)) AS i)))
              ${walletFilter(query)}
-             AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})))
-       GROUP BY w, seg, eid, at_ms`,
+             AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})
+         ) AS r
+         LEFT JOIN ${pointsTable} AS b ON r.w = b.pw)
+       GROUP BY w, seg, eid, at_ms
+       SETTINGS join_use_nulls = 0`,
       usageParams,
     ),
     // The next future-dated usage, if any: the answer changes when it comes into range.
@@ -188,4 +198,18 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   changesAt = Math.min(changesAt, nextUsageDay, query.at + FRESHNESS_MS);
 
   return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt };
+}
+
+/** `type/id|dayStart` keys as three parallel columns for a query parameter. */
+function splitColumns(keys: string[]): { splitTypes: string[]; splitIds: string[]; splitStarts: number[] } {
+  const columns = { splitTypes: [] as string[], splitIds: [] as string[], splitStarts: [] as number[] };
+  for (const key of keys) {
+    const bar = key.lastIndexOf('|');
+    const wallet = key.slice(0, bar);
+    const slash = wallet.indexOf('/');
+    columns.splitTypes.push(wallet.slice(0, slash));
+    columns.splitIds.push(wallet.slice(slash + 1));
+    columns.splitStarts.push(Number(key.slice(bar + 1)));
+  }
+  return columns;
 }

@@ -1,0 +1,148 @@
+/**
+ * Balance reads on the embedded default: 1,000 wallets, 10 million usage events over 400 days,
+ * six lots per wallet and a few moves. Measured through the HTTP API, against replaying the
+ * raw usage events in the same run (the cheapest replay: one pass summing raw rows per wallet).
+ */
+import type { AddressInfo } from 'node:net';
+import { createStore } from '../core/clickhouse.js';
+import { createLogger } from '../core/log.js';
+import { createMetrics } from '../core/metrics.js';
+import { migrate } from '../aggregator/migrate.js';
+import { BalanceService } from '../aggregator/balances.js';
+import { computeLedger } from '../aggregator/ledger.js';
+import { loadLedgerInput } from '../aggregator/ledgerSource.js';
+import { createApp } from '../api/app.js';
+import { createIngestPipeline } from '../ingest/pipeline.js';
+import { benchDataDir, fmt, percentile, report, sample } from './harness.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const WALLETS = 1000;
+const DAYS = 400;
+const DAY = 86_400_000;
+const ACCOUNT = 'bench';
+const now = Date.now();
+const start = Math.floor(now / DAY) * DAY - DAYS * DAY;
+
+const log = createLogger('silent');
+const store = createStore({ dataDir: benchDataDir('balances'), database: 'bench' });
+await migrate(store);
+const metrics = createMetrics();
+const pipeline = createIngestPipeline({ store, metrics, log });
+
+const walletId = (w: number) => `wallet-${String(w).padStart(4, '0')}`;
+const walletType = (w: number) => (w % 25 === 0 ? 'contract' : 'team');
+
+// Lots and moves go through the pipeline, as in production.
+const lots: string[] = [];
+for (let w = 0; w < WALLETS; w++) {
+  for (let l = 0; l < 6; l++) {
+    const effective = start + (l * 70 + (w % 13)) * DAY;
+    lots.push(
+      JSON.stringify({
+        event_id: `lot-${w}-${l}`,
+        type: 'purchase',
+        account_id: ACCOUNT,
+        occurred_at: new Date(effective).toISOString(),
+        wallet: { type: walletType(w), id: walletId(w) },
+        amount: String(2_000 + ((w * 7 + l * 13) % 9) * 1_000),
+        expires_at: new Date(effective + (180 + ((w + l) % 4) * 60) * DAY).toISOString(),
+      }),
+    );
+  }
+}
+for (let m = 0; m < 40; m++) {
+  const from = (m * 37) % WALLETS;
+  let to = (from + 1) % WALLETS;
+  while (walletType(to) !== walletType(from)) to = (to + 1) % WALLETS;
+  lots.push(
+    JSON.stringify({
+      event_id: `move-${m}`,
+      type: 'move',
+      account_id: ACCOUNT,
+      occurred_at: new Date(start + (50 + m * 8) * DAY + 37_000_123).toISOString(),
+      from: { type: walletType(from), id: walletId(from) },
+      to: { type: walletType(to), id: walletId(to) },
+      amount: '750',
+    }),
+  );
+}
+await pipeline.ingest(lots.map((text) => ({ text })), { source: 'bench' });
+
+// Usage is generated inside ClickHouse: 10M events through the same insert path and views.
+const chunk = 1_000_000;
+const loadStarted = performance.now();
+for (let offset = 0; offset < EVENTS; offset += chunk) {
+  await store.command(
+    `INSERT INTO ${store.table('events_v1')}
+       (account_id, event_id, type, occurred_at, wallet_type, wallet_id, amount, user_id, product, service, source)
+     SELECT {account:String}, concat('use-', toString(n)), 'usage',
+            toDateTime64({start:Int64} / 1000 + (cityHash64(n, 1) % ({days:UInt32} * 86400)), 3, 'UTC') + toIntervalMillisecond(cityHash64(n, 5) % 1000),
+            if(w % 25 = 0, 'contract', 'team'), concat('wallet-', leftPad(toString(w), 4, '0')),
+            toDecimal64((cityHash64(n, 2) % 10000) / 100, 4),
+            concat('user-', leftPad(toString(cityHash64(n, 3) % 5000), 5, '0')),
+            ['compiler','debugger','profiler','linker','analyzer','simulator','renderer','encoder','translator','indexer','scheduler','optimizer'][(cityHash64(n, 4) % 12) + 1] AS p,
+            concat(p, '-', toString(cityHash64(n, 6) % 3)), 'bench'
+     FROM (SELECT number + {offset:UInt64} AS n, cityHash64(n, 0) % {wallets:UInt32} AS w FROM numbers({rows:UInt64}))`,
+    { account: ACCOUNT, start, days: DAYS, offset, rows: Math.min(chunk, EVENTS - offset), wallets: WALLETS },
+  );
+}
+const loadSeconds = (performance.now() - loadStarted) / 1000;
+await store.command(`OPTIMIZE TABLE ${store.table('usage_wallet_daily_v1')} FINAL`);
+
+const balances = new BalanceService(store);
+const app = createApp({
+  store,
+  pipeline,
+  metrics,
+  log,
+  apiKeys: [{ key: 'bench', accountId: ACCOUNT, role: 'admin' }],
+  bodyLimitBytes: 8 * 1024 * 1024,
+  balances,
+});
+const server = app.listen(0, '127.0.0.1');
+await new Promise((r) => server.once('listening', r));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const get = async (path: string) => {
+  const res = await fetch(base + path, { headers: { authorization: 'Bearer bench' } });
+  if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+  return res.json();
+};
+
+const RUNS = 200;
+const rawReplay = await sample(
+  () =>
+    store.queryRows(
+      `SELECT wallet_type, wallet_id, sum(amount) FROM ${store.table('events_v1')}
+       WHERE account_id = {account:String} AND type = 'usage' GROUP BY wallet_type, wallet_id`,
+      { account: ACCOUNT },
+    ),
+  20,
+);
+const cold = await sample(async () => computeLedger(await loadLedgerInput(store, { accountId: ACCOUNT, at: Date.now() })), 10, 1);
+const wallets = await sample(() => get('/v1/wallets'), RUNS);
+const listed = (await get('/v1/wallets')) as { wallets: Array<{ wallet: { type: string; id: string } }> };
+let i = 0;
+const oneBalance = await sample(() => {
+  const w = listed.wallets[(i++ * 7919) % listed.wallets.length]?.wallet;
+  return get(`/v1/wallets/${w?.type}/${w?.id}/balance`);
+}, RUNS);
+const balanceAt = await sample(() => {
+  const w = listed.wallets[(i++ * 7919) % listed.wallets.length]?.wallet;
+  return get(`/v1/wallets/${w?.type}/${w?.id}/balance?at=now-30d`);
+}, 50);
+const expiring = await sample(() => get('/v1/expiring?within_days=90'), 50);
+server.close();
+
+const p95 = (s: number[]) => fmt(percentile(s, 95), 2);
+const p50 = (s: number[]) => fmt(percentile(s, 50), 2);
+const replayP50 = percentile(rawReplay, 50);
+report(`Balance reads: ${WALLETS} wallets, ${(EVENTS / 1e6).toFixed(1)}M usage events over ${DAYS} days (loaded in ${fmt(loadSeconds)} s)`, [
+  { read: 'raw replay: sum every usage event by wallet (peer)', 'p50 ms': p50(rawReplay), 'p95 ms': p95(rawReplay), 'peer p50 ÷ this p95': 1 },
+  { read: 'ledger from rollups, no snapshot (cold)', 'p50 ms': p50(cold), 'p95 ms': p95(cold), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(cold, 95), 2) },
+  { read: 'GET /v1/wallets (target p95 < 100 ms, ≥ 10× the peer)', 'p50 ms': p50(wallets), 'p95 ms': p95(wallets), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(wallets, 95), 1) },
+  { read: 'GET /v1/wallets/{type}/{id}/balance (target p95 < 20 ms)', 'p50 ms': p50(oneBalance), 'p95 ms': p95(oneBalance), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(oneBalance, 95), 1) },
+  { read: 'GET …/balance?at=now-30d (one wallet group, no snapshot)', 'p50 ms': p50(balanceAt), 'p95 ms': p95(balanceAt), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(balanceAt, 95), 1) },
+  { read: 'GET /v1/expiring', 'p50 ms': p50(expiring), 'p95 ms': p95(expiring), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(expiring, 95), 1) },
+]);
+await store.close();
+process.exit(0);
