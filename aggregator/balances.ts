@@ -7,7 +7,15 @@ export interface Snapshot {
   /** Stored events of the account when computed: any new event makes the snapshot stale. */
   version: number;
   changesAt: number;
+  /** When the version was last confirmed against storage. */
+  checkedAt: number;
 }
+
+/**
+ * How long a snapshot is trusted without asking storage for the account's version. Writes by
+ * this process invalidate it at once; writes by another process show within this bound.
+ */
+export const VERSION_CHECK_MS = 1_000;
 
 /**
  * Balances per account. The answer for "now" is a snapshot, reused until the account stores
@@ -17,6 +25,8 @@ export interface Snapshot {
 export class BalanceService {
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly computing = new Map<string, Promise<Snapshot>>();
+  /** Accounts this process stored events for since their snapshot was taken. */
+  private readonly dirty = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -35,12 +45,23 @@ export class BalanceService {
     return Number(row?.v ?? 0);
   }
 
+  /** Called by the ingest pipeline of this process after it stored events for these accounts. */
+  invalidate(accountIds: Iterable<string>): void {
+    for (const accountId of accountIds) this.dirty.add(accountId);
+  }
+
   /** The whole account's ledger at the current instant. */
   async current(accountId: string): Promise<LedgerResult> {
     const at = this.clock();
-    const version = await this.version(accountId);
     const cached = this.snapshots.get(accountId);
-    if (cached && cached.version === version && at < cached.changesAt && at >= cached.result.at) {
+    const usable = (s: Snapshot | undefined): s is Snapshot => s !== undefined && at < s.changesAt && at >= s.result.at;
+    if (usable(cached) && !this.dirty.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS) {
+      return { ...cached.result, at };
+    }
+    this.dirty.delete(accountId);
+    const version = await this.version(accountId);
+    if (usable(cached) && cached.version === version) {
+      cached.checkedAt = Date.now();
       return { ...cached.result, at };
     }
     const key = `${accountId}\u0001${version}`;
@@ -48,7 +69,7 @@ export class BalanceService {
     if (!pending) {
       pending = (async () => {
         const input = await loadLedgerInput(this.store, { accountId, at });
-        const snapshot = { result: computeLedger(input), version, changesAt: input.changesAt };
+        const snapshot = { result: computeLedger(input), version, changesAt: input.changesAt, checkedAt: Date.now() };
         this.snapshots.set(accountId, snapshot);
         return snapshot;
       })().finally(() => this.computing.delete(key));

@@ -97,6 +97,11 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   for (const [wallet, list] of breakpoints.points) {
     for (const t of list) if (t !== dayOf(t) && t < atDay) splitDays.add(`${wallet}|${dayOf(t)}`);
   }
+  // A move orders with usage at its very instant by event_id, so even a move at midnight needs
+  // that day's events one by one.
+  for (const [wallet, instants] of breakpoints.moveInstants) {
+    for (const t of instants) if (t < atDay) splitDays.add(`${wallet}|${dayOf(t)}`);
+  }
   const pointWallets = [...breakpoints.points.keys()];
   const usageParams = {
     ...params,

@@ -8,7 +8,7 @@ import { createAuthenticator } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
-import { BalanceService } from '../aggregator/balances.js';
+import type { BalanceService } from '../aggregator/balances.js';
 
 export interface AppOptions {
   store: Store;
@@ -17,8 +17,8 @@ export interface AppOptions {
   log: Logger;
   apiKeys: ApiKey[];
   bodyLimitBytes: number;
-  /** Defaults to a service over `store`; tests pass one with their own clock. */
-  balances?: BalanceService;
+  /** Share it with the pipeline's `onStored`, so reads see this process's writes at once. */
+  balances: BalanceService;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -52,7 +52,7 @@ export function createApp(options: AppOptions): Express {
 
   app.use('/v1', createAuthenticator(options.apiKeys));
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes));
-  app.use(balancesRouter(options.balances ?? new BalanceService(store)));
+  app.use(balancesRouter(options.balances));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

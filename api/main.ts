@@ -10,6 +10,7 @@ import { createIngestPipeline } from '../ingest/pipeline.js';
 import { kafkaWorkerFromConfig } from '../ingest/service.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
+import { BalanceService } from '../aggregator/balances.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
@@ -24,7 +25,8 @@ log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
 
 const metrics = createMetrics();
 const abort = new AbortController();
-const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
+const balances = new BalanceService(store);
+const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal, onStored: (accounts) => balances.invalidate(accounts) });
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;
 if (args.demo && apiKeys.length === 0) {
@@ -40,7 +42,7 @@ if (args.demo) {
   log.info({ event: 'demo_loaded', ...report, seconds: (performance.now() - started) / 1000 }, 'demo account loaded');
 }
 
-const app = createApp({ store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES });
+const app = createApp({ store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances });
 const server = app.listen(config.PORT);
 await once(server, 'listening');
 const address = server.address();

@@ -27,7 +27,8 @@ const log = createLogger('silent');
 const store = createStore({ dataDir: benchDataDir('balances'), database: 'bench' });
 await migrate(store);
 const metrics = createMetrics();
-const pipeline = createIngestPipeline({ store, metrics, log });
+const balances = new BalanceService(store);
+const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts) => balances.invalidate(accounts) });
 
 const walletId = (w: number) => `wallet-${String(w).padStart(4, '0')}`;
 const walletType = (w: number) => (w % 25 === 0 ? 'contract' : 'team');
@@ -89,7 +90,6 @@ for (let offset = 0; offset < EVENTS; offset += chunk) {
 const loadSeconds = (performance.now() - loadStarted) / 1000;
 await store.command(`OPTIMIZE TABLE ${store.table('usage_wallet_daily_v1')} FINAL`);
 
-const balances = new BalanceService(store);
 const app = createApp({
   store,
   pipeline,

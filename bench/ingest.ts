@@ -12,6 +12,7 @@ import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createApp } from '../api/app.js';
+import { BalanceService } from '../aggregator/balances.js';
 import { decodeEvent } from '../ingest/contract.js';
 import { createKafkaWorker } from '../ingest/kafkaWorker.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
@@ -150,6 +151,7 @@ async function httpIngest(): Promise<{ ours: number; plainInsert: number }> {
     log,
     apiKeys: [{ key: 'bench', accountId: 'bench', role: 'ingest' }],
     bodyLimitBytes: 8 * 1024 * 1024,
+    balances: new BalanceService(store),
   });
   const server = app.listen(0);
   await new Promise((r) => server.once('listening', r));

@@ -89,11 +89,11 @@ export function demoEvents(now: number): Array<Record<string, unknown>> {
       event_id: `demo-${wallet.type}-${wallet.id}-lot-soon`,
       type: 'purchase',
       account_id: DEMO_ACCOUNT,
-      occurred_at: iso(today - 200 * DAY),
-      effective_at: iso(today - 200 * DAY),
+      occurred_at: iso(today - 40 * DAY),
+      effective_at: iso(today - 40 * DAY),
       expires_at: iso(today + (15 + w * 3) * DAY),
       wallet,
-      amount: String(pick([2_000, 5_000])),
+      amount: String(pick([10_000, 20_000])),
       lot_id: `${wallet.id.toUpperCase()}-Q`,
     });
     const monthlyBurn = (bought / 13) * (hungry ? 1.6 : 0.35 + rand() * 0.4);

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { BalanceService } from '../../aggregator/balances.js';
-import { DAY_MS, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
+import { DAY_MS, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
 import { scaledToNumber } from '../../core/decimal.js';
 import { requireRole } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -75,14 +75,19 @@ export function balancesRouter(balances: BalanceService): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
 
-  /** 404 for a wallet this key's account never named, exactly as for one that does not exist. */
-  async function existingWallet(req: Request): Promise<WalletKey> {
+  /**
+   * 404 for a wallet this key's account never named, exactly as for one that does not exist.
+   * A wallet in the current snapshot exists; only others cost a lookup.
+   */
+  async function existingWallet(req: Request, current?: LedgerResult): Promise<WalletKey> {
     const type = parseWalletType('type', req.params.type, true) as string;
     const id = String(req.params.id);
+    const key = `${type}/${id}`;
+    if (current?.wallets.has(key)) return key;
     if (!(await balances.walletExists(accountOf(req), type, id))) {
       throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
     }
-    return `${type}/${id}`;
+    return key;
   }
 
   router.get('/v1/wallets', readers, async (req, res) => {
@@ -96,9 +101,11 @@ export function balancesRouter(balances: BalanceService): Router {
   });
 
   router.get('/v1/wallets/:type/:id/balance', readers, async (req, res) => {
-    const wallet = await existingWallet(req);
     const account = accountOf(req);
-    const ledger = req.query.at === undefined ? await balances.current(account) : await balances.at(account, wallet, parseInstant('at', req.query.at, balances.now()));
+    const at = req.query.at === undefined ? undefined : parseInstant('at', req.query.at, balances.now());
+    const current = at === undefined ? await balances.current(account) : undefined;
+    const wallet = await existingWallet(req, current);
+    const ledger = current ?? (await balances.at(account, wallet, at as number));
     const balance = ledger.wallets.get(wallet);
     res.set('Cache-Control', 'private, max-age=5').json({
       wallet: walletOf(wallet),
@@ -109,12 +116,12 @@ export function balancesRouter(balances: BalanceService): Router {
   });
 
   router.get('/v1/wallets/:type/:id/events', readers, async (req, res) => {
-    const wallet = await existingWallet(req);
     const now = balances.now();
     const range = parseRange(req.query, now, 365 * 5);
     const limit = parseInteger('limit', req.query.limit, 100, 1, 1000);
     const after = decodeCursor(req.query.cursor);
     const ledger = await balances.current(accountOf(req));
+    const wallet = await existingWallet(req, ledger);
     const events = ledger.tokenEvents
       .filter((e) => e.wallet === wallet && e.at >= range.from && e.at < range.to)
       .sort(newestFirst)

@@ -426,6 +426,9 @@ describe('ledger rules over HTTP', () => {
       expect.soft(await moved(`${prefix}b-src`), `move first, read at ${now}`).toBe(100);
       expect.soft(await amounts(`${prefix}b-src`), `move first, read at ${now}`).toEqual({ total: 0, used: 0, available: 0, status: 'red', overage: 30, expired: 0 });
       expect.soft((await amounts(`${prefix}b-dst`)).available, `move first, read at ${now}`).toBe(100);
+      // The same instant asked for explicitly.
+      expect.soft(await amounts(`${prefix}a-src`, now), `usage first, at=${now}`).toEqual({ total: 30, used: 30, available: 0, status: 'red', overage: 0, expired: 0 });
+      expect.soft(await amounts(`${prefix}b-src`, now), `move first, at=${now}`).toEqual({ total: 0, used: 0, available: 0, status: 'red', overage: 30, expired: 0 });
     }
   }
 

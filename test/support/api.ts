@@ -24,8 +24,8 @@ export interface TestApi {
 /** The real app on a real port, over a migrated chDB database of the test's own. */
 export async function startApi(store: Store, options: { bodyLimitBytes?: number; clock?: () => number; keys?: ApiKey[] } = {}): Promise<TestApi> {
   const metrics = createMetrics();
-  const pipeline = createIngestPipeline({ store, metrics, log: silentLog });
   const balances = new BalanceService(store, options.clock);
+  const pipeline = createIngestPipeline({ store, metrics, log: silentLog, onStored: (accounts) => balances.invalidate(accounts) });
   const app = createApp({ store, pipeline, metrics, log: silentLog, apiKeys: [...KEYS, ...(options.keys ?? [])], bodyLimitBytes: options.bodyLimitBytes ?? 8 * 1024 * 1024, balances });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
