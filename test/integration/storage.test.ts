@@ -6,7 +6,9 @@ import type { Store } from '../../core/clickhouse.js';
 import { loadMigrations, migrate } from '../../aggregator/migrate.js';
 import { ndjson, purchase, usage } from '../support/events.js';
 import { runEntry } from '../support/processes.js';
-import { count, freshStore, pipelineFor } from '../support/store.js';
+import { count, freshStore, pipelineFor, silentLog } from '../support/store.js';
+import { createMetrics } from '../../core/metrics.js';
+import { createIngestPipeline } from '../../ingest/pipeline.js';
 
 let store: Store | undefined;
 afterEach(async () => {
@@ -90,6 +92,47 @@ describe('an event_id is stored once per account', () => {
       { code: 'invalid_json', payload: '{oops', event_id: '' },
     ]);
     expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')} WHERE event_id = 'u9'`)).toBe(0);
+  });
+});
+
+describe('storage errors', () => {
+  it('that are retriable are retried with backoff, and the batch is stored once', async () => {
+    store = await freshStore();
+    const real = store;
+    let failures = 0;
+    const flaky: Store = {
+      ...real,
+      async insertJsonEachRow(table, body) {
+        if (table === 'events_v1' && failures < 2) {
+          failures++;
+          throw Object.assign(new Error('Timeout exceeded while reading from socket'), { code: '209' });
+        }
+        return real.insertJsonEachRow(table, body);
+      },
+    };
+    const metrics = createMetrics();
+    const pipeline = createIngestPipeline({ store: flaky, metrics, log: silentLog });
+    const result = await pipeline.ingest(lines([usage('r1'), usage('r2')]), { source: 'test' });
+    expect(result.accepted).toBe(2);
+    expect(failures).toBe(2);
+    expect(await count(real, `SELECT count() AS n FROM ${real.table('events_v1')}`)).toBe(2);
+    expect(await metrics.registry.getSingleMetricAsString('balances_ingest_store_retries_total')).toMatch(/ 2$/m);
+  });
+
+  it('that are not retriable fail the batch at once, storing nothing', async () => {
+    store = await freshStore();
+    const real = store;
+    let attempts = 0;
+    const broken: Store = {
+      ...real,
+      async insertJsonEachRow() {
+        attempts++;
+        throw Object.assign(new Error('Unknown table'), { code: '60' });
+      },
+    };
+    const pipeline = createIngestPipeline({ store: broken, metrics: createMetrics(), log: silentLog });
+    await expect(pipeline.ingest(lines([usage('x1')]), { source: 'test' })).rejects.toThrow('Unknown table');
+    expect(attempts).toBe(1);
   });
 });
 
