@@ -15,6 +15,10 @@ const DERIVED_TABLES = [
   'usage_hourly_v1',
   'usage_wallet_daily_v1',
   'account_versions_v1',
+  'usage_dims_daily_v1',
+  'usage_dims_monthly_v1',
+  'usage_quarter_hours_v1',
+  'usage_by_time_v1',
 ];
 
 /**

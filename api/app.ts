@@ -8,6 +8,7 @@ import { createAuthenticator } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
+import { usageRouter } from './routes/usage.js';
 import type { BalanceService } from '../aggregator/balances.js';
 
 export interface AppOptions {
@@ -53,6 +54,7 @@ export function createApp(options: AppOptions): Express {
   app.use('/v1', createAuthenticator(options.apiKeys));
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes));
   app.use(balancesRouter(options.balances));
+  app.use(usageRouter(store, options.balances));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

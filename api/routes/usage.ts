@@ -1,0 +1,89 @@
+import { Router, type Request } from 'express';
+import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
+import type { BalanceService } from '../../aggregator/balances.js';
+import type { Store } from '../../core/clickhouse.js';
+import { scaledToNumber, formatScaled } from '../../core/decimal.js';
+import { requireRole } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { parseInteger, parseRange, parseWalletType } from '../params.js';
+
+const DAY = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+function rowJson(groupBy: GroupBy, row: UsageRow, others = false) {
+  return { [groupBy]: row.key, amount: scaledToNumber(row.amount), events: row.events, ...(others ? { others: true } : {}) };
+}
+
+export function usageRouter(store: Store, balances: BalanceService): Router {
+  const router = Router();
+  const readers = requireRole('admin', 'analyst');
+  const accountOf = (req: Request) => req.principal?.accountId as string;
+
+  router.get('/v1/wallets/:type/:id/usage-summary', readers, async (req, res) => {
+    const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
+    const id = String(req.params.id);
+    const days = parseInteger('days', req.query.days, 90, 1, 1830);
+    if (!(await balances.walletExists(accountOf(req), type, id))) {
+      throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
+    }
+    const to = balances.now();
+    const from = to - days * DAY;
+    const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to });
+    res.set('Cache-Control', 'private, max-age=60').json({
+      wallet: { type, id },
+      products: summary.products,
+      users: summary.users,
+      used: scaledToNumber(summary.used),
+      from: iso(from),
+      to: iso(to),
+    });
+  });
+
+  router.get('/v1/usage', readers, async (req, res) => {
+    const groupBy = (req.query.group_by ?? 'service') as GroupBy;
+    if (!GROUPINGS.includes(groupBy)) {
+      throw new ApiError(400, 'invalid_parameter', `group_by must be one of ${GROUPINGS.join(', ')}`, { parameter: 'group_by' });
+    }
+    const walletType = parseWalletType('wallet_type', req.query.wallet_type, false);
+    const walletId = req.query.wallet_id === undefined ? undefined : String(req.query.wallet_id);
+    if (walletId !== undefined && walletType === undefined) {
+      throw new ApiError(400, 'invalid_parameter', 'wallet_id needs wallet_type', { parameter: 'wallet_type' });
+    }
+    const tz = req.query.tz === undefined ? 'UTC' : String(req.query.tz);
+    if (!isTimeZone(tz)) throw new ApiError(400, 'invalid_parameter', `tz "${tz}" is not a known time zone`, { parameter: 'tz' });
+    const limit = req.query.limit === undefined ? undefined : parseInteger('limit', req.query.limit, 0, 1, 100_000);
+    if (limit !== undefined && groupBy === 'day') {
+      throw new ApiError(400, 'invalid_parameter', 'limit applies to group_by service, user or product', { parameter: 'limit' });
+    }
+    const range = parseRange(req.query, balances.now());
+    if (walletId !== undefined && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
+      throw new ApiError(404, 'wallet_not_found', `no ${walletType} wallet "${walletId}" in this account`);
+    }
+    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz });
+    const { top, others } =
+      groupBy === 'day' ? { top: [...rows].sort((a, b) => (a.key < b.key ? -1 : 1)), others: undefined } : topWithOthers(rows, limit);
+
+    res.set('Cache-Control', 'private, max-age=60');
+    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+      res.type('text/csv; charset=utf-8');
+      res.write(`${groupBy},amount,events\n`);
+      for (const row of top) res.write(`${csvField(row.key)},${formatScaled(row.amount)},${row.events}\n`);
+      if (others) res.write(`(others),${formatScaled(others.amount)},${others.events}\n`);
+      res.end();
+      return;
+    }
+    res.json({
+      from: iso(range.from),
+      to: iso(range.to),
+      group_by: groupBy,
+      tz,
+      rows: [...top.map((r) => rowJson(groupBy, r)), ...(others ? [rowJson(groupBy, others, true)] : [])],
+    });
+  });
+
+  return router;
+}
