@@ -11,6 +11,7 @@ import { kafkaWorkerFromConfig } from '../ingest/service.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
 import { BalanceService } from '../aggregator/balances.js';
+import { AlertEvaluator } from '../alerts/evaluator.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
@@ -66,9 +67,13 @@ if (worker) {
   });
 }
 
+const alerts = new AlertEvaluator({ store, balances, log, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
+alerts.start();
+
 onShutdown(async (signal) => {
   log.info({ event: 'shutdown', signal }, 'stopping');
   server.close();
+  await alerts.stop();
   abort.abort();
   await worker?.stop();
   await store.close();

@@ -95,6 +95,8 @@ const serverShape = {
     .default('')
     .transform((raw, ctx) => parseApiKeys(raw, ctx)),
   BALANCES_BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ALERT_EVALUATION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
 };
 
 const ingestShape = { ...commonShape, ...kafkaShape };

@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import type { BalanceService } from '../../aggregator/balances.js';
+import { alertsOf } from '../../aggregator/alerts.js';
 import { DAY_MS, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
 import { scaledToNumber } from '../../core/decimal.js';
 import { requireRole } from '../auth.js';
@@ -146,6 +147,14 @@ export function balancesRouter(balances: BalanceService): Router {
       .sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.wallet, b.wallet) || cmp(a.lotId, b.lotId))
       .map((l) => expiringLotJson(l, ledger.at));
     res.set('Cache-Control', 'private, max-age=60').json({ at: iso(ledger.at), within_days: days, lots });
+  });
+
+  router.get('/v1/alerts', readers, async (req, res) => {
+    const ledger = await balances.current(accountOf(req));
+    res.set('Cache-Control', 'private, max-age=30').json({
+      at: iso(ledger.at),
+      alerts: alertsOf(ledger).map((a) => ({ type: a.type, wallet: a.wallet, ...a.details })),
+    });
   });
 
   return router;

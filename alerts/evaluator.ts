@@ -1,0 +1,169 @@
+import type { Store } from '../core/clickhouse.js';
+import type { Logger } from '../core/log.js';
+import { sleep, withRetry } from '../core/retry.js';
+import { alertsOf, type Alert } from '../aggregator/alerts.js';
+import type { BalanceService } from '../aggregator/balances.js';
+
+/**
+ * Evaluates every account's alerts on an interval and delivers each change of state (firing or
+ * resolved) once to a webhook. The last delivered state is stored, so a restart does not fire
+ * again what already fired; a delivery that keeps failing is tried again at the next evaluation.
+ */
+export interface AlertNotification {
+  alert_key: string;
+  status: 'firing' | 'resolved';
+  type: Alert['type'];
+  account_id: string;
+  wallet: Alert['wallet'];
+  details: Alert['details'];
+  at: string;
+}
+
+export interface AlertEvaluatorOptions {
+  store: Store;
+  balances: BalanceService;
+  log: Logger;
+  webhookUrl?: string;
+  intervalMs: number;
+  /** Delivery attempts per change before waiting for the next evaluation. */
+  attempts?: number;
+  retryBaseMs?: number;
+}
+
+class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+interface StoredState {
+  alert_key: string;
+  state: 'firing' | 'resolved';
+  payload: string;
+}
+
+export class AlertEvaluator {
+  private stopped = false;
+  private wake: () => void = () => undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: AlertEvaluatorOptions) {}
+
+  /** Runs one evaluation of every account; returns the changes delivered. */
+  async evaluateOnce(): Promise<AlertNotification[]> {
+    const { store, balances } = this.options;
+    const accounts = await store.queryRows<{ account_id: string }>(
+      `SELECT DISTINCT account_id FROM ${store.table('account_versions_v1')} ORDER BY account_id`,
+    );
+    const delivered: AlertNotification[] = [];
+    for (const { account_id: accountId } of accounts) {
+      const ledger = await balances.current(accountId);
+      const now = new Date(ledger.at).toISOString();
+      const current = new Map(alertsOf(ledger).map((a) => [a.key, a]));
+      const stored = await store.queryRows<StoredState>(
+        `SELECT alert_key, toString(state) AS state, payload FROM ${store.table('alert_states_v1')} FINAL
+         WHERE account_id = {account:String}`,
+        { account: accountId },
+      );
+      const firing = new Map(stored.filter((s) => s.state === 'firing').map((s) => [s.alert_key, s]));
+      const changes: AlertNotification[] = [];
+      for (const alert of current.values()) {
+        if (!firing.has(alert.key)) {
+          changes.push({ alert_key: alert.key, status: 'firing', type: alert.type, account_id: accountId, wallet: alert.wallet, details: alert.details, at: now });
+        }
+      }
+      for (const [key, state] of firing) {
+        if (!current.has(key)) {
+          const previous = JSON.parse(state.payload) as AlertNotification;
+          changes.push({ ...previous, status: 'resolved', at: now });
+        }
+      }
+      for (const change of changes) {
+        if (await this.deliver(change)) {
+          await store.insertJsonEachRow(
+            'alert_states_v1',
+            JSON.stringify({
+              account_id: accountId,
+              alert_key: change.alert_key,
+              state: change.status,
+              payload: JSON.stringify(change),
+              changed_at: change.at.replace('T', ' ').replace('Z', ''),
+              version: Date.now() * 1000 + delivered.length,
+            }) + '\n',
+          );
+          delivered.push(change);
+        }
+      }
+    }
+    return delivered;
+  }
+
+  /** True when the change was delivered, or there is nowhere to deliver it. */
+  private async deliver(change: AlertNotification): Promise<boolean> {
+    const { webhookUrl, log } = this.options;
+    if (!webhookUrl) return true;
+    try {
+      await withRetry(
+        async () => {
+          let response: Response;
+          try {
+            response = await fetch(webhookUrl, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'idempotency-key': `${change.account_id}/${change.alert_key}/${change.status}/${change.at}` },
+              body: JSON.stringify(change),
+              signal: AbortSignal.timeout(10_000),
+            });
+          } catch (err) {
+            throw new DeliveryError(`webhook unreachable: ${(err as Error).message}`, true);
+          }
+          await response.arrayBuffer().catch(() => undefined);
+          if (response.status >= 200 && response.status < 300) return;
+          throw new DeliveryError(`webhook answered ${response.status}`, response.status >= 500 || response.status === 429 || response.status === 408);
+        },
+        {
+          attempts: this.options.attempts ?? 5,
+          baseMs: this.options.retryBaseMs ?? 1_000,
+          maxMs: 30_000,
+          isRetriable: (err) => err instanceof DeliveryError && err.retriable,
+          onRetry: (err, attempt, delayMs) => log.warn({ event: 'alert_delivery_retry', attempt, delayMs, err: (err as Error).message, alert: change.alert_key }, 'retrying webhook'),
+        },
+      );
+      log.info({ event: 'alert_delivered', alert: change.alert_key, status: change.status, account: change.account_id }, 'alert delivered');
+      return true;
+    } catch (err) {
+      if (err instanceof DeliveryError && !err.retriable) {
+        // The receiver refuses this payload for good; record it so it is not sent forever.
+        log.error({ event: 'alert_refused', alert: change.alert_key, err: err.message }, 'webhook refused the alert');
+        return true;
+      }
+      log.error({ event: 'alert_delivery_failed', alert: change.alert_key, err: (err as Error).message }, 'alert not delivered; retried next evaluation');
+      return false;
+    }
+  }
+
+  /** Evaluates now and then every interval, until `stop`. The timer only wakes the loop. */
+  start(): void {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        try {
+          await this.evaluateOnce();
+        } catch (err) {
+          this.options.log.error({ event: 'alert_evaluation_failed', err }, 'alert evaluation failed');
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void sleep(this.options.intervalMs).then(resolve);
+        });
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+  }
+}
