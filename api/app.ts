@@ -9,6 +9,7 @@ import { ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
+import { openApiDocument } from './openapi.js';
 import type { BalanceService } from '../aggregator/balances.js';
 
 export interface AppOptions {
@@ -26,7 +27,8 @@ export function createApp(options: AppOptions): Express {
   const { store, metrics, log } = options;
   const app = express();
   app.disable('x-powered-by');
-  app.set('etag', false);
+  // Weak ETags on every body: a client sending If-None-Match gets 304 when nothing changed.
+  app.set('etag', 'weak');
 
   app.use((req, res, next) => {
     const started = performance.now();
@@ -49,6 +51,11 @@ export function createApp(options: AppOptions): Express {
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const document = openApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=3600').json(document);
   });
 
   app.use('/v1', createAuthenticator(options.apiKeys));

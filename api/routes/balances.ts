@@ -4,6 +4,8 @@ import { alertsOf } from '../../aggregator/alerts.js';
 import { DAY_MS, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
 import { scaledToNumber } from '../../core/decimal.js';
 import { requireRole } from '../auth.js';
+import { queries } from '../schemas.js';
+import { validateQuery } from '../validate.js';
 import { ApiError } from '../errors.js';
 import { parseInstant, parseInteger, parseRange, parseWalletType } from '../params.js';
 
@@ -91,7 +93,7 @@ export function balancesRouter(balances: BalanceService): Router {
     return key;
   }
 
-  router.get('/v1/wallets', readers, async (req, res) => {
+  router.get('/v1/wallets', readers, validateQuery(queries.wallets), async (req, res) => {
     const type = parseWalletType('type', req.query.type, false);
     const ledger = await balances.current(accountOf(req));
     const wallets = [...ledger.wallets.values()]
@@ -101,7 +103,7 @@ export function balancesRouter(balances: BalanceService): Router {
     res.set('Cache-Control', 'private, max-age=5').json({ at: iso(ledger.at), wallets });
   });
 
-  router.get('/v1/wallets/:type/:id/balance', readers, async (req, res) => {
+  router.get('/v1/wallets/:type/:id/balance', readers, validateQuery(queries.balance), async (req, res) => {
     const account = accountOf(req);
     const at = req.query.at === undefined ? undefined : parseInstant('at', req.query.at, balances.now());
     const current = at === undefined ? await balances.current(account) : undefined;
@@ -116,7 +118,7 @@ export function balancesRouter(balances: BalanceService): Router {
     });
   });
 
-  router.get('/v1/wallets/:type/:id/events', readers, async (req, res) => {
+  router.get('/v1/wallets/:type/:id/events', readers, validateQuery(queries.tokenEvents), async (req, res) => {
     const now = balances.now();
     const range = parseRange(req.query, now, 365 * 5);
     const limit = parseInteger('limit', req.query.limit, 100, 1, 1000);
@@ -137,7 +139,7 @@ export function balancesRouter(balances: BalanceService): Router {
     });
   });
 
-  router.get('/v1/expiring', readers, async (req, res) => {
+  router.get('/v1/expiring', readers, validateQuery(queries.expiring), async (req, res) => {
     const days = parseInteger('within_days', req.query.within_days, 90, 0, 3650);
     const type = parseWalletType('wallet_type', req.query.wallet_type, false);
     const ledger = await balances.current(accountOf(req));
@@ -149,7 +151,7 @@ export function balancesRouter(balances: BalanceService): Router {
     res.set('Cache-Control', 'private, max-age=60').json({ at: iso(ledger.at), within_days: days, lots });
   });
 
-  router.get('/v1/alerts', readers, async (req, res) => {
+  router.get('/v1/alerts', readers, validateQuery(queries.none), async (req, res) => {
     const ledger = await balances.current(accountOf(req));
     res.set('Cache-Control', 'private, max-age=30').json({
       at: iso(ledger.at),

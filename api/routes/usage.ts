@@ -4,6 +4,8 @@ import type { BalanceService } from '../../aggregator/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { scaledToNumber, formatScaled } from '../../core/decimal.js';
 import { requireRole } from '../auth.js';
+import { queries } from '../schemas.js';
+import { validateQuery } from '../validate.js';
 import { ApiError } from '../errors.js';
 import { parseInteger, parseRange, parseWalletType } from '../params.js';
 
@@ -23,7 +25,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
   const readers = requireRole('admin', 'analyst');
   const accountOf = (req: Request) => req.principal?.accountId as string;
 
-  router.get('/v1/wallets/:type/:id/usage-summary', readers, async (req, res) => {
+  router.get('/v1/wallets/:type/:id/usage-summary', readers, validateQuery(queries.usageSummary), async (req, res) => {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
     const id = String(req.params.id);
     const days = parseInteger('days', req.query.days, 90, 1, 1830);
@@ -43,7 +45,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     });
   });
 
-  router.get('/v1/usage', readers, async (req, res) => {
+  router.get('/v1/usage', readers, validateQuery(queries.usage), async (req, res) => {
     const groupBy = (req.query.group_by ?? 'service') as GroupBy;
     if (!GROUPINGS.includes(groupBy)) {
       throw new ApiError(400, 'invalid_parameter', `group_by must be one of ${GROUPINGS.join(', ')}`, { parameter: 'group_by' });

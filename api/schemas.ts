@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/**
+ * The API's contract in one place: the query parameters every route accepts and the bodies it
+ * answers with. Requests are validated against these schemas, and /openapi.json is generated
+ * from them, so the two cannot drift apart.
+ */
+
+const walletType = z.enum(['team', 'contract']);
+const digits = z.string().regex(/^\d+$/, 'must be a whole number');
+const instant = z.string().describe('RFC 3339 time, or relative to now: now, now-90d, now+1h (units s, m, h, d, w)');
+
+export const queries = {
+  none: z.object({}).strict(),
+  wallets: z.object({ type: walletType.optional() }).strict(),
+  balance: z.object({ at: instant.optional() }).strict(),
+  tokenEvents: z
+    .object({
+      from: instant.optional(),
+      to: instant.optional(),
+      limit: digits.optional().describe('1 to 1000, default 100'),
+      cursor: z.string().optional().describe('next_cursor of the previous page'),
+    })
+    .strict(),
+  expiring: z.object({ within_days: digits.optional().describe('default 90'), wallet_type: walletType.optional() }).strict(),
+  usageSummary: z.object({ days: digits.optional().describe('1 to 1830, default 90') }).strict(),
+  usage: z
+    .object({
+      wallet_type: walletType.optional(),
+      wallet_id: z.string().min(1).optional().describe('needs wallet_type'),
+      from: instant.optional().describe('default: 90 days before to'),
+      to: instant.optional().describe('default: now; the range is [from, to), at most 5 years'),
+      group_by: z.enum(['service', 'user', 'product', 'day']).optional().describe('default service'),
+      tz: z.string().optional().describe('IANA time zone for day buckets, default UTC'),
+      limit: digits.optional().describe('top N rows by amount, plus an others row; not with group_by=day'),
+    })
+    .strict(),
+};
+
+export const walletPath = z.object({ type: walletType, id: z.string().min(1) });
+
+const amount = z.number().describe('exact to 4 decimal places');
+const time = z.string().describe('RFC 3339');
+const wallet = z.object({ type: walletType, id: z.string() });
+
+export const responses = {
+  Error: z.object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  }),
+  Health: z.object({ status: z.string() }),
+  IngestResult: z.object({
+    accepted: z.number().int(),
+    duplicates: z.number().int(),
+    rejected: z.array(z.object({ index: z.number().int(), event_id: z.string().optional(), code: z.string(), message: z.string() })),
+  }),
+  Wallets: z.object({
+    at: time,
+    wallets: z.array(
+      z.object({
+        wallet,
+        total: amount,
+        used: amount,
+        available: amount,
+        status: z.enum(['green', 'red']),
+        overage: amount,
+        expiring_within_90d: amount,
+      }),
+    ),
+  }),
+  Balance: z.object({
+    wallet,
+    at: time,
+    total: amount,
+    used: amount,
+    available: amount,
+    status: z.enum(['green', 'red']),
+    overage: amount,
+    expired: amount,
+  }),
+  TokenEvents: z.object({
+    wallet,
+    from: time,
+    to: time,
+    events: z.array(
+      z.object({
+        type: z.enum(['purchased', 'expired', 'moved_in', 'moved_out']),
+        at: time,
+        event_id: z.string(),
+        amount,
+        lots: z.array(z.object({ lot_id: z.string(), amount, expires_at: time })),
+        counterparty: wallet.optional(),
+        requested: amount.optional(),
+        shortfall: amount.optional(),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  }),
+  Expiring: z.object({
+    at: time,
+    within_days: z.number().int(),
+    lots: z.array(z.object({ wallet, lot_id: z.string(), remaining: amount, expires_at: time, days_left: z.number().int() })),
+  }),
+  UsageSummary: z.object({ wallet, products: z.number().int(), users: z.number().int(), used: amount, from: time, to: time }),
+  Usage: z.object({
+    from: time,
+    to: time,
+    group_by: z.enum(['service', 'user', 'product', 'day']),
+    tz: z.string(),
+    rows: z.array(
+      z
+        .object({ amount, events: z.number().int(), others: z.literal(true).optional() })
+        .catchall(z.string())
+        .describe('one row per group: the group_by key (service, user, product or day) holds its value'),
+    ),
+  }),
+  Alerts: z.object({
+    at: time,
+    alerts: z.array(
+      z.union([
+        z.object({ type: z.literal('low_balance'), wallet, total: amount, available: amount, overage: amount }),
+        z.object({
+          type: z.literal('expiring'),
+          wallet,
+          amount,
+          expires_at: time,
+          days_left: z.number().int(),
+          lots: z.array(z.object({ lot_id: z.string(), remaining: amount, expires_at: time, days_left: z.number().int() })),
+        }),
+      ]),
+    ),
+  }),
+};
