@@ -1,5 +1,5 @@
 /**
- * Balance reads on the embedded default: 1,000 wallets, 10 million usage events over 400 days,
+ * Balance reads and usage analytics on the embedded default: 1,000 wallets, 10 million usage events over 400 days,
  * six lots per wallet and a few moves. Measured through the HTTP API, against replaying the
  * raw usage events in the same run (the cheapest replay: one pass summing raw rows per wallet).
  */
@@ -131,6 +131,33 @@ const balanceAt = await sample(() => {
   return get(`/v1/wallets/${w?.type}/${w?.id}/balance?at=now-30d`);
 }, 50);
 const expiring = await sample(() => get('/v1/expiring?within_days=90'), 50);
+
+// Usage analytics through the API, against the same question asked of the raw table.
+const walletsForUsage = listed.wallets.map((w) => w.wallet);
+let k = 0;
+const oneWalletService = await sample(() => {
+  const w = walletsForUsage[(k++ * 7919) % walletsForUsage.length];
+  return get(`/v1/usage?wallet_type=${w?.type}&wallet_id=${w?.id}&group_by=service&from=now-90d`);
+}, RUNS);
+const rawOneWalletService = await sample(() => {
+  const w = walletsForUsage[(k++ * 7919) % walletsForUsage.length];
+  return store.queryRows(
+    `SELECT service, sum(amount), count() FROM ${store.table('events_v1')}
+     WHERE account_id = {account:String} AND wallet_type = {type:String} AND wallet_id = {id:String} AND type = 'usage'
+       AND occurred_at >= now64(3) - INTERVAL 90 DAY GROUP BY service`,
+    { account: ACCOUNT, type: w?.type, id: w?.id },
+  );
+}, RUNS);
+const accountByUser = await sample(() => get('/v1/usage?group_by=user&from=now-365d'), 50);
+const rawAccountByUser = await sample(
+  () =>
+    store.queryRows(
+      `SELECT user_id, sum(amount), count() FROM ${store.table('events_v1')}
+       WHERE account_id = {account:String} AND type = 'usage' AND occurred_at >= now64(3) - INTERVAL 365 DAY GROUP BY user_id`,
+      { account: ACCOUNT },
+    ),
+  20,
+);
 server.close();
 
 const p95 = (s: number[]) => fmt(percentile(s, 95), 2);
@@ -143,6 +170,12 @@ report(`Balance reads: ${WALLETS} wallets, ${(EVENTS / 1e6).toFixed(1)}M usage e
   { read: 'GET /v1/wallets/{type}/{id}/balance (target p95 < 20 ms)', 'p50 ms': p50(oneBalance), 'p95 ms': p95(oneBalance), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(oneBalance, 95), 1) },
   { read: 'GET …/balance?at=now-30d (one wallet group, no snapshot)', 'p50 ms': p50(balanceAt), 'p95 ms': p95(balanceAt), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(balanceAt, 95), 1) },
   { read: 'GET /v1/expiring', 'p50 ms': p50(expiring), 'p95 ms': p95(expiring), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(expiring, 95), 1) },
+]);
+report('Usage analytics through the API, against the raw table in the same run', [
+  { query: 'raw table: one wallet, 90 days by service (peer)', 'p50 ms': p50(rawOneWalletService), 'p95 ms': p95(rawOneWalletService), 'peer p50 ÷ this p95': 1 },
+  { query: 'GET /v1/usage one wallet, 90 days by service (target p95 < 20 ms)', 'p50 ms': p50(oneWalletService), 'p95 ms': p95(oneWalletService), 'peer p50 ÷ this p95': fmt(percentile(rawOneWalletService, 50) / percentile(oneWalletService, 95), 2) },
+  { query: 'raw table: whole account, 365 days by user (peer)', 'p50 ms': p50(rawAccountByUser), 'p95 ms': p95(rawAccountByUser), 'peer p50 ÷ this p95': 1 },
+  { query: 'GET /v1/usage whole account, 365 days by user (target p95 < 60 ms, ≥ 5×)', 'p50 ms': p50(accountByUser), 'p95 ms': p95(accountByUser), 'peer p50 ÷ this p95': fmt(percentile(rawAccountByUser, 50) / percentile(accountByUser, 95), 2) },
 ]);
 await store.close();
 process.exit(0);
