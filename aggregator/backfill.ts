@@ -1,4 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
+import { pairVoidedUsage } from '../ingest/voids.js';
 
 export interface BackfillReport {
   views: string[];
@@ -45,18 +46,7 @@ export async function rebuildRollups(store: Store): Promise<BackfillReport> {
     await store.command(`INSERT INTO ${store.table(view.target)} ${view.select}`);
     replayed.push(view.name);
   }
-  await store.command(
-    `INSERT INTO ${store.table('voided_usage_v1')}
-       (account_id, event_id, void_event_id, occurred_at, wallet_type, wallet_id, amount, user_id, product, service)
-     SELECT u.account_id, u.event_id, v.void_event_id, u.occurred_at, CAST(u.wallet_type, 'Enum8(\\'team\\' = 1, \\'contract\\' = 2)'),
-            u.wallet_id, assumeNotNull(u.amount), u.user_id, u.product, u.service
-     FROM ${store.table('events_v1')} AS u
-     INNER JOIN (
-       SELECT account_id, voids_event_id, min(event_id) AS void_event_id FROM ${store.table('voids_v1')}
-       GROUP BY account_id, voids_event_id
-     ) AS v ON u.account_id = v.account_id AND u.event_id = v.voids_event_id
-     WHERE u.type = 'usage'`,
-  );
+  await pairVoidedUsage(store, 'all');
 
   const rows: Record<string, number> = {};
   for (const table of DERIVED_TABLES) {

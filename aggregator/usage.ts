@@ -93,7 +93,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
   const voided = `event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})`;
   const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
   const parts: Part[] = [];
-  const raw = (table: string, ranges: Array<[number, number]>, extra = '') => {
+  const raw = (table: string, ranges: Array<[number, number]>, extra = '', sign: 1 | -1 = 1) => {
     const conditions = ranges
       .filter(([a, b]) => a < b)
       .map(([a, b], i) => {
@@ -103,7 +103,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       });
     if (conditions.length === 0) return;
     parts.push({
-      sql: `SELECT ${rawKey(query.groupBy)} AS key, assumeNotNull(amount) AS amount, toInt64(1) AS events FROM ${store.table(table)}
+      sql: `SELECT ${rawKey(query.groupBy)} AS key, ${sign === 1 ? '' : '-'}assumeNotNull(amount) AS amount, toInt64(${sign}) AS events FROM ${store.table(table)}
             WHERE account_id = {account:String}${typeFilter}${extra} AND (${conditions.join(' OR ')}) AND ${voided}`,
     });
   };
@@ -144,38 +144,27 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       raw('usage_by_time_v1', [[query.from, query.to]]);
     }
   } else {
-    // Across wallets, by service, user or product: whole months, then whole days, then raw edges.
-    const dStart = ceilTo(query.from, DAY);
-    const dEnd = floorTo(query.to, DAY);
-    if (dStart < dEnd) {
-      params.dim = query.groupBy;
-      const mStart = monthStart(dStart) === dStart ? dStart : nextMonth(dStart);
-      const mEnd = monthStart(dEnd);
-      const dayRanges: Array<[number, number]> = mStart < mEnd ? [[dStart, mStart], [mEnd, dEnd]] : [[dStart, dEnd]];
-      if (mStart < mEnd) {
-        params.mStart = isoDay(mStart);
-        params.mEnd = isoDay(mEnd);
-        parts.push({
-          sql: `SELECT value AS key, amount, events FROM ${store.table('usage_dims_monthly_v1')}
-                WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
-                  AND month >= {mStart:Date} AND month < {mEnd:Date}`,
-        });
+    // Across wallets, by service, user or product: whole months and days from rollups, raw
+    // events only for partial days. A month mostly covered is read whole, less what it exceeds.
+    params.dim = query.groupBy;
+    const pieces = mergeAdjacent(planMonthsAndDays(query.from, query.to));
+    const rawBySign = new Map<1 | -1, Array<[number, number]>>();
+    pieces.forEach((piece, i) => {
+      if (piece.kind === 'raw') {
+        rawBySign.set(piece.sign, [...(rawBySign.get(piece.sign) ?? []), [piece.from, piece.to]]);
+        return;
       }
-      dayRanges
-        .filter(([a, b]) => a < b)
-        .forEach(([a, b], i) => {
-          params[`dFrom${i}`] = isoDay(a);
-          params[`dTo${i}`] = isoDay(b);
-          parts.push({
-            sql: `SELECT value AS key, amount, events FROM ${store.table('usage_dims_daily_v1')}
-                  WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
-                    AND day >= {dFrom${i}:Date} AND day < {dTo${i}:Date}`,
-          });
-        });
-      raw('usage_by_time_v1', [[query.from, dStart], [dEnd, query.to]]);
-    } else {
-      raw('usage_by_time_v1', [[query.from, query.to]]);
-    }
+      params[`pFrom${i}`] = isoDay(piece.from);
+      params[`pTo${i}`] = isoDay(piece.to);
+      const [table, column] = piece.kind === 'month' ? ['usage_dims_monthly_v1', 'month'] : ['usage_dims_daily_v1', 'day'];
+      const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
+      parts.push({
+        sql: `SELECT value AS key, ${signed} FROM ${store.table(table)}
+              WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
+                AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
+      });
+    });
+    for (const [sign, ranges] of rawBySign) raw('usage_by_time_v1', ranges, '', sign);
   }
 
   if (parts.length === 0) return [];
@@ -187,6 +176,62 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     params,
   );
   return rows.map((r) => ({ key: r.key, amount: toScaled(r.total), events: Number(r.n) }));
+}
+
+interface Piece {
+  kind: 'month' | 'day' | 'raw';
+  from: number;
+  to: number;
+  sign: 1 | -1;
+}
+
+/**
+ * Cuts `[from, to)` into whole months, whole days and raw partial days, each added or
+ * subtracted. Per month touched, it picks the cheaper of adding the covered days, or adding the
+ * whole month and subtracting the days outside the range: a range ending today reads this
+ * month's row and the few days left in it, not every day so far.
+ */
+export function planMonthsAndDays(from: number, to: number): Piece[] {
+  const pieces: Piece[] = [];
+  const exact = (a: number, b: number, sign: 1 | -1) => {
+    if (a >= b) return;
+    const da = ceilTo(a, DAY);
+    const db = floorTo(b, DAY);
+    if (da >= db) {
+      pieces.push({ kind: 'raw', from: a, to: b, sign });
+      return;
+    }
+    if (a < da) pieces.push({ kind: 'raw', from: a, to: da, sign });
+    pieces.push({ kind: 'day', from: da, to: db, sign });
+    if (db < b) pieces.push({ kind: 'raw', from: db, to: b, sign });
+  };
+  // Rows read, in days: a month's rows count about as much as one day's.
+  const cost = (a: number, b: number) => (a >= b ? 0 : 1 + Math.max(0, floorTo(b, DAY) - ceilTo(a, DAY)) / DAY);
+  for (let ms = monthStart(from); ms < to; ms = nextMonth(ms)) {
+    const me = nextMonth(ms);
+    const a = Math.max(from, ms);
+    const b = Math.min(to, me);
+    if (a === ms && b === me) {
+      pieces.push({ kind: 'month', from: ms, to: me, sign: 1 });
+    } else if (1 + cost(ms, a) + cost(b, me) < cost(a, b)) {
+      pieces.push({ kind: 'month', from: ms, to: me, sign: 1 });
+      exact(ms, a, -1);
+      exact(b, me, -1);
+    } else {
+      exact(a, b, 1);
+    }
+  }
+  return pieces;
+}
+
+function mergeAdjacent(pieces: Piece[]): Piece[] {
+  const merged: Piece[] = [];
+  for (const piece of pieces) {
+    const last = merged[merged.length - 1];
+    if (last && last.kind === piece.kind && last.sign === piece.sign && last.to === piece.from && piece.kind !== 'raw') last.to = piece.to;
+    else merged.push({ ...piece });
+  }
+  return merged;
 }
 
 /** Largest amounts first, then the rest summed into one row so a chart stays readable. */

@@ -6,13 +6,18 @@ import type { Store } from '../core/clickhouse.js';
  * it from the rollups. A void may come before or after its target, so this runs for the usage
  * keys and void targets of each batch after the batch is stored. It writes only the pairings
  * that are missing, which makes it safe to run again on a redelivered batch.
+ *
+ * `keys` limits the work to those (account, event_id) keys; 'all' pairs the whole store, as a
+ * backfill does.
  */
-export async function pairVoidedUsage(store: Store, keys: Array<[string, string]>): Promise<void> {
-  if (keys.length === 0) return;
-  const accounts = [...new Set(keys.map(([a]) => a))];
-  const params = { accounts, keys: JSON.stringify(keys) };
+export async function pairVoidedUsage(store: Store, keys: Array<[string, string]> | 'all'): Promise<void> {
+  if (keys !== 'all' && keys.length === 0) return;
+  const scoped = keys !== 'all';
+  const params = scoped ? { accounts: [...new Set(keys.map(([a]) => a))], keys: JSON.stringify(keys) } : {};
   const batch = `(SELECT tupleElement(k, 1), tupleElement(k, 2)
                   FROM (SELECT arrayJoin(JSONExtract({keys:String}, 'Array(Tuple(String, String))')) AS k))`;
+  const inBatch = (account: string, event: string) =>
+    scoped ? `${account} IN {accounts:Array(String)} AND (${account}, ${event}) IN ${batch}` : '1';
   await store.command(
     `INSERT INTO ${store.table('voided_usage_v1')}
        (account_id, event_id, void_event_id, occurred_at, wallet_type, wallet_id, amount, user_id, product, service)
@@ -21,13 +26,12 @@ export async function pairVoidedUsage(store: Store, keys: Array<[string, string]
      FROM ${store.table('events_v1')} AS u
      INNER JOIN (
        SELECT account_id, voids_event_id, min(event_id) AS void_event_id FROM ${store.table('voids_v1')}
-       WHERE account_id IN {accounts:Array(String)} AND (account_id, voids_event_id) IN ${batch}
+       WHERE ${inBatch('account_id', 'voids_event_id')}
        GROUP BY account_id, voids_event_id
      ) AS v ON u.account_id = v.account_id AND u.event_id = v.voids_event_id
-     WHERE u.account_id IN {accounts:Array(String)} AND u.type = 'usage'
+     WHERE u.type = 'usage'${scoped ? ' AND u.account_id IN {accounts:Array(String)}' : ''}
        AND (u.account_id, u.event_id) NOT IN (
-         SELECT account_id, event_id FROM ${store.table('voided_usage_v1')}
-         WHERE account_id IN {accounts:Array(String)} AND (account_id, event_id) IN ${batch})`,
+         SELECT account_id, event_id FROM ${store.table('voided_usage_v1')} WHERE ${inBatch('account_id', 'event_id')})`,
     params,
   );
 }

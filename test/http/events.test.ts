@@ -144,3 +144,28 @@ describe('operations', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 });
+
+describe('a server fault', () => {
+  it('answers 500 with an error object and never a stack trace or internal message', async () => {
+    const broken: Store = {
+      ...store,
+      queryRows: async () => {
+        throw new Error('connection lost at /var/lib/clickhouse/secret.sock');
+      },
+    };
+    const faulty = await startApi(broken);
+    try {
+      for (const path of ['/v1/wallets', '/v1/usage', '/v1/alerts', '/v1/expiring']) {
+        const res = await faulty.request(path, { key: 'acme-admin' });
+        expect(res.status, path).toBe(500);
+        const text = await res.text();
+        expect(JSON.parse(text)).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
+        expect(text).not.toMatch(/secret|\.sock|\bat\s+\S+\s*\(|Error:/);
+      }
+      const ready = await faulty.request('/readyz');
+      expect(ready.status).toBe(200);
+    } finally {
+      await faulty.close();
+    }
+  });
+});
