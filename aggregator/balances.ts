@@ -111,15 +111,16 @@ export class BalanceService {
     return [...seen];
   }
 
-  /** Whether any event of the account names this wallet. */
+  /** Whether any event of the account names this wallet; stops at the first one found. */
   async walletExists(accountId: string, type: string, id: string): Promise<boolean> {
-    const [row] = await this.store.queryRows<{ n: string }>(
-      `SELECT (SELECT count() FROM ${this.store.table('events_v1')}
-               WHERE account_id = {account:String} AND wallet_type = {type:String} AND wallet_id = {id:String})
-            + (SELECT count() FROM ${this.store.table('moves_v1')}
-               WHERE account_id = {account:String} AND wallet_type = {type:String} AND to_wallet_id = {id:String}) AS n`,
+    const rows = await this.store.queryRows<{ found: number }>(
+      `SELECT 1 AS found FROM ${this.store.table('events_v1')}
+       WHERE account_id = {account:String} AND wallet_type = {type:String} AND wallet_id = {id:String} LIMIT 1
+       UNION ALL
+       SELECT 1 AS found FROM ${this.store.table('moves_v1')}
+       WHERE account_id = {account:String} AND wallet_type = {type:String} AND to_wallet_id = {id:String} LIMIT 1`,
       { account: accountId, type, id },
     );
-    return Number(row?.n ?? 0) > 0;
+    return rows.length > 0;
   }
 }

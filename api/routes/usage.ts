@@ -29,12 +29,13 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
     const id = String(req.params.id);
     const days = parseInteger('days', req.query.days, 90, 1, 1830);
-    if (!(await balances.walletExists(accountOf(req), type, id))) {
-      throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
-    }
     const to = balances.now();
     const from = to - days * DAY;
     const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to });
+    // A wallet with usage in the range exists; only an empty answer needs the lookup.
+    if (summary.users === 0 && !(await balances.walletExists(accountOf(req), type, id))) {
+      throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
+    }
     res.set('Cache-Control', 'private, max-age=60').json({
       wallet: { type, id },
       products: summary.products,
@@ -62,10 +63,11 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       throw new ApiError(400, 'invalid_parameter', 'limit applies to group_by service, user or product', { parameter: 'limit' });
     }
     const range = parseRange(req.query, balances.now());
-    if (walletId !== undefined && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
+    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz });
+    // A wallet with usage in the range exists; only an empty answer needs the lookup.
+    if (walletId !== undefined && rows.length === 0 && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
       throw new ApiError(404, 'wallet_not_found', `no ${walletType} wallet "${walletId}" in this account`);
     }
-    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz });
     const { top, others } =
       groupBy === 'day' ? { top: [...rows].sort((a, b) => (a.key < b.key ? -1 : 1)), others: undefined } : topWithOthers(rows, limit);
 
