@@ -46,8 +46,7 @@ interface StoredState {
 }
 
 export class AlertEvaluator {
-  private stopped = false;
-  private wake: () => void = () => undefined;
+  private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: AlertEvaluatorOptions) {}
@@ -147,23 +146,19 @@ export class AlertEvaluator {
   /** Evaluates now and then every interval, until `stop`. The timer only wakes the loop. */
   start(): void {
     this.loop = (async () => {
-      while (!this.stopped) {
+      while (!this.stopping.signal.aborted) {
         try {
           await this.evaluateOnce();
         } catch (err) {
           this.options.log.error({ event: 'alert_evaluation_failed', err }, 'alert evaluation failed');
         }
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          void sleep(this.options.intervalMs).then(resolve);
-        });
+        await sleep(this.options.intervalMs, this.stopping.signal);
       }
     })();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake();
+    this.stopping.abort();
     await this.loop;
   }
 }
