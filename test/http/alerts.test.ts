@@ -112,4 +112,18 @@ describe('alerts', () => {
     expect((await working.evaluateOnce()).map((n) => `${n.status} ${n.alert_key}`)).toEqual(['firing low_balance/team/fine']);
     await ok.close();
   });
+
+  it('runs on its interval until stopped, and stops at once', async () => {
+    const hook = await receiver(0);
+    await post([purchase('al-p9', { wallet: { type: 'team', id: 'loop' }, amount: '10', expires_at: '2026-08-01T00:00:00Z', occurred_at: '2026-06-20T00:00:00Z' })]);
+    const evaluator = new AlertEvaluator({ store, balances: new BalanceService(store, () => clock), log: silentLog, webhookUrl: hook.url, intervalMs: 60_000, retryBaseMs: 5 });
+    evaluator.start();
+    const deadline = Date.now() + 10_000;
+    while (!hook.received.some((n) => n.alert_key === 'expiring/team/loop') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(hook.received.filter((n) => n.alert_key === 'expiring/team/loop')).toHaveLength(1);
+    const stopping = Date.now();
+    await evaluator.stop();
+    expect(Date.now() - stopping).toBeLessThan(2_000);
+    await hook.close();
+  });
 });
