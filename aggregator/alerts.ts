@@ -1,5 +1,5 @@
 import { scaledToNumber } from '../core/decimal.js';
-import { DAY_MS, type LedgerResult, type WalletKey } from './ledger.js';
+import { DAY_MS, walletOf, type LedgerResult, type WalletKey } from './ledger.js';
 
 /**
  * Alerts as a pure function of a ledger: `low_balance` for every wallet whose status is red,
@@ -14,11 +14,6 @@ export interface Alert {
 }
 
 const EXPIRY_WINDOW_DAYS = 90;
-
-function walletOf(key: WalletKey) {
-  const slash = key.indexOf('/');
-  return { type: key.slice(0, slash), id: key.slice(slash + 1) };
-}
 
 export function alertsOf(ledger: LedgerResult): Alert[] {
   const alerts: Alert[] = [];

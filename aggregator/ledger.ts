@@ -10,6 +10,12 @@
 /** `team/platform`: a wallet's type and id, the key of everything per wallet. */
 export type WalletKey = string;
 
+/** A wallet key back to `{ type, id }`; the type never holds a slash, the id may. */
+export function walletOf(key: WalletKey): { type: string; id: string } {
+  const slash = key.indexOf('/');
+  return { type: key.slice(0, slash), id: key.slice(slash + 1) };
+}
+
 export interface LotInput {
   lotId: string;
   /** The purchase that created the lot. */

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import type { BalanceService } from '../../aggregator/balances.js';
 import { alertsOf } from '../../aggregator/alerts.js';
-import { DAY_MS, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
+import { DAY_MS, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
 import { scaledToNumber } from '../../core/decimal.js';
 import { requireRole } from '../auth.js';
 import { queries } from '../schemas.js';
@@ -10,11 +10,6 @@ import { ApiError } from '../errors.js';
 import { parseInstant, parseInteger, parseRange, parseWalletType } from '../params.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-export function walletOf(key: WalletKey): { type: string; id: string } {
-  const slash = key.indexOf('/');
-  return { type: key.slice(0, slash), id: key.slice(slash + 1) };
-}
 
 function accountOf(req: Request): string {
   return req.principal?.accountId as string;
