@@ -20,6 +20,8 @@ const DERIVED_TABLES = [
   'usage_dims_monthly_v1',
   'usage_quarter_hours_v1',
   'usage_by_time_v1',
+  'usage_account_dims_daily_v1',
+  'usage_account_dims_monthly_v1',
 ];
 
 /**
@@ -41,8 +43,9 @@ export async function rebuildRollups(store: Store): Promise<BackfillReport> {
 
   const replayed: string[] = [];
   for (const view of views) {
-    // Views over voided_usage_v1 fire by themselves when the pairings are rebuilt below.
-    if (view.select.includes('voided_usage_v1') || !view.target) continue;
+    // Only views over the raw events are replayed: views over a rollup (or over the void
+    // pairings rebuilt below) fire by themselves as their source is refilled.
+    if (!/\.`?events_v1`?\b/.test(view.select) || !view.target) continue;
     await store.command(`INSERT INTO ${store.table(view.target)} ${view.select}`);
     replayed.push(view.name);
   }

@@ -156,7 +156,9 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       }
       params[`pFrom${i}`] = isoDay(piece.from);
       params[`pTo${i}`] = isoDay(piece.to);
-      const [table, column] = piece.kind === 'month' ? ['usage_dims_monthly_v1', 'month'] : ['usage_dims_daily_v1', 'day'];
+      // Without a wallet type, the account-wide tables hold one row per value instead of two.
+      const scope = query.walletType ? 'dims' : 'account_dims';
+      const [table, column] = piece.kind === 'month' ? [`usage_${scope}_monthly_v1`, 'month'] : [`usage_${scope}_daily_v1`, 'day'];
       const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
       parts.push({
         sql: `SELECT value AS key, ${signed} FROM ${store.table(table)}

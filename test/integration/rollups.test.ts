@@ -71,7 +71,18 @@ describe('rollups', () => {
     const pipeline = pipelineFor(store);
     await pipeline.ingest(lines([usage('u1', { amount: '1' }), usage('u2', { amount: '2', user_id: 'bo' }), voidOf('v1', 'u1'), purchase('p1'), move('m1')]), { source: 'test' });
     const before = { hourly: await hourlyTotals(store), daily: await dailyTotals(store) };
+    const rollupTotals = async (s: Store) => {
+      const totals: Record<string, unknown> = {};
+      for (const table of ['usage_hourly_v1', 'usage_wallet_daily_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_quarter_hours_v1', 'usage_account_dims_daily_v1', 'usage_account_dims_monthly_v1']) {
+        totals[table] = await s.queryRows(`SELECT toString(sum(t.amount)) AS amount, toString(sum(t.events)) AS events FROM ${s.table(table)} AS t`);
+      }
+      totals.usage_by_time_v1 = await s.queryRows(`SELECT count() AS n FROM ${s.table('usage_by_time_v1')}`);
+      return totals;
+    };
+    const rollupsBefore = await rollupTotals(store);
+    expect(rollupsBefore.usage_account_dims_monthly_v1).toEqual([{ amount: '6', events: '3' }]);
     const report = await rebuildRollups(store);
+    expect(await rollupTotals(store)).toEqual(rollupsBefore);
     expect(report.views).toEqual(expect.arrayContaining(['usage_hourly_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));
     expect(report.rows).toMatchObject({ event_keys_v1: 5, lots_v1: 1, moves_v1: 1, voids_v1: 1, voided_usage_v1: 1 });
     expect({ hourly: await hourlyTotals(store), daily: await dailyTotals(store) }).toEqual(before);
