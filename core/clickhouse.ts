@@ -69,8 +69,9 @@ export function createStore(options: StoreOptions): Store {
       result.stream.resume();
     },
     async queryRows<T>(query: string, params?: Record<string, unknown>) {
-      const rs = await client.query({ query, format: 'JSONEachRow', query_params: params ?? {} });
-      return rs.json<T>();
+      // One JSON document parses several times faster than the same rows as JSONEachRow lines.
+      const rs = await client.query({ query, format: 'JSON', query_params: params ?? {} });
+      return (await rs.json<T>()).data;
     },
     async command(query, params) {
       await client.command({ query, query_params: params ?? {} });
