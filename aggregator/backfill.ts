@@ -20,8 +20,7 @@ const DERIVED_TABLES = [
   'usage_dims_monthly_v1',
   'usage_quarter_hours_v1',
   'usage_by_time_v1',
-  'usage_account_dims_daily_v1',
-  'usage_account_dims_monthly_v1',
+  'usage_account_dims_v1',
 ];
 
 /**

@@ -18,6 +18,11 @@ export interface UsageQuery {
   groupBy: GroupBy;
   /** IANA time zone for day buckets. */
   tz: string;
+  /**
+   * The account's voided usage event ids, when the caller already holds them; otherwise raw
+   * reads look them up in the pairings table.
+   */
+  voidedUsage?: string[];
 }
 
 export interface UsageRow {
@@ -90,7 +95,12 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     to: query.to,
     tz: query.tz,
   };
-  const voided = `event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})`;
+  if (query.voidedUsage) params.voidedUsage = query.voidedUsage;
+  const voided = !query.voidedUsage
+    ? ` AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})`
+    : query.voidedUsage.length > 0
+      ? ` AND event_id NOT IN {voidedUsage:Array(String)}`
+      : '';
   const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
   const parts: Part[] = [];
   const raw = (table: string, ranges: Array<[number, number]>, extra = '', sign: 1 | -1 = 1) => {
@@ -104,7 +114,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     if (conditions.length === 0) return;
     parts.push({
       sql: `SELECT ${rawKey(query.groupBy)} AS key, ${sign === 1 ? '' : '-'}assumeNotNull(amount) AS amount, toInt64(${sign}) AS events FROM ${store.table(table)}
-            WHERE account_id = {account:String}${typeFilter}${extra} AND (${conditions.join(' OR ')}) AND ${voided}`,
+            WHERE account_id = {account:String}${typeFilter}${extra} AND (${conditions.join(' OR ')})${voided}`,
     });
   };
 
@@ -149,6 +159,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     params.dim = query.groupBy;
     const pieces = mergeAdjacent(planMonthsAndDays(query.from, query.to));
     const rawBySign = new Map<1 | -1, Array<[number, number]>>();
+    const levels: Array<{ condition: string; sign: 1 | -1 }> = [];
     pieces.forEach((piece, i) => {
       if (piece.kind === 'raw') {
         rawBySign.set(piece.sign, [...(rawBySign.get(piece.sign) ?? []), [piece.from, piece.to]]);
@@ -156,16 +167,28 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       }
       params[`pFrom${i}`] = isoDay(piece.from);
       params[`pTo${i}`] = isoDay(piece.to);
-      // Without a wallet type, the account-wide tables hold one row per value instead of two.
-      const scope = query.walletType ? 'dims' : 'account_dims';
-      const [table, column] = piece.kind === 'month' ? [`usage_${scope}_monthly_v1`, 'month'] : [`usage_${scope}_daily_v1`, 'day'];
-      const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
-      parts.push({
-        sql: `SELECT value AS key, ${signed} FROM ${store.table(table)}
-              WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
-                AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
-      });
+      const column = piece.kind === 'month' ? 'month' : 'day';
+      if (query.walletType) {
+        const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
+        parts.push({
+          sql: `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
+                WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
+                  AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
+        });
+      } else {
+        levels.push({ condition: `level = '${piece.kind}' AND bucket >= {pFrom${i}:Date} AND bucket < {pTo${i}:Date}`, sign: piece.sign });
+      }
     });
+    if (levels.length > 0) {
+      // Account-wide: every month and day piece in one pass over the two-level table.
+      const sign = `multiIf(${levels.map((l) => `${l.condition}, ${l.sign}`).join(', ')}, 0)`;
+      parts.push({
+        sql: `SELECT value AS key, amount * s AS amount, events * s AS events
+              FROM (SELECT value, amount, events, ${sign} AS s FROM ${store.table('usage_account_dims_v1')}
+                    WHERE account_id = {account:String} AND dim = {dim:String}
+                      AND (${levels.map((l) => `(${l.condition})`).join(' OR ')}))`,
+      });
+    }
     for (const [sign, ranges] of rawBySign) raw('usage_by_time_v1', ranges, '', sign);
   }
 

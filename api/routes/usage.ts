@@ -31,7 +31,8 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const days = parseInteger('days', req.query.days, 90, 1, 1830);
     const to = balances.now();
     const from = to - days * DAY;
-    const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to });
+    const voidedUsage = await balances.voidedUsageIds(accountOf(req));
+    const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to, voidedUsage });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (summary.users === 0 && !(await balances.walletExists(accountOf(req), type, id))) {
       throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
@@ -63,7 +64,8 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       throw new ApiError(400, 'invalid_parameter', 'limit applies to group_by service, user or product', { parameter: 'limit' });
     }
     const range = parseRange(req.query, balances.now());
-    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz });
+    const voidedUsage = await balances.voidedUsageIds(accountOf(req));
+    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (walletId !== undefined && rows.length === 0 && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
       throw new ApiError(404, 'wallet_not_found', `no ${walletType} wallet "${walletId}" in this account`);
