@@ -9,6 +9,8 @@ export interface Snapshot {
   changesAt: number;
   /** When the version was last confirmed against storage. */
   checkedAt: number;
+  /** Wall-clock time of the computation, for the staleness bound. */
+  computedAt: number;
 }
 
 /**
@@ -18,15 +20,31 @@ export interface Snapshot {
 export const VERSION_CHECK_MS = 1_000;
 
 /**
+ * How old a snapshot may be when served while a newer one is computed behind it, after writes
+ * that need not be read back at once (a Kafka stream, a backfill, another process). Under a
+ * steady stream, reads stay fast instead of each waiting for a full recomputation.
+ */
+export const MAX_STALENESS_MS = 10_000;
+
+/** `now`: the writer reads its write back next (an API client); `soon`: within the bound. */
+export type Freshness = 'now' | 'soon';
+
+/** An API request's writes are read back at once; streamed and bulk writes within the bound. */
+export function freshnessOf(source: string): Freshness {
+  return source === 'http' ? 'now' : 'soon';
+}
+
+/**
  * Balances per account. The answer for "now" is a snapshot, reused until the account stores
  * another event or the clock passes the next instant at which a lot activates or expires.
  * Answers at another instant are computed for the wallets they concern.
  */
 export class BalanceService {
   private readonly snapshots = new Map<string, Snapshot>();
-  private readonly computing = new Map<string, Promise<Snapshot>>();
-  /** Accounts this process stored events for since their snapshot was taken. */
+  /** Accounts whose next read must see this process's latest writes. */
   private readonly dirty = new Set<string>();
+  /** Accounts with writes that a read may see a little later. */
+  private readonly behind = new Set<string>();
   /** Writes by this process per account, so each cache below knows when it is stale. */
   private readonly generations = new Map<string, number>();
   private readonly voidedUsage = new Map<string, { ids: string[]; version: number; generation: number; checkedAt: number }>();
@@ -49,9 +67,9 @@ export class BalanceService {
   }
 
   /** Called by the ingest pipeline of this process after it stored events for these accounts. */
-  invalidate(accountIds: Iterable<string>): void {
+  invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
     for (const accountId of accountIds) {
-      this.dirty.add(accountId);
+      (freshness === 'now' ? this.dirty : this.behind).add(accountId);
       this.generations.set(accountId, (this.generations.get(accountId) ?? 0) + 1);
     }
   }
@@ -82,29 +100,54 @@ export class BalanceService {
   async current(accountId: string): Promise<LedgerResult> {
     const at = this.clock();
     const cached = this.snapshots.get(accountId);
-    const usable = (s: Snapshot | undefined): s is Snapshot => s !== undefined && at < s.changesAt && at >= s.result.at;
-    if (usable(cached) && !this.dirty.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS) {
-      return { ...cached.result, at };
+    const usable = cached !== undefined && at < cached.changesAt && at >= cached.result.at;
+    if (usable && !this.dirty.has(accountId)) {
+      const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS;
+      if (confirmed) return { ...cached.result, at };
+      if (Date.now() - cached.computedAt < MAX_STALENESS_MS) {
+        // Serve what we have; the refresh runs behind it, once per account at a time.
+        this.refresh(accountId).catch(() => undefined);
+        return { ...cached.result, at };
+      }
     }
-    this.dirty.delete(accountId);
-    const version = await this.version(accountId);
-    if (usable(cached) && cached.version === version) {
-      cached.checkedAt = Date.now();
-      return { ...cached.result, at };
-    }
-    const key = `${accountId}\u0001${version}`;
-    let pending = this.computing.get(key);
-    if (!pending) {
-      pending = (async () => {
-        const input = await loadLedgerInput(this.store, { accountId, at });
-        const snapshot = { result: computeLedger(input), version, changesAt: input.changesAt, checkedAt: Date.now() };
-        this.snapshots.set(accountId, snapshot);
-        return snapshot;
-      })().finally(() => this.computing.delete(key));
-      this.computing.set(key, pending);
-    }
-    const snapshot = await pending;
-    return snapshot.result;
+    const snapshot = await this.refresh(accountId);
+    return { ...snapshot.result, at: Math.max(at, snapshot.result.at) };
+  }
+
+  /** Resolves when no refresh of the account is running. */
+  async settled(accountId: string): Promise<void> {
+    await this.refreshing.get(accountId)?.catch(() => undefined);
+  }
+
+  private readonly refreshing = new Map<string, Promise<Snapshot>>();
+
+  /** Confirms the snapshot against storage, recomputing it when the account has changed. */
+  private refresh(accountId: string): Promise<Snapshot> {
+    const running = this.refreshing.get(accountId);
+    if (running && !this.dirty.has(accountId)) return running;
+    const work = (async () => {
+      this.dirty.delete(accountId);
+      this.behind.delete(accountId);
+      const at = this.clock();
+      const version = await this.version(accountId);
+      const cached = this.snapshots.get(accountId);
+      if (cached && cached.version === version && at < cached.changesAt && at >= cached.result.at) {
+        cached.checkedAt = Date.now();
+        return cached;
+      }
+      const input = await loadLedgerInput(this.store, { accountId, at });
+      const snapshot: Snapshot = { result: computeLedger(input), version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
+      // Two refreshes may overlap (a read that must see a write does not wait for an older
+      // one); the older must not replace the newer.
+      const current = this.snapshots.get(accountId);
+      if (!current || current.version <= version) this.snapshots.set(accountId, snapshot);
+      return snapshot;
+    })();
+    this.refreshing.set(accountId, work);
+    void work.finally(() => {
+      if (this.refreshing.get(accountId) === work) this.refreshing.delete(accountId);
+    }).catch(() => undefined);
+    return work;
   }
 
   /** The ledger at `at` for the wallets connected to `wallet` by moves. */

@@ -10,7 +10,7 @@ import { createIngestPipeline } from '../ingest/pipeline.js';
 import { kafkaWorkerFromConfig } from '../ingest/service.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
-import { BalanceService } from '../aggregator/balances.js';
+import { BalanceService, freshnessOf } from '../aggregator/balances.js';
 import { AlertEvaluator } from '../alerts/evaluator.js';
 
 /**
@@ -27,7 +27,7 @@ log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
 const metrics = createMetrics();
 const abort = new AbortController();
 const balances = new BalanceService(store);
-const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal, onStored: (accounts) => balances.invalidate(accounts) });
+const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)) });
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;
 if (args.demo && apiKeys.length === 0) {

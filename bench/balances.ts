@@ -8,7 +8,7 @@ import { createStore } from '../core/clickhouse.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
 import { migrate } from '../aggregator/migrate.js';
-import { BalanceService } from '../aggregator/balances.js';
+import { BalanceService, freshnessOf } from '../aggregator/balances.js';
 import { computeLedger } from '../aggregator/ledger.js';
 import { loadLedgerInput } from '../aggregator/ledgerSource.js';
 import { createApp } from '../api/app.js';
@@ -28,7 +28,7 @@ const store = createStore({ dataDir: benchDataDir('balances'), database: 'bench'
 await migrate(store);
 const metrics = createMetrics();
 const balances = new BalanceService(store);
-const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts) => balances.invalidate(accounts) });
+const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)) });
 
 const walletId = (w: number) => `wallet-${String(w).padStart(4, '0')}`;
 const walletType = (w: number) => (w % 25 === 0 ? 'contract' : 'team');

@@ -23,7 +23,9 @@ export async function withRetry<T>(operation: () => Promise<T>, options: RetryOp
   }
 }
 
+/** Waits `ms`, or less if `signal` aborts; an already aborted signal returns at once. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {

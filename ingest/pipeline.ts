@@ -46,8 +46,8 @@ export interface PipelineOptions {
   metrics: Metrics;
   log: Logger;
   signal?: AbortSignal;
-  /** Told which accounts a batch stored events for, once they are stored. */
-  onStored?: (accountIds: string[]) => void;
+  /** Told which accounts a batch stored events for, and from which source, once they are stored. */
+  onStored?: (accountIds: string[], source: string) => void;
 }
 
 interface RejectedRow {
@@ -159,7 +159,7 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
           const rejectedBody = rejectedRows.map((r) => JSON.stringify(r)).join('\n') + '\n';
           await retrying('insert_rejected', attempts, () => store.insertJsonEachRow('rejected_events_v1', rejectedBody));
         }
-        if (body.length > 0) options.onStored?.([...accounts]);
+        if (body.length > 0) options.onStored?.([...accounts], ctx.source);
         metrics.batchSize.observe(messages.length);
         metrics.flushSeconds.observe((performance.now() - started) / 1000);
       });

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Store } from '../../core/clickhouse.js';
+import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../aggregator/balances.js';
+import { createMetrics } from '../../core/metrics.js';
+import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
+import { purchase, usage } from '../support/events.js';
+import { freshStore, silentLog } from '../support/store.js';
+
+let store: Store;
+let balances: BalanceService;
+let pipeline: IngestPipeline;
+const clock = () => Date.UTC(2026, 5, 1);
+const lines = (events: Array<Record<string, unknown>>) => events.map((e) => ({ text: JSON.stringify(e) }));
+const used = async (wallet = 'team/platform') => Number((await balances.current('acme')).wallets.get(wallet)?.used ?? 0n) / 10_000;
+
+beforeAll(async () => {
+  store = await freshStore();
+  balances = new BalanceService(store, clock);
+  pipeline = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog, onStored: (a, source) => balances.invalidate(a, freshnessOf(source)) });
+  await pipeline.ingest(lines([purchase('s-p1', { amount: '1000' })]), { source: 'http' });
+});
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await store.close();
+});
+
+describe('the balance snapshot of "now"', () => {
+  it('shows an API write on the very next read', async () => {
+    expect(await used()).toBe(0);
+    await pipeline.ingest(lines([usage('s-u1', { amount: '10' })]), { source: 'http' });
+    expect(await used()).toBe(10);
+  });
+
+  it('answers at once during a stream of writes, and catches up behind the answer', async () => {
+    await pipeline.ingest(lines([usage('s-u2', { amount: '5' })]), { source: 'kafka' });
+    expect(await used()).toBe(10);
+    await balances.settled('acme');
+    expect(await used()).toBe(15);
+  });
+
+  it('waits for the refresh once the snapshot is older than the staleness bound', async () => {
+    await pipeline.ingest(lines([usage('s-u3', { amount: '1' })]), { source: 'kafka' });
+    // The first clock reading decides staleness; the refresh itself keeps real time.
+    vi.spyOn(Date, 'now').mockReturnValueOnce(Date.now() + MAX_STALENESS_MS + 1);
+    expect(await used()).toBe(16);
+  });
+
+  it('sees a write by another process within the version check interval', async () => {
+    const other = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
+    await other.ingest(lines([usage('s-u4', { amount: '4' })]), { source: 'kafka' });
+    expect(await used()).toBe(16);
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 50));
+    await used();
+    await balances.settled('acme');
+    expect(await used()).toBe(20);
+  });
+});
