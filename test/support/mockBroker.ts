@@ -13,6 +13,10 @@ export async function startMockBroker(): Promise<MockBroker> {
   const child: ChildProcess = spawn('kcat', ['-X', 'test.mock.num.brokers=1', '-C', '-t', 'any', '-b', 'localhost:1', '-q'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // The broker must not outlive the test process, even when a test times out.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const bootstrap = await new Promise<string>((resolve, reject) => {
     let stderr = '';
     const timer = setTimeout(() => reject(new Error(`kcat mock broker did not start: ${stderr}`)), 15_000);

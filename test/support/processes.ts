@@ -27,6 +27,9 @@ export function runEntry(
     let buffered = '';
     const logs: Array<Record<string, unknown>> = [];
     const kill = (signal: NodeJS.Signals) => child.kill(signal);
+    // A test that times out must not leave the product running behind it.
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
@@ -48,6 +51,7 @@ export function runEntry(
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      process.off('exit', reap);
       resolve({ code, signal, stdout, stderr, logs });
     });
   });
