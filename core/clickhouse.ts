@@ -18,6 +18,8 @@ export interface Store {
   /** Inserts pre-serialised JSONEachRow text; returns once ClickHouse has written it. */
   insertJsonEachRow(table: string, ndjson: string): Promise<void>;
   queryRows<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** Rows as arrays of text fields: the cheapest way to read thousands of rows. */
+  queryTsv(query: string, params?: Record<string, unknown>): Promise<string[][]>;
   command(query: string, params?: Record<string, unknown>): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -73,6 +75,13 @@ export function createStore(options: StoreOptions): Store {
       const rs = await client.query({ query, format: 'JSON', query_params: params ?? {} });
       return (await rs.json<T>()).data;
     },
+    async queryTsv(query, params) {
+      const rs = await client.query({ query, format: 'TabSeparated', query_params: params ?? {} });
+      const text = await rs.text();
+      if (text.length === 0) return [];
+      const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+      return lines.map((line) => line.split('\t').map(unescapeTsv));
+    },
     async command(query, params) {
       await client.command({ query, query_params: params ?? {} });
     },
@@ -111,4 +120,12 @@ export function isRetriableStorageError(err: unknown): boolean {
   if (typeof code === 'string' && (RETRIABLE_CLICKHOUSE_CODES.has(code) || RETRIABLE_NODE_CODES.has(code))) return true;
   const cause = (err as { cause?: unknown }).cause;
   return cause !== undefined && cause !== err && isRetriableStorageError(cause);
+}
+
+const TSV_ESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '\\': '\\', '0': '\0', b: '\b', f: '\f', "'": "'" };
+
+/** ClickHouse TabSeparated escapes tab, newline and backslash inside a field. */
+function unescapeTsv(field: string): string {
+  if (!field.includes('\\')) return field;
+  return field.replace(/\\(.)/g, (_, c: string) => TSV_ESCAPES[c] ?? c);
 }

@@ -19,7 +19,8 @@ const WALLETS = [
   { type: 'contract', id: 'apac' },
   { type: 'contract', id: 'emea' },
 ];
-const USERS = Array.from({ length: 40 }, (_, i) => `user-${i}`);
+// A few user ids that need escaping on every text path: tab, newline, backslash, quote, comma.
+const USERS = [...Array.from({ length: 35 }, (_, i) => `user-${i}`), 'tab\tuser', 'line\nbreak', 'back\\slash', "quote'd", 'comma,user'];
 const PRODUCTS = ['compiler', 'debugger', 'profiler', 'linker', 'search', 'assistant'];
 
 interface Usage {
