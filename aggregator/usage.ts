@@ -1,5 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
-import { toScaled } from '../core/decimal.js';
+import { formatScaled, toScaled } from '../core/decimal.js';
 
 /**
  * Usage analytics over any range, from rollups. A range `[from, to)` is cut into the largest
@@ -27,8 +27,8 @@ export interface UsageQuery {
 
 export interface UsageRow {
   key: string;
-  /** Integer scaled by 10^4. */
-  amount: bigint;
+  /** Exact decimal text, as ClickHouse summed it. */
+  amount: string;
   events: number;
 }
 
@@ -201,7 +201,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
      HAVING n != 0 OR sum(u.amount) != 0`,
     params,
   );
-  return rows.map(([key = '', total = '0', n = '0']) => ({ key, amount: toScaled(total), events: Number(n) }));
+  return rows.map(([key = '', total = '0', n = '0']) => ({ key, amount: total, events: Number(n) }));
 }
 
 interface Piece {
@@ -262,12 +262,15 @@ function mergeAdjacent(pieces: Piece[]): Piece[] {
 
 /** Largest amounts first, then the rest summed into one row so a chart stays readable. */
 export function topWithOthers(rows: UsageRow[], limit: number | undefined): { top: UsageRow[]; others?: UsageRow } {
-  const sorted = [...rows].sort((a, b) => (a.amount === b.amount ? (a.key < b.key ? -1 : 1) : a.amount > b.amount ? -1 : 1));
+  // Ordering by the nearest double is exact enough to rank; sums below stay exact.
+  const byAmount = rows.map((row) => ({ row, value: Number(row.amount) }));
+  byAmount.sort((a, b) => (a.value === b.value ? (a.row.key < b.row.key ? -1 : 1) : b.value - a.value));
+  const sorted = byAmount.map((entry) => entry.row);
   if (limit === undefined || sorted.length <= limit) return { top: sorted };
   const rest = sorted.slice(limit);
   return {
     top: sorted.slice(0, limit),
-    others: { key: 'others', amount: rest.reduce((s, r) => s + r.amount, 0n), events: rest.reduce((s, r) => s + r.events, 0) },
+    others: { key: 'others', amount: formatScaled(rest.reduce((s, r) => s + toScaled(r.amount), 0n)), events: rest.reduce((s, r) => s + r.events, 0) },
   };
 }
 
@@ -286,6 +289,6 @@ export async function usageSummary(store: Store, query: Omit<UsageQuery, 'groupB
   return {
     products: byProduct.filter((r) => r.events > 0).length,
     users: byUser.filter((r) => r.events > 0).length,
-    used: byProduct.reduce((s, r) => s + r.amount, 0n),
+    used: byProduct.reduce((s, r) => s + toScaled(r.amount), 0n),
   };
 }

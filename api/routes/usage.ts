@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
 import type { BalanceService } from '../../aggregator/balances.js';
 import type { Store } from '../../core/clickhouse.js';
-import { scaledToNumber, formatScaled } from '../../core/decimal.js';
+import { scaledToNumber } from '../../core/decimal.js';
 import { requireRole } from '../auth.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
@@ -17,7 +17,8 @@ function csvField(value: string): string {
 }
 
 function rowJson(groupBy: GroupBy, row: UsageRow, others = false) {
-  return { [groupBy]: row.key, amount: scaledToNumber(row.amount), events: row.events, ...(others ? { others: true } : {}) };
+  // Number() of the exact decimal text is the double nearest to it: exact to 4 decimals.
+  return { [groupBy]: row.key, amount: Number(row.amount), events: row.events, ...(others ? { others: true } : {}) };
 }
 
 export function usageRouter(store: Store, balances: BalanceService): Router {
@@ -77,8 +78,8 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
       res.type('text/csv; charset=utf-8');
       res.write(`${groupBy},amount,events\n`);
-      for (const row of top) res.write(`${csvField(row.key)},${formatScaled(row.amount)},${row.events}\n`);
-      if (others) res.write(`(others),${formatScaled(others.amount)},${others.events}\n`);
+      for (const row of top) res.write(`${csvField(row.key)},${row.amount},${row.events}\n`);
+      if (others) res.write(`(others),${others.amount},${others.events}\n`);
       res.end();
       return;
     }
