@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { queries, responses } from './schemas.js';
+import { queries, responses, walletPath } from './schemas.js';
 
 type Status = 200 | 400 | 401 | 403 | 404 | 413 | 503;
 
@@ -103,8 +103,9 @@ export function openApiDocument(): Record<string, unknown> {
   for (const op of operations) {
     const parameters: unknown[] = [];
     if (op.walletPath) {
-      parameters.push({ name: 'type', in: 'path', required: true, schema: { type: 'string', enum: ['team', 'contract'] } });
-      parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
+      for (const [name, field] of Object.entries(walletPath.shape)) {
+        parameters.push({ name, in: 'path', required: true, schema: jsonSchema(field as z.ZodType) });
+      }
     }
     if (op.query) {
       for (const [name, field] of Object.entries(op.query.shape)) {

@@ -4,8 +4,6 @@
  */
 export const SCALE = 4;
 export const SCALE_FACTOR = 10_000n;
-/** 10^12, the largest amount an event may carry. */
-export const MAX_AMOUNT_SCALED = 10n ** 12n * SCALE_FACTOR;
 
 export type AmountError = 'invalid_amount' | 'too_many_decimals' | 'amount_not_positive' | 'amount_too_large';
 

@@ -39,11 +39,6 @@ export function toClickHouseTime(ms: number): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
 }
 
-/** ClickHouse `DateTime64(3, 'UTC')` text back to RFC 3339. */
-export function fromClickHouseTime(text: string): string {
-  return `${text.replace(' ', 'T')}${text.includes('.') ? '' : '.000'}Z`;
-}
-
 /**
  * For the common spelling `YYYY-MM-DDThh:mm:ss[.sss]Z`, the ClickHouse text by slicing, without
  * building a Date; null for any other spelling. Call only on text `parseRfc3339` accepted.

@@ -9,7 +9,6 @@ import { parseRfc3339, toClickHouseTime, utcMillisText } from '../core/time.js';
 export type EventType = 'purchase' | 'usage' | 'move' | 'void';
 export type WalletType = 'team' | 'contract';
 export const EVENT_TYPES: readonly EventType[] = ['purchase', 'usage', 'move', 'void'];
-export const WALLET_TYPES: readonly WalletType[] = ['team', 'contract'];
 
 export type RejectionCode =
   | 'invalid_json'
