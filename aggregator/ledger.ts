@@ -234,15 +234,17 @@ export function computeLedger(input: LedgerInput): LedgerResult {
   }
   actions.sort(compareActions);
 
+  /** Whether a draw or move may take from this lot at `time`. */
+  const drawable = (l: Lot, time: number) => !l.hasExpired && l.effectiveAt <= time && time < l.expiresAt && l.remaining > 0n;
   /** Lots a draw or move may take from at `time`, in burn-down order. */
-  const activeLots = (wallet: WalletKey, time: number): Lot[] =>
-    (lotsByWallet.get(wallet) ?? []).filter((l) => !l.hasExpired && l.effectiveAt <= time && time < l.expiresAt && l.remaining > 0n);
+  const activeLots = (wallet: WalletKey, time: number): Lot[] => (lotsByWallet.get(wallet) ?? []).filter((l) => drawable(l, time));
 
   const draw = (wallet: WalletKey, time: number, amount: bigint) => {
     let left = amount;
     for (const lot of lotsByWallet.get(wallet) ?? []) {
       if (left === 0n) break;
-      if (lot.hasExpired || lot.effectiveAt > time || time >= lot.expiresAt || lot.remaining === 0n) continue;
+      // Walks the wallet's lots in place: draws are the hot path, and need no filtered copy.
+      if (!drawable(lot, time)) continue;
       const take = min(lot.remaining, left);
       lot.consumed += take;
       lot.remaining -= take;

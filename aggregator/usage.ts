@@ -82,10 +82,6 @@ function rawKey(groupBy: GroupBy): string {
   }
 }
 
-interface Part {
-  sql: string;
-}
-
 export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow[]> {
   const params: Record<string, unknown> = {
     account: query.accountId,
@@ -102,7 +98,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       ? ` AND event_id NOT IN {voidedUsage:Array(String)}`
       : '';
   const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
-  const parts: Part[] = [];
+  const parts: string[] = [];
   const raw = (table: string, ranges: Array<[number, number]>, extra = '', sign: 1 | -1 = 1) => {
     const conditions = ranges
       .filter(([a, b]) => a < b)
@@ -112,10 +108,10 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
         return `(occurred_at >= ${time(`rawFrom${parts.length}_${i}`)} AND occurred_at < ${time(`rawTo${parts.length}_${i}`)})`;
       });
     if (conditions.length === 0) return;
-    parts.push({
-      sql: `SELECT ${rawKey(query.groupBy)} AS key, ${sign === 1 ? '' : '-'}assumeNotNull(amount) AS amount, toInt64(${sign}) AS events FROM ${store.table(table)}
+    parts.push(
+      `SELECT ${rawKey(query.groupBy)} AS key, ${sign === 1 ? '' : '-'}assumeNotNull(amount) AS amount, toInt64(${sign}) AS events FROM ${store.table(table)}
             WHERE account_id = {account:String}${typeFilter}${extra} AND (${conditions.join(' OR ')})${voided}`,
-    });
+    );
   };
 
   if (query.walletId !== undefined) {
@@ -128,11 +124,11 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       params.hStart = hStart;
       params.hEnd = hEnd;
       const key = query.groupBy === 'day' ? 'toString(toDate(hour, {tz:String}))' : rawKey(query.groupBy);
-      parts.push({
-        sql: `SELECT ${key} AS key, amount, events FROM ${store.table('usage_hourly_v1')}
+      parts.push(
+        `SELECT ${key} AS key, amount, events FROM ${store.table('usage_hourly_v1')}
               WHERE account_id = {account:String}${typeFilter}${wallet}
                 AND hour >= toDateTime({hStart:Int64} / 1000, 'UTC') AND hour < toDateTime({hEnd:Int64} / 1000, 'UTC')`,
-      });
+      );
       raw('events_v1', [[query.from, hStart], [hEnd, query.to]], `${wallet} AND type = 'usage'`);
     } else {
       raw('events_v1', [[query.from, query.to]], `${wallet} AND type = 'usage'`);
@@ -144,11 +140,11 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     if (qStart < qEnd) {
       params.qStart = qStart;
       params.qEnd = qEnd;
-      parts.push({
-        sql: `SELECT toString(toDate(bucket, {tz:String})) AS key, amount, events FROM ${store.table('usage_quarter_hours_v1')}
+      parts.push(
+        `SELECT toString(toDate(bucket, {tz:String})) AS key, amount, events FROM ${store.table('usage_quarter_hours_v1')}
               WHERE account_id = {account:String}${typeFilter}
                 AND bucket >= toDateTime({qStart:Int64} / 1000, 'UTC') AND bucket < toDateTime({qEnd:Int64} / 1000, 'UTC')`,
-      });
+      );
       raw('usage_by_time_v1', [[query.from, qStart], [qEnd, query.to]]);
     } else {
       raw('usage_by_time_v1', [[query.from, query.to]]);
@@ -170,11 +166,11 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       const column = piece.kind === 'month' ? 'month' : 'day';
       if (query.walletType) {
         const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
-        parts.push({
-          sql: `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
+        parts.push(
+          `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
                 WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
                   AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
-        });
+        );
       } else {
         levels.push({ condition: `level = '${piece.kind}' AND bucket >= {pFrom${i}:Date} AND bucket < {pTo${i}:Date}`, sign: piece.sign });
       }
@@ -182,12 +178,12 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     if (levels.length > 0) {
       // Account-wide: every month and day piece in one pass over the two-level table.
       const sign = `multiIf(${levels.map((l) => `${l.condition}, ${l.sign}`).join(', ')}, 0)`;
-      parts.push({
-        sql: `SELECT value AS key, amount * s AS amount, events * s AS events
+      parts.push(
+        `SELECT value AS key, amount * s AS amount, events * s AS events
               FROM (SELECT value, amount, events, ${sign} AS s FROM ${store.table('usage_account_dims_v1')}
                     WHERE account_id = {account:String} AND dim = {dim:String}
                       AND (${levels.map((l) => `(${l.condition})`).join(' OR ')}))`,
-      });
+      );
     }
     for (const [sign, ranges] of rawBySign) raw('usage_by_time_v1', ranges, '', sign);
   }
@@ -196,7 +192,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
   // Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
   const rows = await store.queryTsv(
     `SELECT key, toString(sum(u.amount)) AS total, sum(u.events) AS n
-     FROM (${parts.map((p) => p.sql).join('\nUNION ALL\n')}) AS u
+     FROM (${parts.join('\nUNION ALL\n')}) AS u
      GROUP BY key
      HAVING n != 0 OR sum(u.amount) != 0`,
     params,

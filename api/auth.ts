@@ -33,6 +33,11 @@ export function createAuthenticator(keys: ApiKey[]) {
   };
 }
 
+/** The account of the key that authenticated this request. */
+export function accountOf(req: Request): string {
+  return req.principal?.accountId as string;
+}
+
 /** Allows the request only for the given roles. */
 export function requireRole(...roles: Role[]) {
   return function authorize(req: Request, _res: Response, next: NextFunction) {

@@ -16,6 +16,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The one answer for a wallet the key's account never named, and for another account's. */
+export function walletNotFound(type: string, id: string): ApiError {
+  return new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
+}
+
 export function sendError(res: Response, err: ApiError): void {
   const body: { error: { code: string; message: string; details?: unknown } } = {
     error: { code: err.code, message: err.message },

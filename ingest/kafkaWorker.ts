@@ -24,11 +24,6 @@ export interface KafkaWorker {
   readonly done: Promise<void>;
 }
 
-interface Pending {
-  records: KafkaRecord[];
-  count: number;
-}
-
 /**
  * Kafka → pipeline → commit. Flushes run in this loop, never in a timer: the timer only wakes
  * the loop, so a failed flush stops the worker instead of being swallowed.
@@ -38,7 +33,7 @@ interface Pending {
  */
 export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const { source, pipeline, metrics, log } = options;
-  let pending: Pending = { records: [], count: 0 };
+  let pending: KafkaRecord[] = [];
   let oldestAt = 0;
   let inFlight = 0;
   let paused = false;
@@ -62,11 +57,10 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
 
   async function onBatch(batch: PartitionBatch): Promise<void> {
     metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, batch.lag);
-    if (pending.count === 0) oldestAt = Date.now();
-    for (const record of batch.records) pending.records.push(record);
-    pending.count += batch.records.length;
+    if (pending.length === 0) oldestAt = Date.now();
+    for (const record of batch.records) pending.push(record);
     inFlight += batch.records.length;
-    if (pending.count >= options.batchSize) signal();
+    if (pending.length >= options.batchSize) signal();
     if (inFlight >= options.maxInFlight && !stopping) {
       // Backpressure: stop fetching until committed work brings us back under the bound.
       const started = performance.now();
@@ -119,14 +113,14 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   function flush(): Promise<void> {
-    const batch = pending;
-    pending = { records: [], count: 0 };
+    const records = pending;
+    pending = [];
     const stored = (async () => {
-      const result = await pipeline.ingest(toMessages(batch.records), { source: 'kafka' }, { storeAttempts: Infinity });
+      const result = await pipeline.ingest(toMessages(records), { source: 'kafka' }, { storeAttempts: Infinity });
       const letters: DeadLetter[] = [];
       result.outcomes.forEach((outcome, i) => {
         if (outcome.status === 'rejected') {
-          letters.push({ record: batch.records[i] as KafkaRecord, code: outcome.code, message: outcome.message });
+          letters.push({ record: records[i] as KafkaRecord, code: outcome.code, message: outcome.message });
         }
       });
       await source.sendDeadLetters(letters);
@@ -136,7 +130,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     const committed = (commitChain = commitChain.then(async () => {
       const result = await stored;
       if (failure) return;
-      const offsets = nextOffsets(batch.records);
+      const offsets = nextOffsets(records);
       try {
         await source.commit(offsets);
       } catch (err) {
@@ -145,7 +139,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         log.warn({ event: 'kafka_commit_failed', err, offsets }, 'offset commit failed');
       }
       log.debug(
-        { event: 'kafka_batch_committed', events: batch.count, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected },
+        { event: 'kafka_batch_committed', events: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected },
         'batch stored and committed',
       );
     }));
@@ -156,7 +150,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         signal();
       })
       .finally(() => {
-        release(batch.count);
+        release(records.length);
         flushing.delete(tracked);
         signal();
       });
@@ -167,14 +161,14 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   async function loop(): Promise<void> {
     while (!failure) {
       const due =
-        pending.count > 0 &&
-        (stopping || pending.count >= options.batchSize || Date.now() - oldestAt >= options.flushMs);
+        pending.length > 0 &&
+        (stopping || pending.length >= options.batchSize || Date.now() - oldestAt >= options.flushMs);
       if (due && flushing.size < MAX_CONCURRENT_FLUSHES) {
         void flush();
         continue;
       }
-      if (stopping && pending.count === 0 && flushing.size === 0) return;
-      const wait = pending.count > 0 ? Math.max(1, options.flushMs - (Date.now() - oldestAt)) : options.flushMs;
+      if (stopping && pending.length === 0 && flushing.size === 0) return;
+      const wait = pending.length > 0 ? Math.max(1, options.flushMs - (Date.now() - oldestAt)) : options.flushMs;
       await waitForSignal(wait);
     }
     await Promise.allSettled([...flushing]);

@@ -97,7 +97,7 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
       const voidCheck = new Map<string, [string, string]>();
       let hasVoid = false;
       const rejectedRows: RejectedRow[] = [];
-      const firstInBatch = new Map<string, number>();
+      const seenInBatch = new Set<string>();
 
       for (let i = 0; i < messages.length; i++) {
         const message = messages[i] as IncomingMessage;
@@ -118,11 +118,11 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
           continue;
         }
         const key = eventKey(result.row.account_id, result.row.event_id);
-        if (firstInBatch.has(key)) {
+        if (seenInBatch.has(key)) {
           outcomes[i] = { status: 'duplicate', eventId: result.row.event_id };
           continue;
         }
-        firstInBatch.set(key, i);
+        seenInBatch.add(key);
         if (result.row.type === 'usage') voidCheck.set(key, [result.row.account_id, result.row.event_id]);
         else if (result.row.type === 'void') {
           hasVoid = true;

@@ -3,17 +3,13 @@ import type { BalanceService } from '../../aggregator/balances.js';
 import { alertsOf } from '../../aggregator/alerts.js';
 import { DAY_MS, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
 import { scaledToNumber } from '../../core/decimal.js';
-import { requireRole } from '../auth.js';
+import { accountOf, requireRole } from '../auth.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
-import { ApiError } from '../errors.js';
+import { ApiError, walletNotFound } from '../errors.js';
 import { parseInstant, parseInteger, parseRange, parseWalletType } from '../params.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-function accountOf(req: Request): string {
-  return req.principal?.accountId as string;
-}
 
 function balanceFields(balance: WalletBalance | undefined) {
   return {
@@ -83,7 +79,7 @@ export function balancesRouter(balances: BalanceService): Router {
     const key = `${type}/${id}`;
     if (current?.wallets.has(key)) return key;
     if (!(await balances.walletExists(accountOf(req), type, id))) {
-      throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
+      throw walletNotFound(type, id);
     }
     return key;
   }

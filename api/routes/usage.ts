@@ -1,12 +1,12 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
 import type { BalanceService } from '../../aggregator/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { scaledToNumber } from '../../core/decimal.js';
-import { requireRole } from '../auth.js';
+import { accountOf, requireRole } from '../auth.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
-import { ApiError } from '../errors.js';
+import { ApiError, walletNotFound } from '../errors.js';
 import { parseInteger, parseRange, parseWalletType } from '../params.js';
 
 const DAY = 86_400_000;
@@ -24,7 +24,6 @@ function rowJson(groupBy: GroupBy, row: UsageRow, others = false) {
 export function usageRouter(store: Store, balances: BalanceService): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
-  const accountOf = (req: Request) => req.principal?.accountId as string;
 
   router.get('/v1/wallets/:type/:id/usage-summary', readers, validateQuery(queries.usageSummary), async (req, res) => {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
@@ -36,7 +35,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to, voidedUsage });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (summary.users === 0 && !(await balances.walletExists(accountOf(req), type, id))) {
-      throw new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);
+      throw walletNotFound(type, id);
     }
     res.set('Cache-Control', 'private, max-age=60').json({
       wallet: { type, id },
@@ -69,7 +68,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (walletId !== undefined && rows.length === 0 && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
-      throw new ApiError(404, 'wallet_not_found', `no ${walletType} wallet "${walletId}" in this account`);
+      throw walletNotFound(walletType as string, walletId);
     }
     const { top, others } =
       groupBy === 'day' ? { top: [...rows].sort((a, b) => (a.key < b.key ? -1 : 1)), others: undefined } : topWithOthers(rows, limit);
