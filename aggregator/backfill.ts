@@ -13,7 +13,7 @@ const DERIVED_TABLES = [
   'moves_v1',
   'voids_v1',
   'voided_usage_v1',
-  'usage_hourly_v1',
+  'usage_wallet_levels_v1',
   'usage_wallet_daily_v1',
   'account_versions_v1',
   'usage_dims_daily_v1',
@@ -23,13 +23,14 @@ const DERIVED_TABLES = [
   'usage_account_dims_v1',
 ];
 
-/**
- * Rebuilds every rollup from the raw events, for use after a rollup is added or changed.
- * Each materialized view's own SELECT is replayed over the whole raw table, so a backfill can
- * never disagree with what the view computes on insert. Stop ingest while it runs.
- */
-export async function rebuildRollups(store: Store): Promise<BackfillReport> {
-  const views = await store.queryRows<{ name: string; target: string; select: string }>(
+interface View {
+  name: string;
+  target: string;
+  select: string;
+}
+
+async function materializedViews(store: Store): Promise<View[]> {
+  return store.queryRows<View>(
     `SELECT name,
             arrayElement(extractAll(create_table_query, '\\\\sTO\\\\s+\`?[A-Za-z0-9_]+\`?\\\\.\`?([A-Za-z0-9_]+)\`?'), 1) AS target,
             as_select AS select
@@ -38,6 +39,26 @@ export async function rebuildRollups(store: Store): Promise<BackfillReport> {
      ORDER BY name`,
     { db: store.database },
   );
+}
+
+/**
+ * Fills a rollup created over existing events: it is emptied, then every view that writes into
+ * it replays its own SELECT over its source. Run before ingest starts, as migrations are.
+ */
+export async function fillRollup(store: Store, table: string): Promise<string[]> {
+  const views = (await materializedViews(store)).filter((view) => view.target === table);
+  await store.command(`TRUNCATE TABLE IF EXISTS ${store.table(table)}`);
+  for (const view of views) await store.command(`INSERT INTO ${store.table(table)} ${view.select}`);
+  return views.map((view) => view.name);
+}
+
+/**
+ * Rebuilds every rollup from the raw events, for use after a rollup is added or changed.
+ * Each materialized view's own SELECT is replayed over the whole raw table, so a backfill can
+ * never disagree with what the view computes on insert. Stop ingest while it runs.
+ */
+export async function rebuildRollups(store: Store): Promise<BackfillReport> {
+  const views = await materializedViews(store);
   for (const table of DERIVED_TABLES) await store.command(`TRUNCATE TABLE IF EXISTS ${store.table(table)}`);
 
   const replayed: string[] = [];

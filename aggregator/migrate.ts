@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Store } from '../core/clickhouse.js';
+import { fillRollup } from './backfill.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -9,9 +10,14 @@ export interface Migration {
   version: number;
   name: string;
   statements: string[];
+  /** Rollups this migration creates over existing events, filled once its statements ran. */
+  fills: string[];
 }
 
-/** `NNN_verb_object.sql`, each holding one or more `;`-terminated statements. */
+/**
+ * `NNN_verb_object.sql`, each holding one or more `;`-terminated statements. A header line
+ * `-- fill: table` names a rollup to fill from the events already stored.
+ */
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
   const migrations: Migration[] = [];
@@ -21,7 +27,8 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
       .split(/;\s*$/m)
       .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
       .filter(Boolean);
-    migrations.push({ version: Number(file.slice(0, 3)), name: file.replace(/\.sql$/, ''), statements });
+    const fills = [...text.matchAll(/^-- fill: ([a-z0-9_]+)\s*$/gm)].map((m) => m[1] as string);
+    migrations.push({ version: Number(file.slice(0, 3)), name: file.replace(/\.sql$/, ''), statements, fills });
   }
   return migrations;
 }
@@ -53,6 +60,7 @@ export async function migrate(store: Store, migrations?: Migration[]): Promise<M
     for (const statement of migration.statements) {
       await store.command(statement.replaceAll('${db}', `\`${store.database}\``));
     }
+    for (const table of migration.fills) await fillRollup(store, table);
     await store.insertJsonEachRow(
       'schema_migrations_v1',
       JSON.stringify({ version: migration.version, name: migration.name }) + '\n',

@@ -47,14 +47,19 @@ const nextMonth = (t: number) => {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 };
 
+const knownZones = new Set<string>(['UTC']);
+
 /** Whether `tz` names a time zone this runtime knows. */
 export function isTimeZone(tz: string): boolean {
+  if (knownZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
   } catch {
     return false;
   }
+  // Bounded: names differing only in case are all valid.
+  if (knownZones.size < 1000) knownZones.add(tz);
+  return true;
 }
 
 /** The zone's UTC offset in minutes at `t`. */
@@ -67,9 +72,9 @@ function offsetMinutes(tz: string, t: number): number {
   return (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
 }
 
-const time = (param: string) => `toDateTime64({${param}:Int64} / 1000, 3, 'UTC')`;
+const time = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
 
-function rawKey(groupBy: GroupBy): string {
+function rawKey(groupBy: GroupBy, at = 'occurred_at'): string {
   switch (groupBy) {
     case 'service':
       return 'toString(service)';
@@ -78,9 +83,17 @@ function rawKey(groupBy: GroupBy): string {
     case 'product':
       return 'toString(product)';
     case 'day':
-      return 'toString(toDate(occurred_at, {tz:String}))';
+      return `toString(toDate(${at}, {tz:String}))`;
   }
 }
+
+/** Totals per key, largest amount first (by key for days), as exact decimal text. */
+const totals = (source: string, groupBy: GroupBy) =>
+  `SELECT key, toString(sum(amount)) AS total, sum(events) AS n
+   FROM ${source}
+   GROUP BY key
+   HAVING n != 0 OR sum(amount) != 0
+   ORDER BY ${groupBy === 'day' ? 'key' : 'sum(amount) DESC, key'}`;
 
 export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow[]> {
   const params: Record<string, unknown> = {
@@ -91,76 +104,87 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     to: query.to,
     tz: query.tz,
   };
+  let range = 0;
+  /** `[from, to)` ranges of `column`, each as a condition with its own parameters. */
+  const within = (column: string, ranges: Array<[number, number]>) =>
+    ranges
+      .filter(([a, b]) => a < b)
+      .map(([a, b]) => {
+        const n = range++;
+        params[`from${n}`] = a;
+        params[`to${n}`] = b;
+        return `(${column} >= ${time(`from${n}`)} AND ${column} < ${time(`to${n}`)})`;
+      });
+  const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
+
+  if (query.walletId !== undefined) {
+    // One wallet, in one read of one key range: whole hours at the hour level, the partial
+    // hours at its edges at the event level. Voided events cancel within the table.
+    const wholeHourZone = query.groupBy !== 'day' || (offsetMinutes(query.tz, query.from) % 60 === 0 && offsetMinutes(query.tz, query.to) % 60 === 0);
+    const hStart = ceilTo(query.from, HOUR);
+    const hEnd = floorTo(query.to, HOUR);
+    const levels =
+      wholeHourZone && hStart < hEnd
+        ? [
+            `(level = 'hour' AND ${within('at', [[hStart, hEnd]])[0]})`,
+            ...within('at', [[query.from, hStart], [hEnd, query.to]]).map((c) => `(level = 'event' AND ${c})`),
+          ]
+        : within('at', [[query.from, query.to]]).map((c) => `(level = 'event' AND ${c})`);
+    const rows = await store.queryTsv(
+      totals(
+        `(SELECT ${rawKey(query.groupBy, 'at')} AS key, amount, events FROM ${store.table('usage_wallet_levels_v1')}
+          WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
+            AND (${levels.join(' OR ')}))`,
+        query.groupBy,
+      ),
+      params,
+    );
+    return rows.map(toRow);
+  }
+
   if (query.voidedUsage) params.voidedUsage = query.voidedUsage;
   const voided = !query.voidedUsage
     ? ` AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})`
     : query.voidedUsage.length > 0
       ? ` AND event_id NOT IN {voidedUsage:Array(String)}`
       : '';
-  const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
   const parts: string[] = [];
-  const raw = (table: string, ranges: Array<[number, number]>, extra = '', sign: 1 | -1 = 1) => {
-    const conditions = ranges
-      .filter(([a, b]) => a < b)
-      .map(([a, b], i) => {
-        params[`rawFrom${parts.length}_${i}`] = a;
-        params[`rawTo${parts.length}_${i}`] = b;
-        return `(occurred_at >= ${time(`rawFrom${parts.length}_${i}`)} AND occurred_at < ${time(`rawTo${parts.length}_${i}`)})`;
-      });
-    if (conditions.length === 0) return;
+  /** Raw events of the time-ordered copy over signed ranges, in one read. */
+  const raw = (ranges: Array<{ from: number; to: number; sign: 1 | -1 }>) => {
+    const signed = ranges.map((r) => ({ sign: r.sign, condition: within('occurred_at', [[r.from, r.to]])[0] })).filter((r) => r.condition);
+    if (signed.length === 0) return;
+    const sign = signed.every((r) => r.sign === 1) ? '1' : `multiIf(${signed.map((r) => `${r.condition}, ${r.sign}`).join(', ')}, 0)`;
     parts.push(
-      `SELECT ${rawKey(query.groupBy)} AS key, ${sign === 1 ? '' : '-'}assumeNotNull(amount) AS amount, toInt64(${sign}) AS events FROM ${store.table(table)}
-            WHERE account_id = {account:String}${typeFilter}${extra} AND (${conditions.join(' OR ')})${voided}`,
+      `SELECT ${rawKey(query.groupBy)} AS key, assumeNotNull(amount) * s AS amount, toInt64(s) AS events
+       FROM (SELECT *, ${sign} AS s FROM ${store.table('usage_by_time_v1')}
+             WHERE account_id = {account:String}${typeFilter} AND (${signed.map((r) => r.condition).join(' OR ')})${voided})`,
     );
   };
 
-  if (query.walletId !== undefined) {
-    // One wallet: whole hours from the hourly rollup, edges from the raw table (ordered by wallet).
-    const wallet = ` AND wallet_id = {walletId:String}`;
-    const wholeHourZone = query.groupBy !== 'day' || (offsetMinutes(query.tz, query.from) % 60 === 0 && offsetMinutes(query.tz, query.to) % 60 === 0);
-    const hStart = ceilTo(query.from, HOUR);
-    const hEnd = floorTo(query.to, HOUR);
-    if (wholeHourZone && hStart < hEnd) {
-      params.hStart = hStart;
-      params.hEnd = hEnd;
-      const key = query.groupBy === 'day' ? 'toString(toDate(hour, {tz:String}))' : rawKey(query.groupBy);
-      parts.push(
-        `SELECT ${key} AS key, amount, events FROM ${store.table('usage_hourly_v1')}
-              WHERE account_id = {account:String}${typeFilter}${wallet}
-                AND hour >= toDateTime({hStart:Int64} / 1000, 'UTC') AND hour < toDateTime({hEnd:Int64} / 1000, 'UTC')`,
-      );
-      raw('events_v1', [[query.from, hStart], [hEnd, query.to]], `${wallet} AND type = 'usage'`);
-    } else {
-      raw('events_v1', [[query.from, query.to]], `${wallet} AND type = 'usage'`);
-    }
-  } else if (query.groupBy === 'day') {
+  if (query.groupBy === 'day') {
     // Across wallets, by day in a time zone: quarter hours tile every zone's days.
     const qStart = ceilTo(query.from, QUARTER);
     const qEnd = floorTo(query.to, QUARTER);
     if (qStart < qEnd) {
-      params.qStart = qStart;
-      params.qEnd = qEnd;
       parts.push(
         `SELECT toString(toDate(bucket, {tz:String})) AS key, amount, events FROM ${store.table('usage_quarter_hours_v1')}
-              WHERE account_id = {account:String}${typeFilter}
-                AND bucket >= toDateTime({qStart:Int64} / 1000, 'UTC') AND bucket < toDateTime({qEnd:Int64} / 1000, 'UTC')`,
+         WHERE account_id = {account:String}${typeFilter} AND ${within('bucket', [[qStart, qEnd]])[0]}`,
       );
-      raw('usage_by_time_v1', [[query.from, qStart], [qEnd, query.to]]);
+      raw([
+        { from: query.from, to: qStart, sign: 1 },
+        { from: qEnd, to: query.to, sign: 1 },
+      ]);
     } else {
-      raw('usage_by_time_v1', [[query.from, query.to]]);
+      raw([{ from: query.from, to: query.to, sign: 1 }]);
     }
   } else {
     // Across wallets, by service, user or product: whole months and days from rollups, raw
     // events only for partial days. A month mostly covered is read whole, less what it exceeds.
     params.dim = query.groupBy;
     const pieces = mergeAdjacent(planMonthsAndDays(query.from, query.to));
-    const rawBySign = new Map<1 | -1, Array<[number, number]>>();
     const levels: Array<{ condition: string; sign: 1 | -1 }> = [];
     pieces.forEach((piece, i) => {
-      if (piece.kind === 'raw') {
-        rawBySign.set(piece.sign, [...(rawBySign.get(piece.sign) ?? []), [piece.from, piece.to]]);
-        return;
-      }
+      if (piece.kind === 'raw') return;
       params[`pFrom${i}`] = isoDay(piece.from);
       params[`pTo${i}`] = isoDay(piece.to);
       const column = piece.kind === 'month' ? 'month' : 'day';
@@ -168,8 +192,8 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
         const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
         parts.push(
           `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
-                WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
-                  AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
+           WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
+             AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
         );
       } else {
         levels.push({ condition: `level = '${piece.kind}' AND bucket >= {pFrom${i}:Date} AND bucket < {pTo${i}:Date}`, sign: piece.sign });
@@ -180,25 +204,21 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       const sign = `multiIf(${levels.map((l) => `${l.condition}, ${l.sign}`).join(', ')}, 0)`;
       parts.push(
         `SELECT value AS key, amount * s AS amount, events * s AS events
-              FROM (SELECT value, amount, events, ${sign} AS s FROM ${store.table('usage_account_dims_v1')}
-                    WHERE account_id = {account:String} AND dim = {dim:String}
-                      AND (${levels.map((l) => `(${l.condition})`).join(' OR ')}))`,
+         FROM (SELECT value, amount, events, ${sign} AS s FROM ${store.table('usage_account_dims_v1')}
+               WHERE account_id = {account:String} AND dim = {dim:String}
+                 AND (${levels.map((l) => `(${l.condition})`).join(' OR ')}))`,
       );
     }
-    for (const [sign, ranges] of rawBySign) raw('usage_by_time_v1', ranges, '', sign);
+    raw(pieces.filter((piece) => piece.kind === 'raw'));
   }
 
   if (parts.length === 0) return [];
   // Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
-  const rows = await store.queryTsv(
-    `SELECT key, toString(sum(u.amount)) AS total, sum(u.events) AS n
-     FROM (${parts.join('\nUNION ALL\n')}) AS u
-     GROUP BY key
-     HAVING n != 0 OR sum(u.amount) != 0`,
-    params,
-  );
-  return rows.map(([key = '', total = '0', n = '0']) => ({ key, amount: total, events: Number(n) }));
+  const rows = await store.queryTsv(totals(`(${parts.join('\nUNION ALL\n')})`, query.groupBy), params);
+  return rows.map(toRow);
 }
+
+const toRow = ([key = '', total = '0', n = '0']: string[]): UsageRow => ({ key, amount: total, events: Number(n) });
 
 interface Piece {
   kind: 'month' | 'day' | 'raw';
@@ -256,16 +276,12 @@ function mergeAdjacent(pieces: Piece[]): Piece[] {
   return merged;
 }
 
-/** Largest amounts first, then the rest summed into one row so a chart stays readable. */
-export function topWithOthers(rows: UsageRow[], limit: number | undefined): { top: UsageRow[]; others?: UsageRow } {
-  // Ordering by the nearest double is exact enough to rank; sums below stay exact.
-  const byAmount = rows.map((row) => ({ row, value: Number(row.amount) }));
-  byAmount.sort((a, b) => (a.value === b.value ? (a.row.key < b.row.key ? -1 : 1) : b.value - a.value));
-  const sorted = byAmount.map((entry) => entry.row);
-  if (limit === undefined || sorted.length <= limit) return { top: sorted };
-  const rest = sorted.slice(limit);
+/** The first `limit` rows of a ranked answer, and the rest summed into one row so a chart stays readable. */
+export function topWithOthers(ranked: UsageRow[], limit: number | undefined): { top: UsageRow[]; others?: UsageRow } {
+  if (limit === undefined || ranked.length <= limit) return { top: ranked };
+  const rest = ranked.slice(limit);
   return {
-    top: sorted.slice(0, limit),
+    top: ranked.slice(0, limit),
     others: { key: 'others', amount: formatScaled(rest.reduce((s, r) => s + toScaled(r.amount), 0n)), events: rest.reduce((s, r) => s + r.events, 0) },
   };
 }

@@ -90,7 +90,7 @@ for (let offset = 0; offset < EVENTS; offset += chunk) {
 const loadSeconds = (performance.now() - loadStarted) / 1000;
 // A bulk load leaves each rollup in several unmerged parts that a live system merges in the
 // background over time; merge them now so the reads below see the steady state.
-for (const table of ['usage_wallet_daily_v1', 'usage_hourly_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_account_dims_v1', 'usage_quarter_hours_v1', 'usage_by_time_v1', 'events_v1']) {
+for (const table of ['usage_wallet_daily_v1', 'usage_wallet_levels_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_account_dims_v1', 'usage_quarter_hours_v1', 'usage_by_time_v1', 'events_v1']) {
   await store.command(`OPTIMIZE TABLE ${store.table(table)} FINAL`);
 }
 

@@ -16,9 +16,10 @@ function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-function rowJson(groupBy: GroupBy, row: UsageRow, others = false) {
+/** One row as JSON text; `keyName` is the grouping's name, already JSON-quoted. */
+function rowJson(keyName: string, row: UsageRow, others = false): string {
   // Number() of the exact decimal text is the double nearest to it: exact to 4 decimals.
-  return { [groupBy]: row.key, amount: Number(row.amount), events: row.events, ...(others ? { others: true } : {}) };
+  return `{${keyName}:${JSON.stringify(row.key)},"amount":${JSON.stringify(Number(row.amount))},"events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
 export function usageRouter(store: Store, balances: BalanceService): Router {
@@ -70,8 +71,8 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     if (walletId !== undefined && rows.length === 0 && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
       throw walletNotFound(walletType as string, walletId);
     }
-    const { top, others } =
-      groupBy === 'day' ? { top: [...rows].sort((a, b) => (a.key < b.key ? -1 : 1)), others: undefined } : topWithOthers(rows, limit);
+    // Rows arrive ranked by amount, or in day order.
+    const { top, others } = topWithOthers(rows, limit);
 
     res.set('Cache-Control', 'private, max-age=60');
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
@@ -82,13 +83,12 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       res.end();
       return;
     }
-    res.json({
-      from: iso(range.from),
-      to: iso(range.to),
-      group_by: groupBy,
-      tz,
-      rows: [...top.map((r) => rowJson(groupBy, r)), ...(others ? [rowJson(groupBy, others, true)] : [])],
-    });
+    // Thousands of rows are written as JSON text directly, without an object per row.
+    const head = JSON.stringify({ from: iso(range.from), to: iso(range.to), group_by: groupBy, tz });
+    const keyName = JSON.stringify(groupBy);
+    const body = top.map((r) => rowJson(keyName, r));
+    if (others) body.push(rowJson(keyName, others, true));
+    res.type('application/json').send(`${head.slice(0, -1)},"rows":[${body.join(',')}]}`);
   });
 
   return router;

@@ -128,6 +128,9 @@ describe('GET /v1/usage', () => {
           if (scope.id) params.set('wallet_id', scope.id);
           const body = await usage(params.toString());
           expect(asMap(body.rows, group)).toEqual(recount(from, to, group, scope));
+          // Days in order; other groupings largest amount first.
+          const order = body.rows.map((r) => (group === 'day' ? String(r.day) : -Number(r.amount)));
+          expect(order).toEqual([...order].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
         },
       ),
       { numRuns: 60 },

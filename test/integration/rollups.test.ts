@@ -12,11 +12,12 @@ afterEach(async () => {
 
 const lines = (events: Array<Record<string, unknown>>) => events.map((e) => ({ text: JSON.stringify(e) }));
 
-async function hourlyTotals(s: Store) {
+async function hourlyTotals(s: Store, level: 'hour' | 'event' = 'hour') {
   return s.queryRows<{ wallet_id: string; user_id: string; amount: string; events: string }>(
     `SELECT wallet_id, user_id, toString(sum(h.amount)) AS amount, toString(sum(h.events)) AS events
-     FROM ${s.table('usage_hourly_v1')} AS h GROUP BY wallet_id, user_id
+     FROM ${s.table('usage_wallet_levels_v1')} AS h WHERE level = {level:String} GROUP BY wallet_id, user_id
      HAVING sum(h.events) != 0 OR sum(h.amount) != 0 ORDER BY wallet_id, user_id`,
+    { level },
   );
 }
 
@@ -35,6 +36,7 @@ describe('rollups', () => {
     await pipeline.ingest(lines([usage('u1', { amount: '1.5' }), usage('u1', { amount: '1.5' }), usage('u2', { amount: '2' })]), { source: 'test' });
     await pipeline.ingest(lines([usage('u1', { amount: '1.5' }), usage('u2', { amount: '2' })]), { source: 'test' });
     expect(await hourlyTotals(store)).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '3.5', events: '2' }]);
+    expect(await hourlyTotals(store, 'event')).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '3.5', events: '2' }]);
     expect(await dailyTotals(store)).toEqual([{ wallet_id: 'platform', amount: '3.5', events: '2' }]);
   });
 
@@ -49,6 +51,7 @@ describe('rollups', () => {
     // Target and void in one batch.
     await pipeline.ingest(lines([voidOf('v5', 'u5'), usage('u5', { amount: '0.5' })]), { source: 'test' });
     expect(await hourlyTotals(store)).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '1010', events: '2' }]);
+    expect(await hourlyTotals(store, 'event')).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '1010', events: '2' }]);
     expect(await dailyTotals(store)).toEqual([{ wallet_id: 'platform', amount: '1010', events: '2' }]);
   });
 
@@ -73,7 +76,7 @@ describe('rollups', () => {
     const before = { hourly: await hourlyTotals(store), daily: await dailyTotals(store) };
     const rollupTotals = async (s: Store) => {
       const totals: Record<string, unknown> = {};
-      for (const table of ['usage_hourly_v1', 'usage_wallet_daily_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_quarter_hours_v1', 'usage_account_dims_v1']) {
+      for (const table of ['usage_wallet_levels_v1', 'usage_wallet_daily_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_quarter_hours_v1', 'usage_account_dims_v1']) {
         totals[table] = await s.queryRows(`SELECT toString(sum(t.amount)) AS amount, toString(sum(t.events)) AS events FROM ${s.table(table)} AS t`);
       }
       totals.usage_by_time_v1 = await s.queryRows(`SELECT count() AS n FROM ${s.table('usage_by_time_v1')}`);
@@ -84,7 +87,7 @@ describe('rollups', () => {
     expect(rollupsBefore.usage_account_dims_v1).toEqual([{ amount: '12', events: '6' }]);
     const report = await rebuildRollups(store);
     expect(await rollupTotals(store)).toEqual(rollupsBefore);
-    expect(report.views).toEqual(expect.arrayContaining(['usage_hourly_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));
+    expect(report.views).toEqual(expect.arrayContaining(['usage_wallet_levels_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));
     expect(report.rows).toMatchObject({ event_keys_v1: 5, lots_v1: 1, moves_v1: 1, voids_v1: 1, voided_usage_v1: 1 });
     expect({ hourly: await hourlyTotals(store), daily: await dailyTotals(store) }).toEqual(before);
     // Dedupe state is rebuilt too: what was stored is still a duplicate.

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { loadMigrations, migrate } from '../../aggregator/migrate.js';
-import { ndjson, purchase, usage } from '../support/events.js';
+import { ndjson, purchase, usage, voidOf } from '../support/events.js';
 import { runEntry } from '../support/processes.js';
-import { count, freshStore, pipelineFor, silentLog } from '../support/store.js';
+import { count, freshStore, pipelineFor, silentLog, uniqueName } from '../support/store.js';
+import { createStore } from '../../core/clickhouse.js';
+import { testDataDir } from '../support/store.js';
+import { usageBy } from '../../aggregator/usage.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 
@@ -39,6 +42,29 @@ describe('migrations', () => {
     expect(await count(store, `SELECT count() AS n FROM ${store.table('schema_migrations_v1')} FINAL`)).toBe(
       (await loadMigrations()).length,
     );
+  });
+  it('fill a rollup they add from the events already stored', async () => {
+    store = createStore({ dataDir: testDataDir, database: uniqueName('t') });
+    const all = await loadMigrations();
+    const adding = all.find((m) => m.fills.includes('usage_wallet_levels_v1'));
+    expect(adding).toBeDefined();
+    await migrate(store, all.filter((m) => m.version < (adding?.version ?? 0)));
+    await pipelineFor(store).ingest(
+      lines([
+        usage('u1', { amount: '1', occurred_at: '2026-02-01T10:15:00.250Z' }),
+        usage('u2', { amount: '2', occurred_at: '2026-02-01T11:40:00Z', service: 'search' }),
+        usage('u3', { amount: '4', occurred_at: '2026-02-01T11:50:00Z' }),
+        voidOf('v1', 'u3'),
+      ]),
+      { source: 'test' },
+    );
+    expect((await migrate(store)).applied).toContain(adding?.name);
+    const byUser = (from: string, to: string) =>
+      usageBy(store as Store, { accountId: 'acme', walletType: 'team', walletId: 'platform', from: Date.parse(from), to: Date.parse(to), groupBy: 'user', tz: 'UTC' });
+    // Whole hours, an edge inside an hour, and the voided event left out.
+    expect(await byUser('2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z')).toEqual([{ key: 'ada', amount: '3', events: 2 }]);
+    expect(await byUser('2026-02-01T10:15:00.250Z', '2026-02-01T11:45:00Z')).toEqual([{ key: 'ada', amount: '3', events: 2 }]);
+    expect(await byUser('2026-02-01T10:15:00.251Z', '2026-02-01T11:40:00Z')).toEqual([]);
   });
 });
 
