@@ -18,6 +18,8 @@ export interface UsageQuery {
   groupBy: GroupBy;
   /** IANA time zone for day buckets. */
   tz: string;
+  /** The current instant, for planning: time after it holds only future-dated usage. */
+  now?: number;
   /**
    * The account's voided usage event ids, when the caller already holds them; otherwise raw
    * reads look them up in the pairings table.
@@ -87,9 +89,12 @@ function rawKey(groupBy: GroupBy, at = 'occurred_at'): string {
   }
 }
 
-/** Totals per key, largest amount first (by key for days), as exact decimal text. */
-const totals = (source: string, groupBy: GroupBy) =>
-  `SELECT key, toString(sum(amount)) AS total, sum(events) AS n
+/**
+ * Totals per key, largest amount first (by key for days), as exact decimal text. `source` is a
+ * table with its filter, or a subquery of `key, amount, events` rows.
+ */
+const totals = (key: string, source: string, groupBy: GroupBy) =>
+  `SELECT ${key} AS key, toString(sum(amount)) AS total, sum(events) AS n
    FROM ${source}
    GROUP BY key
    HAVING n != 0 OR sum(amount) != 0
@@ -132,9 +137,10 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
         : within('at', [[query.from, query.to]]).map((c) => `(level = 'event' AND ${c})`);
     const rows = await store.queryTsv(
       totals(
-        `(SELECT ${rawKey(query.groupBy, 'at')} AS key, amount, events FROM ${store.table('usage_wallet_levels_v1')}
-          WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
-            AND (${levels.join(' OR ')}))`,
+        rawKey(query.groupBy, 'at'),
+        `${store.table('usage_wallet_levels_v1')}
+         WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
+           AND (${levels.join(' OR ')})`,
         query.groupBy,
       ),
       params,
@@ -153,7 +159,7 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
   const raw = (ranges: Array<{ from: number; to: number; sign: 1 | -1 }>) => {
     const signed = ranges.map((r) => ({ sign: r.sign, condition: within('occurred_at', [[r.from, r.to]])[0] })).filter((r) => r.condition);
     if (signed.length === 0) return;
-    const sign = signed.every((r) => r.sign === 1) ? '1' : `multiIf(${signed.map((r) => `${r.condition}, ${r.sign}`).join(', ')}, 0)`;
+    const sign = signed.every((r) => r.sign === signed[0]?.sign) ? String(signed[0]?.sign) : `multiIf(${signed.map((r) => `${r.condition}, ${r.sign}`).join(', ')}, 0)`;
     parts.push(
       `SELECT ${rawKey(query.groupBy)} AS key, assumeNotNull(amount) * s AS amount, toInt64(s) AS events
        FROM (SELECT *, ${sign} AS s FROM ${store.table('usage_by_time_v1')}
@@ -178,17 +184,19 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       raw([{ from: query.from, to: query.to, sign: 1 }]);
     }
   } else {
-    // Across wallets, by service, user or product: whole months and days from rollups, raw
-    // events only for partial days. A month mostly covered is read whole, less what it exceeds.
+    // Across wallets, by service, user or product: whole years, quarters, months and days from
+    // rollups, raw events only for partial days.
     params.dim = query.groupBy;
-    const pieces = mergeAdjacent(planMonthsAndDays(query.from, query.to));
+    const plan = mergeAdjacent(planMonthsAndDays(query.from, query.to, query.now ?? Date.now()));
+    const pieces = query.walletType ? plan : coarsen(plan);
     const levels: Array<{ condition: string; sign: 1 | -1 }> = [];
     pieces.forEach((piece, i) => {
       if (piece.kind === 'raw') return;
       params[`pFrom${i}`] = isoDay(piece.from);
       params[`pTo${i}`] = isoDay(piece.to);
-      const column = piece.kind === 'month' ? 'month' : 'day';
       if (query.walletType) {
+        // Per wallet type: months and days, from the tables that keep the wallet type.
+        const column = piece.kind === 'month' ? 'month' : 'day';
         const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
         parts.push(
           `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
@@ -200,13 +208,14 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
       }
     });
     if (levels.length > 0) {
-      // Account-wide: every month and day piece in one pass over the two-level table.
-      const sign = `multiIf(${levels.map((l) => `${l.condition}, ${l.sign}`).join(', ')}, 0)`;
+      // Account-wide: every piece in one pass over the multi-level table.
+      const where = `account_id = {account:String} AND dim = {dim:String} AND (${levels.map((l) => `(${l.condition})`).join(' OR ')})`;
+      const table = store.table('usage_account_dims_v1');
       parts.push(
-        `SELECT value AS key, amount * s AS amount, events * s AS events
-         FROM (SELECT value, amount, events, ${sign} AS s FROM ${store.table('usage_account_dims_v1')}
-               WHERE account_id = {account:String} AND dim = {dim:String}
-                 AND (${levels.map((l) => `(${l.condition})`).join(' OR ')}))`,
+        levels.every((l) => l.sign === 1)
+          ? `SELECT value AS key, amount, events FROM ${table} WHERE ${where}`
+          : `SELECT value AS key, amount * s AS amount, events * s AS events
+             FROM (SELECT value, amount, events, multiIf(${levels.map((l) => `${l.condition}, ${l.sign}`).join(', ')}, 0) AS s FROM ${table} WHERE ${where})`,
       );
     }
     raw(pieces.filter((piece) => piece.kind === 'raw'));
@@ -214,61 +223,103 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
 
   if (parts.length === 0) return [];
   // Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
-  const rows = await store.queryTsv(totals(`(${parts.join('\nUNION ALL\n')})`, query.groupBy), params);
+  const rows = await store.queryTsv(totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params);
   return rows.map(toRow);
 }
 
 const toRow = ([key = '', total = '0', n = '0']: string[]): UsageRow => ({ key, amount: total, events: Number(n) });
 
-interface Piece {
-  kind: 'month' | 'day' | 'raw';
+export interface Piece {
+  kind: 'year' | 'quarter' | 'month' | 'day' | 'raw';
   from: number;
   to: number;
   sign: 1 | -1;
 }
 
+interface Plan {
+  pieces: Piece[];
+  cost: number;
+}
+
 /**
- * Cuts `[from, to)` into whole months, whole days and raw partial days, each added or
- * subtracted. Per month touched, it picks the cheaper of adding the covered days, or adding the
- * whole month and subtracting the days outside the range: a range ending today reads this
- * month's row and the few days left in it, not every day so far.
+ * Relative costs of what a plan reads. Raw events of a day cost several times a day's rollup
+ * rows; raw events after `now` cost nothing but their piece, since only future-dated usage
+ * lies there.
  */
-export function planMonthsAndDays(from: number, to: number): Piece[] {
-  const pieces: Piece[] = [];
-  const exact = (a: number, b: number, sign: 1 | -1) => {
-    if (a >= b) return;
+const PIECE_COST = 0.1;
+const RAW_DAY_COST = 4;
+const EMPTY: Plan = { pieces: [], cost: 0 };
+const join = (...plans: Plan[]): Plan => ({ pieces: plans.flatMap((p) => p.pieces), cost: plans.reduce((s, p) => s + p.cost, 0) });
+const negate = (plan: Plan): Plan => ({ pieces: plan.pieces.map((p) => ({ ...p, sign: p.sign === 1 ? -1 : 1 })), cost: plan.cost });
+const cheaper = (a: Plan, b: Plan): Plan => (b.cost < a.cost ? b : a);
+
+/**
+ * Cuts `[from, to)` into whole months, whole days and raw events, each added or subtracted,
+ * choosing the cheapest reads:
+ * - a month mostly covered is read whole, less what lies outside the range, so a range ending
+ *   now reads this month's row and subtracts the (usually empty) future;
+ * - a partial day is read as raw events, or as the whole day less the raw events outside it,
+ *   whichever spans less past time.
+ */
+export function planMonthsAndDays(from: number, to: number, now = Number.POSITIVE_INFINITY): Piece[] {
+  const piece = (kind: Piece['kind'], a: number, b: number, cost: number): Plan =>
+    a >= b ? EMPTY : { pieces: [{ kind, from: a, to: b, sign: 1 }], cost: PIECE_COST + cost };
+  const raw = (a: number, b: number) => piece('raw', a, b, (RAW_DAY_COST * Math.max(0, Math.min(b, now) - a)) / DAY);
+  const days = (a: number, b: number) => piece('day', a, b, (b - a) / DAY);
+  /** `[a, b)` within one day. */
+  const partOfDay = (a: number, b: number): Plan => {
+    if (a >= b) return EMPTY;
+    const d = floorTo(a, DAY);
+    if (a === d && b === d + DAY) return days(a, b);
+    return cheaper(raw(a, b), join(days(d, d + DAY), negate(raw(d, a)), negate(raw(b, d + DAY))));
+  };
+  /** `[a, b)` within one month, from days and raw events, or all raw (as the future is). */
+  const exact = (a: number, b: number): Plan => {
+    if (a >= b) return EMPTY;
     const da = ceilTo(a, DAY);
     const db = floorTo(b, DAY);
-    if (da >= db) {
-      pieces.push({ kind: 'raw', from: a, to: b, sign });
-      return;
-    }
-    if (a < da) pieces.push({ kind: 'raw', from: a, to: da, sign });
-    pieces.push({ kind: 'day', from: da, to: db, sign });
-    if (db < b) pieces.push({ kind: 'raw', from: db, to: b, sign });
+    if (da > db) return partOfDay(a, b);
+    return cheaper(join(partOfDay(a, da), days(da, db), partOfDay(db, b)), raw(a, b));
   };
-  // Rows read, in days: a month's rows count about as much as one day's.
-  const cost = (a: number, b: number) => (a >= b ? 0 : 1 + Math.max(0, floorTo(b, DAY) - ceilTo(a, DAY)) / DAY);
+  const pieces: Piece[] = [];
   for (let ms = monthStart(from); ms < to; ms = nextMonth(ms)) {
     const me = nextMonth(ms);
     const a = Math.max(from, ms);
     const b = Math.min(to, me);
-    if (a === ms && b === me) {
-      pieces.push({ kind: 'month', from: ms, to: me, sign: 1 });
-    } else if (1 + cost(ms, a) + cost(b, me) < cost(a, b)) {
-      pieces.push({ kind: 'month', from: ms, to: me, sign: 1 });
-      exact(ms, a, -1);
-      exact(b, me, -1);
-    } else {
-      exact(a, b, 1);
-    }
+    const month = piece('month', ms, me, 1);
+    const plan = a === ms && b === me ? month : cheaper(exact(a, b), join(month, negate(exact(ms, a)), negate(exact(b, me))));
+    pieces.push(...plan.pieces);
   }
   return pieces;
 }
 
-function mergeAdjacent(pieces: Piece[]): Piece[] {
+/** Runs of whole months, read as whole years and quarters where they align. */
+export function coarsen(pieces: Piece[]): Piece[] {
+  const out: Piece[] = [];
+  for (const p of mergeAdjacent(pieces)) {
+    if (p.kind !== 'month' || p.sign !== 1) {
+      out.push(p);
+      continue;
+    }
+    for (let t = p.from; t < p.to; ) {
+      const d = new Date(t);
+      const [y, m] = [d.getUTCFullYear(), d.getUTCMonth()];
+      const year = Date.UTC(y + 1, 0, 1);
+      const quarter = Date.UTC(y, m + 3, 1);
+      const [kind, next]: [Piece['kind'], number] =
+        m === 0 && year <= p.to ? ['year', year] : m % 3 === 0 && quarter <= p.to ? ['quarter', quarter] : ['month', nextMonth(t)];
+      out.push({ kind, from: t, to: next, sign: 1 });
+      t = next;
+    }
+  }
+  return mergeAdjacent(out);
+}
+
+/** Rollup pieces of one kind and sign that touch are read as one range; raw pieces stay apart. */
+export function mergeAdjacent(pieces: Piece[]): Piece[] {
+  const sorted = [...pieces].sort((a, b) => (a.kind === b.kind ? (a.sign === b.sign ? a.from - b.from : a.sign - b.sign) : a.kind < b.kind ? -1 : 1));
   const merged: Piece[] = [];
-  for (const piece of pieces) {
+  for (const piece of sorted) {
     const last = merged[merged.length - 1];
     if (last && last.kind === piece.kind && last.sign === piece.sign && last.to === piece.from && piece.kind !== 'raw') last.to = piece.to;
     else merged.push({ ...piece });

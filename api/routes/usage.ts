@@ -18,8 +18,8 @@ function csvField(value: string): string {
 
 /** One row as JSON text; `keyName` is the grouping's name, already JSON-quoted. */
 function rowJson(keyName: string, row: UsageRow, others = false): string {
-  // Number() of the exact decimal text is the double nearest to it: exact to 4 decimals.
-  return `{${keyName}:${JSON.stringify(row.key)},"amount":${JSON.stringify(Number(row.amount))},"events":${row.events}${others ? ',"others":true' : ''}}`;
+  // The exact decimal text is a JSON number: a reader gets the double nearest to it.
+  return `{${keyName}:${JSON.stringify(row.key)},"amount":${row.amount},"events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
 export function usageRouter(store: Store, balances: BalanceService): Router {
@@ -32,8 +32,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const days = parseInteger('days', req.query.days, 90, 1, 1830);
     const to = balances.now();
     const from = to - days * DAY;
-    const voidedUsage = await balances.voidedUsageIds(accountOf(req));
-    const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to, voidedUsage });
+    const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (summary.users === 0 && !(await balances.walletExists(accountOf(req), type, id))) {
       throw walletNotFound(type, id);
@@ -65,8 +64,9 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       throw new ApiError(400, 'invalid_parameter', 'limit applies to group_by service, user or product', { parameter: 'limit' });
     }
     const range = parseRange(req.query, balances.now());
-    const voidedUsage = await balances.voidedUsageIds(accountOf(req));
-    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage });
+    // One wallet's usage table nets out voided events itself; wider scopes exclude them by id.
+    const voidedUsage = walletId === undefined ? await balances.voidedUsageIds(accountOf(req)) : undefined;
+    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage, now: balances.now() });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (walletId !== undefined && rows.length === 0 && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
       throw walletNotFound(walletType as string, walletId);

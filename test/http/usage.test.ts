@@ -143,6 +143,9 @@ describe('GET /v1/usage', () => {
       ['2026-02-03T00:00:00Z', '2026-02-04T00:00:00Z'],
       ['2025-11-15T00:00:00Z', '2026-10-15T00:00:00Z'],
       ['2026-03-01T10:15:00Z', '2026-03-01T10:30:00Z'],
+      // A whole year, and whole quarters around it.
+      ['2026-01-01T00:00:00Z', '2027-01-01T00:00:00Z'],
+      ['2025-10-01T00:00:00Z', '2026-10-01T00:00:00Z'],
     ]) {
       for (const group of ['user', 'day'] as const) {
         const body = await usage(`from=${from}&to=${to}&group_by=${group}`);

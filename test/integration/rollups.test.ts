@@ -83,8 +83,8 @@ describe('rollups', () => {
       return totals;
     };
     const rollupsBefore = await rollupTotals(store);
-    // Days and months of three dimensions: u2 (2) counted 6 times; voided u1 nets out.
-    expect(rollupsBefore.usage_account_dims_v1).toEqual([{ amount: '12', events: '6' }]);
+    // Days, months, quarters and years of three dimensions: u2 (2) counted 12 times; voided u1 nets out.
+    expect(rollupsBefore.usage_account_dims_v1).toEqual([{ amount: '24', events: '12' }]);
     const report = await rebuildRollups(store);
     expect(await rollupTotals(store)).toEqual(rollupsBefore);
     expect(report.views).toEqual(expect.arrayContaining(['usage_wallet_levels_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planMonthsAndDays } from '../../aggregator/usage.js';
+import { coarsen, planMonthsAndDays } from '../../aggregator/usage.js';
 
 const START = Date.UTC(2024, 0, 1);
 const SPAN = 3 * 366 * 86_400_000;
@@ -12,17 +12,25 @@ describe('a usage range cut into months, days and raw edges', () => {
         fc.integer({ min: 0, max: SPAN }),
         fc.integer({ min: 1, max: SPAN }),
         fc.array(fc.integer({ min: -40 * 86_400_000, max: SPAN + 40 * 86_400_000 }), { minLength: 20, maxLength: 60 }),
-        (offset, length, probes) => {
+        fc.integer({ min: -40 * 86_400_000, max: SPAN + 40 * 86_400_000 }),
+        fc.boolean(),
+        (offset, length, probes, nowOffset, coarse) => {
           const from = START + offset;
           const to = from + length;
-          const pieces = planMonthsAndDays(from, to);
-          for (const probe of [...probes.map((p) => START + p), from, to - 1, to, from - 1]) {
+          const planned = planMonthsAndDays(from, to, START + nowOffset);
+          const pieces = coarse ? coarsen(planned) : planned;
+          for (const probe of [...probes.map((p) => START + p), from, to - 1, to, from - 1, from + 1, to + 1]) {
             const weight = pieces.filter((p) => p.from <= probe && probe < p.to).reduce((s, p) => s + p.sign, 0);
             expect(weight, new Date(probe).toISOString()).toBe(from <= probe && probe < to ? 1 : 0);
           }
           for (const p of pieces) {
             if (p.kind !== 'raw') expect(p.from % 86_400_000).toBe(0);
             if (p.kind !== 'raw') expect(p.to % 86_400_000).toBe(0);
+            const start = new Date(p.from);
+            const end = new Date(p.to);
+            if (p.kind === 'month' || p.kind === 'quarter' || p.kind === 'year') expect([start.getUTCDate(), end.getUTCDate()]).toEqual([1, 1]);
+            if (p.kind === 'quarter') expect([start.getUTCMonth() % 3, end.getUTCMonth() % 3]).toEqual([0, 0]);
+            if (p.kind === 'year') expect([start.getUTCMonth(), end.getUTCMonth()]).toEqual([0, 0]);
           }
         },
       ),
@@ -34,5 +42,26 @@ describe('a usage range cut into months, days and raw edges', () => {
     const pieces = planMonthsAndDays(Date.UTC(2026, 0, 1), Date.UTC(2026, 10, 28, 15, 30));
     expect(pieces.filter((p) => p.kind === 'day').every((p) => p.to - p.from <= 3 * 86_400_000)).toBe(true);
     expect(pieces.some((p) => p.kind === 'month' && p.from === Date.UTC(2026, 10, 1) && p.sign === 1)).toBe(true);
+  });
+
+  it('a year ending now: whole years, quarters and months, the partial first day from its shorter side, the future subtracted raw', () => {
+    const now = Date.UTC(2026, 10, 28, 5, 0);
+    const from = now - 365 * 86_400_000;
+    const pieces = coarsen(planMonthsAndDays(from, now, now)).map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 13), new Date(p.to).toISOString().slice(0, 13), p.sign]);
+    expect(pieces).toEqual([
+      ['day', '2025-11-28T00', '2025-12-01T00', 1],
+      ['month', '2025-12-01T00', '2026-01-01T00', 1],
+      ['month', '2026-10-01T00', '2026-12-01T00', 1],
+      ['quarter', '2026-01-01T00', '2026-10-01T00', 1],
+      ['raw', '2025-11-28T00', '2025-11-28T05', -1],
+      ['raw', '2026-11-28T05', '2026-12-01T00', -1],
+    ]);
+    // Five years: whole years in the middle.
+    const long = coarsen(planMonthsAndDays(Date.UTC(2021, 6, 1), Date.UTC(2026, 6, 1), now));
+    expect(long.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 7), new Date(p.to).toISOString().slice(0, 7)])).toEqual([
+      ['quarter', '2021-07', '2022-01'],
+      ['quarter', '2026-01', '2026-07'],
+      ['year', '2022-01', '2026-01'],
+    ]);
   });
 });
