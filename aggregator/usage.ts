@@ -90,17 +90,44 @@ function rawKey(groupBy: GroupBy, at = 'occurred_at'): string {
 }
 
 /**
- * Totals per key, largest amount first (by key for days), as exact decimal text. `source` is a
- * table with its filter, or a subquery of `key, amount, events` rows.
+ * Totals per key, largest amount first (by key for days), in columns named `<group_by>`,
+ * `amount` (exact decimal) and `events`. `source` is a table with its filter, or a subquery of
+ * `key, amount, events` rows.
  */
 const totals = (key: string, source: string, groupBy: GroupBy) =>
-  `SELECT ${key} AS key, toString(sum(amount)) AS total, sum(events) AS n
+  `SELECT ${key} AS ${groupBy}, sum(amount) AS amount, sum(events) AS events
    FROM ${source}
-   GROUP BY key
-   HAVING n != 0 OR sum(amount) != 0
-   ORDER BY ${groupBy === 'day' ? 'key' : 'sum(amount) DESC, key'}`;
+   GROUP BY ${groupBy}
+   HAVING events != 0 OR amount != 0
+   ORDER BY ${groupBy === 'day' ? 'day' : `amount DESC, ${groupBy}`}`;
 
+/** Usage rows, the way the API answers them. */
 export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow[]> {
+  const planned = usageSql(store, query);
+  if (!planned) return [];
+  // Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
+  const rows = await store.queryTsv(planned.sql, planned.params);
+  return rows.map(([key = '', amount = '0', events = '0']) => ({ key, amount, events: Number(events) }));
+}
+
+/**
+ * The same rows as JSON objects `{"<group_by>": key, "amount": n, "events": n}`, comma-separated
+ * and written by ClickHouse, for answers passed through without a row object per key. Amounts
+ * are exact decimal text.
+ */
+export async function usageJsonRows(store: Store, query: UsageQuery): Promise<string> {
+  const planned = usageSql(store, query);
+  if (!planned) return '';
+  const rs = await store.client.query({
+    query: `${planned.sql}\n   SETTINGS output_format_json_quote_64bit_integers = 0`,
+    format: 'JSONEachRow',
+    query_params: planned.params,
+  });
+  // One object per line; JSON text never holds a raw newline, so the lines join with commas.
+  return (await rs.text()).trimEnd().replaceAll('\n', ',');
+}
+
+function usageSql(store: Store, query: UsageQuery): { sql: string; params: Record<string, unknown> } | undefined {
   const params: Record<string, unknown> = {
     account: query.accountId,
     walletType: query.walletType ?? '',
@@ -135,17 +162,14 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
             ...within('at', [[query.from, hStart], [hEnd, query.to]]).map((c) => `(level = 'event' AND ${c})`),
           ]
         : within('at', [[query.from, query.to]]).map((c) => `(level = 'event' AND ${c})`);
-    const rows = await store.queryTsv(
-      totals(
-        rawKey(query.groupBy, 'at'),
-        `${store.table('usage_wallet_levels_v1')}
-         WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
-           AND (${levels.join(' OR ')})`,
-        query.groupBy,
-      ),
-      params,
+    const sql = totals(
+      rawKey(query.groupBy, 'at'),
+      `${store.table('usage_wallet_levels_v1')}
+       WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
+         AND (${levels.join(' OR ')})`,
+      query.groupBy,
     );
-    return rows.map(toRow);
+    return { sql, params };
   }
 
   if (query.voidedUsage) params.voidedUsage = query.voidedUsage;
@@ -221,13 +245,9 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
     raw(pieces.filter((piece) => piece.kind === 'raw'));
   }
 
-  if (parts.length === 0) return [];
-  // Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
-  const rows = await store.queryTsv(totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params);
-  return rows.map(toRow);
+  if (parts.length === 0) return undefined;
+  return { sql: totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params };
 }
-
-const toRow = ([key = '', total = '0', n = '0']: string[]): UsageRow => ({ key, amount: total, events: Number(n) });
 
 export interface Piece {
   kind: 'year' | 'quarter' | 'month' | 'day' | 'raw';

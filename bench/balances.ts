@@ -88,10 +88,18 @@ for (let offset = 0; offset < EVENTS; offset += chunk) {
   );
 }
 const loadSeconds = (performance.now() - loadStarted) / 1000;
-// A bulk load leaves each rollup in several unmerged parts that a live system merges in the
-// background over time; merge them now so the reads below see the steady state.
-for (const table of ['usage_wallet_daily_v1', 'usage_wallet_levels_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_account_dims_v1', 'usage_quarter_hours_v1', 'usage_by_time_v1', 'events_v1']) {
-  await store.command(`OPTIMIZE TABLE ${store.table(table)} FINAL`);
+// A bulk load leaves each table in several unmerged parts that a live system merges in the
+// background over time; merge them all now and wait, so the reads below see the steady state
+// and no merge competes with them for the two cores.
+const tables = await store.queryRows<{ name: string }>(
+  `SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'`,
+  { db: store.database },
+);
+for (const { name } of tables) await store.command(`OPTIMIZE TABLE ${store.table(name)} FINAL`);
+for (let waited = 0; waited < 120_000; waited += 500) {
+  const [merging] = await store.queryRows<{ n: string }>(`SELECT count() AS n FROM system.merges WHERE database = {db:String}`, { db: store.database });
+  if (Number(merging?.n ?? 0) === 0) break;
+  await new Promise((resolve) => setTimeout(resolve, 500));
 }
 
 const app = createApp({

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
+import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
 import type { BalanceService } from '../../aggregator/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { scaledToNumber } from '../../core/decimal.js';
@@ -64,18 +64,32 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       throw new ApiError(400, 'invalid_parameter', 'limit applies to group_by service, user or product', { parameter: 'limit' });
     }
     const range = parseRange(req.query, balances.now());
+    const account = accountOf(req);
     // One wallet's usage table nets out voided events itself; wider scopes exclude them by id.
-    const voidedUsage = walletId === undefined ? await balances.voidedUsageIds(accountOf(req)) : undefined;
-    const rows = await usageBy(store, { accountId: accountOf(req), walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage, now: balances.now() });
+    const voidedUsage = walletId === undefined ? await balances.voidedUsageIds(account) : undefined;
+    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage, now: balances.now() };
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
-    if (walletId !== undefined && rows.length === 0 && !(await balances.walletExists(accountOf(req), walletType as string, walletId))) {
-      throw walletNotFound(walletType as string, walletId);
+    const mustExist = async (empty: boolean) => {
+      if (walletId !== undefined && empty && !(await balances.walletExists(account, walletType as string, walletId))) {
+        throw walletNotFound(walletType as string, walletId);
+      }
+    };
+    const csv = req.accepts(['application/json', 'text/csv']) === 'text/csv';
+    const head = JSON.stringify({ from: iso(range.from), to: iso(range.to), group_by: groupBy, tz }).slice(0, -1);
+
+    if (!csv && limit === undefined) {
+      // Every row, in ClickHouse's own JSON: thousands of users pass through without a parse.
+      const rows = await usageJsonRows(store, query);
+      await mustExist(rows === '');
+      res.set('Cache-Control', 'private, max-age=60').type('application/json').send(`${head},"rows":[${rows}]}`);
+      return;
     }
+    const rows = await usageBy(store, query);
+    await mustExist(rows.length === 0);
     // Rows arrive ranked by amount, or in day order.
     const { top, others } = topWithOthers(rows, limit);
-
     res.set('Cache-Control', 'private, max-age=60');
-    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+    if (csv) {
       res.type('text/csv; charset=utf-8');
       res.write(`${groupBy},amount,events\n`);
       for (const row of top) res.write(`${csvField(row.key)},${row.amount},${row.events}\n`);
@@ -83,12 +97,10 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       res.end();
       return;
     }
-    // Thousands of rows are written as JSON text directly, without an object per row.
-    const head = JSON.stringify({ from: iso(range.from), to: iso(range.to), group_by: groupBy, tz });
     const keyName = JSON.stringify(groupBy);
     const body = top.map((r) => rowJson(keyName, r));
     if (others) body.push(rowJson(keyName, others, true));
-    res.type('application/json').send(`${head.slice(0, -1)},"rows":[${body.join(',')}]}`);
+    res.type('application/json').send(`${head},"rows":[${body.join(',')}]}`);
   });
 
   return router;
