@@ -44,6 +44,8 @@ const monthStart = (t: number) => {
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
 };
+const yearStart = (t: number) => Date.UTC(new Date(t).getUTCFullYear(), 0, 1);
+const nextYear = (t: number) => Date.UTC(new Date(t).getUTCFullYear() + 1, 0, 1);
 const nextMonth = (t: number) => {
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
@@ -211,8 +213,8 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
     // Across wallets, by service, user or product: whole years, quarters, months and days from
     // rollups, raw events only for partial days.
     params.dim = query.groupBy;
-    const plan = mergeAdjacent(planMonthsAndDays(query.from, query.to, query.now ?? Date.now()));
-    const pieces = query.walletType ? plan : coarsen(plan);
+    const now = query.now ?? Date.now();
+    const pieces = query.walletType ? mergeAdjacent(planMonthsAndDays(query.from, query.to, now)) : planWithYears(query.from, query.to, now);
     const levels: Array<{ condition: string; sign: 1 | -1 }> = [];
     pieces.forEach((piece, i) => {
       if (piece.kind === 'raw') return;
@@ -307,10 +309,52 @@ export function planMonthsAndDays(from: number, to: number, now = Number.POSITIV
     const a = Math.max(from, ms);
     const b = Math.min(to, me);
     const month = piece('month', ms, me, 1);
-    const plan = a === ms && b === me ? month : cheaper(exact(a, b), join(month, negate(exact(ms, a)), negate(exact(b, me))));
+    const plan = a === ms && b === me ? cheaper(month, raw(ms, me)) : cheaper(exact(a, b), join(month, negate(exact(ms, a)), negate(exact(b, me))));
     pieces.push(...plan.pieces);
   }
   return pieces;
+}
+
+/**
+ * The plan for a table with whole years and quarters as well: per year touched, the cheaper of
+ * its months (read as quarters where they align), or the whole year less what lies outside the
+ * range. A year ending now is one row less the (usually empty) future.
+ */
+export function planWithYears(from: number, to: number, now = Number.POSITIVE_INFINITY): Piece[] {
+  const months = (a: number, b: number) => (a < b ? coarsen(planMonthsAndDays(a, b, now)) : []);
+  const pieces: Piece[] = [];
+  for (let ys = yearStart(from); ys < to; ys = nextYear(ys)) {
+    const ye = nextYear(ys);
+    const a = Math.max(from, ys);
+    const b = Math.min(to, ye);
+    const inside = months(a, b);
+    const outside = [{ kind: 'year' as const, from: ys, to: ye, sign: 1 as const }, ...[...months(ys, a), ...months(b, ye)].map((p) => ({ ...p, sign: p.sign === 1 ? (-1 as const) : (1 as const) }))];
+    pieces.push(...(planCost(outside, now) < planCost(inside, now) ? outside : inside));
+  }
+  return mergeAdjacent(pieces);
+}
+
+/** What a plan reads, in the units of the costs above. */
+export function planCost(pieces: Piece[], now = Number.POSITIVE_INFINITY): number {
+  const monthsIn = (p: Piece) => {
+    const [a, b] = [new Date(p.from), new Date(p.to)];
+    return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();
+  };
+  const units = (p: Piece) => {
+    switch (p.kind) {
+      case 'raw':
+        return (RAW_DAY_COST * Math.max(0, Math.min(p.to, now) - p.from)) / DAY;
+      case 'day':
+        return (p.to - p.from) / DAY;
+      case 'month':
+        return monthsIn(p);
+      case 'quarter':
+        return monthsIn(p) / 3;
+      case 'year':
+        return monthsIn(p) / 12;
+    }
+  };
+  return pieces.reduce((sum, p) => sum + PIECE_COST + units(p), 0);
 }
 
 /** Runs of whole months, read as whole years and quarters where they align. */

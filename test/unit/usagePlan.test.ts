@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { coarsen, planMonthsAndDays } from '../../aggregator/usage.js';
+import { planMonthsAndDays, planWithYears } from '../../aggregator/usage.js';
 
 const START = Date.UTC(2024, 0, 1);
 const SPAN = 3 * 366 * 86_400_000;
@@ -17,8 +17,7 @@ describe('a usage range cut into months, days and raw edges', () => {
         (offset, length, probes, nowOffset, coarse) => {
           const from = START + offset;
           const to = from + length;
-          const planned = planMonthsAndDays(from, to, START + nowOffset);
-          const pieces = coarse ? coarsen(planned) : planned;
+          const pieces = coarse ? planWithYears(from, to, START + nowOffset) : planMonthsAndDays(from, to, START + nowOffset);
           for (const probe of [...probes.map((p) => START + p), from, to - 1, to, from - 1, from + 1, to + 1]) {
             const weight = pieces.filter((p) => p.from <= probe && probe < p.to).reduce((s, p) => s + p.sign, 0);
             expect(weight, new Date(probe).toISOString()).toBe(from <= probe && probe < to ? 1 : 0);
@@ -44,24 +43,30 @@ describe('a usage range cut into months, days and raw edges', () => {
     expect(pieces.some((p) => p.kind === 'month' && p.from === Date.UTC(2026, 10, 1) && p.sign === 1)).toBe(true);
   });
 
-  it('a year ending now: whole years, quarters and months, the partial first day from its shorter side, the future subtracted raw', () => {
+  it('a year ending now: the first days from their shorter side, then a month, then a whole year less the future', () => {
     const now = Date.UTC(2026, 10, 28, 5, 0);
     const from = now - 365 * 86_400_000;
-    const pieces = coarsen(planMonthsAndDays(from, now, now)).map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 13), new Date(p.to).toISOString().slice(0, 13), p.sign]);
+    const pieces = planWithYears(from, now, now).map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 13), new Date(p.to).toISOString().slice(0, 13), p.sign]);
     expect(pieces).toEqual([
       ['day', '2025-11-28T00', '2025-12-01T00', 1],
       ['month', '2025-12-01T00', '2026-01-01T00', 1],
-      ['month', '2026-10-01T00', '2026-12-01T00', 1],
-      ['quarter', '2026-01-01T00', '2026-10-01T00', 1],
       ['raw', '2025-11-28T00', '2025-11-28T05', -1],
       ['raw', '2026-11-28T05', '2026-12-01T00', -1],
+      ['raw', '2026-12-01T00', '2027-01-01T00', -1],
+      ['year', '2026-01-01T00', '2027-01-01T00', 1],
     ]);
-    // Five years: whole years in the middle.
-    const long = coarsen(planMonthsAndDays(Date.UTC(2021, 6, 1), Date.UTC(2026, 6, 1), now));
-    expect(long.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 7), new Date(p.to).toISOString().slice(0, 7)])).toEqual([
-      ['quarter', '2021-07', '2022-01'],
-      ['quarter', '2026-01', '2026-07'],
-      ['year', '2022-01', '2026-01'],
+    // Five years in the past: whole years in the middle, quarters at the ends.
+    const long = planWithYears(Date.UTC(2021, 6, 1), Date.UTC(2026, 6, 1), now);
+    expect(long.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 7), new Date(p.to).toISOString().slice(0, 7), p.sign])).toEqual([
+      ['quarter', '2021-07', '2022-01', 1],
+      ['quarter', '2026-01', '2026-07', 1],
+      ['year', '2022-01', '2026-01', 1],
+    ]);
+    // Part of a past year: its quarters and months.
+    const most = planWithYears(Date.UTC(2024, 0, 1), Date.UTC(2024, 7, 1), now);
+    expect(most.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 7), new Date(p.to).toISOString().slice(0, 7), p.sign])).toEqual([
+      ['month', '2024-07', '2024-08', 1],
+      ['quarter', '2024-01', '2024-07', 1],
     ]);
   });
 });
