@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,9 +26,50 @@ export async function sample(fn: () => Promise<unknown>, runs: number, warmup = 
   return timings;
 }
 
+/**
+ * Times two functions alternately, so both see the same moments of a machine whose speed
+ * varies; returns the timings of each in ms.
+ */
+export async function samplePair(a: () => Promise<unknown>, b: () => Promise<unknown>, runs: number, warmup = 3): Promise<[number[], number[]]> {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
+  const timings: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    timings[0].push((await timeIt(a)).ms);
+    timings[1].push((await timeIt(b)).ms);
+  }
+  return timings;
+}
+
 export function report(title: string, rows: Array<Record<string, string | number>>): void {
   console.log(`\n## ${title}`);
   console.table(rows);
 }
 
 export const fmt = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+/** CPU time counters of this machine, from /proc/stat; undefined where there is none. */
+function cpuTimes(): { steal: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts measuring the share of CPU time a virtual machine's host takes away; the returned
+ * function prints it. A busy host slows every figure of a run, the peers' as much as ours.
+ */
+export function stealMeter(): () => void {
+  const before = cpuTimes();
+  return () => {
+    const after = cpuTimes();
+    if (!before || !after || after.total <= before.total) return;
+    const share = (100 * (after.steal - before.steal)) / (after.total - before.total);
+    console.log(`\nCPU time taken by the host during the measurements: ${share.toFixed(1)}%`);
+  };
+}

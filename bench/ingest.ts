@@ -19,7 +19,7 @@ import { createIngestPipeline } from '../ingest/pipeline.js';
 import { createKafkaSource } from '../ingest/sources/kafka.js';
 import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js';
 import { syntheticUsage } from './events.js';
-import { benchDataDir, fmt, report } from './harness.js';
+import { benchDataDir, fmt, report, stealMeter } from './harness.js';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 150_000);
 const log = createLogger('silent');
@@ -196,6 +196,7 @@ async function httpIngest(): Promise<{ ours: number; plainInsert: number }> {
 await fill('bench.engine');
 await fill('bench.naive');
 await fill('bench.ours');
+const stolen = stealMeter();
 const engine = await kafkaEngine('bench.engine');
 const naive = await naiveWorker('bench.naive');
 const ours = await ourWorker('bench.ours');
@@ -211,4 +212,5 @@ report(`HTTP ingest, ${EVENTS} events as NDJSON bodies of 10,000, 4 concurrent c
   { path: 'POST /v1/events (validate, dedupe, store)', 'events/s': fmt(http.ours, 0), 'ours ÷ this': 1 },
   { path: '@clickhouse/client JSONEachRow insert only', 'events/s': fmt(http.plainInsert, 0), 'ours ÷ this': fmt(http.ours / http.plainInsert, 2) },
 ]);
+stolen();
 process.exit(0);
