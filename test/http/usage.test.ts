@@ -19,8 +19,19 @@ const WALLETS = [
   { type: 'contract', id: 'apac' },
   { type: 'contract', id: 'emea' },
 ];
-// A few user ids that need escaping on every text path: tab, newline, backslash, quote, comma.
-const USERS = [...Array.from({ length: 35 }, (_, i) => `user-${i}`), 'tab\tuser', 'line\nbreak', 'back\\slash', "quote'd", 'comma,user'];
+// A few user ids that need escaping on every text path: tab, newline, backslash, quotes, comma,
+// slash, and text beyond ASCII.
+const USERS = [
+  ...Array.from({ length: 35 }, (_, i) => `user-${i}`),
+  'tab\tuser',
+  'line\nbreak',
+  'back\\slash',
+  "quote'd",
+  'comma,user',
+  'double"quote',
+  'sl/ash',
+  'ünïcödé 🚀',
+];
 const PRODUCTS = ['compiler', 'debugger', 'profiler', 'linker', 'search', 'assistant'];
 
 interface Usage {
