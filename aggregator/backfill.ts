@@ -27,19 +27,30 @@ interface View {
   name: string;
   target: string;
   select: string;
+  /** The view's output columns, by name: its target may hold more, filled by their defaults. */
+  columns: string[];
 }
 
 async function materializedViews(store: Store): Promise<View[]> {
   return store.queryRows<View>(
-    `SELECT name,
-            arrayElement(extractAll(create_table_query, '\\\\sTO\\\\s+\`?[A-Za-z0-9_]+\`?\\\\.\`?([A-Za-z0-9_]+)\`?'), 1) AS target,
-            as_select AS select
-     FROM system.tables
-     WHERE database = {db:String} AND engine = 'MaterializedView'
+    `SELECT t.name AS name,
+            arrayElement(extractAll(t.create_table_query, '\\\\sTO\\\\s+\`?[A-Za-z0-9_]+\`?\\\\.\`?([A-Za-z0-9_]+)\`?'), 1) AS target,
+            t.as_select AS select,
+            c.columns AS columns
+     FROM system.tables AS t
+     LEFT JOIN (
+       SELECT table, arrayMap(x -> x.2, arraySort(groupArray((position, name)))) AS columns
+       FROM system.columns WHERE database = {db:String} GROUP BY table
+     ) AS c ON c.table = t.name
+     WHERE t.database = {db:String} AND t.engine = 'MaterializedView'
      ORDER BY name`,
     { db: store.database },
   );
 }
+
+/** Replays a view's own SELECT into its target. */
+const replay = (store: Store, view: View) =>
+  store.command(`INSERT INTO ${store.table(view.target)} (${view.columns.map((c) => `\`${c}\``).join(', ')}) ${view.select}`);
 
 /**
  * Fills a rollup created over existing events: it is emptied, then every view that writes into
@@ -48,7 +59,7 @@ async function materializedViews(store: Store): Promise<View[]> {
 export async function fillRollup(store: Store, table: string): Promise<string[]> {
   const views = (await materializedViews(store)).filter((view) => view.target === table);
   await store.command(`TRUNCATE TABLE IF EXISTS ${store.table(table)}`);
-  for (const view of views) await store.command(`INSERT INTO ${store.table(table)} ${view.select}`);
+  for (const view of views) await replay(store, view);
   return views.map((view) => view.name);
 }
 
@@ -66,7 +77,7 @@ export async function rebuildRollups(store: Store): Promise<BackfillReport> {
     // Only views over the raw events are replayed: views over a rollup (or over the void
     // pairings rebuilt below) fire by themselves as their source is refilled.
     if (!/\.`?events_v1`?\b/.test(view.select) || !view.target) continue;
-    await store.command(`INSERT INTO ${store.table(view.target)} ${view.select}`);
+    await replay(store, view);
     replayed.push(view.name);
   }
   await pairVoidedUsage(store, 'all');

@@ -45,9 +45,6 @@ export class BalanceService {
   private readonly dirty = new Set<string>();
   /** Accounts with writes that a read may see a little later. */
   private readonly behind = new Set<string>();
-  /** Writes by this process per account, so each cache below knows when it is stale. */
-  private readonly generations = new Map<string, number>();
-  private readonly voidedUsage = new Map<string, { ids: string[]; version: number; generation: number; checkedAt: number }>();
 
   constructor(
     private readonly store: Store,
@@ -70,30 +67,7 @@ export class BalanceService {
   invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
     for (const accountId of accountIds) {
       (freshness === 'now' ? this.dirty : this.behind).add(accountId);
-      this.generations.set(accountId, (this.generations.get(accountId) ?? 0) + 1);
     }
-  }
-
-  /**
-   * The account's voided usage events, which reads of raw usage must leave out. Kept with the
-   * same freshness as the snapshots, so a usage query need not read the pairings table.
-   */
-  async voidedUsageIds(accountId: string): Promise<string[]> {
-    const generation = this.generations.get(accountId) ?? 0;
-    const cached = this.voidedUsage.get(accountId);
-    if (cached && cached.generation === generation && Date.now() - cached.checkedAt < VERSION_CHECK_MS) return cached.ids;
-    const version = await this.version(accountId);
-    if (cached && cached.version === version) {
-      Object.assign(cached, { generation, checkedAt: Date.now() });
-      return cached.ids;
-    }
-    const rows = await this.store.queryRows<{ event_id: string }>(
-      `SELECT DISTINCT event_id FROM ${this.store.table('voided_usage_v1')} WHERE account_id = {account:String}`,
-      { account: accountId },
-    );
-    const ids = rows.map((r) => r.event_id);
-    this.voidedUsage.set(accountId, { ids, version, generation, checkedAt: Date.now() });
-    return ids;
   }
 
   /** The whole account's ledger at the current instant. */

@@ -20,11 +20,6 @@ export interface UsageQuery {
   tz: string;
   /** The current instant, for planning: time after it holds only future-dated usage. */
   now?: number;
-  /**
-   * The account's voided usage event ids, when the caller already holds them; otherwise raw
-   * reads look them up in the pairings table.
-   */
-  voidedUsage?: string[];
 }
 
 export interface UsageRow {
@@ -127,13 +122,9 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
 export async function usageJsonRows(store: Store, query: UsageQuery): Promise<string> {
   const planned = usageSql(store, query);
   if (!planned) return '';
-  const rs = await store.client.query({
-    query: `${planned.sql}\n   SETTINGS output_format_json_quote_64bit_integers = 0, ${INTERACTIVE}`,
-    format: 'JSONEachRow',
-    query_params: planned.params,
-  });
+  const lines = await store.queryJsonLines(`${planned.sql}\n   SETTINGS output_format_json_quote_64bit_integers = 0, ${INTERACTIVE}`, planned.params);
   // One object per line; JSON text never holds a raw newline, so the lines join with commas.
-  return (await rs.text()).trimEnd().replaceAll('\n', ',');
+  return lines.trimEnd().replaceAll('\n', ',');
 }
 
 function usageSql(store: Store, query: UsageQuery): { sql: string; params: Record<string, unknown> } | undefined {
@@ -181,22 +172,16 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
     return { sql, params };
   }
 
-  if (query.voidedUsage) params.voidedUsage = query.voidedUsage;
-  const voided = !query.voidedUsage
-    ? ` AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})`
-    : query.voidedUsage.length > 0
-      ? ` AND event_id NOT IN {voidedUsage:Array(String)}`
-      : '';
   const parts: string[] = [];
-  /** Raw events of the time-ordered copy over signed ranges, in one read. */
+  /** Raw events of the time-ordered copy over signed ranges, in one read; voided ones net out. */
   const raw = (ranges: Array<{ from: number; to: number; sign: 1 | -1 }>) => {
     const signed = ranges.map((r) => ({ sign: r.sign, condition: within('occurred_at', [[r.from, r.to]])[0] })).filter((r) => r.condition);
     if (signed.length === 0) return;
     const sign = signed.every((r) => r.sign === signed[0]?.sign) ? String(signed[0]?.sign) : `multiIf(${signed.map((r) => `${r.condition}, ${r.sign}`).join(', ')}, 0)`;
     parts.push(
-      `SELECT ${rawKey(query.groupBy)} AS key, assumeNotNull(amount) * s AS amount, toInt64(s) AS events
+      `SELECT ${rawKey(query.groupBy)} AS key, amount * s AS amount, toInt64(events) * s AS events
        FROM (SELECT *, ${sign} AS s FROM ${store.table('usage_by_time_v1')}
-             WHERE account_id = {account:String}${typeFilter} AND (${signed.map((r) => r.condition).join(' OR ')})${voided})`,
+             WHERE account_id = {account:String}${typeFilter} AND (${signed.map((r) => r.condition).join(' OR ')}))`,
     );
   };
 

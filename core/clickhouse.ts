@@ -20,6 +20,8 @@ export interface Store {
   queryRows<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
   /** Rows as arrays of text fields: the cheapest way to read thousands of rows. */
   queryTsv(query: string, params?: Record<string, unknown>): Promise<string[][]>;
+  /** Rows as ClickHouse writes them in JSONEachRow, one object per line, for passing through. */
+  queryJsonLines(query: string, params?: Record<string, unknown>): Promise<string>;
   command(query: string, params?: Record<string, unknown>): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -81,6 +83,10 @@ export function createStore(options: StoreOptions): Store {
       if (text.length === 0) return [];
       const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
       return lines.map((line) => line.split('\t').map(unescapeTsv));
+    },
+    async queryJsonLines(query, params) {
+      const rs = await client.query({ query, format: 'JSONEachRow', query_params: params ?? {} });
+      return rs.text();
     },
     async command(query, params) {
       await client.command({ query, query_params: params ?? {} });

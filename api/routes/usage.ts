@@ -65,9 +65,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     }
     const range = parseRange(req.query, balances.now());
     const account = accountOf(req);
-    // One wallet's usage table nets out voided events itself; wider scopes exclude them by id.
-    const voidedUsage = walletId === undefined ? await balances.voidedUsageIds(account) : undefined;
-    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, voidedUsage, now: balances.now() };
+    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now: balances.now() };
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     const mustExist = async (empty: boolean) => {
       if (walletId !== undefined && empty && !(await balances.walletExists(account, walletType as string, walletId))) {

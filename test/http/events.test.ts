@@ -147,15 +147,13 @@ describe('operations', () => {
 
 describe('a server fault', () => {
   it('answers 500 with an error object and never a stack trace or internal message', async () => {
-    const broken: Store = {
-      ...store,
-      queryRows: async () => {
-        throw new Error('connection lost at /var/lib/clickhouse/secret.sock');
-      },
+    const fault = async (): Promise<never> => {
+      throw new Error('connection lost at /var/lib/clickhouse/secret.sock');
     };
+    const broken: Store = { ...store, queryRows: fault, queryTsv: fault, queryJsonLines: fault };
     const faulty = await startApi(broken);
     try {
-      for (const path of ['/v1/wallets', '/v1/usage', '/v1/alerts', '/v1/expiring']) {
+      for (const path of ['/v1/wallets', '/v1/usage', '/v1/usage?limit=2', '/v1/alerts', '/v1/expiring']) {
         const res = await faulty.request(path, { key: 'acme-admin' });
         expect(res.status, path).toBe(500);
         const text = await res.text();
