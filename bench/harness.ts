@@ -1,10 +1,15 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A fresh chDB data directory for one benchmark process. */
+/**
+ * A fresh chDB data directory for one benchmark process, removed when the process exits: a
+ * balance run leaves gigabytes behind otherwise.
+ */
 export function benchDataDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `balances-bench-${name}-`));
+  const dir = mkdtempSync(join(tmpdir(), `balances-bench-${name}-`));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 export function percentile(samples: number[], p: number): number {
