@@ -243,7 +243,7 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
   return { sql: totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params };
 }
 
-export interface Piece {
+interface Piece {
   kind: 'year' | 'quarter' | 'month' | 'day' | 'raw';
   from: number;
   to: number;
@@ -327,7 +327,7 @@ export function planWithYears(from: number, to: number, now = Number.POSITIVE_IN
 }
 
 /** What a plan reads, in the units of the costs above. */
-export function planCost(pieces: Piece[], now = Number.POSITIVE_INFINITY): number {
+function planCost(pieces: Piece[], now = Number.POSITIVE_INFINITY): number {
   const monthsIn = (p: Piece) => {
     const [a, b] = [new Date(p.from), new Date(p.to)];
     return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();
@@ -350,7 +350,7 @@ export function planCost(pieces: Piece[], now = Number.POSITIVE_INFINITY): numbe
 }
 
 /** Runs of whole months, read as whole years and quarters where they align. */
-export function coarsen(pieces: Piece[]): Piece[] {
+function coarsen(pieces: Piece[]): Piece[] {
   const out: Piece[] = [];
   for (const p of mergeAdjacent(pieces)) {
     if (p.kind !== 'month' || p.sign !== 1) {
@@ -372,7 +372,7 @@ export function coarsen(pieces: Piece[]): Piece[] {
 }
 
 /** Rollup pieces of one kind and sign that touch are read as one range; raw pieces stay apart. */
-export function mergeAdjacent(pieces: Piece[]): Piece[] {
+function mergeAdjacent(pieces: Piece[]): Piece[] {
   const sorted = [...pieces].sort((a, b) => (a.kind === b.kind ? (a.sign === b.sign ? a.from - b.from : a.sign - b.sign) : a.kind < b.kind ? -1 : 1));
   const merged: Piece[] = [];
   for (const piece of sorted) {
