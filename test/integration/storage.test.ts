@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { loadMigrations, migrate } from '../../aggregator/migrate.js';
 import { ndjson, purchase, usage, voidOf } from '../support/events.js';
@@ -165,6 +165,7 @@ describe('storage errors', () => {
 describe('dedupe state lives in storage', () => {
   it('so a new process on the same data directory refuses what an earlier one stored', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'balances-restart-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const first = join(dir, 'first.ndjson');
     const second = join(dir, 'second.ndjson');
     const old = Array.from({ length: 300 }, (_, i) => usage(`u${i}`, { amount: `${i + 1}.25` }));

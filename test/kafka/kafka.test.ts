@@ -1,8 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
@@ -118,6 +118,7 @@ describe('Kafka ingest over the real wire protocol', () => {
     const events = wallets(1200, 'crash');
     await produceWithKafkajs(topic, events);
     const dir = mkdtempSync(join(tmpdir(), 'balances-kafka-crash-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const env = {
       BALANCES_DATA_DIR: join(dir, 'data'),
       CLICKHOUSE_DATABASE: 'crash',
