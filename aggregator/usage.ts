@@ -250,11 +250,6 @@ interface Piece {
   sign: 1 | -1;
 }
 
-interface Plan {
-  pieces: Piece[];
-  cost: number;
-}
-
 /**
  * Relative costs of what a plan reads. Raw events of a day cost several times a day's rollup
  * rows; raw events after `now` cost nothing but their piece, since only future-dated usage
@@ -262,10 +257,7 @@ interface Plan {
  */
 const PIECE_COST = 0.1;
 const RAW_DAY_COST = 4;
-const EMPTY: Plan = { pieces: [], cost: 0 };
-const join = (...plans: Plan[]): Plan => ({ pieces: plans.flatMap((p) => p.pieces), cost: plans.reduce((s, p) => s + p.cost, 0) });
-const negate = (plan: Plan): Plan => ({ pieces: plan.pieces.map((p) => ({ ...p, sign: p.sign === 1 ? -1 : 1 })), cost: plan.cost });
-const cheaper = (a: Plan, b: Plan): Plan => (b.cost < a.cost ? b : a);
+const flip = (p: Piece): Piece => ({ ...p, sign: p.sign === 1 ? -1 : 1 });
 
 /**
  * Cuts `[from, to)` into whole months, whole days and raw events, each added or subtracted,
@@ -276,33 +268,31 @@ const cheaper = (a: Plan, b: Plan): Plan => (b.cost < a.cost ? b : a);
  *   whichever spans less past time.
  */
 export function planMonthsAndDays(from: number, to: number, now = Number.POSITIVE_INFINITY): Piece[] {
-  const piece = (kind: Piece['kind'], a: number, b: number, cost: number): Plan =>
-    a >= b ? EMPTY : { pieces: [{ kind, from: a, to: b, sign: 1 }], cost: PIECE_COST + cost };
-  const raw = (a: number, b: number) => piece('raw', a, b, (RAW_DAY_COST * Math.max(0, Math.min(b, now) - a)) / DAY);
-  const days = (a: number, b: number) => piece('day', a, b, (b - a) / DAY);
+  const piece = (kind: Piece['kind'], a: number, b: number): Piece[] => (a >= b ? [] : [{ kind, from: a, to: b, sign: 1 }]);
+  const cheaper = (x: Piece[], y: Piece[]) => (planCost(y, now) < planCost(x, now) ? y : x);
+  const less = (...parts: Piece[][]) => parts.flat().map(flip);
   /** `[a, b)` within one day. */
-  const partOfDay = (a: number, b: number): Plan => {
-    if (a >= b) return EMPTY;
+  const partOfDay = (a: number, b: number): Piece[] => {
+    if (a >= b) return [];
     const d = floorTo(a, DAY);
-    if (a === d && b === d + DAY) return days(a, b);
-    return cheaper(raw(a, b), join(days(d, d + DAY), negate(raw(d, a)), negate(raw(b, d + DAY))));
+    if (a === d && b === d + DAY) return piece('day', a, b);
+    return cheaper(piece('raw', a, b), [...piece('day', d, d + DAY), ...less(piece('raw', d, a), piece('raw', b, d + DAY))]);
   };
   /** `[a, b)` within one month, from days and raw events, or all raw (as the future is). */
-  const exact = (a: number, b: number): Plan => {
-    if (a >= b) return EMPTY;
+  const exact = (a: number, b: number): Piece[] => {
+    if (a >= b) return [];
     const da = ceilTo(a, DAY);
     const db = floorTo(b, DAY);
     if (da > db) return partOfDay(a, b);
-    return cheaper(join(partOfDay(a, da), days(da, db), partOfDay(db, b)), raw(a, b));
+    return cheaper([...partOfDay(a, da), ...piece('day', da, db), ...partOfDay(db, b)], piece('raw', a, b));
   };
   const pieces: Piece[] = [];
   for (let ms = monthStart(from); ms < to; ms = nextMonth(ms)) {
     const me = nextMonth(ms);
     const a = Math.max(from, ms);
     const b = Math.min(to, me);
-    const month = piece('month', ms, me, 1);
-    const plan = a === ms && b === me ? cheaper(month, raw(ms, me)) : cheaper(exact(a, b), join(month, negate(exact(ms, a)), negate(exact(b, me))));
-    pieces.push(...plan.pieces);
+    const month = piece('month', ms, me);
+    pieces.push(...(a === ms && b === me ? cheaper(month, piece('raw', ms, me)) : cheaper(exact(a, b), [...month, ...less(exact(ms, a), exact(b, me))])));
   }
   return pieces;
 }
@@ -320,14 +310,14 @@ export function planWithYears(from: number, to: number, now = Number.POSITIVE_IN
     const a = Math.max(from, ys);
     const b = Math.min(to, ye);
     const inside = months(a, b);
-    const outside = [{ kind: 'year' as const, from: ys, to: ye, sign: 1 as const }, ...[...months(ys, a), ...months(b, ye)].map((p) => ({ ...p, sign: p.sign === 1 ? (-1 as const) : (1 as const) }))];
+    const outside: Piece[] = [{ kind: 'year', from: ys, to: ye, sign: 1 }, ...[...months(ys, a), ...months(b, ye)].map(flip)];
     pieces.push(...(planCost(outside, now) < planCost(inside, now) ? outside : inside));
   }
   return mergeAdjacent(pieces);
 }
 
 /** What a plan reads, in the units of the costs above. */
-function planCost(pieces: Piece[], now = Number.POSITIVE_INFINITY): number {
+function planCost(pieces: Piece[], now: number): number {
   const monthsIn = (p: Piece) => {
     const [a, b] = [new Date(p.from), new Date(p.to)];
     return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();

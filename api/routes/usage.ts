@@ -63,9 +63,10 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     if (limit !== undefined && groupBy === 'day') {
       throw new ApiError(400, 'invalid_parameter', 'limit applies to group_by service, user or product', { parameter: 'limit' });
     }
-    const range = parseRange(req.query, balances.now());
+    const now = balances.now();
+    const range = parseRange(req.query, now);
     const account = accountOf(req);
-    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now: balances.now() };
+    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now };
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     const mustExist = async (empty: boolean) => {
       if (walletId !== undefined && empty && !(await balances.walletExists(account, walletType as string, walletId))) {
