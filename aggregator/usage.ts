@@ -20,6 +20,11 @@ export interface UsageQuery {
   tz: string;
   /** The current instant, for planning: time after it holds only future-dated usage. */
   now?: number;
+  /**
+   * The most usage events the wallet has had in one day, if known: a wallet whose range holds
+   * few events is read event by event in one pass, with no hour rows and no edges.
+   */
+  walletPeakPerDay?: number;
 }
 
 export interface UsageRow {
@@ -29,6 +34,12 @@ export interface UsageRow {
   events: number;
 }
 
+/**
+ * A wallet range estimated to hold at most this many events is read event by event. Rows are
+ * cheap next to the planning of each extra key range: this many events read in about the time
+ * the hour plan's two extra edge ranges cost.
+ */
+const EVENT_READ_LIMIT = 50_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const QUARTER = 900_000;
@@ -150,13 +161,14 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
   const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
 
   if (query.walletId !== undefined) {
-    // One wallet, in one read of one key range: whole hours at the hour level, the partial
-    // hours at its edges at the event level. Voided events cancel within the table.
+    // One wallet, in one read of its rows: a range holding few events reads them one by one in
+    // a single key range; a busier one reads whole hours at the hour level and the partial hours
+    // at its edges at the event level. Voided events cancel within the table.
     const wholeHourZone = query.groupBy !== 'day' || (offsetMinutes(query.tz, query.from) % 60 === 0 && offsetMinutes(query.tz, query.to) % 60 === 0);
     const hStart = ceilTo(query.from, HOUR);
     const hEnd = floorTo(query.to, HOUR);
     const levels =
-      wholeHourZone && hStart < hEnd
+      wholeHourZone && hStart < hEnd && !fewEvents(query)
         ? [
             `(level = 'hour' AND ${within('at', [[hStart, hEnd]])[0]})`,
             ...within('at', [[query.from, hStart], [hEnd, query.to]]).map((c) => `(level = 'event' AND ${c})`),
@@ -175,7 +187,9 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
   const parts: string[] = [];
   /** Raw events of the time-ordered copy over signed ranges, in one read; voided ones net out. */
   const raw = (ranges: Array<{ from: number; to: number; sign: 1 | -1 }>) => {
-    const signed = ranges.map((r) => ({ sign: r.sign, condition: within('occurred_at', [[r.from, r.to]])[0] })).filter((r) => r.condition);
+    const signed = touchingJoined(ranges)
+      .map((r) => ({ sign: r.sign, condition: within('occurred_at', [[r.from, r.to]])[0] }))
+      .filter((r) => r.condition);
     if (signed.length === 0) return;
     const sign = signed.every((r) => r.sign === signed[0]?.sign) ? String(signed[0]?.sign) : `multiIf(${signed.map((r) => `${r.condition}, ${r.sign}`).join(', ')}, 0)`;
     parts.push(
@@ -241,6 +255,25 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
 
   if (parts.length === 0) return undefined;
   return { sql: totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params };
+}
+
+/** Ranges of one sign that touch, joined: each range read costs more than the rows in it. */
+function touchingJoined<R extends { from: number; to: number; sign: 1 | -1 }>(ranges: R[]): Array<{ from: number; to: number; sign: 1 | -1 }> {
+  const joined: Array<{ from: number; to: number; sign: 1 | -1 }> = [];
+  for (const r of [...ranges].sort((a, b) => a.from - b.from)) {
+    const last = joined[joined.length - 1];
+    if (last && last.sign === r.sign && last.to === r.from) last.to = r.to;
+    else joined.push({ from: r.from, to: r.to, sign: r.sign });
+  }
+  return joined;
+}
+
+/** Whether the wallet's range is known to hold few enough events to read them one by one. */
+function fewEvents(query: UsageQuery): boolean {
+  if (query.walletPeakPerDay === undefined) return false;
+  // Calendar days the range touches, each at most the wallet's busiest day.
+  const days = Math.floor((query.to - 1) / DAY) - Math.floor(query.from / DAY) + 1;
+  return query.walletPeakPerDay * days <= EVENT_READ_LIMIT;
 }
 
 interface Piece {

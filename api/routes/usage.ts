@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
 import type { BalanceService } from '../../aggregator/balances.js';
+import { WalletDensity } from '../../aggregator/walletDensity.js';
 import type { Store } from '../../core/clickhouse.js';
 import { scaledToNumber } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
@@ -25,6 +26,7 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
 export function usageRouter(store: Store, balances: BalanceService): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
+  const density = new WalletDensity(store);
 
   router.get('/v1/wallets/:type/:id/usage-summary', readers, validateQuery(queries.usageSummary), async (req, res) => {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
@@ -32,9 +34,10 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const days = parseInteger('days', req.query.days, 90, 1, 1830);
     const to = balances.now();
     const from = to - days * DAY;
-    const summary = await usageSummary(store, { accountId: accountOf(req), walletType: type, walletId: id, from, to });
+    const account = accountOf(req);
+    const summary = await usageSummary(store, { accountId: account, walletType: type, walletId: id, from, to, walletPeakPerDay: density.peakPerDay(account, type, id) });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
-    if (summary.users === 0 && !(await balances.walletExists(accountOf(req), type, id))) {
+    if (summary.users === 0 && !(await balances.walletExists(account, type, id))) {
       throw walletNotFound(type, id);
     }
     res.set('Cache-Control', 'private, max-age=60').json({
@@ -66,7 +69,8 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const now = balances.now();
     const range = parseRange(req.query, now);
     const account = accountOf(req);
-    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now };
+    const walletPeakPerDay = walletId === undefined ? undefined : density.peakPerDay(account, walletType as string, walletId);
+    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now, walletPeakPerDay };
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     const mustExist = async (empty: boolean) => {
       if (walletId !== undefined && empty && !(await balances.walletExists(account, walletType as string, walletId))) {
