@@ -258,8 +258,8 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
 }
 
 /** Ranges of one sign that touch, joined: each range read costs more than the rows in it. */
-function touchingJoined<R extends { from: number; to: number; sign: 1 | -1 }>(ranges: R[]): Array<{ from: number; to: number; sign: 1 | -1 }> {
-  const joined: Array<{ from: number; to: number; sign: 1 | -1 }> = [];
+function touchingJoined(ranges: Array<{ from: number; to: number; sign: 1 | -1 }>): Array<{ from: number; to: number; sign: 1 | -1 }> {
+  const joined: typeof ranges = [];
   for (const r of [...ranges].sort((a, b) => a.from - b.from)) {
     const last = joined[joined.length - 1];
     if (last && last.sign === r.sign && last.to === r.from) last.to = r.to;

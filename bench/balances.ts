@@ -3,6 +3,7 @@
  * six lots per wallet and a few moves. Measured through the HTTP API, against replaying the
  * raw usage events in the same run (the cheapest replay: one pass summing raw rows per wallet).
  */
+import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createStore } from '../core/clickhouse.js';
 import { createLogger } from '../core/log.js';
@@ -90,17 +91,26 @@ for (let offset = 0; offset < EVENTS; offset += chunk) {
 const loadSeconds = (performance.now() - loadStarted) / 1000;
 // A bulk load leaves each table in several unmerged parts that a live system merges in the
 // background over time; merge them all now and wait, so the reads below see the steady state
-// and no merge competes with them for the two cores.
+// and no background work competes with them for the two cores: no merge, no deletion of the
+// parts merges replaced (due minutes later otherwise), no write-back of the gigabytes just written.
 const tables = await store.queryRows<{ name: string }>(
   `SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'`,
   { db: store.database },
 );
-for (const { name } of tables) await store.command(`OPTIMIZE TABLE ${store.table(name)} FINAL`);
-for (let waited = 0; waited < 120_000; waited += 500) {
-  const [merging] = await store.queryRows<{ n: string }>(`SELECT count() AS n FROM system.merges WHERE database = {db:String}`, { db: store.database });
-  if (Number(merging?.n ?? 0) === 0) break;
-  await new Promise((resolve) => setTimeout(resolve, 500));
+for (const { name } of tables) {
+  await store.command(`ALTER TABLE ${store.table(name)} MODIFY SETTING old_parts_lifetime = 1`);
+  await store.command(`OPTIMIZE TABLE ${store.table(name)} FINAL`);
 }
+const settled = async (query: string) => {
+  for (let waited = 0; waited < 180_000; waited += 500) {
+    const [row] = await store.queryRows<{ n: string }>(query, { db: store.database });
+    if (Number(row?.n ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+};
+await settled(`SELECT count() AS n FROM system.merges WHERE database = {db:String}`);
+await settled(`SELECT count() AS n FROM system.parts WHERE database = {db:String} AND NOT active`);
+execFileSync('sync');
 
 const app = createApp({
   store,
