@@ -107,6 +107,7 @@ const settled = async (query: string) => {
     if (Number(row?.n ?? 0) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  console.log(`Background work still pending after 3 minutes; measuring anyway (${query})`);
 };
 await settled(`SELECT count() AS n FROM system.merges WHERE database = {db:String}`);
 await settled(`SELECT count() AS n FROM system.parts WHERE database = {db:String} AND NOT active`);
