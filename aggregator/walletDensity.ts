@@ -1,4 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
+import type { WalletKey } from './ledger.js';
 
 /**
  * How busy each wallet is, for choosing how to read its usage: the most usage events each
@@ -8,7 +9,7 @@ import type { Store } from '../core/clickhouse.js';
  * correctness.
  */
 export class WalletDensity {
-  private readonly accounts = new Map<string, { loadedAt: number; peaks: Map<string, number> }>();
+  private readonly accounts = new Map<string, { loadedAt: number; peaks: Map<WalletKey, number> }>();
   private readonly loading = new Map<string, Promise<void>>();
 
   constructor(
@@ -22,7 +23,7 @@ export class WalletDensity {
   peakPerDay(accountId: string, walletType: string, walletId: string): number | undefined {
     const entry = this.accounts.get(accountId);
     if (!entry || Date.now() - entry.loadedAt > this.maxAgeMs) this.load(accountId).catch(() => undefined);
-    return entry?.peaks.get(`${walletType}\u0001${walletId}`);
+    return entry?.peaks.get(`${walletType}/${walletId}`);
   }
 
   /** Loads the account's figures; one load per account at a time. */
@@ -38,7 +39,7 @@ export class WalletDensity {
          GROUP BY wallet_type, wallet_id`,
         { account: accountId },
       );
-      const peaks = new Map(rows.map(([type = '', id = '', peak = '0']) => [`${type}\u0001${id}`, Number(peak)]));
+      const peaks = new Map(rows.map(([type = '', id = '', peak = '0']): [WalletKey, number] => [`${type}/${id}`, Number(peak)]));
       this.accounts.delete(accountId);
       this.accounts.set(accountId, { loadedAt: Date.now(), peaks });
       if (this.accounts.size > this.maxAccounts) this.accounts.delete(this.accounts.keys().next().value as string);
