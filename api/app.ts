@@ -5,6 +5,8 @@ import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import { createAuthenticator } from './auth.js';
+import { createCors } from './cors.js';
+import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimit } from './rateLimit.js';
 import { ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
@@ -21,6 +23,10 @@ export interface AppOptions {
   bodyLimitBytes: number;
   /** Share it with the pipeline's `onStored`, so reads see this process's writes at once. */
   balances: BalanceService;
+  /** Browser origins allowed to call the API; none by default. */
+  corsOrigins?: string[];
+  /** Per-key request limit; `perMinute: 0` turns it off. */
+  rateLimit?: RateLimit;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -42,6 +48,8 @@ export function createApp(options: AppOptions): Express {
     next();
   });
 
+  app.use(createCors(options.corsOrigins ?? []));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -58,7 +66,7 @@ export function createApp(options: AppOptions): Express {
     res.set('Cache-Control', 'public, max-age=3600').json(document);
   });
 
-  app.use('/v1', createAuthenticator(options.apiKeys));
+  app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT));
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes));
   app.use(balancesRouter(options.balances));
   app.use(usageRouter(store, options.balances));

@@ -1,11 +1,13 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { ApiKey, Role } from '../core/config.js';
+import { keyDigest, type ApiKey, type Role } from '../core/config.js';
 import { ApiError } from './errors.js';
 
 export interface Principal {
   accountId: string;
   role: Role;
+  /** Which configured key authenticated the request (its position), for per-key limits; never the key. */
+  keyId: string;
 }
 
 declare module 'express-serve-static-core' {
@@ -14,21 +16,25 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Keys are compared by hash in constant time, so a response time leaks nothing about a key. */
-function digest(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
-}
-
+/**
+ * The presented key is hashed and compared with every configured key's digest in constant time,
+ * without stopping at a match, so neither a response time nor its variation tells which key, or
+ * how much of one, was right. Configured keys may be given as digests (`sha256:<hex>`).
+ */
 export function createAuthenticator(keys: ApiKey[]) {
-  const known = keys.map((k) => ({ digest: digest(k.key), principal: { accountId: k.accountId, role: k.role } }));
+  const known = keys.map((k, index) => ({ digest: keyDigest(k.key), principal: { accountId: k.accountId, role: k.role, keyId: `key-${index + 1}` } }));
   return function authenticate(req: Request, _res: Response, next: NextFunction) {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return next(new ApiError(401, 'unauthorized', 'send Authorization: Bearer <key>'));
-    const presented = digest(match[1] as string);
-    const found = known.find((k) => timingSafeEqual(k.digest, presented));
+    const presented = createHash('sha256').update(match[1] as string).digest();
+    let found: Principal | undefined;
+    for (const k of known) {
+      const equal = timingSafeEqual(k.digest, presented);
+      found = equal ? k.principal : found;
+    }
     if (!found) return next(new ApiError(401, 'unauthorized', 'the API key is not valid'));
-    req.principal = found.principal;
+    req.principal = found;
     next();
   };
 }

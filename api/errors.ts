@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../core/log.js';
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 413 | 422 | 500 | 503;
+export type HttpStatus = 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 503;
 
 /** An error meant for the client: its code and message are the answer, never a stack trace. */
 export class ApiError extends Error {

@@ -43,7 +43,11 @@ if (args.demo) {
   log.info({ event: 'demo_loaded', ...report, seconds: (performance.now() - started) / 1000 }, 'demo account loaded');
 }
 
-const app = createApp({ store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances });
+const app = createApp({
+  store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
+  corsOrigins: config.BALANCES_CORS_ORIGINS,
+  rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
+});
 const server = app.listen(config.PORT);
 await once(server, 'listening');
 const address = server.address();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** A problem with one environment variable, named so an operator can fix it without reading code. */
@@ -15,42 +16,72 @@ export class ConfigError extends Error {
 
 export type Role = 'admin' | 'analyst' | 'ingest';
 export interface ApiKey {
+  /** The key itself, or `sha256:<64 hex>`, its SHA-256 digest, so the secret need not sit in the environment. */
   key: string;
   accountId: string;
   role: Role;
 }
 
 const ROLES: readonly Role[] = ['admin', 'analyst', 'ingest'];
+export const HASHED_KEY = /^sha256:([0-9a-f]{64})$/i;
 
-/** `key=account_id:role,key2=account_id:role` */
+/** The SHA-256 digest a presented key is compared with: given hashed, or hashed here. */
+export function keyDigest(key: string): Buffer {
+  const hashed = HASHED_KEY.exec(key);
+  return hashed ? Buffer.from(hashed[1] as string, 'hex') : createHash('sha256').update(key).digest();
+}
+
+/**
+ * `key=account_id:role,key2=account_id:role`, where a key is plain or `sha256:<64 hex>`.
+ * Problems name the entry by its position and never echo any part of a key.
+ */
 function parseApiKeys(raw: string, ctx: z.RefinementCtx): ApiKey[] {
   const keys: ApiKey[] = [];
   const seen = new Set<string>();
-  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  entries.forEach((entry, index) => {
+    const position = `entry ${index + 1}`;
     const match = /^([^=\s]+)=([^:\s]+):([a-z]+)$/.exec(entry);
     if (!match) {
-      ctx.addIssue({ code: 'custom', message: `entry "${redact(entry)}" is not key=account_id:role` });
-      continue;
+      ctx.addIssue({ code: 'custom', message: `${position} is not key=account_id:role (the entry is not shown, as it may hold a key)` });
+      return;
     }
     const [, key, accountId, role] = match as unknown as [string, string, string, string];
+    if (/^sha256:/i.test(key) && !HASHED_KEY.test(key)) {
+      ctx.addIssue({ code: 'custom', message: `${position} (account "${accountId}"): a hashed key is sha256: followed by 64 hex digits` });
+      return;
+    }
     if (!ROLES.includes(role as Role)) {
-      ctx.addIssue({ code: 'custom', message: `role "${role}" must be one of ${ROLES.join(', ')}` });
-      continue;
+      ctx.addIssue({ code: 'custom', message: `${position} (account "${accountId}"): role "${role}" must be one of ${ROLES.join(', ')}` });
+      return;
     }
-    if (seen.has(key)) {
-      ctx.addIssue({ code: 'custom', message: `key for account "${accountId}" is listed twice` });
-      continue;
+    // A key given once plainly and once hashed is the same key.
+    const digest = keyDigest(key).toString('hex');
+    if (seen.has(digest)) {
+      ctx.addIssue({ code: 'custom', message: `${position} (account "${accountId}"): the same key is listed twice` });
+      return;
     }
-    seen.add(key);
+    seen.add(digest);
     keys.push({ key, accountId, role: role as Role });
-  }
+  });
   return keys;
 }
 
-/** Never echo a full secret into logs or error output. */
-function redact(entry: string): string {
-  const eq = entry.indexOf('=');
-  return eq > 0 ? `${entry.slice(0, Math.min(3, eq))}…${entry.slice(eq)}` : `${entry.slice(0, 3)}…`;
+/** `https://app.example.com,http://localhost:5173`: each a bare origin (scheme, host, port). */
+function parseOrigins(raw: string, ctx: z.RefinementCtx): string[] {
+  const origins: string[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    const bare = url !== undefined && /^https?:$/.test(url.protocol) && url.pathname === '/' && !url.search && !url.hash && !url.username && !entry.endsWith('/');
+    if (!bare) ctx.addIssue({ code: 'custom', message: `"${entry}" is not an origin such as https://app.example.com (no path, no trailing /)` });
+    else origins.push((url as URL).origin);
+  }
+  return origins;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -95,6 +126,15 @@ const serverShape = {
     .default('')
     .transform((raw, ctx) => parseApiKeys(raw, ctx)),
   BALANCES_BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
+  /** Origins whose pages may call the API from a browser; none by default. */
+  BALANCES_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((raw, ctx) => parseOrigins(raw, ctx)),
+  /** Sustained requests per minute per key (0: no limit); 100 a second leaves polling pages and scripts far below. */
+  BALANCES_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(6_000),
+  /** Requests a key may send at once; by default a minute's worth. */
+  BALANCES_RATE_LIMIT_BURST: positiveInt.optional(),
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   ALERT_EVALUATION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
 };
