@@ -1,0 +1,230 @@
+import { randomInt } from 'node:crypto';
+import type { Store } from '../core/clickhouse.js';
+import { isRetriableStorageError } from '../core/clickhouse.js';
+import type { Logger } from '../core/log.js';
+import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
+import { computeLedger, DAY_MS, type WalletKey } from './ledger.js';
+import { loadLedgerInput, type LoadedLedgerInput } from './ledgerSource.js';
+
+/**
+ * The aggregator: the one writer of the balance tables (migration 020). It recomputes an
+ * account's ledger when the account stores an event, whichever process stored it (seen by
+ * polling `account_versions_v1`, or at once through `notify` in this process), and when the
+ * clock passes the account's next lot boundary. Each recomputation writes a complete snapshot
+ * under a new version, so restarts, replays and a second aggregator never leave a wrong row.
+ */
+
+/** How often every account's stored-event count is compared with the last snapshot's. */
+export const POLL_MS = 300;
+/** How long a failed account waits before it is tried again. */
+const RETRY_MS = 2_000;
+/** Accounts recomputed at once. */
+const CONCURRENCY = 2;
+
+export interface AggregatorOptions {
+  store: Store;
+  log: Logger;
+  clock?: () => number;
+  pollMs?: number;
+}
+
+interface AccountState {
+  /** Stored events when last recomputed. */
+  events: number;
+  /** When the last snapshot stops being right without a new event. */
+  changesAt: number;
+  /** After a failure, not before this instant. */
+  retryAt: number;
+}
+
+export interface SnapshotReport {
+  accountId: string;
+  version: bigint;
+  events: number;
+  wallets: number;
+  lots: number;
+  tokenEvents: number;
+}
+
+export class BalanceAggregator {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly pollMs: number;
+  private readonly accounts = new Map<string, AccountState>();
+  /** Accounts this process stored events for since they were last recomputed. */
+  private readonly notified = new Set<string>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  /** Resolvers waiting for a pass that starts after they asked. */
+  private waiting: Array<() => void> = [];
+
+  constructor(options: AggregatorOptions) {
+    this.store = options.store;
+    this.log = options.log;
+    this.clock = options.clock ?? Date.now;
+    this.pollMs = options.pollMs ?? POLL_MS;
+  }
+
+  /** Starts the loop; every account is recomputed on its first pass. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Called by this process's ingest once it stored events for these accounts. */
+  notify(accountIds: Iterable<string>): void {
+    for (const accountId of accountIds) this.notified.add(accountId);
+    this.wake?.();
+  }
+
+  /** Resolves after a whole pass that began after this call, so every change stored before it is written. */
+  caughtUp(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.wake?.();
+    });
+  }
+
+  /** Timers only signal: the loop does the work, and a pass's failures are per account. */
+  private async run(): Promise<void> {
+    while (this.running) {
+      const waiters = this.waiting;
+      this.waiting = [];
+      const nextDue = await this.pass();
+      for (const resolve of waiters) resolve();
+      if (!this.running) break;
+      const delay = Math.max(0, Math.min(this.pollMs, nextDue - this.clock()));
+      if (this.notified.size > 0 || this.waiting.length > 0) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** One comparison of every account with its last snapshot; returns when the next one is due. */
+  private async pass(): Promise<number> {
+    const notified = new Set(this.notified);
+    this.notified.clear();
+    let versions: Map<string, number>;
+    try {
+      versions = await this.storedEvents();
+    } catch (err) {
+      this.log.warn({ event: 'aggregator_poll_failed', err, retriable: isRetriableStorageError(err) }, 'could not read account versions');
+      return this.clock() + RETRY_MS;
+    }
+    const now = this.clock();
+    const due: string[] = [];
+    for (const [accountId, events] of versions) {
+      const state = this.accounts.get(accountId);
+      const changed = state === undefined || state.events !== events || notified.has(accountId) || now >= state.changesAt;
+      if (changed && (state === undefined || now >= state.retryAt)) due.push(accountId);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        const accountId = due[next++] as string;
+        try {
+          await this.recompute(accountId);
+        } catch (err) {
+          const previous = this.accounts.get(accountId);
+          const retryAt = this.clock() + RETRY_MS;
+          this.accounts.set(accountId, { events: previous?.events ?? -1, changesAt: retryAt, retryAt });
+          this.log.error({ event: 'aggregator_account_failed', account: accountId, err, retriable: isRetriableStorageError(err) }, 'could not write balances of an account; will retry');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    let nextDue = Number.MAX_SAFE_INTEGER;
+    for (const state of this.accounts.values()) nextDue = Math.min(nextDue, state.changesAt);
+    return nextDue;
+  }
+
+  private async storedEvents(): Promise<Map<string, number>> {
+    const rows = await this.store.queryTsv(`SELECT account_id, sum(events) FROM ${this.store.table('account_versions_v1')} GROUP BY account_id`);
+    return new Map(rows.map(([accountId = '', events = '0']) => [accountId, Number(events)]));
+  }
+
+  /** Computes the account's ledger now and writes it as a new snapshot. */
+  async recompute(accountId: string): Promise<SnapshotReport> {
+    const at = this.clock();
+    // Read before the ledger's input: an event stored in between changes the count again, so
+    // the next pass recomputes.
+    const [versionRow] = await this.store.queryTsv(
+      `SELECT sum(events) FROM ${this.store.table('account_versions_v1')} WHERE account_id = {account:String}`,
+      { account: accountId },
+    );
+    const events = Number(versionRow?.[0] ?? 0);
+    const [input, names, nextUsage] = await Promise.all([
+      loadLedgerInput(this.store, { accountId, at }),
+      this.walletNames(accountId),
+      this.nextUsageAfter(accountId, at),
+    ]);
+    const ledger = computeLedger(input);
+    const rows = balanceRowsOf(accountId, ledger, names);
+    // A later instant always gets a higher version; the random low bits keep two aggregators
+    // that compute in the same millisecond from writing one version twice.
+    const version = BigInt(at) * 1_048_576n + BigInt(randomInt(1_048_576));
+    const common = { version: version.toString(), computed_at: clickhouseTime(at) };
+    const ndjson = (list: object[]) => list.map((row) => JSON.stringify({ ...row, ...common })).join('\n');
+    // Rows first, then the snapshot that makes them visible; each table's rows are one insert.
+    await Promise.all([
+      this.store.insertJsonEachRow('wallet_balance_versions_v1', ndjson(rows.wallets)),
+      this.store.insertJsonEachRow('lot_balance_versions_v1', ndjson(rows.lots)),
+      this.store.insertJsonEachRow('token_event_versions_v1', ndjson(rows.tokenEvents)),
+    ]);
+    await this.store.insertJsonEachRow('balance_snapshots_v1', JSON.stringify({ account_id: accountId, events, ...common }));
+    this.accounts.set(accountId, { events, changesAt: nextBoundary(input, at, nextUsage), retryAt: 0 });
+    return { accountId, version, events, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
+  }
+
+  private async walletNames(accountId: string): Promise<Map<WalletKey, string>> {
+    const rows = await this.store.queryTsv(
+      `SELECT concat(toString(wallet_type), '/', wallet_id), argMaxMerge(name)
+       FROM ${this.store.table('wallet_names_v1')}
+       WHERE account_id = {account:String}
+       GROUP BY wallet_type, wallet_id`,
+      { account: accountId },
+    );
+    return new Map(rows.map(([wallet = '', name = '']) => [wallet, name]));
+  }
+
+  /** The first usage dated after `at`: the balances change when it comes into range. */
+  private async nextUsageAfter(accountId: string, at: number): Promise<number> {
+    const [row] = await this.store.queryTsv(
+      `SELECT toUnixTimestamp64Milli(min(occurred_at)), count()
+       FROM ${this.store.table('usage_by_time_v1')}
+       WHERE account_id = {account:String} AND occurred_at > fromUnixTimestamp64Milli({at:Int64}, 'UTC')`,
+      { account: accountId, at },
+    );
+    return row && row[1] !== '0' ? Number(row[0]) : Number.MAX_SAFE_INTEGER;
+  }
+}
+
+/**
+ * The next instant after `at` at which the snapshot changes with no new event: a lot's purchase,
+ * activation or expiry, a lot entering the 90-day expiry window, a move, or dated usage.
+ */
+export function nextBoundary(input: LoadedLedgerInput, at: number, nextUsage: number): number {
+  let next = nextUsage;
+  for (const lot of input.lots) {
+    for (const t of [lot.occurredAt, lot.effectiveAt, lot.expiresAt, lot.expiresAt - 90 * DAY_MS]) {
+      if (t > at && t < next) next = t;
+    }
+  }
+  for (const move of input.moves) if (move.occurredAt > at && move.occurredAt < next) next = move.occurredAt;
+  return next;
+}

@@ -1,0 +1,23 @@
+import { loadConfigOrExit, storageConfigSchema } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { onShutdown, storeFromConfig } from '../core/runtime.js';
+import { migrate } from './migrate.js';
+import { BalanceAggregator } from './process.js';
+
+/**
+ * `npm run aggregate`: keeps the balance tables current for every account, against the same
+ * ClickHouse the ingest and api processes use. Any number may run; each writes whole snapshots.
+ */
+const config = loadConfigOrExit(storageConfigSchema);
+const log = createLogger(config.LOG_LEVEL, 'aggregator');
+const store = storeFromConfig(config);
+await migrate(store);
+const aggregator = new BalanceAggregator({ store, log });
+aggregator.start();
+log.info({ event: 'aggregator_started', storage: store.kind }, 'keeping balance tables current');
+
+onShutdown(async (signal) => {
+  log.info({ event: 'shutdown', signal }, 'stopping after the current pass');
+  await aggregator.stop();
+  await store.close();
+});
