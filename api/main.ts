@@ -12,12 +12,13 @@ import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
 import { BalanceService, freshnessOf } from '../aggregator/balances.js';
 import { AlertEvaluator } from '../alerts/evaluator.js';
+import { BalanceAggregator } from '../aggregator/process.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
  * `--demo` also loads the demo account and, without BALANCES_API_KEYS, prints an admin key for it.
  */
-const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default: false } }, strict: true });
+const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default: false }, aggregate: { type: 'boolean', default: false } }, strict: true });
 const config = loadConfigOrExit(serverConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'balances');
 const store = storeFromConfig(config);
@@ -27,7 +28,16 @@ log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
 const metrics = createMetrics();
 const abort = new AbortController();
 const balances = new BalanceService(store);
-const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)) });
+// The balance tables' writer runs in this process when no other process can reach the store
+// (embedded chDB), or with --aggregate; against a server it is usually `npm run aggregate`.
+const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store, log }) : undefined;
+const pipeline = createIngestPipeline({
+  store, metrics, log, signal: abort.signal,
+  onStored: (accounts, source) => {
+    balances.invalidate(accounts, freshnessOf(source));
+    aggregator?.notify(accounts);
+  },
+});
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;
 if (args.demo && apiKeys.length === 0) {
@@ -73,11 +83,13 @@ if (worker) {
 
 const alerts = new AlertEvaluator({ store, balances, log, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
 alerts.start();
+aggregator?.start();
 
 onShutdown(async (signal) => {
   log.info({ event: 'shutdown', signal }, 'stopping');
   server.close();
   await alerts.stop();
+  await aggregator?.stop();
   abort.abort();
   await worker?.stop();
   await store.close();
