@@ -12,6 +12,8 @@ import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
 import { openApiDocument } from './openapi.js';
+import { securityHeaders } from './securityHeaders.js';
+import { staticPage } from './static.js';
 import type { BalanceService } from '../aggregator/balances.js';
 
 export interface AppOptions {
@@ -35,6 +37,7 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   // Weak ETags on every body: a client sending If-None-Match gets 304 when nothing changed.
   app.set('etag', 'weak');
+  app.use(securityHeaders());
 
   app.use((req, res, next) => {
     const started = performance.now();
@@ -70,6 +73,7 @@ export function createApp(options: AppOptions): Express {
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes));
   app.use(balancesRouter(options.balances));
   app.use(usageRouter(store, options.balances));
+  app.use(staticPage());
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

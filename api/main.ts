@@ -12,6 +12,7 @@ import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
 import { BalanceService, freshnessOf } from '../aggregator/balances.js';
 import { AlertEvaluator } from '../alerts/evaluator.js';
+import { ensureWebBuild } from '../scripts/buildWeb.js';
 import { BalanceAggregator } from '../aggregator/process.js';
 
 /**
@@ -52,6 +53,13 @@ if (args.demo) {
   const report = await loadDemo(pipeline);
   log.info({ event: 'demo_loaded', ...report, seconds: (performance.now() - started) / 1000 }, 'demo account loaded');
 }
+
+// The Balances page is built when missing or older than its sources; without the build tools
+// (a production install) the API still serves and `/` says how to build the page.
+await ensureWebBuild({ quiet: true }).then(
+  (built) => built && log.info({ event: 'web_built' }, 'Balances page built'),
+  (err: unknown) => log.warn({ event: 'web_build_failed', err }, 'the Balances page could not be built; the API serves without it'),
+);
 
 const app = createApp({
   store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,

@@ -1,0 +1,61 @@
+/**
+ * Builds the Balances page into web/dist, which the API serves at `/`.
+ *   npm run build:web     API types from the OpenAPI document, the page's type-check, then Vite
+ * `npm start` calls `ensureWebBuild`, which runs only Vite, and only when web/dist is missing or
+ * older than the page's sources.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const WEB_ROOT = fileURLToPath(new URL('../web', import.meta.url));
+export const WEB_DIST = join(WEB_ROOT, 'dist');
+const BUILT_MARKER = join(WEB_DIST, 'index.html');
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'dist' || entry.name === 'generated' || entry.name === 'node_modules') continue;
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+export function webBuildIsStale(): boolean {
+  if (!existsSync(BUILT_MARKER)) return true;
+  return statSync(BUILT_MARKER).mtimeMs < newestSourceMtime(WEB_ROOT);
+}
+
+/** Bundles the page with Vite; types are not checked here (see `typeCheckWeb`). */
+export async function bundleWeb(options: { quiet?: boolean } = {}): Promise<void> {
+  const { build } = await import('vite');
+  await build({ configFile: join(WEB_ROOT, 'vite.config.ts'), root: WEB_ROOT, logLevel: options.quiet ? 'warn' : 'info' });
+}
+
+/** Builds when web/dist is missing or older than the sources; true when it built. */
+export async function ensureWebBuild(options: { quiet?: boolean } = {}): Promise<boolean> {
+  if (!webBuildIsStale()) return false;
+  await bundleWeb(options);
+  return true;
+}
+
+export async function typeCheckWeb(): Promise<void> {
+  const { writeWebApiTypes } = await import('./webApiTypes.js');
+  await writeWebApiTypes();
+  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', join(WEB_ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('the Balances page does not type-check against the API contract');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const checkOnly = process.argv.includes('--check');
+  try {
+    await typeCheckWeb();
+    if (!checkOnly) await bundleWeb();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,104 @@
+import { useEffect, useState } from 'preact/hooks';
+import { type Api, type ExpiringLot, type UsageSummary, type WalletRow, walletKey, walletLabel } from '../api';
+import { formatAmount, toScaled } from '../amount';
+import { daysLeftText, formatCount, formatDate } from '../format';
+import { Donut } from './Donut';
+
+interface Props {
+  api: Api;
+  row: WalletRow;
+  nextExpiry?: ExpiringLot;
+  version: number;
+  scheme: number;
+  onOpen: (wallet: string) => void;
+}
+
+/** Past-90-day summaries, kept across scrolling; refreshed when balances change, at most every 3 s. */
+const summaries = new Map<string, { version: number; at: number; summary: UsageSummary }>();
+
+function useSummary(api: Api, key: string, row: WalletRow, version: number): UsageSummary | undefined {
+  const cached = summaries.get(key);
+  const [summary, setSummary] = useState(cached?.summary);
+  useEffect(() => {
+    const entry = summaries.get(key);
+    if (entry) setSummary(entry.summary);
+    if (entry && (entry.version === version || Date.now() - entry.at < 3000)) return;
+    let cancelled = false;
+    void api.client
+      .GET('/v1/wallets/{type}/{id}/usage-summary', { params: { path: { type: row.wallet.type, id: row.wallet.id }, query: { days: '90' } } })
+      .then((result) => {
+        const body = api.check(result);
+        if (!body) return;
+        summaries.set(key, { version, at: Date.now(), summary: body });
+        if (!cancelled) setSummary(body);
+      })
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [key, version]);
+  return summary;
+}
+
+/** One wallet: the donut, the past 90 days beside it, the next expiry and the way to its events. */
+export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Props) {
+  const key = walletKey(row.wallet);
+  const summary = useSummary(api, key, row, version);
+  const name = walletLabel(row);
+  const headingId = `card-${key.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
+  const overage = toScaled(row.overage) > 0n;
+  const expiringSoon = toScaled(row.expiring_within_90d) > 0n;
+  return (
+    <article class="card" data-wallet={key} data-status={row.status} aria-labelledby={headingId}>
+      <header class="card-head">
+        <div class="card-title">
+          <h3 id={headingId}>{name}</h3>
+          {name !== row.wallet.id && <span class="card-id">{row.wallet.id}</span>}
+        </div>
+        <span class={`status status-${row.status}`}>
+          <span aria-hidden="true">{row.status === 'green' ? '●' : '▲'}</span>
+          {row.status === 'green' ? 'Healthy' : 'Low balance'}
+        </span>
+      </header>
+      <div class="card-body">
+        <Donut total={row.total} used={row.used} available={row.available} status={row.status} scheme={scheme} />
+        <dl class="past90">
+          <dt>Past 90 days</dt>
+          <dd>
+            <span class="metric" data-metric="products">{summary ? formatCount(summary.products) : '…'}</span> products
+          </dd>
+          <dd>
+            <span class="metric" data-metric="users">{summary ? formatCount(summary.users) : '…'}</span> users
+          </dd>
+          <dd>
+            <span class="metric" data-metric="used-90d">{summary ? formatAmount(summary.used, 0) : '…'}</span> used
+          </dd>
+        </dl>
+      </div>
+      <p class="card-numbers">
+        <span data-field="available">{formatAmount(row.available)}</span> available ·{' '}
+        <span data-field="used">{formatAmount(row.used)}</span> used of <span data-field="total">{formatAmount(row.total)}</span>
+      </p>
+      <div class="card-foot">
+        <p class={`expiry ${expiringSoon ? 'expiry-soon' : ''}`}>
+          {nextExpiry ? (
+            <>
+              <span aria-hidden="true">{expiringSoon ? '⏳ ' : ''}</span>
+              {formatAmount(nextExpiry.remaining, 0)} expire {formatDate(nextExpiry.expires_at)} · <strong>{daysLeftText(nextExpiry.days_left)}</strong>
+            </>
+          ) : (
+            'Nothing left to expire'
+          )}
+        </p>
+        {overage && (
+          <p class="overage">
+            <span aria-hidden="true">⚠ </span>Overage {formatAmount(row.overage)}
+          </p>
+        )}
+        <button type="button" class="link-button" onClick={() => onOpen(key)} aria-label={`Token events of ${name}`}>
+          Token events
+        </button>
+      </div>
+    </article>
+  );
+}
