@@ -1,4 +1,4 @@
-import { scaledToNumber } from '../core/decimal.js';
+import { formatScaled } from '../core/decimal.js';
 import { DAY_MS, walletOf, type LedgerResult, type WalletKey } from './ledger.js';
 
 /**
@@ -30,9 +30,9 @@ export function alertsOf(ledger: LedgerResult): Alert[] {
         type: 'low_balance',
         wallet: walletOf(key),
         details: {
-          total: scaledToNumber(balance.total),
-          available: scaledToNumber(balance.available),
-          overage: scaledToNumber(balance.overage),
+          total: formatScaled(balance.total),
+          available: formatScaled(balance.available),
+          overage: formatScaled(balance.overage),
         },
       });
     }
@@ -44,12 +44,12 @@ export function alertsOf(ledger: LedgerResult): Alert[] {
         type: 'expiring',
         wallet: walletOf(key),
         details: {
-          amount: scaledToNumber(lots.reduce((s, l) => s + l.remaining, 0n)),
+          amount: formatScaled(lots.reduce((s, l) => s + l.remaining, 0n)),
           expires_at: new Date(first.expiresAt).toISOString(),
           days_left: Math.max(0, Math.ceil((first.expiresAt - ledger.at) / DAY_MS)),
           lots: lots.map((l) => ({
             lot_id: l.lotId,
-            remaining: scaledToNumber(l.remaining),
+            remaining: formatScaled(l.remaining),
             expires_at: new Date(l.expiresAt).toISOString(),
             days_left: Math.max(0, Math.ceil((l.expiresAt - ledger.at) / DAY_MS)),
           })),

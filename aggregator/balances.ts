@@ -1,9 +1,12 @@
 import type { Store } from '../core/clickhouse.js';
 import { computeLedger, type LedgerResult, type WalletKey } from './ledger.js';
 import { loadLedgerInput } from './ledgerSource.js';
+import { loadWalletNames } from './walletNames.js';
 
 export interface Snapshot {
   result: LedgerResult;
+  /** Display names of the account's named wallets, as of the same version. */
+  names: Map<WalletKey, string>;
   /** Stored events of the account when computed: any new event makes the snapshot stale. */
   version: number;
   changesAt: number;
@@ -88,6 +91,14 @@ export class BalanceService {
     return { ...snapshot.result, at: Math.max(at, snapshot.result.at) };
   }
 
+  /**
+   * Display names of the account's wallets, as of the snapshot `current` last answered from;
+   * a wallet never named is absent.
+   */
+  namesOf(accountId: string): Map<WalletKey, string> {
+    return this.snapshots.get(accountId)?.names ?? new Map();
+  }
+
   /** Resolves when no refresh of the account is running. */
   async settled(accountId: string): Promise<void> {
     await this.refreshing.get(accountId)?.catch(() => undefined);
@@ -109,8 +120,8 @@ export class BalanceService {
         cached.checkedAt = Date.now();
         return cached;
       }
-      const input = await loadLedgerInput(this.store, { accountId, at });
-      const snapshot: Snapshot = { result: computeLedger(input), version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
+      const [input, names] = await Promise.all([loadLedgerInput(this.store, { accountId, at }), loadWalletNames(this.store, accountId)]);
+      const snapshot: Snapshot = { result: computeLedger(input), names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.get(accountId);

@@ -126,14 +126,14 @@ export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow
 }
 
 /**
- * The same rows as JSON objects `{"<group_by>": key, "amount": n, "events": n}`, comma-separated
+ * The same rows as JSON objects `{"<group_by>": key, "amount": "d", "events": n}`, comma-separated
  * and written by ClickHouse, for answers passed through without a row object per key. Amounts
- * are exact decimal text.
+ * are exact decimal strings.
  */
 export async function usageJsonRows(store: Store, query: UsageQuery): Promise<string> {
   const planned = usageSql(store, query);
   if (!planned) return '';
-  const lines = await store.queryJsonLines(`${planned.sql}\n   SETTINGS output_format_json_quote_64bit_integers = 0, ${INTERACTIVE}`, planned.params);
+  const lines = await store.queryJsonLines(`${planned.sql}\n   SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_quote_decimals = 1, ${INTERACTIVE}`, planned.params);
   // One object per line; JSON text never holds a raw newline, so the lines join with commas.
   return lines.trimEnd().replaceAll('\n', ',');
 }

@@ -39,7 +39,10 @@ export const queries = {
 
 export const walletPath = z.object({ type: walletType, id: z.string().min(1) });
 
-const amount = z.number().describe('exact to 4 decimal places');
+const amount = z
+  .string()
+  .regex(/^-?\d+(\.\d{1,4})?$/)
+  .describe('exact decimal text with at most 4 decimal places, such as "1234.5"; a JSON number cannot hold every such amount near 10^12');
 const time = z.string().describe('RFC 3339');
 const wallet = z.object({ type: walletType, id: z.string() });
 
@@ -58,6 +61,7 @@ export const responses = {
     wallets: z.array(
       z.object({
         wallet,
+        name: z.string().describe('the latest wallet_name its events carried, else the wallet id'),
         total: amount,
         used: amount,
         available: amount,

@@ -1,6 +1,7 @@
 /**
  * Exact decimal amounts. The product never does arithmetic on binary floats: amounts travel as
- * canonical decimal strings and are computed on as integers scaled by 10^4.
+ * canonical decimal strings, in requests, storage and responses alike, and are computed on as
+ * integers scaled by 10^4.
  */
 export const SCALE = 4;
 export const SCALE_FACTOR = 10_000n;
@@ -11,19 +12,28 @@ export type AmountResult = { ok: true; value: string } | { ok: false; code: Amou
 
 const PLAIN_DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 
+/** Below 2^39 neighbouring doubles are less than 10^-4 apart; at and above it they are not. */
+const EXACT_DOUBLE_LIMIT = 2 ** 39;
+
 /**
- * Parses an event amount, sent as a JSON number or a string, into its canonical decimal text.
+ * Parses an event amount into its canonical decimal text. Ingest hands every amount over as
+ * text, a JSON number included: its digits are read from the message as written
+ * (`core/jsonText.ts`), never through a double.
  *
- * A JSON number reaches us as a double. Up to 10^12 the gap between neighbouring doubles is
- * below 10^-4, so the shortest text that round-trips (what `String(n)` prints) is exactly the
- * decimal the sender wrote whenever it had at most 4 fractional digits; more digits, or an
- * exponent, show up in that text and are refused.
+ * A double handed in by code is taken only below 2^39, where the shortest text that round-trips
+ * (what `String(n)` prints) is exactly the decimal it was written as whenever that had at most 4
+ * fractional digits. Above it, doubles are 1.2×10^-4 apart or more, so its last digit is not
+ * known and it is refused.
  */
 export function parseAmount(input: unknown): AmountResult {
   let text: string;
   if (typeof input === 'string') text = input;
-  else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
-  else return { ok: false, code: 'invalid_amount', message: 'amount must be a decimal number or string' };
+  else if (typeof input === 'number' && Number.isFinite(input)) {
+    if (Math.abs(input) >= EXACT_DOUBLE_LIMIT) {
+      return { ok: false, code: 'invalid_amount', message: 'an amount of 2^39 or more must be read from its text, not from a double' };
+    }
+    text = String(input);
+  } else return { ok: false, code: 'invalid_amount', message: 'amount must be a decimal number or string' };
 
   const match = PLAIN_DECIMAL.exec(text);
   if (!match) {
@@ -35,12 +45,14 @@ export function parseAmount(input: unknown): AmountResult {
         : `amount "${text}" is not a plain decimal`,
     };
   }
-  const [, sign, intDigits = '', fraction = ''] = match;
+  const [, sign, intDigits = '', written = ''] = match;
+  // Trailing zeros are not decimal places of the value: 1.50000 is 1.5.
+  const fraction = written.replace(/0+$/, '');
   if (fraction.length > SCALE) {
     return { ok: false, code: 'too_many_decimals', message: `amount "${text}" has more than ${SCALE} decimal places` };
   }
   const intPart = intDigits.replace(/^0+(?=\d)/, '');
-  const frac = fraction.replace(/0+$/, '');
+  const frac = fraction;
   const isZero = /^0*$/.test(intPart) && frac === '';
   if (sign === '-' || isZero) {
     return { ok: false, code: 'amount_not_positive', message: `amount "${text}" must be greater than 0` };
@@ -72,10 +84,3 @@ export function formatScaled(scaled: bigint): string {
   return `${negative ? '-' : ''}${intPart}${frac ? `.${frac}` : ''}`;
 }
 
-/**
- * A scaled amount as a JSON number for API responses. Exact: every value up to 10^12 with 4
- * decimals has a double whose shortest text is that decimal.
- */
-export function scaledToNumber(scaled: bigint): number {
-  return Number(formatScaled(scaled));
-}

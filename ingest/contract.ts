@@ -1,4 +1,5 @@
 import { parseAmount } from '../core/decimal.js';
+import { topLevelNumberText } from '../core/jsonText.js';
 import { parseRfc3339, toClickHouseTime, utcMillisText } from '../core/time.js';
 
 /**
@@ -53,6 +54,7 @@ export interface EventRow {
   to_wallet_type?: WalletType;
   to_wallet_id?: string;
   voids_event_id?: string;
+  wallet_name?: string;
 }
 
 export interface Rejection {
@@ -73,6 +75,7 @@ export interface ValidationContext {
 
 const MAX_EVENT_ID = 128;
 const MAX_TEXT = 256;
+const MAX_WALLET_NAME = 200;
 
 class Refusal {
   constructor(
@@ -156,6 +159,16 @@ function wallet(obj: Record<string, unknown>, field: string): Wallet {
 }
 
 
+/** A wallet's display name, 1 to 200 characters of printable text. */
+function walletName(obj: Record<string, unknown>): string | undefined {
+  const value = obj.wallet_name;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.trim().length === 0) refuse('invalid_field', 'wallet_name must be a non-empty string');
+  if ([...value].length > MAX_WALLET_NAME) refuse('invalid_field', `wallet_name is longer than ${MAX_WALLET_NAME} characters`);
+  if (CONTROL_CHARACTER.test(value)) refuse('invalid_field', 'wallet_name must not contain control characters');
+  return value;
+}
+
 function walletAccount(w: Wallet, accountId: string, field: string): void {
   if (w.account_id !== undefined && w.account_id !== accountId) {
     refuse('cross_account_move', `${field} belongs to account "${w.account_id}", not "${accountId}"`);
@@ -198,6 +211,8 @@ function buildRow(event: Record<string, unknown>, ctx: ValidationContext): Event
       if (sku !== undefined) row.sku = sku;
       const orderId = optionalText(event, 'order_id');
       if (orderId !== undefined) row.order_id = orderId;
+      const name = walletName(event);
+      if (name !== undefined) row.wallet_name = name;
       return row;
     }
     case 'usage': {
@@ -209,6 +224,8 @@ function buildRow(event: Record<string, unknown>, ctx: ValidationContext): Event
       row.user_id = requiredText(event, 'user_id');
       row.product = requiredText(event, 'product');
       row.service = optionalText(event, 'service') ?? row.product;
+      const name = walletName(event);
+      if (name !== undefined) row.wallet_name = name;
       return row;
     }
     case 'move': {
@@ -258,30 +275,6 @@ export function validateEvent(event: unknown, ctx: ValidationContext): Validatio
   }
 }
 
-/**
- * Whether a JSON text holds a number written with an exponent (`1e3`). `JSON.parse` hides the
- * spelling, and the contract refuses exponents, so the raw text is scanned.
- */
-export function hasExponentNumber(text: string): boolean {
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) {
-      inString = true;
-    } else if ((c === 101 || c === 69) /* e E */ && i > 0 && isDigit(text.charCodeAt(i - 1))) {
-      return true;
-    }
-  }
-  return false;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
 /** Decodes and validates one raw message (a Kafka value, an NDJSON line, an array element's text). */
 export function decodeEvent(text: string, ctx: ValidationContext): ValidationResult {
   let event: unknown;
@@ -290,16 +283,10 @@ export function decodeEvent(text: string, ctx: ValidationContext): ValidationRes
   } catch {
     return { ok: false, code: 'invalid_json', message: 'the message is not valid JSON' };
   }
-  const result = validateEvent(event, ctx);
-  // Only an amount sent as a JSON number can hide an exponent; a string one was checked as text.
-  if (result.ok && typeof (event as { amount?: unknown }).amount === 'number' && hasExponentNumber(text)) {
-    return {
-      ok: false,
-      code: 'invalid_amount',
-      message: 'amount uses exponent notation; send a plain decimal',
-      account_id: result.row.account_id,
-      event_id: result.row.event_id,
-    };
+  // An amount sent as a JSON number is read from its digits as written: the double JSON.parse
+  // made of it may have lost the last one, or hide an exponent.
+  if (typeof event === 'object' && event !== null && typeof (event as { amount?: unknown }).amount === 'number') {
+    (event as { amount: unknown }).amount = topLevelNumberText(text, 'amount') ?? (event as { amount: unknown }).amount;
   }
-  return result;
+  return validateEvent(event, ctx);
 }

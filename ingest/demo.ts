@@ -13,6 +13,16 @@ const TEAMS = [
   'design', 'qa', 'devex', 'analytics', 'support-tools', 'identity', 'messaging', 'maps', 'video', 'edge',
 ];
 const CONTRACTS = ['apac', 'latam', 'mena', 'africa'];
+/** Display names, as the purchases carry them in `wallet_name`. */
+const NAMES: Record<string, string> = {
+  platform: 'Platform Engineering', mobile: 'Mobile Apps', web: 'Web Frontend', data: 'Data Engineering',
+  'ml-research': 'ML Research', security: 'Security & Compliance', infra: 'Infrastructure', payments: 'Payments',
+  search: 'Search & Discovery', growth: 'Growth', design: 'Design Systems', qa: 'Quality Assurance',
+  devex: 'Developer Experience', analytics: 'Product Analytics', 'support-tools': 'Support Tooling',
+  identity: 'Identity & Access', messaging: 'Messaging', maps: 'Maps & Location', video: 'Video Streaming',
+  edge: 'Edge Network', apac: 'APAC Cloud Credits (Singapore)', latam: 'LATAM Cloud Credits (São Paulo)',
+  mena: 'MENA Cloud Credits (Dubai)', africa: 'Africa Cloud Credits (Johannesburg)',
+};
 const PRODUCTS: Array<[string, string[]]> = [
   ['compiler', ['compiler-cloud', 'compiler-local']],
   ['debugger', ['debugger']],
@@ -78,6 +88,7 @@ export function demoEvents(now: number): Array<Record<string, unknown>> {
         effective_at: iso(effective),
         expires_at: iso(expiresAt),
         wallet,
+        wallet_name: NAMES[wallet.id],
         amount: String(size),
         lot_id: `${wallet.id.toUpperCase()}-${p + 1}`,
         sku: `flex-${size / 1000}k`,

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import type { BalanceService } from '../../aggregator/balances.js';
 import { alertsOf } from '../../aggregator/alerts.js';
 import { DAY_MS, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
-import { scaledToNumber } from '../../core/decimal.js';
+import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
@@ -13,11 +13,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 function balanceFields(balance: WalletBalance | undefined) {
   return {
-    total: scaledToNumber(balance?.total ?? 0n),
-    used: scaledToNumber(balance?.used ?? 0n),
-    available: scaledToNumber(balance?.available ?? 0n),
+    total: formatScaled(balance?.total ?? 0n),
+    used: formatScaled(balance?.used ?? 0n),
+    available: formatScaled(balance?.available ?? 0n),
     status: balance?.status ?? 'red',
-    overage: scaledToNumber(balance?.overage ?? 0n),
+    overage: formatScaled(balance?.overage ?? 0n),
   };
 }
 
@@ -26,11 +26,11 @@ export function tokenEventJson(event: TokenEvent) {
     type: event.type,
     at: iso(event.at),
     event_id: event.eventId,
-    amount: scaledToNumber(event.amount),
-    lots: event.lots.map((l) => ({ lot_id: l.lotId, amount: scaledToNumber(l.amount), expires_at: iso(l.expiresAt) })),
+    amount: formatScaled(event.amount),
+    lots: event.lots.map((l) => ({ lot_id: l.lotId, amount: formatScaled(l.amount), expires_at: iso(l.expiresAt) })),
     ...(event.counterparty ? { counterparty: walletOf(event.counterparty) } : {}),
-    ...(event.requested !== undefined ? { requested: scaledToNumber(event.requested) } : {}),
-    ...(event.shortfall !== undefined ? { shortfall: scaledToNumber(event.shortfall) } : {}),
+    ...(event.requested !== undefined ? { requested: formatScaled(event.requested) } : {}),
+    ...(event.shortfall !== undefined ? { shortfall: formatScaled(event.shortfall) } : {}),
   };
 }
 
@@ -59,7 +59,7 @@ export function expiringLotJson(lot: LotState, at: number) {
   return {
     wallet: walletOf(lot.wallet),
     lot_id: lot.lotId,
-    remaining: scaledToNumber(lot.remaining),
+    remaining: formatScaled(lot.remaining),
     expires_at: iso(lot.expiresAt),
     days_left: Math.max(0, Math.ceil((lot.expiresAt - at) / DAY_MS)),
   };
@@ -86,11 +86,16 @@ export function balancesRouter(balances: BalanceService): Router {
 
   router.get('/v1/wallets', readers, validateQuery(queries.wallets), async (req, res) => {
     const type = parseWalletType('type', req.query.type, false);
-    const ledger = await balances.current(accountOf(req));
+    const account = accountOf(req);
+    const ledger = await balances.current(account);
+    const names = balances.namesOf(account);
     const wallets = [...ledger.wallets.values()]
       .filter((w) => type === undefined || w.wallet.startsWith(`${type}/`))
       .sort((a, b) => cmp(a.wallet, b.wallet))
-      .map((w) => ({ wallet: walletOf(w.wallet), ...balanceFields(w), expiring_within_90d: scaledToNumber(w.expiringWithin90d) }));
+      .map((w) => {
+        const wallet = walletOf(w.wallet);
+        return { wallet, name: names.get(w.wallet) ?? wallet.id, ...balanceFields(w), expiring_within_90d: formatScaled(w.expiringWithin90d) };
+      });
     res.set('Cache-Control', 'private, max-age=5').json({ at: iso(ledger.at), wallets });
   });
 
@@ -105,7 +110,7 @@ export function balancesRouter(balances: BalanceService): Router {
       wallet: walletOf(wallet),
       at: iso(ledger.at),
       ...balanceFields(balance),
-      expired: scaledToNumber(balance?.expired ?? 0n),
+      expired: formatScaled(balance?.expired ?? 0n),
     });
   });
 

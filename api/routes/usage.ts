@@ -3,7 +3,7 @@ import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSumm
 import type { BalanceService } from '../../aggregator/balances.js';
 import { WalletDensity } from '../../aggregator/walletDensity.js';
 import type { Store } from '../../core/clickhouse.js';
-import { scaledToNumber } from '../../core/decimal.js';
+import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
@@ -19,8 +19,8 @@ function csvField(value: string): string {
 
 /** One row as JSON text; `keyName` is the grouping's name, already JSON-quoted. */
 function rowJson(keyName: string, row: UsageRow, others = false): string {
-  // The exact decimal text is a JSON number: a reader gets the double nearest to it.
-  return `{${keyName}:${JSON.stringify(row.key)},"amount":${row.amount},"events":${row.events}${others ? ',"others":true' : ''}}`;
+  // Amounts answer as exact decimal strings: a JSON number cannot hold every one of them.
+  return `{${keyName}:${JSON.stringify(row.key)},"amount":"${row.amount}","events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
 export function usageRouter(store: Store, balances: BalanceService): Router {
@@ -44,7 +44,7 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
       wallet: { type, id },
       products: summary.products,
       users: summary.users,
-      used: scaledToNumber(summary.used),
+      used: formatScaled(summary.used),
       from: iso(from),
       to: iso(to),
     });

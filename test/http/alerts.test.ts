@@ -61,14 +61,14 @@ describe('alerts', () => {
     ]);
     const body = await (await api.request('/v1/alerts', { key: 'acme-analyst' })).json();
     expect(body.alerts).toEqual([
-      { type: 'low_balance', wallet: { type: 'team', id: 'low' }, total: 100, available: 15, overage: 0 },
+      { type: 'low_balance', wallet: { type: 'team', id: 'low' }, total: '100', available: '15', overage: '0' },
       {
         type: 'expiring',
         wallet: { type: 'team', id: 'soon' },
-        amount: 50,
+        amount: '50',
         expires_at: '2026-07-01T00:00:00.000Z',
         days_left: 30,
-        lots: [{ lot_id: 'al-p2', remaining: 50, expires_at: '2026-07-01T00:00:00.000Z', days_left: 30 }],
+        lots: [{ lot_id: 'al-p2', remaining: '50', expires_at: '2026-07-01T00:00:00.000Z', days_left: 30 }],
       },
     ]);
   });

@@ -5,6 +5,7 @@ import { startApi, type TestApi } from '../support/api.js';
 import { historyArb } from '../support/histories.js';
 import { expiringLots, replay, type RefEvent } from '../support/reference.js';
 import { freshStore } from '../support/store.js';
+import { formatScaled, toScaled } from '../../core/decimal.js';
 
 let store: Store;
 let api: TestApi;
@@ -23,7 +24,7 @@ afterAll(async () => {
   await store.close();
 });
 
-const n = (units: bigint) => Number(units) / 10_000;
+const n = (units: bigint) => formatScaled(units);
 
 /** Posts events in chunks over HTTP, as a client resending and reordering would. */
 async function post(events: RefEvent[], key = 'acme-admin') {
@@ -49,7 +50,7 @@ describe('random histories posted over HTTP', () => {
           clock = at;
           const reference = replay(delivered, at);
           const listed = (await (await api.request('/v1/wallets', { key })).json()) as {
-            wallets: Array<{ wallet: { type: string; id: string }; total: number; used: number; available: number; status: string; overage: number; expiring_within_90d: number }>;
+            wallets: Array<{ wallet: { type: string; id: string }; total: string; used: string; available: string; status: string; overage: string; expiring_within_90d: string }>;
           };
           const byWallet = new Map(listed.wallets.map((w) => [`${w.wallet.type}/${w.wallet.id}`, w]));
           for (const [wallet, ref] of reference.wallets) {
@@ -69,21 +70,21 @@ describe('random histories posted over HTTP', () => {
             expect(body).toMatchObject({ total: n(later?.total ?? 0n), used: n(later?.used ?? 0n), overage: n(later?.overage ?? 0n), expired: n(later?.expired ?? 0n) });
 
             const events = (await (await api.request(`/v1/wallets/${wallet}/events?from=2025-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&limit=1000`, { key })).json()) as {
-              events: Array<{ type: string; amount: number }>;
+              events: Array<{ type: string; amount: string }>;
             };
-            const sums = (rows: Array<{ type: string; amount: number }>) => {
-              const out: Record<string, number> = {};
-              for (const r of rows) out[r.type] = Math.round(((out[r.type] ?? 0) + r.amount) * 10_000) / 10_000;
-              for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
-              return out;
+            const sums = (rows: Array<{ type: string; amount: string }>) => {
+              const out: Record<string, bigint> = {};
+              for (const r of rows) out[r.type] = (out[r.type] ?? 0n) + toScaled(r.amount);
+              for (const k of Object.keys(out)) if (out[k] === 0n) delete out[k];
+              return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, formatScaled(v)]));
             };
             const refEvents = reference.tokenEvents.filter((e) => e.wallet === wallet).map((e) => ({ type: e.type, amount: n(e.amount) }));
             expect(sums(events.events)).toEqual(sums(refEvents));
           }
           const expiring = (await (await api.request('/v1/expiring?within_days=90', { key })).json()) as {
-            lots: Array<{ wallet: { type: string; id: string }; lot_id: string; remaining: number; expires_at: string }>;
+            lots: Array<{ wallet: { type: string; id: string }; lot_id: string; remaining: string; expires_at: string }>;
           };
-          const shape = (rows: Array<{ wallet: string; lotId: string; remaining: number; expiresAt: number }>) =>
+          const shape = (rows: Array<{ wallet: string; lotId: string; remaining: string; expiresAt: number }>) =>
             rows.map((r) => `${r.wallet}|${r.lotId}|${r.remaining}|${r.expiresAt}`).sort();
           expect(shape(expiring.lots.map((l) => ({ wallet: `${l.wallet.type}/${l.wallet.id}`, lotId: l.lot_id, remaining: l.remaining, expiresAt: Date.parse(l.expires_at) })))).toEqual(
             shape(expiringLots(reference, at, 90).map((l) => ({ ...l, remaining: n(l.remaining) }))),
