@@ -14,6 +14,11 @@ export interface KafkaWorkerOptions {
   flushMs: number;
   /** Received but not yet committed events above which fetching pauses. */
   maxInFlight: number;
+  /**
+   * After a failed batch, how long the worker waits for the other batch in flight before it
+   * reports the failure. Nothing past the failed batch is committed either way.
+   */
+  failureGraceMs?: number;
 }
 
 export interface KafkaWorker {
@@ -24,26 +29,34 @@ export interface KafkaWorker {
   readonly done: Promise<void>;
 }
 
+const MAX_CONCURRENT_FLUSHES = 2;
+
 /**
  * Kafka → pipeline → commit. Flushes run in this loop, never in a timer: the timer only wakes
- * the loop, so a failed flush stops the worker instead of being swallowed.
+ * the loop, so a failed flush or a failed commit stops the worker instead of being swallowed.
  *
  * Two flushes may be in flight: the next batch decodes while the previous one is written.
  * Commits still happen strictly in flush order, and never past a batch that failed.
+ *
+ * On a rebalance the buffered records are dropped and the flushes under way finish before the
+ * member rejoins: the next owner of a partition reads it again from the last commit, and never
+ * while this member is still writing it. A flush's offsets are committed only under the
+ * assignment it was read in.
  */
 export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const { source, pipeline, metrics, log } = options;
+  const failureGraceMs = options.failureGraceMs ?? 5_000;
   let pending: KafkaRecord[] = [];
   let oldestAt = 0;
   let inFlight = 0;
   let paused = false;
   let stopping = false;
+  let revoked = false;
   let failure: Error | undefined;
   let wake: () => void = () => undefined;
   let drained: Array<() => void> = [];
   let commitChain: Promise<void> = Promise.resolve();
   const flushing = new Set<Promise<void>>();
-  const MAX_CONCURRENT_FLUSHES = 2;
 
   const signal = () => wake();
   const waitForSignal = (ms: number) =>
@@ -55,13 +68,29 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       };
     });
 
+  function fail(err: unknown) {
+    failure ??= err instanceof Error ? err : new Error(String(err));
+    // Batches waiting on back-pressure must return, or the consumer could never be stopped.
+    unblockAll();
+    signal();
+  }
+
+  function unblockAll() {
+    const waiting = drained;
+    drained = [];
+    for (const resolve of waiting) resolve();
+  }
+
   async function onBatch(batch: PartitionBatch): Promise<void> {
     metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, batch.lag);
+    // Not buffered: after a rebalance, or once stopping or failed, these records are read again
+    // from the last commit by whoever owns the partition then.
+    if (revoked || stopping || failure) return;
     if (pending.length === 0) oldestAt = Date.now();
     for (const record of batch.records) pending.push(record);
     inFlight += batch.records.length;
     if (pending.length >= options.batchSize) signal();
-    if (inFlight >= options.maxInFlight && !stopping) {
+    if (inFlight >= options.maxInFlight) {
       // Backpressure: stop fetching until committed work brings us back under the bound.
       const started = performance.now();
       if (!paused) {
@@ -76,14 +105,36 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   function release(count: number) {
     inFlight -= count;
     if (inFlight < options.maxInFlight) {
-      const waiting = drained;
-      drained = [];
-      for (const resolve of waiting) resolve();
+      unblockAll();
       if (paused && !stopping) {
         paused = false;
         source.resume();
       }
     }
+  }
+
+  /** Drops what is buffered: it is fetched again from the last commit by the partition's owner. */
+  function dropPending(reason: string) {
+    if (pending.length === 0) return;
+    const dropped = pending.length;
+    pending = [];
+    log.info({ event: 'kafka_buffer_dropped', reason, events: dropped }, 'buffered records dropped; they are read again from the last commit');
+    release(dropped);
+  }
+
+  async function onRevoke(): Promise<void> {
+    revoked = true;
+    dropPending('rebalance');
+    unblockAll();
+    signal();
+    // Writes under way finish (and commit, while this member still owns their partitions) first.
+    await Promise.allSettled([...flushing]);
+  }
+
+  function onAssign() {
+    // Fetching restarts from the committed offsets, so anything still buffered would come twice.
+    dropPending('assignment');
+    revoked = false;
   }
 
   function toMessages(records: KafkaRecord[]): IncomingMessage[] {
@@ -115,6 +166,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   function flush(): Promise<void> {
     const records = pending;
     pending = [];
+    const generation = source.generation();
     const stored = (async () => {
       const result = await pipeline.ingest(toMessages(records), { source: 'kafka' }, { storeAttempts: Infinity });
       const letters: DeadLetter[] = [];
@@ -131,23 +183,22 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       const result = await stored;
       if (failure) return;
       const offsets = nextOffsets(records);
-      try {
-        await source.commit(offsets);
-      } catch (err) {
-        // At-least-once: these offsets are not committed, so the messages come again after a
-        // restart or rebalance, and dedupe makes that harmless. A later commit covers them.
-        log.warn({ event: 'kafka_commit_failed', err, offsets }, 'offset commit failed');
+      // A commit that fails after the client's own retries stops the worker: going on would
+      // keep storing while the group's offsets stand still, and hide a broken consumer.
+      const done = await source.commit(offsets, generation);
+      const counts = { events: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected };
+      if (done) {
+        log.debug({ event: 'kafka_batch_committed', ...counts }, 'batch stored and committed');
+      } else {
+        // At-least-once: the partitions moved to another member, which reads these records
+        // again from the last commit and finds them stored.
+        log.info({ event: 'kafka_commit_skipped', ...counts, offsets }, 'batch stored; its partitions were reassigned, so its offsets are not committed');
       }
-      log.debug(
-        { event: 'kafka_batch_committed', events: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected },
-        'batch stored and committed',
-      );
     }));
     const tracked = committed
       .catch((err: unknown) => {
-        failure ??= err instanceof Error ? err : new Error(String(err));
-        log.error({ event: 'kafka_batch_failed', err: failure }, 'batch could not be stored; nothing past it is committed');
-        signal();
+        fail(err);
+        log.error({ event: 'kafka_batch_failed', err: failure }, 'batch could not be stored or committed; nothing past it is committed');
       })
       .finally(() => {
         release(records.length);
@@ -162,6 +213,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     while (!failure) {
       const due =
         pending.length > 0 &&
+        !revoked &&
         (stopping || pending.length >= options.batchSize || Date.now() - oldestAt >= options.flushMs);
       if (due && flushing.size < MAX_CONCURRENT_FLUSHES) {
         void flush();
@@ -171,7 +223,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       const wait = pending.length > 0 ? Math.max(1, options.flushMs - (Date.now() - oldestAt)) : options.flushMs;
       await waitForSignal(wait);
     }
-    await Promise.allSettled([...flushing]);
+    // The other flush may be retrying a store that is down; it cannot commit past the failed
+    // batch, so the worker reports the failure without waiting for it for ever.
+    await Promise.race([Promise.allSettled([...flushing]), new Promise((r) => setTimeout(r, failureGraceMs).unref())]);
     throw failure;
   }
 
@@ -184,6 +238,18 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   done.catch(() => undefined);
   let loopPromise: Promise<void> | undefined;
 
+  async function disconnectWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn({ event: 'kafka_disconnect_timeout', ms }, 'the consumer did not leave the group in time');
+        resolve();
+      }, ms);
+    });
+    await Promise.race([source.disconnect().catch(() => undefined), timeout]);
+    clearTimeout(timer);
+  }
+
   return {
     done,
     async start() {
@@ -191,29 +257,23 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       loopPromise.then(
         () => resolveDone(),
         async (err: Error) => {
-          // Unblock any batch waiting on backpressure, then leave without committing further.
           stopping = true;
-          release(0);
-          await source.stopFetching().catch(() => undefined);
-          await source.disconnect().catch(() => undefined);
+          unblockAll();
+          await disconnectWithin(failureGraceMs);
           rejectDone(err);
         },
       );
-      source.crashed.catch((err: Error) => {
-        failure ??= err;
-        signal();
-      });
-      await source.start(onBatch);
+      source.crashed.catch((err: Error) => fail(err));
+      await source.start({ onBatch, onRevoke, onAssign });
       log.info({ event: 'kafka_worker_started' }, 'consuming');
     },
     async stop() {
       if (stopping) return done;
       stopping = true;
-      // Batches waiting on backpressure must finish so the consumer can stop.
-      const waiting = drained;
-      drained = [];
-      for (const resolve of waiting) resolve();
-      await source.stopFetching();
+      // Fetching stops but the member stays in the group, so the last commits are accepted.
+      if (!paused) source.pause();
+      paused = true;
+      unblockAll();
       signal();
       await loopPromise;
       await commitChain;

@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 
 /**
@@ -34,18 +34,44 @@ export interface CommitOffset {
   offset: string;
 }
 
-export interface KafkaSource {
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** What a source calls back into while it consumes. */
+export interface SourceCallbacks {
   /**
-   * Starts consuming. `onBatch` is awaited before the next fetch of that partition; the records
-   * are only acknowledged by a later `commit`.
+   * Awaited before the next fetch of that partition; the records are only acknowledged by a
+   * later `commit`. The source keeps the group membership alive while it waits.
    */
-  start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
-  commit(offsets: CommitOffset[]): Promise<void>;
+  onBatch(batch: PartitionBatch): Promise<void>;
+  /**
+   * The group is rebalancing: every partition of this member may move to another. Buffered
+   * records must be dropped (the next owner reads them again from the last commit) and writes
+   * already under way finished. Where the source can, it rejoins the group only once this resolves,
+   * so the next owner never reads a partition this member is still writing.
+   */
+  onRevoke(): Promise<void>;
+  /** A new assignment took effect; fetching restarts from the committed offsets. */
+  onAssign(partitions: TopicPartition[]): void;
+}
+
+export interface KafkaSource {
+  start(callbacks: SourceCallbacks): Promise<void>;
+  /** Grows with every assignment this member receives; commits name the one they belong to. */
+  generation(): number;
+  /**
+   * Commits offsets taken under assignment `generation`. Resolves false, committing nothing,
+   * when the partitions may have moved since: the group rebalanced, or the broker fenced this
+   * member. Rejects when the commit failed for any other reason, after the client's retries.
+   */
+  commit(offsets: CommitOffset[], generation: number): Promise<boolean>;
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
+  /** Stops fetching, staying in the group (heartbeats continue), until `resume`. */
   pause(): void;
   resume(): void;
-  /** Stops fetching; batches already handed to `onBatch` finish first. */
-  stopFetching(): Promise<void>;
+  /** Leaves the group once batches already handed to `onBatch` return, and closes connections. */
   disconnect(): Promise<void>;
   /** Resolves or rejects when the consumer crashes on its own. */
   readonly crashed: Promise<Error>;
@@ -60,6 +86,8 @@ export interface KafkaSourceOptions {
   /** Partitions processed at once; fetching overlaps with storing across them. */
   partitionsConcurrently?: number;
   sessionTimeoutMs?: number;
+  /** How the client opens its TCP connections; kafkajs's own when not given. */
+  socketFactory?: ISocketFactory;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -77,13 +105,90 @@ function kafkaLogCreator(log: Logger) {
     };
 }
 
+/** Kafka error types which mean this member's assignment is no longer current. */
+const OWNERSHIP_LOST = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+/** What kafkajs treats as "rejoin the group" when a heartbeat answers it. */
+const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'UNKNOWN_MEMBER_ID']);
+
+/** The protocol error type of a kafkajs error, looking through the retrier's wrappers. */
+function kafkaErrorType(err: unknown): string | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string') return type;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isOwnershipLost(err: unknown): boolean {
+  return OWNERSHIP_LOST.has(kafkaErrorType(err) ?? '');
+}
+
+export function isRejoinNeeded(err: unknown): boolean {
+  return REJOIN.has(kafkaErrorType(err) ?? '');
+}
+
+export interface BatchHandling {
+  heartbeat(): Promise<void>;
+  heartbeatIntervalMs: number;
+  onRevoke(): Promise<void>;
+  log: Logger;
+}
+
+/**
+ * Runs `work` (a batch handed to the worker) while keeping the group membership alive: a worker
+ * blocked on back-pressure by a slow store would otherwise miss its session timeout and be
+ * evicted, which moves its partitions and starts a rebalance storm. A heartbeat that finds the
+ * group rebalancing revokes the buffered records before this batch returns, and rethrows, so
+ * kafkajs rejoins only after them. The batch ends with a heartbeat of its own for the same reason.
+ */
+export async function whileKeepingMembership(work: Promise<void>, handling: BatchHandling): Promise<void> {
+  let finished = false;
+  let rebalance: unknown;
+  const settled = work.finally(() => {
+    finished = true;
+  });
+  settled.catch(() => undefined);
+  const beat = async (): Promise<boolean> => {
+    try {
+      await handling.heartbeat();
+      return true;
+    } catch (err) {
+      if (!isRejoinNeeded(err)) {
+        // kafkajs retries its own requests; a connection error here is met again by its next heartbeat.
+        handling.log.warn({ event: 'kafka_heartbeat_failed', err }, 'heartbeat failed while a batch was waiting');
+        return true;
+      }
+      rebalance = err;
+      await handling.onRevoke();
+      return false;
+    }
+  };
+  while (!finished) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<'tick'>((resolve) => {
+      timer = setTimeout(() => resolve('tick'), handling.heartbeatIntervalMs);
+    });
+    const first = await Promise.race([settled.then(() => 'done' as const, () => 'done' as const), tick]);
+    clearTimeout(timer);
+    if (first === 'done') break;
+    if (!(await beat())) break;
+  }
+  await settled;
+  if (rebalance === undefined) await beat();
+  if (rebalance !== undefined) throw rebalance;
+}
+
 export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const heartbeatInterval = Math.min(3_000, Math.floor(sessionTimeout / 3));
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(options.log),
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
+    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
   });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -92,14 +197,16 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     maxBytes: 64 * 1024 * 1024,
     minBytes: 1,
     maxWaitTimeInMs: 100,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
+    sessionTimeout,
+    heartbeatInterval,
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   let producerConnected = false;
+  let generation = 0;
+  let callbacks: SourceCallbacks | undefined;
   let rejectCrash: (err: Error) => void = () => undefined;
   const crashed = new Promise<Error>((_, reject) => {
     rejectCrash = reject;
@@ -110,10 +217,24 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     const err = event.payload.error;
     if (!event.payload.restart) rejectCrash(err instanceof Error ? err : new Error(String(err)));
   });
+  // kafkajs emits this just before it rejoins, and cannot wait: a rebalance found by its own
+  // heartbeat between fetches (none of ours in progress) still drops what is buffered, at once.
+  consumer.on(consumer.events.REBALANCING, () => {
+    void callbacks?.onRevoke();
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    generation++;
+    const assignment = event.payload.memberAssignment as Record<string, number[]>;
+    const partitions = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+    options.log.info({ event: 'kafka_partitions_assigned', generation, partitions: partitions.map((p) => p.partition) }, 'partitions assigned');
+    callbacks?.onAssign(partitions);
+  });
 
   return {
     crashed,
-    async start(onBatch) {
+    generation: () => generation,
+    async start(handlers) {
+      callbacks = handlers;
       await consumer.connect();
       await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
       await consumer.run({
@@ -121,7 +242,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
-        eachBatch: async ({ batch, resolveOffset }) => {
+        eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
           if (batch.messages.length === 0) return;
           const records: KafkaRecord[] = batch.messages.map((m) => ({
             topic: batch.topic,
@@ -132,14 +253,29 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
           }));
           const last = records[records.length - 1] as KafkaRecord;
           const lag = Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1);
-          await onBatch({ topic: batch.topic, partition: batch.partition, records, lag });
+          await whileKeepingMembership(handlers.onBatch({ topic: batch.topic, partition: batch.partition, records, lag }), {
+            heartbeat,
+            heartbeatIntervalMs: heartbeatInterval,
+            onRevoke: () => handlers.onRevoke(),
+            log: options.log,
+          });
           // Moves only the fetch position; nothing is committed here (autoCommit is off).
           resolveOffset(last.offset);
         },
       });
     },
-    async commit(offsets) {
-      if (offsets.length) await consumer.commitOffsets(offsets);
+    async commit(offsets, taken) {
+      if (offsets.length === 0) return true;
+      // Another member may own these partitions now, and kafkajs would send the commit under the
+      // new generation: it must not go out. Under the old one, the broker itself fences it.
+      if (taken !== generation) return false;
+      try {
+        await consumer.commitOffsets(offsets);
+        return true;
+      } catch (err) {
+        if (isOwnershipLost(err)) return false;
+        throw err;
+      }
     },
     async sendDeadLetters(letters) {
       if (letters.length === 0) return;
@@ -169,10 +305,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     resume() {
       consumer.resume([{ topic: options.topic }]);
     },
-    async stopFetching() {
-      await consumer.stop();
-    },
     async disconnect() {
+      await consumer.stop();
       await consumer.disconnect();
       if (producerConnected) await producer.disconnect();
     },

@@ -2,36 +2,47 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import type { BatchResult, IngestPipeline } from '../../ingest/pipeline.js';
-import type { CommitOffset, DeadLetter, KafkaSource, PartitionBatch } from '../../ingest/sources/kafka.js';
+import { whileKeepingMembership, type CommitOffset, type DeadLetter, type KafkaSource, type PartitionBatch, type SourceCallbacks } from '../../ingest/sources/kafka.js';
 import { silentLog } from '../support/store.js';
 
-/** A Kafka source in memory: the test hands it batches and watches commits, pauses and dead letters. */
+/**
+ * A Kafka source in memory: the test hands it batches and watches commits, pauses and dead
+ * letters. Like kafkajs, it leaves the group only once the batches it handed over have returned.
+ */
 function memorySource() {
-  let deliver: (batch: PartitionBatch) => Promise<void> = async () => undefined;
+  let callbacks: SourceCallbacks | undefined;
+  const open = new Set<Promise<void>>();
   const state = {
     commits: [] as CommitOffset[][],
     deadLetters: [] as DeadLetter[],
     pauses: 0,
     resumes: 0,
-    stopped: false,
+    disconnected: false,
+    generation: 1,
+    /** Makes the next commit fail as the broker or client would. */
+    commitError: undefined as Error | undefined,
   };
   const source: KafkaSource = {
     crashed: new Promise<Error>(() => undefined),
-    async start(onBatch) {
-      deliver = onBatch;
+    generation: () => state.generation,
+    async start(handlers) {
+      callbacks = handlers;
     },
-    async commit(offsets) {
+    async commit(offsets, generation) {
+      if (state.commitError) throw state.commitError;
+      if (generation !== state.generation) return false;
       state.commits.push(offsets);
+      return true;
     },
     async sendDeadLetters(letters) {
       state.deadLetters.push(...letters);
     },
     pause: () => void state.pauses++,
     resume: () => void state.resumes++,
-    async stopFetching() {
-      state.stopped = true;
+    async disconnect() {
+      await Promise.allSettled([...open]);
+      state.disconnected = true;
     },
-    async disconnect() {},
   };
   const batch = (partition: number, from: number, count: number, value = (o: number) => `{"n":${o}}`): PartitionBatch => ({
     topic: 't',
@@ -39,7 +50,19 @@ function memorySource() {
     lag: 0,
     records: Array.from({ length: count }, (_, i) => ({ topic: 't', partition, offset: String(from + i), key: null, value: Buffer.from(value(from + i)) })),
   });
-  return { source, state, deliver: (b: PartitionBatch) => deliver(b), batch };
+  const deliver = (b: PartitionBatch) => {
+    const handed = (callbacks as SourceCallbacks).onBatch(b);
+    open.add(handed);
+    void handed.finally(() => open.delete(handed)).catch(() => undefined);
+    return handed;
+  };
+  /** A rebalance as the source reports it: revoke everything, then the new assignment. */
+  const rebalance = async (assigned: number[]) => {
+    await (callbacks as SourceCallbacks).onRevoke();
+    state.generation++;
+    (callbacks as SourceCallbacks).onAssign(assigned.map((partition) => ({ topic: 't', partition })));
+  };
+  return { source, state, deliver, batch, rebalance, revoke: () => (callbacks as SourceCallbacks).onRevoke() };
 }
 
 function acceptingPipeline(onBatch: (size: number) => Promise<void> = async () => undefined): IngestPipeline & { sizes: number[] } {
@@ -78,7 +101,7 @@ describe('the Kafka worker', () => {
     for (const commit of state.commits) for (const c of commit) last.set(c.partition, c.offset);
     expect(Object.fromEntries(last)).toEqual({ 0: '9', 1: '106' });
     expect(state.deadLetters.map((d) => d.record.offset)).toEqual(['7']);
-    expect(state.stopped).toBe(true);
+    expect(state.disconnected).toBe(true);
   });
 
   it('flushes a small batch after T ms', async () => {
@@ -128,5 +151,157 @@ describe('the Kafka worker', () => {
     expect(state.resumes).toBe(1);
     await worker.stop();
     expect(state.commits.flat().map((c) => `${c.partition}:${c.offset}`).sort()).toEqual(['0:4', '1:4']);
+  });
+
+  it('drops the buffered records of revoked partitions: nothing of them is stored or committed by this member', async () => {
+    const { source, state, deliver, batch, rebalance } = memorySource();
+    const pipeline = acceptingPipeline();
+    // Neither size nor time flushes before the rebalance.
+    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 1000, flushMs: 60_000, maxInFlight: 10_000 });
+    await worker.start();
+    await deliver(batch(0, 0, 5));
+    await deliver(batch(1, 0, 5));
+    await rebalance([1]);
+    // Fetching restarts from the last commit: partition 1 comes again, partition 0 went elsewhere.
+    await deliver(batch(1, 0, 7));
+    await worker.stop();
+    expect(pipeline.sizes).toEqual([7]);
+    expect(state.commits.flat()).toEqual([{ topic: 't', partition: 1, offset: '7' }]);
+  });
+
+  it('a flush under way when partitions are revoked finishes before the member rejoins, and commits only under its own assignment', async () => {
+    const { source, state, deliver, batch, revoke } = memorySource();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const pipeline = acceptingPipeline(() => gate);
+    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 4, maxInFlight: 10_000 });
+    await worker.start();
+    await deliver(batch(0, 0, 4));
+    await new Promise((r) => setTimeout(r, 20));
+    let revoked = false;
+    const revoking = revoke().then(() => (revoked = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(revoked).toBe(false);
+    release();
+    await revoking;
+    expect(state.commits.flat()).toEqual([{ topic: 't', partition: 0, offset: '4' }]);
+
+    await worker.stop();
+  });
+
+  it('a flush that ends after the group moved on does not commit: the new owner reads it again', async () => {
+    const { source, state, deliver, batch } = memorySource();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const worker = createKafkaWorker({ ...options, source, pipeline: acceptingPipeline(() => gate), batchSize: 4, maxInFlight: 10_000 });
+    await worker.start();
+    await deliver(batch(2, 0, 4));
+    await new Promise((r) => setTimeout(r, 20));
+    state.generation++;
+    release();
+    await worker.stop();
+    expect(state.commits).toEqual([]);
+  });
+
+  it('stops with the error when a commit fails for good, instead of storing on without committing', async () => {
+    const { source, state, deliver, batch } = memorySource();
+    state.commitError = Object.assign(new Error('Not authorized to access group'), { type: 'GROUP_AUTHORIZATION_FAILED', retriable: false });
+    const pipeline = acceptingPipeline();
+    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 5, maxInFlight: 1000 });
+    await worker.start();
+    await deliver(batch(0, 0, 5));
+    await expect(worker.done).rejects.toThrow('Not authorized');
+    await deliver(batch(0, 5, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pipeline.sizes).toEqual([5]);
+    expect(state.disconnected).toBe(true);
+  });
+
+  it('exits with the error when a flush fails while a batch waits on the in-flight bound', async () => {
+    const { source, state, deliver, batch } = memorySource();
+    let call = 0;
+    const pipeline = acceptingPipeline(async () => {
+      if (++call === 1) {
+        await new Promise((r) => setTimeout(r, 50));
+        throw Object.assign(new Error('disk full'), { code: '243' });
+      }
+    });
+    // The first 4 flush on time; the next 8 wait in the buffer, over the bound of 8 in flight.
+    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 100, flushMs: 10, maxInFlight: 8 });
+    await worker.start();
+    await deliver(batch(0, 0, 4));
+    await new Promise((r) => setTimeout(r, 20));
+    const blocked = deliver(batch(0, 4, 8));
+    const outcome = await Promise.race([
+      worker.done.then(() => 'resolved', (err: Error) => err.message),
+      new Promise((r) => setTimeout(() => r('still waiting'), 5_000)),
+    ]);
+    expect(outcome).toBe('disk full');
+    await blocked;
+    expect(state.commits).toEqual([]);
+    expect(state.disconnected).toBe(true);
+  });
+
+  it('reports the failure even while the other flush in flight retries a store that is down', async () => {
+    const { source, deliver, batch } = memorySource();
+    let call = 0;
+    const pipeline = acceptingPipeline(async () => {
+      if (++call === 1) {
+        await new Promise((r) => setTimeout(r, 30));
+        throw new Error('schema mismatch');
+      }
+      await new Promise(() => undefined);
+    });
+    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 2, maxInFlight: 1000, failureGraceMs: 100 });
+    await worker.start();
+    await deliver(batch(0, 0, 2));
+    await deliver(batch(0, 2, 2));
+    await expect(worker.done).rejects.toThrow('schema mismatch');
+  });
+});
+
+describe('a batch waiting in the consumer', () => {
+  const rebalancing = () => Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
+
+  it('keeps sending heartbeats while it waits on back-pressure', async () => {
+    let beats = 0;
+    const work = new Promise<void>((r) => setTimeout(r, 175));
+    await whileKeepingMembership(work, { heartbeat: async () => void beats++, heartbeatIntervalMs: 40, onRevoke: async () => undefined, log: silentLog });
+    // Every 40 ms while waiting, and once when the batch returns.
+    expect(beats).toBeGreaterThanOrEqual(4);
+  });
+
+  it('revokes the buffered records when a heartbeat finds the group rebalancing, before the batch returns', async () => {
+    const steps: string[] = [];
+    let finish: () => void = () => undefined;
+    const work = new Promise<void>((r) => (finish = r));
+    const handled = whileKeepingMembership(work.then(() => void steps.push('batch returned')), {
+      heartbeat: async () => {
+        throw rebalancing();
+      },
+      heartbeatIntervalMs: 20,
+      onRevoke: async () => {
+        steps.push('revoked');
+        finish();
+      },
+      log: silentLog,
+    });
+    await expect(handled).rejects.toMatchObject({ type: 'REBALANCE_IN_PROGRESS' });
+    expect(steps).toEqual(['revoked', 'batch returned']);
+  });
+
+  it('ends with a heartbeat, so a rebalance found right after the batch revokes first', async () => {
+    const steps: string[] = [];
+    const handled = whileKeepingMembership(Promise.resolve(), {
+      heartbeat: async () => {
+        steps.push('heartbeat');
+        throw rebalancing();
+      },
+      heartbeatIntervalMs: 1_000,
+      onRevoke: async () => void steps.push('revoked'),
+      log: silentLog,
+    });
+    await expect(handled).rejects.toMatchObject({ type: 'REBALANCE_IN_PROGRESS' });
+    expect(steps).toEqual(['heartbeat', 'revoked']);
   });
 });
