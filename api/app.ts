@@ -12,6 +12,8 @@ import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
 import { openApiDocument } from './openapi.js';
+import { queries } from './schemas.js';
+import { validateQuery } from './validate.js';
 import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
 import type { BalanceService } from '../aggregator/balances.js';
@@ -53,10 +55,12 @@ export function createApp(options: AppOptions): Express {
 
   app.use(createCors(options.corsOrigins ?? []));
 
-  app.get('/healthz', (_req, res) => {
+  // Probes take no parameters: an unknown one is a 400, as on every route.
+  const noParameters = validateQuery(queries.none);
+  app.get('/healthz', noParameters, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', noParameters, async (_req, res) => {
     const reachable = await store.ping().catch(() => false);
     res.status(reachable ? 200 : 503).json({ status: reachable ? 'ready' : 'storage_unreachable' });
   });

@@ -6,6 +6,8 @@ type Status = 200 | 400 | 401 | 403 | 404 | 413 | 503;
 export interface Operation {
   method: 'get' | 'post';
   path: string;
+  /** Stable: generated clients name their functions after it. */
+  operationId: string;
   summary: string;
   roles?: string[];
   query?: z.ZodObject;
@@ -21,11 +23,12 @@ const READ_ERRORS: Status[] = [400, 401, 403];
 
 /** Every route of the API. The app mounts the same schemas; a test holds every answer to this list. */
 export const operations: Operation[] = [
-  { method: 'get', path: '/healthz', summary: 'Liveness', response: 'Health', errors: [], public: true },
-  { method: 'get', path: '/readyz', summary: 'Readiness: storage reachable', response: 'Health', errors: [503], public: true },
+  { method: 'get', path: '/healthz', operationId: 'getLiveness', summary: 'Liveness', response: 'Health', errors: [400], public: true },
+  { method: 'get', path: '/readyz', operationId: 'getReadiness', summary: 'Readiness: storage reachable', response: 'Health', errors: [400, 503], public: true },
   {
     method: 'post',
     path: '/v1/events',
+    operationId: 'ingestEvents',
     summary: 'Ingest events: a JSON array, one JSON object, or NDJSON. Answers once the accepted events are stored.',
     roles: ['admin', 'ingest'],
     response: 'IngestResult',
@@ -38,10 +41,11 @@ export const operations: Operation[] = [
       },
     },
   },
-  { method: 'get', path: '/v1/wallets', summary: 'Every wallet of the account with its balance now', roles: ['admin', 'analyst'], query: queries.wallets, response: 'Wallets', errors: READ_ERRORS },
+  { method: 'get', path: '/v1/wallets', operationId: 'listWallets', summary: 'Every wallet of the account with its balance now', roles: ['admin', 'analyst'], query: queries.wallets, response: 'Wallets', errors: READ_ERRORS },
   {
     method: 'get',
     path: '/v1/wallets/{type}/{id}/balance',
+    operationId: 'getWalletBalance',
     summary: 'A wallet balance at an instant (default now)',
     roles: ['admin', 'analyst'],
     query: queries.balance,
@@ -52,6 +56,7 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/v1/wallets/{type}/{id}/events',
+    operationId: 'listWalletTokenEvents',
     summary: 'Token events (purchased, expired, moved_in, moved_out), newest first, paged by cursor',
     roles: ['admin', 'analyst'],
     query: queries.tokenEvents,
@@ -62,6 +67,7 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/v1/wallets/{type}/{id}/usage-summary',
+    operationId: 'getWalletUsageSummary',
     summary: 'Distinct products, distinct users and amount used over the last N days',
     roles: ['admin', 'analyst'],
     query: queries.usageSummary,
@@ -69,10 +75,11 @@ export const operations: Operation[] = [
     response: 'UsageSummary',
     errors: [...READ_ERRORS, 404],
   },
-  { method: 'get', path: '/v1/expiring', summary: 'Lots with something left that expire within the window', roles: ['admin', 'analyst'], query: queries.expiring, response: 'Expiring', errors: READ_ERRORS },
+  { method: 'get', path: '/v1/expiring', operationId: 'listExpiringLots', summary: 'Lots with something left that expire within the window', roles: ['admin', 'analyst'], query: queries.expiring, response: 'Expiring', errors: READ_ERRORS },
   {
     method: 'get',
     path: '/v1/usage',
+    operationId: 'getUsage',
     summary: 'Usage totals over any range, grouped by service, user, product or day; CSV with Accept: text/csv',
     roles: ['admin', 'analyst'],
     query: queries.usage,
@@ -80,7 +87,7 @@ export const operations: Operation[] = [
     errors: [...READ_ERRORS, 404],
     produces: ['application/json', 'text/csv'],
   },
-  { method: 'get', path: '/v1/alerts', summary: 'Current low_balance and expiring alerts', roles: ['admin', 'analyst'], query: queries.none, response: 'Alerts', errors: READ_ERRORS },
+  { method: 'get', path: '/v1/alerts', operationId: 'listAlerts', summary: 'Current low_balance and expiring alerts', roles: ['admin', 'analyst'], query: queries.none, response: 'Alerts', errors: READ_ERRORS },
 ];
 
 const STATUS_TEXT: Record<Status, string> = {
@@ -128,6 +135,7 @@ export function openApiDocument(): Record<string, unknown> {
     paths[op.path] = {
       ...paths[op.path],
       [op.method]: {
+        operationId: op.operationId,
         summary: op.summary,
         ...(op.roles ? { description: `Roles: ${op.roles.join(', ')}` } : {}),
         ...(op.public ? { security: [] } : {}),
@@ -139,8 +147,10 @@ export function openApiDocument(): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Token & credit balances', version: '1.0.0', description: 'Prepaid token and credit balances: events in, exact balances, usage analytics and alerts out.' },
+    info: { title: 'Token & credit balances', version: '1.0.0', description: 'Prepaid token and credit balances: events in, exact balances, usage analytics and alerts out.', license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    // Relative: the document describes the server that serves it, wherever that runs.
+    servers: [{ url: '/', description: 'the server that serves this document' }],
     security: [{ bearer: [] }],
     paths,
     components: {

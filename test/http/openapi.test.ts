@@ -80,6 +80,8 @@ describe('the OpenAPI document', () => {
     const admin = { key: 'acme-admin' };
     await conforms('get', '/healthz', {}, 200);
     await conforms('get', '/readyz', {}, 200);
+    await conforms('get', '/healthz?verbose=1', {}, 400);
+    await conforms('get', '/readyz?verbose=1', {}, 400);
     await conforms('post', '/v1/events', { ...admin, body: JSON.stringify([usage('oa-u3'), { type: 'usage' }]) }, 200);
     await conforms('post', '/v1/events', { ...admin, body: '[{', headers: { 'content-type': 'application/json' } }, 400);
     await conforms('post', '/v1/events', { body: '[]' }, 401);
