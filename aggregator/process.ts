@@ -26,6 +26,8 @@ export interface AggregatorOptions {
   log: Logger;
   clock?: () => number;
   pollMs?: number;
+  /** Called after every pass over the accounts, with whether storage answered: a health signal. */
+  onPass?: (storageAnswered: boolean) => void;
 }
 
 interface AccountState {
@@ -51,6 +53,7 @@ export class BalanceAggregator {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly pollMs: number;
+  private readonly onPass: (storageAnswered: boolean) => void;
   private readonly accounts = new Map<string, AccountState>();
   /** Accounts this process stored events for since they were last recomputed. */
   private readonly notified = new Set<string>();
@@ -65,6 +68,7 @@ export class BalanceAggregator {
     this.log = options.log;
     this.clock = options.clock ?? Date.now;
     this.pollMs = options.pollMs ?? POLL_MS;
+    this.onPass = options.onPass ?? (() => undefined);
   }
 
   /** Starts the loop; every account is recomputed on its first pass. */
@@ -99,7 +103,8 @@ export class BalanceAggregator {
     while (this.running) {
       const waiters = this.waiting;
       this.waiting = [];
-      const nextDue = await this.pass();
+      const { nextDue, storageAnswered } = await this.pass();
+      this.onPass(storageAnswered);
       for (const resolve of waiters) resolve();
       if (!this.running) break;
       const delay = Math.max(0, Math.min(this.pollMs, nextDue - this.clock()));
@@ -116,7 +121,7 @@ export class BalanceAggregator {
   }
 
   /** One comparison of every account with its last snapshot; returns when the next one is due. */
-  private async pass(): Promise<number> {
+  private async pass(): Promise<{ nextDue: number; storageAnswered: boolean }> {
     const notified = new Set(this.notified);
     this.notified.clear();
     let versions: Map<string, number>;
@@ -124,7 +129,7 @@ export class BalanceAggregator {
       versions = await this.storedEvents();
     } catch (err) {
       this.log.warn({ event: 'aggregator_poll_failed', err, retriable: isRetriableStorageError(err) }, 'could not read account versions');
-      return this.clock() + RETRY_MS;
+      return { nextDue: this.clock() + RETRY_MS, storageAnswered: false };
     }
     const now = this.clock();
     const due: string[] = [];
@@ -150,7 +155,7 @@ export class BalanceAggregator {
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     let nextDue = Number.MAX_SAFE_INTEGER;
     for (const state of this.accounts.values()) nextDue = Math.min(nextDue, state.changesAt);
-    return nextDue;
+    return { nextDue, storageAnswered: true };
   }
 
   private async storedEvents(): Promise<Map<string, number>> {

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
 import { loadConfigOrExit, storageConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
@@ -8,11 +10,23 @@ import { BalanceAggregator } from './process.js';
  * `npm run aggregate`: keeps the balance tables current for every account, against the same
  * ClickHouse the ingest and api processes use. Any number may run; each writes whole snapshots.
  */
-const config = loadConfigOrExit(storageConfigSchema);
+const config = loadConfigOrExit(
+  storageConfigSchema.extend({
+    /** Touched after every pass, for a container health check. */
+    AGGREGATOR_HEARTBEAT_FILE: z.string().min(1).optional(),
+  }),
+);
 const log = createLogger(config.LOG_LEVEL, 'aggregator');
 const store = storeFromConfig(config);
 await migrate(store);
-const aggregator = new BalanceAggregator({ store, log });
+const heartbeat = config.AGGREGATOR_HEARTBEAT_FILE;
+const aggregator = new BalanceAggregator({
+  store,
+  log,
+  onPass: (storageAnswered) => {
+    if (heartbeat && storageAnswered) writeFileSync(heartbeat, String(Date.now()));
+  },
+});
 aggregator.start();
 log.info({ event: 'aggregator_started', storage: store.kind }, 'keeping balance tables current');
 
