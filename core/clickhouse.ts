@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
+import { lockDataDir } from './dataDirLock.js';
 
 /**
  * The one way the product reaches ClickHouse. The embedded chDB connection and the HTTP
@@ -41,6 +42,7 @@ export interface StoreOptions {
 export function createStore(options: StoreOptions): Store {
   const kind = options.url ? 'http' : 'chdb';
   let client: ClickHouseClient;
+  let releaseDataDir: () => void = () => undefined;
   if (options.url) {
     client = createClient({
       url: options.url,
@@ -52,6 +54,8 @@ export function createStore(options: StoreOptions): Store {
   } else {
     const dataDir = resolve(options.dataDir ?? './data');
     mkdirSync(dataDir, { recursive: true });
+    // Refuses at once, before chDB opens the directory, when another live process holds it.
+    releaseDataDir = lockDataDir(dataDir);
     // chdb ships its own copy of client-common's Connection type; the shapes are the same.
     const connection = createChdbConnection({ path: dataDir }) as unknown as ClientConnection;
     client = createClient({ connection });
@@ -95,7 +99,13 @@ export function createStore(options: StoreOptions): Store {
       const result = await client.ping();
       return result.success;
     },
-    close: () => client.close(),
+    async close() {
+      try {
+        await client.close();
+      } finally {
+        releaseDataDir();
+      }
+    },
   };
 }
 

@@ -1,15 +1,27 @@
 import { createStore, type Store } from './clickhouse.js';
 import type { StorageConfig } from './config.js';
+import { DataDirInUseError } from './dataDirLock.js';
 
-/** The store a process uses: a ClickHouse server when CLICKHOUSE_URL is set, else embedded chDB. */
+/**
+ * The store a process uses: a ClickHouse server when CLICKHOUSE_URL is set, else embedded chDB.
+ * A data directory another live process holds stops this one at boot, with the reason.
+ */
 export function storeFromConfig(config: StorageConfig): Store {
-  return createStore({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    dataDir: config.BALANCES_DATA_DIR,
-    database: config.CLICKHOUSE_DATABASE,
-  });
+  try {
+    return createStore({
+      url: config.CLICKHOUSE_URL,
+      username: config.CLICKHOUSE_USER,
+      password: config.CLICKHOUSE_PASSWORD,
+      dataDir: config.BALANCES_DATA_DIR,
+      database: config.CLICKHOUSE_DATABASE,
+    });
+  } catch (err) {
+    if (err instanceof DataDirInUseError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(3);
+    }
+    throw err;
+  }
 }
 
 /** Runs `stop` once on SIGTERM or SIGINT, then exits; a second signal exits at once. */
