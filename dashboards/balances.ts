@@ -3,7 +3,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import { clickhouse } from './clickhouse.js';
-import { accountVariable, dashboardBase, GREEN, RED, statusMappings, walletFilter, walletTypeVariable, walletVariable } from './defaults.js';
+import { accountVariable, byNames, dashboardBase, GREEN, RED, statusMappings, walletFilter, walletTypeVariable, walletVariable } from './defaults.js';
 
 /** The Balances page's views: a donut per wallet, every wallet's status, and what expires soon. */
 export const BALANCES_UID = 'balances-overview';
@@ -61,7 +61,7 @@ export function walletDonut(): piechart.PanelBuilder {
       ]),
     )
     .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds))
-    .overrideByName('used', [{ id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }]);
+    .withOverride({ matcher: byNames('used'), properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }] });
 }
 
 /** Every selected wallet: status, amounts and days to its next expiry. */
@@ -80,15 +80,8 @@ export function walletsTable(): table.PanelBuilder {
         ORDER BY status DESC, available ASC, wallet
       `),
     )
-    .decimals(2)
-    .overrideByName('status', [
-      { id: 'mappings', value: statusMappings },
-      { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } },
-    ])
-    .overrideByName('days_to_next_expiry', [
-      { id: 'decimals', value: 0 },
-      { id: 'unit', value: 'd' },
-    ]);
+    .mappings(statusMappings)
+    .withOverride({ matcher: byNames('status'), properties: [{ id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } }] });
 }
 
 /** Lots with something left that expire within 90 days, soonest first. */
@@ -107,15 +100,16 @@ export function expiringLotsTable(): table.PanelBuilder {
         ORDER BY l.expires_at, wallet, lot_id
       `),
     )
-    .decimals(2)
-    .overrideByName('days_left', [
-      { id: 'decimals', value: 0 },
-      {
-        id: 'thresholds',
-        value: { mode: dashboard.ThresholdsMode.Absolute, steps: [{ value: null, color: RED }, { value: 30, color: 'orange' }, { value: 60, color: GREEN }] },
-      },
-      { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } },
-    ]);
+    .withOverride({
+      matcher: byNames('days_left'),
+      properties: [
+        {
+          id: 'thresholds',
+          value: { mode: dashboard.ThresholdsMode.Absolute, steps: [{ value: null, color: RED }, { value: 30, color: 'orange' }, { value: 60, color: GREEN }] },
+        },
+        { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } },
+      ],
+    });
 }
 
 export function balancesDashboard(): dashboard.DashboardBuilder {

@@ -67,6 +67,14 @@ export function walletFilter(prefix = ''): string {
   ].join('\n  AND ');
 }
 
+/**
+ * Fields by name, for overrides. The `byNames` matcher takes an object, as the dashboard schema
+ * requires of every matcher's options (`byName` takes a bare string).
+ */
+export function byNames(...names: string[]): dashboard.MatcherConfig {
+  return { id: 'byNames', options: { mode: 'include', names } };
+}
+
 export const RED = 'red';
 export const GREEN = 'green';
 

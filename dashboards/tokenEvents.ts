@@ -1,7 +1,8 @@
+import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import { clickhouse } from './clickhouse.js';
-import { accountVariable, dashboardBase, walletFilter, walletTypeVariable, walletVariable } from './defaults.js';
+import { accountVariable, byNames, dashboardBase, walletFilter, walletTypeVariable, walletVariable } from './defaults.js';
 
 /** Purchases, expiries and moves in and out, as the ledger reports them. */
 export const TOKEN_EVENTS_UID = 'balances-token-events';
@@ -25,23 +26,19 @@ export function tokenEventsTable(): table.PanelBuilder {
         LIMIT 1000
       `),
     )
-    .decimals(2)
-    .overrideByName('event', [
+    // Only the event column holds these texts, so the mapping can sit in the defaults.
+    .mappings([
       {
-        id: 'mappings',
-        value: [
-          {
-            type: dashboard.MappingType.ValueToText,
-            options: {
-              purchased: { text: 'purchased', color: 'green', index: 0 },
-              expired: { text: 'expired', color: 'red', index: 1 },
-              moved_in: { text: 'moved in', color: 'blue', index: 2 },
-              moved_out: { text: 'moved out', color: 'orange', index: 3 },
-            },
-          },
-        ],
+        type: dashboard.MappingType.ValueToText,
+        options: {
+          purchased: { text: 'purchased', color: 'green', index: 0 },
+          expired: { text: 'expired', color: 'red', index: 1 },
+          moved_in: { text: 'moved in', color: 'blue', index: 2 },
+          moved_out: { text: 'moved out', color: 'orange', index: 3 },
+        },
       },
-    ]);
+    ])
+    .withOverride({ matcher: byNames('event'), properties: [{ id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } }] });
 }
 
 export function tokenEventsDashboard(): dashboard.DashboardBuilder {
