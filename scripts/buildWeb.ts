@@ -5,7 +5,8 @@
  * older than the page's sources.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +17,7 @@ const BUILT_MARKER = join(WEB_DIST, 'index.html');
 function newestSourceMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'dist' || entry.name === 'generated' || entry.name === 'node_modules') continue;
+    if (['dist', 'generated', 'node_modules', '.build-lock'].includes(entry.name)) continue;
     const path = join(dir, entry.name);
     newest = Math.max(newest, entry.isDirectory() ? newestSourceMtime(path) : statSync(path).mtimeMs);
   }
@@ -34,11 +35,35 @@ export async function bundleWeb(options: { quiet?: boolean } = {}): Promise<void
   await build({ configFile: join(WEB_ROOT, 'vite.config.ts'), root: WEB_ROOT, logLevel: options.quiet ? 'warn' : 'info' });
 }
 
+const LOCK = join(WEB_ROOT, '.build-lock');
+const STALE_LOCK_MS = 120_000;
+
+/** One build at a time across processes (test files, a second `npm start`): mkdir is atomic. */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      if (Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
 /** Builds when web/dist is missing or older than the sources; true when it built. */
 export async function ensureWebBuild(options: { quiet?: boolean } = {}): Promise<boolean> {
   if (!webBuildIsStale()) return false;
-  await bundleWeb(options);
-  return true;
+  return withBuildLock(async () => {
+    if (!webBuildIsStale()) return false;
+    await bundleWeb(options);
+    return true;
+  });
 }
 
 export async function typeCheckWeb(): Promise<void> {

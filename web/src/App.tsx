@@ -47,8 +47,9 @@ function useNow(intervalMs: number): number {
   return now;
 }
 
-const CARD_HEIGHT = 286;
-const CARD_MIN_WIDTH = 340;
+const CARD_MIN_WIDTH = 300;
+/** Narrow screens wrap a card's lines, so its cell is taller. */
+const cardHeight = () => (matchMedia('(max-width: 600px)').matches ? 330 : 286);
 const CARD_GAP = 16;
 
 function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string) => void }) {
@@ -81,7 +82,7 @@ function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string)
       {list.length === 0 ? (
         <p class="empty">{all === 0 ? 'None in this account.' : 'No wallet matches the search and filters.'}</p>
       ) : (
-        <VirtualGrid items={list} keyOf={(row) => walletKey(row.wallet)} render={renderCard} rowHeight={CARD_HEIGHT} minColumnWidth={CARD_MIN_WIDTH} gap={CARD_GAP} label={title} />
+        <VirtualGrid items={list} keyOf={(row) => walletKey(row.wallet)} render={renderCard} rowHeight={cardHeight()} minColumnWidth={CARD_MIN_WIDTH} gap={CARD_GAP} label={title} />
       )}
     </section>
   );

@@ -1,5 +1,6 @@
 import { type ExpiringLot, type WalletRow, walletKey, walletLabel } from '../api';
 import { formatAmount } from '../amount';
+import { Icon } from './Icon';
 import { daysLeftText, formatCount, formatDate } from '../format';
 
 interface Props {
@@ -23,7 +24,7 @@ export function ExpiringBanner({ lots, rows, onOpen }: Props) {
   return (
     <section class="banner" aria-labelledby="banner-title" data-banner="expiring">
       <h2 id="banner-title">
-        <span aria-hidden="true">⏳ </span>
+        <Icon name="clock" />{' '}
         {wallets.length === 1 ? '1 wallet has' : `${formatCount(wallets.length)} wallets have`} tokens expiring within 90 days
       </h2>
       <ul class="banner-wallets">

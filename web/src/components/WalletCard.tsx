@@ -3,6 +3,7 @@ import { type Api, type ExpiringLot, type UsageSummary, type WalletRow, walletKe
 import { formatAmount, toScaled } from '../amount';
 import { daysLeftText, formatCount, formatDate } from '../format';
 import { Donut } from './Donut';
+import { Icon } from './Icon';
 
 interface Props {
   api: Api;
@@ -56,7 +57,7 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
           {name !== row.wallet.id && <span class="card-id">{row.wallet.id}</span>}
         </div>
         <span class={`status status-${row.status}`}>
-          <span aria-hidden="true">{row.status === 'green' ? '●' : '▲'}</span>
+          <Icon name={row.status === 'green' ? 'check' : 'warning'} />
           {row.status === 'green' ? 'Healthy' : 'Low balance'}
         </span>
       </header>
@@ -83,7 +84,7 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
         <p class={`expiry ${expiringSoon ? 'expiry-soon' : ''}`}>
           {nextExpiry ? (
             <>
-              <span aria-hidden="true">{expiringSoon ? '⏳ ' : ''}</span>
+              <Icon name="clock" />{' '}
               {formatAmount(nextExpiry.remaining, 0)} expire {formatDate(nextExpiry.expires_at)} · <strong>{daysLeftText(nextExpiry.days_left)}</strong>
             </>
           ) : (
@@ -92,7 +93,7 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
         </p>
         {overage && (
           <p class="overage">
-            <span aria-hidden="true">⚠ </span>Overage {formatAmount(row.overage)}
+            <Icon name="warning" /> Overage {formatAmount(row.overage)}
           </p>
         )}
         <button type="button" class="link-button" onClick={() => onOpen(key)} aria-label={`Token events of ${name}`}>

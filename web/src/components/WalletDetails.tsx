@@ -109,7 +109,10 @@ export function WalletDetails({ api, wallet, row, rows, expiring, version, onClo
           </div>
           <div>
             <dt>Status</dt>
-            <dd class={`status-text status-${row.status}`}>{row.status === 'green' ? 'Healthy (over 20 % available)' : 'Low balance (20 % or less available)'}</dd>
+            <dd class={`status-text status-${row.status}`}>
+              {row.status === 'green' ? 'Healthy' : 'Low balance'}
+              <small>{row.status === 'green' ? 'over 20 % available' : '20 % or less available'}</small>
+            </dd>
           </div>
         </dl>
       )}
