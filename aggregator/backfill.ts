@@ -1,5 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
-import { pairVoidedUsage } from '../ingest/voids.js';
+import { pairVoidedUsage } from './voids.js';
 
 export interface BackfillReport {
   views: string[];
@@ -13,6 +13,7 @@ const DERIVED_TABLES = [
   'moves_v1',
   'voids_v1',
   'voided_usage_v1',
+  'voided_usage_v2',
   'usage_wallet_levels_v1',
   'usage_wallet_daily_v1',
   'account_versions_v1',

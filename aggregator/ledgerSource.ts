@@ -10,6 +10,7 @@ import {
   type UsageSegment,
   type WalletKey,
 } from './ledger.js';
+import { voidedUsageRows } from './voids.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups, and usage as one
@@ -122,9 +123,14 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
     store.queryRows<{ w: string; seg: number; amount: string }>(
       `SELECT w, arrayCount(p -> p <= d0, pts) AS seg, toString(sum(amt)) AS amount
        FROM (
-         SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, sum(amount) AS amt
-         FROM ${store.table('usage_wallet_daily_v1')}
-         WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}
+         SELECT w, d0, sum(amount) AS amt FROM (
+           SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, amount
+           FROM ${store.table('usage_wallet_daily_v1')}
+           WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}
+           UNION ALL
+           -- The daily rollup counts every stored usage; voided ones are taken out here.
+           SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000 AS d0, -amount AS amount
+           FROM ${voidedUsageRows(store, `account_id = {account:String} AND occurred_at < toDateTime64({atDay:Int64} / 1000, 3, 'UTC')${walletFilter(query)}`)})
          GROUP BY w, d0
        ) AS d
        LEFT JOIN ${pointsTable} AS b ON d.w = b.pw
@@ -152,7 +158,7 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
                       FROM (SELECT {splitTypes:Array(String)} AS splitWallets, {splitIds:Array(String)} AS splitIds,
                                    {splitStarts:Array(Int64)} AS splitStarts, arrayJoin(arrayEnumerate(splitStarts)) AS i)))
              ${walletFilter(query)}
-             AND event_id NOT IN (SELECT event_id FROM ${store.table('voided_usage_v1')} WHERE account_id = {account:String})
+             AND event_id NOT IN (SELECT voids_event_id FROM ${store.table('voids_v1')} WHERE account_id = {account:String})
          ) AS r
          LEFT JOIN ${pointsTable} AS b ON r.w = b.pw)
        GROUP BY w, seg, eid, at_ms

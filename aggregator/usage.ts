@@ -1,5 +1,6 @@
 import type { Store } from '../core/clickhouse.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
+import { voidedUsageRows } from './voids.js';
 
 /**
  * Usage analytics over any range, from rollups. A range `[from, to)` is cut into the largest
@@ -159,6 +160,10 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
         return `(${column} >= ${time(`from${n}`)} AND ${column} < ${time(`to${n}`)})`;
       });
   const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
+  /** Voided usage of the scope in `[from, to)`, subtracted: the rollups count every stored event. */
+  const voidedPart = (scope: string) =>
+    `SELECT ${rawKey(query.groupBy)} AS key, -amount AS amount, toInt64(-1) AS events
+     FROM ${voidedUsageRows(store, `account_id = {account:String} AND ${scope} AND ${within('occurred_at', [[query.from, query.to]])[0] ?? '0'}`)}`;
 
   if (query.walletId !== undefined) {
     // One wallet, in one read of its rows: a range holding few events reads them one by one in
@@ -175,16 +180,18 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
           ]
         : within('at', [[query.from, query.to]]).map((c) => `(level = 'event' AND ${c})`);
     const sql = totals(
-      rawKey(query.groupBy, 'at'),
-      `${store.table('usage_wallet_levels_v1')}
-       WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
-         AND (${levels.join(' OR ')})`,
+      'key',
+      `(SELECT ${rawKey(query.groupBy, 'at')} AS key, amount, events FROM ${store.table('usage_wallet_levels_v1')}
+        WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
+          AND (${levels.join(' OR ')})
+        UNION ALL
+        ${voidedPart(`wallet_type = {walletType:String} AND wallet_id = {walletId:String}`)})`,
       query.groupBy,
     );
     return { sql, params };
   }
 
-  const parts: string[] = [];
+  const parts: string[] = [voidedPart(query.walletType ? 'wallet_type = {walletType:String}' : '1')];
   /** Raw events of the time-ordered copy over signed ranges, in one read; voided ones net out. */
   const raw = (ranges: Array<{ from: number; to: number; sign: 1 | -1 }>) => {
     const signed = touchingJoined(ranges)

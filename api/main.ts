@@ -7,6 +7,7 @@ import { createMetrics } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
+import { pairVoidedUsage } from '../aggregator/voids.js';
 import { kafkaWorkerFromConfig } from '../ingest/service.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
@@ -25,6 +26,8 @@ const log = createLogger(config.LOG_LEVEL, 'balances');
 const store = storeFromConfig(config);
 const migrations = await migrate(store);
 log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
+// Pairings a crash left unwritten are made up before anything is answered.
+await pairVoidedUsage(store, 'all');
 
 const metrics = createMetrics();
 const abort = new AbortController();
@@ -38,6 +41,8 @@ const pipeline = createIngestPipeline({
     balances.invalidate(accounts, freshnessOf(source));
     aggregator?.notify(accounts);
   },
+  // Voids are paired as soon as this process stores them, so an answer after a write reflects it.
+  afterStore: (accounts) => pairVoidedUsage(store, accounts),
 });
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;

@@ -13,6 +13,7 @@ import { BalanceService, freshnessOf } from '../aggregator/balances.js';
 import { computeLedger } from '../aggregator/ledger.js';
 import { loadLedgerInput } from '../aggregator/ledgerSource.js';
 import { createApp } from '../api/app.js';
+import { pairVoidedUsage } from '../aggregator/voids.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
 import { benchDataDir, fmt, percentile, report, sample, samplePair, stealMeter } from './harness.js';
 
@@ -29,7 +30,7 @@ const store = createStore({ dataDir: benchDataDir('balances'), database: 'bench'
 await migrate(store);
 const metrics = createMetrics();
 const balances = new BalanceService(store);
-const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)) });
+const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)), afterStore: (a) => pairVoidedUsage(store, a) });
 
 const walletId = (w: number) => `wallet-${String(w).padStart(4, '0')}`;
 const walletType = (w: number) => (w % 25 === 0 ? 'contract' : 'team');

@@ -16,8 +16,12 @@ export interface Store {
   readonly kind: 'chdb' | 'http';
   /** Fully qualified, quoted table name. */
   table(name: string): string;
-  /** Inserts pre-serialised JSONEachRow text; returns once ClickHouse has written it. */
-  insertJsonEachRow(table: string, ndjson: string): Promise<void>;
+  /**
+   * Inserts pre-serialised JSONEachRow text; returns once ClickHouse has written it. A
+   * `deduplicationToken` makes a retried insert of the same rows land once, on tables that
+   * keep a deduplication window.
+   */
+  insertJsonEachRow(table: string, ndjson: string, options?: { deduplicationToken?: string }): Promise<void>;
   queryRows<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
   /** Rows as arrays of text fields: the cheapest way to read thousands of rows. */
   queryTsv(query: string, params?: Record<string, unknown>): Promise<string[][]>;
@@ -67,11 +71,12 @@ export function createStore(options: StoreOptions): Store {
     database: options.database,
     kind,
     table: (name) => `${db}.\`${name}\``,
-    async insertJsonEachRow(table, ndjson) {
+    async insertJsonEachRow(table, ndjson, insertOptions) {
       if (ndjson.length === 0) return;
+      const token = insertOptions?.deduplicationToken;
       // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
       const result = await client.exec({
-        query: `INSERT INTO ${db}.\`${table}\` FORMAT JSONEachRow`,
+        query: `INSERT INTO ${db}.\`${table}\`${token ? ` SETTINGS insert_deduplication_token = '${token.replace(/[^A-Za-z0-9_-]/g, '')}'` : ''} FORMAT JSONEachRow`,
         values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
       });
       result.stream.resume();

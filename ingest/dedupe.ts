@@ -11,33 +11,22 @@ export function eventKey(accountId: string, eventId: string): string {
   return `${accountId}\u0001${eventId}`;
 }
 
-export interface BatchLookup {
-  /** Keys already stored: these events are duplicates. */
-  stored: Set<string>;
-  /** Keys that a stored void names as its target. */
-  voided: Set<string>;
-}
-
 /**
- * One round trip per chunk tells which keys are already stored and which a stored void targets.
- * The keys travel as one newline-joined string parameter, split inside ClickHouse: binding a
- * long array parameter, or parsing the keys as JSON, costs several times more.
+ * Which of these keys are already stored: those events are duplicates. One round trip per
+ * chunk; the keys travel as one newline-joined string parameter, split inside ClickHouse:
+ * binding a long array parameter, or parsing the keys as JSON, costs several times more.
  */
-export async function lookupKeys(store: Store, keys: string[], accounts: string[]): Promise<BatchLookup> {
-  const lookup: BatchLookup = { stored: new Set(), voided: new Set() };
+export async function lookupStoredKeys(store: Store, keys: string[], accounts: string[]): Promise<Set<string>> {
+  const stored = new Set<string>();
   for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
     const chunk = keys.slice(i, i + LOOKUP_CHUNK);
-    const rows = await store.queryRows<{ kind: 'stored' | 'voided'; a: string; e: string }>(
-      `SELECT kind, a, e FROM (
-         SELECT 'stored' AS kind, account_id AS a, event_id AS e FROM ${store.table('event_keys_v1')}
-         WHERE account_id IN {accounts:Array(String)}
-         UNION ALL
-         SELECT DISTINCT 'voided' AS kind, account_id AS a, voids_event_id AS e FROM ${store.table('voids_v1')}
-         WHERE account_id IN {accounts:Array(String)})
-       WHERE (a, e) IN (SELECT k[1], k[2] FROM (SELECT splitByChar('\\x01', arrayJoin(splitByChar('\\n', {keys:String}))) AS k))`,
+    const rows = await store.queryTsv(
+      `SELECT account_id, event_id FROM ${store.table('event_keys_v1')}
+       WHERE account_id IN {accounts:Array(String)}
+         AND (account_id, event_id) IN (SELECT k[1], k[2] FROM (SELECT splitByChar('\\x01', arrayJoin(splitByChar('\\n', {keys:String}))) AS k))`,
       { accounts, keys: chunk.join('\n') },
     );
-    for (const row of rows) lookup[row.kind].add(eventKey(row.a, row.e));
+    for (const [account = '', event = ''] of rows) stored.add(eventKey(account, event));
   }
-  return lookup;
+  return stored;
 }

@@ -1,11 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Store } from '../core/clickhouse.js';
 import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { withRetry } from '../core/retry.js';
-import { decodeEvent, type RejectionCode, type ValidationContext } from './contract.js';
-import { eventKey, lookupKeys } from './dedupe.js';
-import { pairVoidedUsage } from './voids.js';
+import { decodeEvent, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
+import { eventKey, lookupStoredKeys } from './dedupe.js';
 
 /** One raw event as a source received it. */
 export interface IncomingMessage {
@@ -48,7 +48,23 @@ export interface PipelineOptions {
   signal?: AbortSignal;
   /** Told which accounts a batch stored events for, and from which source, once they are stored. */
   onStored?: (accountIds: string[], source: string) => void;
+  /**
+   * Awaited after a batch stored events, before the batch resolves: derived state that must be
+   * read back with the write (void pairings) is brought up to date here by its owner. Ingest
+   * itself writes only what arrives.
+   */
+  afterStore?: (accountIds: string[]) => Promise<void>;
 }
+
+/**
+ * What a step decided about one message, in the manner of a tagged result: carry on with a
+ * value, drop it with a reason (it is a duplicate), or send it to the dead letters with the code
+ * and message that the rejected-events table and the DLQ keep.
+ */
+export type StepResult<T> =
+  | { kind: 'ok'; value: T }
+  | { kind: 'drop'; reason: 'duplicate_in_batch' | 'already_stored' }
+  | { kind: 'dlq'; code: RejectionCode; message: string; accountId?: string; eventId?: string };
 
 interface RejectedRow {
   source: string;
@@ -62,6 +78,48 @@ interface RejectedRow {
   kafka_offset: string;
 }
 
+/** An event that passed validation and the in-batch dedupe: it is stored unless already stored. */
+interface Candidate {
+  index: number;
+  key: string;
+  row: EventRow;
+  line: string;
+}
+
+/** decode + validate: the event contract, never throwing for bad input. */
+function createDecodeStep(ctx: ValidationContext) {
+  return function decode(message: IncomingMessage): StepResult<EventRow> {
+    const result = decodeEvent(message.text, ctx);
+    if (result.ok) return { kind: 'ok', value: result.row };
+    return { kind: 'dlq', code: result.code, message: result.message, accountId: result.account_id, eventId: result.event_id };
+  };
+}
+
+/** The first copy of an (account, event_id) within a batch goes on; later copies are duplicates. */
+function createBatchDedupeStep() {
+  const seen = new Set<string>();
+  return function dedupeInBatch(row: EventRow): StepResult<string> {
+    const key = eventKey(row.account_id, row.event_id);
+    if (seen.has(key)) return { kind: 'drop', reason: 'duplicate_in_batch' };
+    seen.add(key);
+    return { kind: 'ok', value: key };
+  };
+}
+
+function rejectedRow(message: IncomingMessage, ctx: ValidationContext, rejection: Extract<StepResult<unknown>, { kind: 'dlq' }>): RejectedRow {
+  return {
+    source: ctx.source,
+    account_id: rejection.accountId ?? ctx.accountScope ?? '',
+    event_id: rejection.eventId ?? '',
+    code: rejection.code,
+    message: rejection.message,
+    payload: message.text,
+    kafka_topic: message.kafka?.topic ?? '',
+    kafka_partition: message.kafka?.partition ?? -1,
+    kafka_offset: message.kafka?.offset ?? '-1',
+  };
+}
+
 export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
   const { store, metrics, log } = options;
   // Dedupe-then-insert must not interleave between two batches of this process, or both could
@@ -70,7 +128,11 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
 
   function serialised<T>(step: () => Promise<T>): Promise<T> {
     const run = writeQueue.then(step, step);
-    writeQueue = run.catch(() => undefined);
+    // The queue only orders batches; each batch's own caller receives its failure.
+    writeQueue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -87,79 +149,84 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
       },
     });
 
+  /**
+   * dedupe + store, retried as one step. An insert whose acknowledgement was lost (a timeout,
+   * a reset connection, UNKNOWN_STATUS_OF_INSERT) may have landed: the next attempt looks the
+   * keys up again and writes only what is still missing, so a retry never stores an event twice.
+   * Keys this batch wrote in an earlier attempt and now finds stored are its own: accepted.
+   */
+  function createStoreStep(attempts: number) {
+    return async function storeEvents(candidates: Candidate[], outcomes: MessageOutcome[]): Promise<Set<string>> {
+      const written = new Set<string>();
+      const accounts = [...new Set(candidates.map((c) => c.row.account_id))];
+      await retrying('store_events', attempts, async () => {
+        const stored = await lookupStoredKeys(store, candidates.map((c) => c.key), accounts);
+        let body = '';
+        for (const candidate of candidates) {
+          if (!stored.has(candidate.key)) {
+            body += candidate.line + '\n';
+            written.add(candidate.key);
+            outcomes[candidate.index] = { status: 'accepted', eventId: candidate.row.event_id };
+          } else if (!written.has(candidate.key)) {
+            outcomes[candidate.index] = { status: 'duplicate', eventId: candidate.row.event_id };
+          }
+        }
+        await store.insertJsonEachRow('events_v1', body);
+      });
+      return new Set(candidates.filter((c) => written.has(c.key)).map((c) => c.row.account_id));
+    };
+  }
+
+  /** Rejections are an audit log: one token per batch makes their retried insert land once. */
+  function createRejectStep(attempts: number) {
+    return async function storeRejections(rows: RejectedRow[]): Promise<void> {
+      if (rows.length === 0) return;
+      const body = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+      const deduplicationToken = `rejected-${randomUUID()}`;
+      await retrying('store_rejections', attempts, () => store.insertJsonEachRow('rejected_events_v1', body, { deduplicationToken }));
+    };
+  }
+
   return {
     async ingest(messages, ctx, ingestOptions) {
       const attempts = ingestOptions?.storeAttempts ?? 5;
+      const decode = createDecodeStep(ctx);
+      const dedupeInBatch = createBatchDedupeStep();
       const outcomes: MessageOutcome[] = new Array(messages.length);
-      const candidates: Array<{ index: number; key: string; line: string }> = [];
-      const accounts = new Set<string>();
-      // Usage keys and void targets of this batch, stored or not: their void pairings are checked.
-      const voidCheck = new Map<string, [string, string]>();
-      let hasVoid = false;
+      const candidates: Candidate[] = [];
       const rejectedRows: RejectedRow[] = [];
-      const seenInBatch = new Set<string>();
 
       for (let i = 0; i < messages.length; i++) {
         const message = messages[i] as IncomingMessage;
-        const result = decodeEvent(message.text, ctx);
-        if (!result.ok) {
-          outcomes[i] = { status: 'rejected', code: result.code, message: result.message, eventId: result.event_id };
-          rejectedRows.push({
-            source: ctx.source,
-            account_id: result.account_id ?? ctx.accountScope ?? '',
-            event_id: result.event_id ?? '',
-            code: result.code,
-            message: result.message,
-            payload: message.text,
-            kafka_topic: message.kafka?.topic ?? '',
-            kafka_partition: message.kafka?.partition ?? -1,
-            kafka_offset: message.kafka?.offset ?? '-1',
-          });
+        const decoded = decode(message);
+        if (decoded.kind !== 'ok') {
+          if (decoded.kind === 'dlq') {
+            outcomes[i] = { status: 'rejected', code: decoded.code, message: decoded.message, eventId: decoded.eventId };
+            rejectedRows.push(rejectedRow(message, ctx, decoded));
+          }
           continue;
         }
-        const key = eventKey(result.row.account_id, result.row.event_id);
-        if (seenInBatch.has(key)) {
-          outcomes[i] = { status: 'duplicate', eventId: result.row.event_id };
+        const row = decoded.value;
+        const deduped = dedupeInBatch(row);
+        if (deduped.kind !== 'ok') {
+          outcomes[i] = { status: 'duplicate', eventId: row.event_id };
           continue;
         }
-        seenInBatch.add(key);
-        if (result.row.type === 'usage') voidCheck.set(key, [result.row.account_id, result.row.event_id]);
-        else if (result.row.type === 'void') {
-          hasVoid = true;
-          const target: [string, string] = [result.row.account_id, result.row.voids_event_id ?? ''];
-          voidCheck.set(eventKey(...target), target);
-        }
-        outcomes[i] = { status: 'accepted', eventId: result.row.event_id };
-        accounts.add(result.row.account_id);
-        candidates.push({ index: i, key, line: JSON.stringify(result.row) });
+        candidates.push({ index: i, key: deduped.value, row, line: JSON.stringify(row) });
       }
 
+      const storeEvents = createStoreStep(attempts);
+      const storeRejections = createRejectStep(attempts);
       await serialised(async () => {
         const started = performance.now();
-        const lookup = candidates.length
-          ? await retrying('dedupe', attempts, () => lookupKeys(store, candidates.map((c) => c.key), [...accounts]))
-          : { stored: new Set<string>(), voided: new Set<string>() };
-        const stored = lookup.stored;
-        let body = '';
-        for (const candidate of candidates) {
-          if (stored.has(candidate.key)) {
-            const outcome = outcomes[candidate.index] as { eventId: string };
-            outcomes[candidate.index] = { status: 'duplicate', eventId: outcome.eventId };
-          } else {
-            body += candidate.line + '\n';
-          }
-        }
-        // Events first: if the rejections then fail, a retry finds the events stored and
-        // reports them as duplicates, so nothing is counted twice.
-        await retrying('insert_events', attempts, () => store.insertJsonEachRow('events_v1', body));
-        if (hasVoid || lookup.voided.size > 0) {
-          await retrying('pair_voids', attempts, () => pairVoidedUsage(store, [...voidCheck.values()]));
-        }
-        if (rejectedRows.length) {
-          const rejectedBody = rejectedRows.map((r) => JSON.stringify(r)).join('\n') + '\n';
-          await retrying('insert_rejected', attempts, () => store.insertJsonEachRow('rejected_events_v1', rejectedBody));
-        }
-        if (body.length > 0) options.onStored?.([...accounts], ctx.source);
+        // Events first: if the rejections then fail, a retry of the batch finds the events
+        // stored and reports them as duplicates, so nothing is counted twice.
+        const storedFor = candidates.length ? await storeEvents(candidates, outcomes) : new Set<string>();
+        await storeRejections(rejectedRows);
+        if (storedFor.size > 0) options.onStored?.([...storedFor], ctx.source);
+        // Also after a batch of duplicates: a redelivery after a crash between the insert and
+        // this step brings the derived state up to date.
+        if (candidates.length > 0) await options.afterStore?.([...new Set(candidates.map((c) => c.row.account_id))]);
         metrics.batchSize.observe(messages.length);
         metrics.flushSeconds.observe((performance.now() - started) / 1000);
       });

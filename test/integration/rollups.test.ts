@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { rebuildRollups } from '../../aggregator/backfill.js';
 import { move, purchase, usage, voidOf } from '../support/events.js';
-import { freshStore, pipelineFor } from '../support/store.js';
+import { freshStore, pipelineFor, silentLog } from '../support/store.js';
+import { pairVoidedUsage } from '../../aggregator/voids.js';
+import { usageBy } from '../../aggregator/usage.js';
+import { BalanceService } from '../../aggregator/balances.js';
+import { formatScaled, toScaled } from '../../core/decimal.js';
+import { createIngestPipeline } from '../../ingest/pipeline.js';
+import { createMetrics } from '../../core/metrics.js';
 
 let store: Store | undefined;
 afterEach(async () => {
@@ -29,6 +35,40 @@ async function dailyTotals(s: Store) {
   );
 }
 
+const RANGE = { accountId: 'acme', from: Date.parse('2025-01-01T00:00:00Z'), to: Date.parse('2027-01-01T00:00:00Z'), tz: 'UTC', now: Date.parse('2026-06-01T00:00:00Z') };
+
+/** Usage as every read path counts it: one wallet, the wallet type, the account, by day, and the ledger. */
+async function counted(s: Store) {
+  const total = (rows: Array<{ amount: string; events: number }>) => ({
+    amount: formatScaled(rows.reduce((t, r) => t + toScaled(r.amount), 0n)),
+    events: rows.reduce((t, r) => t + r.events, 0),
+  });
+  const ledger = await new BalanceService(s, () => RANGE.now).current('acme');
+  const wallet = ledger.wallets.get('team/platform');
+  return {
+    wallet: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'user' })),
+    walletByEvent: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'service', walletPeakPerDay: 1 })),
+    walletType: total(await usageBy(s, { ...RANGE, walletType: 'team', groupBy: 'product' })),
+    account: total(await usageBy(s, { ...RANGE, groupBy: 'user' })),
+    days: total(await usageBy(s, { ...RANGE, groupBy: 'day' })),
+    ledgerUsage: formatScaled((wallet?.used ?? 0n) + (wallet?.overage ?? 0n)),
+  };
+}
+
+const everyWay = (amount: string, events: number) => ({
+  wallet: { amount, events },
+  walletByEvent: { amount, events },
+  walletType: { amount, events },
+  account: { amount, events },
+  days: { amount, events },
+  ledgerUsage: amount,
+});
+
+async function pairings(s: Store): Promise<string[]> {
+  const rows = await s.queryTsv(`SELECT event_id FROM ${s.table('voided_usage_v2')} FINAL ORDER BY event_id`);
+  return rows.map(([id = '']) => id);
+}
+
 describe('rollups', () => {
   it('never count a duplicate', async () => {
     store = await freshStore();
@@ -50,9 +90,44 @@ describe('rollups', () => {
     await pipeline.ingest(lines([voidOf('v2', 'u1'), voidOf('v1', 'u1')]), { source: 'test' });
     // Target and void in one batch.
     await pipeline.ingest(lines([voidOf('v5', 'u5'), usage('u5', { amount: '0.5' })]), { source: 'test' });
-    expect(await hourlyTotals(store)).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '1010', events: '2' }]);
-    expect(await hourlyTotals(store, 'event')).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '1010', events: '2' }]);
-    expect(await dailyTotals(store)).toEqual([{ wallet_id: 'platform', amount: '1010', events: '2' }]);
+    expect(await counted(store)).toEqual(everyWay('1010', 2));
+    expect(await pairings(store)).toEqual(['u1', 'u3', 'u5']);
+  });
+
+  it('a usage and its void stored by two processes at once are subtracted once, in every interleaving', async () => {
+    store = await freshStore();
+    const s = store;
+    // Two pipelines with no queue in common, as two processes have; each pairs after it stores.
+    const kafka = pipelineFor(s);
+    const http = pipelineFor(s);
+    for (let i = 0; i < 12; i++) {
+      const u = usage(`race-u${i}`, { amount: '7' });
+      const v = voidOf(`race-v${i}`, `race-u${i}`);
+      const [first, second] = i % 2 === 0 ? [kafka, http] : [http, kafka];
+      await Promise.all([first.ingest(lines([u]), { source: 'kafka' }), second.ingest(lines([v]), { source: 'http' })]);
+    }
+    // Both orders stored serially, and a pairing run twice more on top: still one subtraction each.
+    await pairVoidedUsage(s, ['acme']);
+    await pairVoidedUsage(s, ['acme']);
+    await Promise.all([pairVoidedUsage(s, 'all'), pairVoidedUsage(s, ['acme'])]);
+    expect(await counted(s)).toEqual(everyWay('0', 0));
+    expect(await pairings(s)).toHaveLength(12);
+  });
+
+  it('a crash between storing a void and pairing it is repaired by the next batch or the sweep', async () => {
+    store = await freshStore();
+    const s = store;
+    await pipelineFor(s).ingest(lines([usage('c-u1', { amount: '3' }), usage('c-u2', { amount: '4' })]), { source: 'test' });
+    const crashing = createIngestPipeline({ store: s, metrics: createMetrics(), log: silentLog, afterStore: () => Promise.reject(new Error('process killed')) });
+    await expect(crashing.ingest(lines([voidOf('c-v1', 'c-u1')]), { source: 'test' })).rejects.toThrow('process killed');
+    // The void is stored, its pairing is not: the usage still counts.
+    expect(await counted(s)).toEqual(everyWay('7', 2));
+    // Redelivered after the restart: a duplicate, and the pairing is made up.
+    expect(await pipelineFor(s).ingest(lines([voidOf('c-v1', 'c-u1')]), { source: 'test' })).toMatchObject({ duplicates: 1 });
+    expect(await counted(s)).toEqual(everyWay('4', 1));
+    await crashing.ingest(lines([voidOf('c-v2', 'c-u2')]), { source: 'test' }).catch(() => undefined);
+    await pairVoidedUsage(s, 'all');
+    expect(await counted(s)).toEqual(everyWay('0', 0));
   });
 
   it('hold lots, moves and voids for the ledger', async () => {
@@ -82,15 +157,18 @@ describe('rollups', () => {
       return totals;
     };
     const rollupsBefore = await rollupTotals(store);
-    // Days, months, quarters and years of three dimensions: u2 (2) counted 12 times; voided u1 nets out.
-    expect(rollupsBefore.usage_account_dims_v1).toEqual([{ amount: '24', events: '12' }]);
-    // One row per event, and one negated row per voided event.
-    expect(rollupsBefore.usage_by_time_v1).toEqual([{ amount: '2', events: '1' }]);
+    // Days, months, quarters and years of three dimensions: u1 (1) and u2 (2) counted 12 times each;
+    // the voided u1 is subtracted when read.
+    expect(rollupsBefore.usage_account_dims_v1).toEqual([{ amount: '36', events: '24' }]);
+    expect(rollupsBefore.usage_by_time_v1).toEqual([{ amount: '3', events: '2' }]);
+    const countedBefore = await counted(store);
+    expect(countedBefore.account).toEqual({ amount: '2', events: 1 });
     const report = await rebuildRollups(store);
     expect(await rollupTotals(store)).toEqual(rollupsBefore);
     expect(report.views).toEqual(expect.arrayContaining(['usage_wallet_levels_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));
-    expect(report.rows).toMatchObject({ event_keys_v1: 5, lots_v1: 1, moves_v1: 1, voids_v1: 1, voided_usage_v1: 1 });
+    expect(report.rows).toMatchObject({ event_keys_v1: 5, lots_v1: 1, moves_v1: 1, voids_v1: 1, voided_usage_v2: 1 });
     expect({ hourly: await hourlyTotals(store), daily: await dailyTotals(store) }).toEqual(before);
+    expect(await counted(store)).toEqual(countedBefore);
     // Dedupe state is rebuilt too: what was stored is still a duplicate.
     expect(await pipeline.ingest(lines([usage('u2')]), { source: 'test' })).toMatchObject({ duplicates: 1 });
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../aggregator/balances.js';
 import { createMetrics } from '../../core/metrics.js';
+import { pairVoidedUsage } from '../../aggregator/voids.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { purchase, usage } from '../support/events.js';
 import { freshStore, silentLog } from '../support/store.js';
@@ -16,7 +17,7 @@ const used = async (wallet = 'team/platform') => Number((await balances.current(
 beforeAll(async () => {
   store = await freshStore();
   balances = new BalanceService(store, clock);
-  pipeline = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog, onStored: (a, source) => balances.invalidate(a, freshnessOf(source)) });
+  pipeline = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog, onStored: (a, source) => balances.invalidate(a, freshnessOf(source)), afterStore: (a) => pairVoidedUsage(store, a) });
   await pipeline.ingest(lines([purchase('s-p1', { amount: '1000' })]), { source: 'http' });
 });
 afterAll(async () => {

@@ -6,6 +6,7 @@ import type { Store } from '../../core/clickhouse.js';
 import type { ApiKey } from '../../core/config.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
+import { pairVoidedUsage } from '../../aggregator/voids.js';
 import { silentLog } from './store.js';
 
 export const KEYS: ApiKey[] = [
@@ -25,7 +26,7 @@ export interface TestApi {
 export async function startApi(store: Store, options: { bodyLimitBytes?: number; clock?: () => number; keys?: ApiKey[] } = {}): Promise<TestApi> {
   const metrics = createMetrics();
   const balances = new BalanceService(store, options.clock);
-  const pipeline = createIngestPipeline({ store, metrics, log: silentLog, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)) });
+  const pipeline = createIngestPipeline({ store, metrics, log: silentLog, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)), afterStore: (accounts) => pairVoidedUsage(store, accounts) });
   const app = createApp({ store, pipeline, metrics, log: silentLog, apiKeys: [...KEYS, ...(options.keys ?? [])], bodyLimitBytes: options.bodyLimitBytes ?? 8 * 1024 * 1024, balances });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -6,6 +6,7 @@ import { createLogger } from '../../core/log.js';
 import { createMetrics } from '../../core/metrics.js';
 import { migrate } from '../../aggregator/migrate.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
+import { pairVoidedUsage } from '../../aggregator/voids.js';
 
 /** chDB allows one data directory per process: every test file (its own process) gets one. */
 export const testDataDir = join(tmpdir(), `balances-test-${process.pid}`);
@@ -24,7 +25,7 @@ export async function freshStore(dataDir = testDataDir): Promise<Store> {
 export const silentLog = createLogger('silent');
 
 export function pipelineFor(store: Store): IngestPipeline {
-  return createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
+  return createIngestPipeline({ store, metrics: createMetrics(), log: silentLog, afterStore: (accounts) => pairVoidedUsage(store, accounts) });
 }
 
 export async function count(store: Store, sql: string): Promise<number> {
