@@ -1,0 +1,192 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../core/clickhouse.js';
+import { formatScaled, toScaled } from '../../core/decimal.js';
+import { createMetrics } from '../../core/metrics.js';
+import { balanceRowsOf, type BalanceRows } from '../../aggregator/balanceRows.js';
+import { computeLedger } from '../../aggregator/ledger.js';
+import { BalanceAggregator } from '../../aggregator/process.js';
+import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
+import { BASE, HOUR, historyArb, ledgerInputOf } from '../support/histories.js';
+import type { RefEvent } from '../support/reference.js';
+import { freshStore, pipelineFor, silentLog } from '../support/store.js';
+
+let store: Store;
+/** Stores events as another process would: no in-process notification reaches an aggregator. */
+let otherProcess: IngestPipeline;
+
+beforeAll(async () => {
+  store = await freshStore();
+  otherProcess = pipelineFor(store);
+});
+
+afterAll(async () => {
+  await store?.command(`DROP DATABASE IF EXISTS \`${store.database}\``);
+  await store?.close();
+});
+
+async function deliver(events: RefEvent[], pipeline = otherProcess) {
+  if (events.length === 0) return;
+  const result = await pipeline.ingest(events.map((e) => ({ text: JSON.stringify(e) })), { source: 'kafka' });
+  expect(result.rejected, JSON.stringify(result.outcomes.find((o) => o.status === 'rejected'))).toBe(0);
+}
+
+const amount = (text: unknown) => (text === null ? null : formatScaled(toScaled(String(text))));
+const time = (text: unknown) => (text === null ? null : String(text));
+
+/** What the views show for an account, normalised; `part` only tells rows apart, so it is left out. */
+async function tables(accountId: string): Promise<BalanceRows> {
+  const q = (sql: string) => store.queryRows<Record<string, unknown>>(sql, { account: accountId });
+  const wallets = await q(
+    `SELECT toString(wallet_type) AS wallet_type, wallet_id, name, toString(total) AS total, toString(used) AS used, toString(available) AS available,
+            toString(status) AS status, toString(overage) AS overage, toString(expired) AS expired, toString(expiring_within_90d) AS expiring_within_90d,
+            if(next_expiry IS NULL, NULL, toString(next_expiry)) AS next_expiry
+     FROM ${store.table('wallet_balances_v1')} WHERE account_id = {account:String}`,
+  );
+  const lots = await q(
+    `SELECT toString(wallet_type) AS wallet_type, wallet_id, lot_id, purchase_event_id, move_event_id, toString(amount) AS amount, toString(consumed) AS consumed,
+            toString(moved_out) AS moved_out, toString(expired) AS expired, toString(remaining) AS remaining, toString(effective_at) AS effective_at, toString(expires_at) AS expires_at
+     FROM ${store.table('lot_balances_v1')} WHERE account_id = {account:String}`,
+  );
+  const tokenEvents = await q(
+    `SELECT toString(wallet_type) AS wallet_type, wallet_id, toString(occurred_at) AS occurred_at, toString(type) AS type, event_id, toString(amount) AS amount, lot_ids,
+            toString(counterparty_type) AS counterparty_type, counterparty_id, if(requested IS NULL, NULL, toString(requested)) AS requested,
+            if(shortfall IS NULL, NULL, toString(shortfall)) AS shortfall
+     FROM ${store.table('token_events_v1')} WHERE account_id = {account:String}`,
+  );
+  const norm = (row: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) {
+      if (['total', 'used', 'available', 'overage', 'expired', 'expiring_within_90d', 'amount', 'consumed', 'moved_out', 'remaining', 'requested', 'shortfall'].includes(k)) out[k] = amount(v);
+      else if (['next_expiry', 'effective_at', 'expires_at', 'occurred_at'].includes(k)) out[k] = time(v);
+      else out[k] = v;
+    }
+    return out;
+  };
+  return { wallets: wallets.map(norm), lots: lots.map(norm), tokenEvents: tokenEvents.map(norm) } as unknown as BalanceRows;
+}
+
+/** The ledger's own rows for the same events, computed without ClickHouse. */
+function ledgerRows(accountId: string, delivered: RefEvent[], at: number): BalanceRows {
+  return balanceRowsOf(accountId, computeLedger(ledgerInputOf(delivered, at, 'events')), new Map());
+}
+
+function sortedRows(rows: BalanceRows) {
+  const strip = (list: object[]) =>
+    list
+      .map((row) => {
+        const { account_id: _a, part: _p, ...rest } = row as Record<string, unknown>;
+        return JSON.stringify(Object.fromEntries(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1))));
+      })
+      .sort();
+  return { wallets: strip(rows.wallets), lots: strip(rows.lots), tokenEvents: strip(rows.tokenEvents) };
+}
+
+async function expectTablesMatchLedger(accountId: string, delivered: RefEvent[], at: number) {
+  expect(sortedRows(await tables(accountId))).toEqual(sortedRows(ledgerRows(accountId, delivered, at)));
+}
+
+const withAccount = (events: RefEvent[], accountId: string) => events.map((e) => ({ ...e, account_id: accountId }));
+let runs = 0;
+
+describe('the balance tables', () => {
+  it('equal the ledger over random histories, after every recomputation, rows of voided or changed events gone at once', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb('placeholder', 24), fc.integer({ min: 1, max: 1000 }), async (history, cut) => {
+        const accountId = `h${runs++}`;
+        const delivered = withAccount(history.delivered, accountId);
+        const half = cut % delivered.length;
+        const [first, second] = [delivered.slice(0, half), delivered.slice(half)];
+        const [at1, at2] = [history.instants[0] as number, history.instants[history.instants.length - 1] as number];
+        await deliver(first);
+        await new BalanceAggregator({ store, log: silentLog, clock: () => at1 }).recompute(accountId);
+        await expectTablesMatchLedger(accountId, first, at1);
+        await deliver(second);
+        await new BalanceAggregator({ store, log: silentLog, clock: () => Math.max(at1 + 1, at2) }).recompute(accountId);
+        await expectTablesMatchLedger(accountId, delivered, Math.max(at1 + 1, at2));
+      }),
+      { numRuns: 25, endOnFailure: true },
+    );
+  }, 240_000);
+
+  it('two aggregators, a late writer, a restart and a replay leave exactly the latest snapshot', async () => {
+    const [history] = fc.sample(historyArb('placeholder', 30), { numRuns: 1, seed: 42 });
+    const accountId = 'two-writers';
+    const delivered = withAccount((history as { delivered: RefEvent[] }).delivered, accountId);
+    await deliver(delivered);
+    const early = BASE + 24 * 12 * HOUR;
+    const late = BASE + 24 * 25 * HOUR;
+    const a = new BalanceAggregator({ store, log: silentLog, clock: () => early });
+    const b = new BalanceAggregator({ store, log: silentLog, clock: () => late });
+    await Promise.all([a.recompute(accountId), b.recompute(accountId), a.recompute(accountId), b.recompute(accountId)]);
+    await expectTablesMatchLedger(accountId, delivered, late);
+    // A slow writer that computed an earlier instant finishes last: its snapshot is older, so unseen.
+    await a.recompute(accountId);
+    await expectTablesMatchLedger(accountId, delivered, late);
+    // A restarted aggregator and a replay of every event (all duplicates) change nothing.
+    await deliver(delivered);
+    await new BalanceAggregator({ store, log: silentLog, clock: () => late + 1 }).recompute(accountId);
+    await expectTablesMatchLedger(accountId, delivered, late + 1);
+    await store.command(`OPTIMIZE TABLE ${store.table('wallet_balance_versions_v1')} FINAL`);
+    await store.command(`OPTIMIZE TABLE ${store.table('lot_balance_versions_v1')} FINAL`);
+    await expectTablesMatchLedger(accountId, delivered, late + 1);
+  });
+
+  it('show an event stored by another process within 2 s, and one stored in this process at once', async () => {
+    const aggregator = new BalanceAggregator({ store, log: silentLog });
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      const accountId = 'visible';
+      const now = Date.now();
+      const purchase = { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(now - 3_600_000).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(now + 400 * 86_400_000).toISOString() } as RefEvent;
+      const stored = Date.now();
+      await deliver([purchase]);
+      let seen: number | undefined;
+      while (Date.now() - stored < 5_000) {
+        const rows = await store.queryRows<{ available: number }>(`SELECT available FROM ${store.table('wallet_balances_v1')} WHERE account_id = 'visible'`);
+        if (rows[0]?.available === 100) {
+          seen = Date.now() - stored;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen, 'never shown').toBeDefined();
+      expect(seen).toBeLessThan(2_000);
+
+      const notifying = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog, onStored: (accounts) => aggregator.notify(accounts) });
+      await deliver([{ ...purchase, event_id: 'u1', type: 'usage', amount: '90', user_id: 'ada', product: 'compiler', occurred_at: new Date(now - 60_000).toISOString() } as RefEvent], notifying);
+      await aggregator.caughtUp();
+      const [row] = await store.queryRows<{ status: string }>(`SELECT toString(status) AS status FROM ${store.table('wallet_balances_v1')} WHERE account_id = 'visible'`);
+      expect(row?.status).toBe('red');
+    } finally {
+      await aggregator.stop();
+    }
+  });
+
+  it('are recomputed when a lot boundary passes, with no new event', async () => {
+    let clock = BASE;
+    const accountId = 'boundary';
+    const aggregator = new BalanceAggregator({ store, log: silentLog, clock: () => clock });
+    await deliver([
+      { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE - HOUR).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(BASE + 2 * HOUR).toISOString() } as RefEvent,
+      { event_id: 'p2', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE - HOUR).toISOString(), effective_at: new Date(BASE + HOUR).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '40', expires_at: new Date(BASE + 100 * 24 * HOUR).toISOString() } as RefEvent,
+    ]);
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      const wallet = async () => (await store.queryRows<{ total: number; expired: number }>(`SELECT total, expired FROM ${store.table('wallet_balances_v1')} WHERE account_id = 'boundary'`))[0];
+      expect(await wallet()).toEqual({ total: 100, expired: 0 });
+      clock = BASE + HOUR; // p2 becomes active
+      await aggregator.caughtUp();
+      expect(await wallet()).toEqual({ total: 140, expired: 0 });
+      clock = BASE + 2 * HOUR; // p1 expires
+      await aggregator.caughtUp();
+      expect(await wallet()).toEqual({ total: 40, expired: 100 });
+      const events = await store.queryRows<{ type: string }>(`SELECT toString(type) AS type FROM ${store.table('token_events_v1')} WHERE account_id = 'boundary' ORDER BY occurred_at, type`);
+      expect(events.map((e) => e.type)).toEqual(['purchased', 'purchased', 'expired']);
+    } finally {
+      await aggregator.stop();
+    }
+  });
+});
