@@ -31,7 +31,12 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** Per-key request limit; `perMinute: 0` turns it off. */
   rateLimit?: RateLimit;
+  /** How long a POST /v1/events waits for storage before answering 503. */
+  ingestDeadlineMs?: number;
 }
+
+/** A readiness probe answers within this, even when storage stalls. */
+const READY_TIMEOUT_MS = 2_000;
 
 export function createApp(options: AppOptions): Express {
   const { store, metrics, log } = options;
@@ -61,7 +66,8 @@ export function createApp(options: AppOptions): Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', noParameters, async (_req, res) => {
-    const reachable = await store.ping().catch(() => false);
+    const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_TIMEOUT_MS).unref());
+    const reachable = await Promise.race([store.ping().catch(() => false), timeout]);
     res.status(reachable ? 200 : 503).json({ status: reachable ? 'ready' : 'storage_unreachable' });
   });
   app.get('/metrics', async (_req, res) => {
@@ -74,7 +80,7 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT));
-  app.use(eventsRouter(options.pipeline, options.bodyLimitBytes));
+  app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   app.use(balancesRouter(options.balances));
   app.use(usageRouter(store, options.balances));
   app.use(staticPage());

@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import type { IncomingMessage, IngestPipeline } from '../../ingest/pipeline.js';
 import { requireRole } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { ApiError, storageUnavailable } from '../errors.js';
 
 /**
  * Splits a JSON array body into the raw text of each element, so every event is decoded from
@@ -61,7 +61,20 @@ export function eventTexts(body: string, contentType: string | undefined): strin
   return trimmed.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
 }
 
-export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number): Router {
+/**
+ * A store that stalls must not hold the client: past the deadline the request answers 503 with
+ * Retry-After. The write may still land; the client's retry then finds those events stored.
+ */
+function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(storageUnavailable()), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number, storeDeadlineMs = 10_000): Router {
   const router = Router();
   router.post(
     '/v1/events',
@@ -70,7 +83,7 @@ export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number): 
     async (req, res) => {
       const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
       const messages: IncomingMessage[] = eventTexts(body, req.headers['content-type']).map((text) => ({ text }));
-      const result = await pipeline.ingest(messages, { source: 'http', accountScope: req.principal?.accountId });
+      const result = await beforeDeadline(pipeline.ingest(messages, { source: 'http', accountScope: req.principal?.accountId }), storeDeadlineMs);
       const rejected = [];
       for (let index = 0; index < result.outcomes.length; index++) {
         const outcome = result.outcomes[index];

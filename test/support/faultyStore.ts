@@ -1,0 +1,72 @@
+import type { Store } from '../../core/clickhouse.js';
+
+export type StorageMode = 'up' | 'down' | 'stalled';
+
+export interface FaultyStore extends Store {
+  /** Every call fails as an unreachable ClickHouse server does: connection refused, retriable. */
+  down(): void;
+  /** Every call waits, as on a server that stopped answering, until `up()`; then it runs. */
+  stall(): void;
+  up(): void;
+  readonly mode: StorageMode;
+  /** Calls that failed or waited because of the fault. */
+  readonly refused: number;
+}
+
+/**
+ * A real store behind a switch, for outages a test can start and end: the product runs on it
+ * unchanged, and when storage comes back every call reaches the real chDB store.
+ */
+export function faultyStore(store: Store): FaultyStore {
+  let mode: StorageMode = 'up';
+  let refused = 0;
+  let resumed: () => void = () => undefined;
+  let gate = Promise.resolve();
+
+  async function through<T>(call: () => Promise<T>): Promise<T> {
+    if (mode === 'down') {
+      refused++;
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+    }
+    if (mode === 'stalled') {
+      refused++;
+      await gate;
+      return through(call);
+    }
+    return call();
+  }
+
+  return {
+    get client() {
+      return store.client;
+    },
+    database: store.database,
+    kind: store.kind,
+    table: (name) => store.table(name),
+    insertJsonEachRow: (table, ndjson) => through(() => store.insertJsonEachRow(table, ndjson)),
+    queryRows: (query, params) => through(() => store.queryRows(query, params)),
+    queryTsv: (query, params) => through(() => store.queryTsv(query, params)),
+    queryJsonLines: (query, params) => through(() => store.queryJsonLines(query, params)),
+    command: (query, params) => through(() => store.command(query, params)),
+    ping: () => through(() => store.ping()),
+    close: () => store.close(),
+    get mode() {
+      return mode;
+    },
+    get refused() {
+      return refused;
+    },
+    down() {
+      mode = 'down';
+    },
+    stall() {
+      if (mode === 'stalled') return;
+      mode = 'stalled';
+      gate = new Promise<void>((resolve) => (resumed = resolve));
+    },
+    up() {
+      mode = 'up';
+      resumed();
+    },
+  };
+}
