@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import type { ApiKey } from '../core/config.js';
 import type { Store } from '../core/clickhouse.js';
@@ -7,7 +8,7 @@ import type { IngestPipeline } from '../ingest/pipeline.js';
 import { createAuthenticator } from './auth.js';
 import { createCors } from './cors.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimit } from './rateLimit.js';
-import { ApiError, errorHandler } from './errors.js';
+import { answerClientErrors, ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
@@ -87,5 +88,12 @@ export function createApp(options: AppOptions): Express {
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
+  // Whatever server listens with this app answers what its HTTP parser refuses with the error object too.
+  const listen = app.listen.bind(app) as (...args: unknown[]) => Server;
+  app.listen = ((...args: unknown[]) => {
+    const server = listen(...args);
+    answerClientErrors(server);
+    return server;
+  }) as typeof app.listen;
   return app;
 }

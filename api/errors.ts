@@ -1,3 +1,5 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, Response } from 'express';
 import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
@@ -59,6 +61,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return sendError(res, new ApiError(400, 'invalid_body', (err as Error).message));
     }
     if (type === 'request.aborted') return;
+    // Errors Express and its body parsers raise for a malformed request (a path that is not
+    // valid percent-encoded UTF-8, a body that does not inflate) are the client's, not a fault.
+    const status = (err as { status?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      if (err instanceof URIError) return sendError(res, new ApiError(400, 'invalid_path', 'the path is not valid percent-encoded UTF-8'));
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && /^Z_|^ERR__/.test(code)) {
+        return sendError(res, new ApiError(400, 'invalid_body', 'the body could not be decompressed as its Content-Encoding says'));
+      }
+      const known = status === 413 || status === 415 ? status : 400;
+      return sendError(res, new ApiError(known, 'invalid_request', (err as { expose?: boolean }).expose ? (err as Error).message : 'the request is malformed'));
+    }
     if (isRetriableStorageError(err)) {
       log.warn({ event: 'http_storage_unavailable', err, method: req.method, path: req.path }, 'storage unavailable');
       return sendError(res, storageUnavailable());
@@ -66,4 +80,29 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     log.error({ event: 'http_unhandled_error', err, method: req.method, path: req.path }, 'request failed');
     sendError(res, new ApiError(500, 'internal_error', 'the server could not complete the request'));
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Express sees them (headers above the size limit,
+ * a malformed request line) get the same error object as every other 4xx, instead of an empty
+ * answer.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are larger than the server accepts']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout', 'the request did not arrive in time']
+          : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

@@ -4,6 +4,8 @@ import { ApiError } from './errors.js';
 const DAY = 86_400_000;
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: DAY, w: 7 * DAY };
 export const MAX_RANGE_MS = 5 * 366 * DAY;
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(2200, 0, 1);
 
 /** An instant: RFC 3339, or relative to now (`now`, `now-90d`, `now+1h`). */
 export function parseInstant(name: string, value: unknown, now: number): number {
@@ -12,7 +14,12 @@ export function parseInstant(name: string, value: unknown, now: number): number 
   if (relative) {
     if (!relative[1]) return now;
     const delta = Number(relative[2]) * (UNITS[relative[3] as string] as number);
-    return relative[1] === '-' ? now - delta : now + delta;
+    const ms = relative[1] === '-' ? now - delta : now + delta;
+    // The same span an RFC 3339 time may name: anything else is not a date storage can hold.
+    if (ms < EARLIEST || ms >= LATEST) {
+      throw new ApiError(400, 'invalid_parameter', `${name} "${value}" is before 1970 or after 2199`, { parameter: name });
+    }
+    return ms;
   }
   const ms = parseRfc3339(value);
   if (ms === null) throw new ApiError(400, 'invalid_parameter', `${name} "${value}" is not an RFC 3339 time or now-<n><s|m|h|d|w>`, { parameter: name });
