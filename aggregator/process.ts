@@ -184,8 +184,9 @@ export class BalanceAggregator {
     // that compute in the same millisecond from writing one version twice.
     const version = BigInt(at) * 1_048_576n + BigInt(randomInt(1_048_576));
     const common = { version: version.toString(), computed_at: clickhouseTime(at) };
-    const ndjson = (list: object[]) => list.map((row) => JSON.stringify({ ...row, ...common })).join('\n');
-    // Rows first, then the snapshot that makes them visible; each table's rows are one insert.
+    // Each table's rows are one insert, so one part: the views show a version once all of it is
+    // there. The placeholder (empty wallet_id) makes a version exist even with no other row.
+    const ndjson = (list: object[]) => [{ account_id: accountId, wallet_type: 'team', wallet_id: '' }, ...list].map((row) => JSON.stringify({ ...row, ...common })).join('\n');
     await Promise.all([
       this.store.insertJsonEachRow('wallet_balance_versions_v1', ndjson(rows.wallets)),
       this.store.insertJsonEachRow('lot_balance_versions_v1', ndjson(rows.lots)),

@@ -132,6 +132,21 @@ describe('the balance tables', () => {
     await expectTablesMatchLedger(accountId, delivered, late + 1);
   });
 
+  it('empty for an account whose only purchase was voided: no wallet, lot or token event is left over', async () => {
+    const accountId = 'voided';
+    const at = BASE + 48 * HOUR;
+    const bought = { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(BASE + 24 * HOUR).toISOString() } as RefEvent;
+    await deliver([bought]);
+    const aggregator = new BalanceAggregator({ store, log: silentLog, clock: () => at });
+    await aggregator.recompute(accountId);
+    const before = await tables(accountId);
+    expect([before.wallets.length, before.lots.length, before.tokenEvents.length]).toEqual([1, 1, 2]);
+    await deliver([{ event_id: 'v1', type: 'void', account_id: accountId, occurred_at: new Date(BASE + HOUR).toISOString(), voids_event_id: 'p1' } as RefEvent]);
+    await aggregator.recompute(accountId);
+    const after = await tables(accountId);
+    expect([after.wallets.length, after.lots.length, after.tokenEvents.length]).toEqual([0, 0, 0]);
+  });
+
   it('show an event stored by another process within 2 s, and one stored in this process at once', async () => {
     const aggregator = new BalanceAggregator({ store, log: silentLog });
     aggregator.start();
