@@ -38,7 +38,10 @@ export async function watchedPage(context: BrowserContext): Promise<WatchedPage>
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|304)/.test(message.text())) problems.push(message.text());
+    if (message.type() === 'error' && !/^Failed to load resource: the server responded with a status of/.test(message.text())) problems.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 500) problems.push(`HTTP ${response.status()} ${response.request().method()} ${response.url()}`);
   });
   return { page, problems };
 }

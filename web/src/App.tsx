@@ -49,7 +49,7 @@ function useNow(intervalMs: number): number {
 
 const CARD_MIN_WIDTH = 300;
 /** Narrow screens wrap a card's lines, so its cell is taller. */
-const cardHeight = () => (matchMedia('(max-width: 600px)').matches ? 330 : 286);
+const cardHeight = () => (matchMedia('(max-width: 600px)').matches ? 336 : 300);
 const CARD_GAP = 16;
 
 function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string) => void }) {

@@ -4,6 +4,7 @@ import { formatAmount, toScaled } from '../amount';
 import { daysLeftText, formatCount, formatDate } from '../format';
 import { Donut } from './Donut';
 import { Icon } from './Icon';
+import { scheduleSummary } from '../summaryQueue';
 
 interface Props {
   api: Api;
@@ -24,19 +25,17 @@ function useSummary(api: Api, key: string, row: WalletRow, version: number): Usa
     const entry = summaries.get(key);
     if (entry) setSummary(entry.summary);
     if (entry && (entry.version === version || Date.now() - entry.at < 3000)) return;
-    let cancelled = false;
-    void api.client
-      .GET('/v1/wallets/{type}/{id}/usage-summary', { params: { path: { type: row.wallet.type, id: row.wallet.id }, query: { days: '90' } } })
-      .then((result) => {
-        const body = api.check(result);
-        if (!body) return;
-        summaries.set(key, { version, at: Date.now(), summary: body });
-        if (!cancelled) setSummary(body);
-      })
-      .catch(() => undefined);
-    return () => {
-      cancelled = true;
-    };
+    return scheduleSummary(async (signal) => {
+      const body = api.check(
+        await api.client.GET('/v1/wallets/{type}/{id}/usage-summary', {
+          params: { path: { type: row.wallet.type, id: row.wallet.id }, query: { days: '90' } },
+          signal,
+        }),
+      );
+      if (!body) return;
+      summaries.set(key, { version, at: Date.now(), summary: body });
+      if (!signal.aborted) setSummary(body);
+    });
   }, [key, version]);
   return summary;
 }
@@ -76,16 +75,25 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
           </dd>
         </dl>
       </div>
-      <p class="card-numbers">
-        <span data-field="available">{formatAmount(row.available)}</span> available ·{' '}
-        <span data-field="used">{formatAmount(row.used)}</span> used of <span data-field="total">{formatAmount(row.total)}</span>
-      </p>
+      <dl class="card-numbers">
+        <div>
+          <dt>Available</dt>
+          <dd data-field="available">{formatAmount(row.available)}</dd>
+        </div>
+        <div>
+          <dt>Used</dt>
+          <dd data-field="used">{formatAmount(row.used)}</dd>
+        </div>
+        <div>
+          <dt>Purchased</dt>
+          <dd data-field="total">{formatAmount(row.total)}</dd>
+        </div>
+      </dl>
       <div class="card-foot">
         <p class={`expiry ${expiringSoon ? 'expiry-soon' : ''}`}>
           {nextExpiry ? (
             <>
-              <Icon name="clock" />{' '}
-              {formatAmount(nextExpiry.remaining, 0)} expire {formatDate(nextExpiry.expires_at)} · <strong>{daysLeftText(nextExpiry.days_left)}</strong>
+              <Icon name="clock" /> <strong>{daysLeftText(nextExpiry.days_left)}</strong> · {formatAmount(nextExpiry.remaining, 0)} expire {formatDate(nextExpiry.expires_at)}
             </>
           ) : (
             'Nothing left to expire'
