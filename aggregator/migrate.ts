@@ -2,7 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Store } from '../core/clickhouse.js';
+import { sleep } from '../core/retry.js';
 import { fillRollup } from './backfill.js';
+import { acquireMigrationLock, type HeldLock, type MigrationLockOptions } from './migrationLock.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -16,7 +18,8 @@ export interface Migration {
 
 /**
  * `NNN_verb_object.sql`, each holding one or more `;`-terminated statements. A header line
- * `-- fill: table` names a rollup to fill from the events already stored.
+ * `-- fill: table` names a rollup to fill from the events already stored; the views of such a
+ * migration write into it from `events_v1` and carry `${after_cutover}` in their WHERE clause.
  */
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
@@ -38,11 +41,25 @@ export interface MigrationReport {
   alreadyApplied: number;
 }
 
+export interface MigrateOptions {
+  lock?: MigrationLockOptions;
+  /**
+   * How long an insert may take at most. A fill's views start counting events this long after
+   * they are created, and the fill copies what came before, once this long has passed again.
+   */
+  fillMarginMs?: number;
+}
+
+/** In a fill migration's views, the condition that holds for events the view counts itself. */
+const AFTER_CUTOVER = '${after_cutover}';
+
 /**
- * Applies the migrations this database has not recorded yet, in order. Every statement is
- * idempotent (IF NOT EXISTS), so two processes starting at once do no harm.
+ * Applies the migrations this database has not recorded yet, in order, under the migration
+ * lock, so two processes starting at once never apply or fill the same migration together.
+ * Every statement is idempotent (IF NOT EXISTS), and a migration that stopped half-way is done
+ * again from the start by the next process.
  */
-export async function migrate(store: Store, migrations?: Migration[]): Promise<MigrationReport> {
+export async function migrate(store: Store, migrations?: Migration[], options: MigrateOptions = {}): Promise<MigrationReport> {
   const all = migrations ?? (await loadMigrations());
   await store.command(`CREATE DATABASE IF NOT EXISTS \`${store.database}\``);
   await store.command(
@@ -50,22 +67,94 @@ export async function migrate(store: Store, migrations?: Migration[]): Promise<M
      (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
      ENGINE = ReplacingMergeTree ORDER BY version`,
   );
-  const done = await store.queryRows<{ version: number }>(
-    `SELECT DISTINCT version FROM ${store.table('schema_migrations_v1')}`,
-  );
-  const appliedVersions = new Set(done.map((r) => Number(r.version)));
-  const applied: string[] = [];
-  for (const migration of all) {
-    if (appliedVersions.has(migration.version)) continue;
-    for (const statement of migration.statements) {
-      await store.command(statement.replaceAll('${db}', `\`${store.database}\``));
-    }
-    for (const table of migration.fills) await fillRollup(store, table);
-    await store.insertJsonEachRow(
-      'schema_migrations_v1',
-      JSON.stringify({ version: migration.version, name: migration.name }) + '\n',
-    );
-    applied.push(migration.name);
+  const appliedVersions = async () =>
+    new Set((await store.queryRows<{ version: number }>(`SELECT DISTINCT version FROM ${store.table('schema_migrations_v1')}`)).map((r) => Number(r.version)));
+  // Most starts find nothing to do, and take no lock.
+  if (all.every(((done) => (m: Migration) => done.has(m.version))(await appliedVersions()))) {
+    return { applied: [], alreadyApplied: all.length };
   }
-  return { applied, alreadyApplied: all.length - applied.length };
+
+  const lock = await acquireMigrationLock(store, options.lock);
+  try {
+    // Another process may have applied some while this one waited for the lock.
+    const done = await appliedVersions();
+    const applied: string[] = [];
+    for (const migration of all) {
+      if (done.has(migration.version)) continue;
+      lock.assertHeld();
+      if (migration.fills.length > 0 && migration.statements.some((s) => s.includes(AFTER_CUTOVER))) {
+        await applyWithFill(store, migration, lock, options.fillMarginMs ?? 15_000);
+      } else {
+        for (const statement of migration.statements) await store.command(render(store, statement));
+        // Fills of migrations written before cutovers: they truncate and replay, so they are
+        // exact only while nothing else ingests (as when they were first applied).
+        for (const table of migration.fills) await fillRollup(store, table);
+      }
+      lock.assertHeld();
+      await store.insertJsonEachRow('schema_migrations_v1', JSON.stringify({ version: migration.version, name: migration.name }) + '\n');
+      applied.push(migration.name);
+    }
+    return { applied, alreadyApplied: all.length - applied.length };
+  } finally {
+    await lock.release();
+  }
+}
+
+const render = (store: Store, statement: string, cutover?: string) => {
+  let sql = statement.replaceAll('${db}', `\`${store.database}\``);
+  if (cutover !== undefined) sql = sql.replaceAll(AFTER_CUTOVER, `ingested_at >= toDateTime64('${cutover}', 3, 'UTC')`);
+  return sql;
+};
+
+const VIEW_INTO = /^CREATE MATERIALIZED VIEW(?: IF NOT EXISTS)?\s+(\S+)\s+TO\s+(\S+)\s+AS\s+([\s\S]+)$/i;
+const bareName = (qualified: string) => qualified.replace(/^\$\{db\}\./, '').replaceAll('`', '').split('.').pop() as string;
+
+/**
+ * Applies a migration that adds a rollup over events already stored, while other processes may
+ * be storing more. Its views count only events stored from a cutover a margin in the future;
+ * once every insert that began before the cutover has surely finished, the events before it
+ * are copied in by the views' own SELECT. Each event is counted by exactly one of the two.
+ *
+ * A fill that stopped half-way is undone first: its views are dropped and its rollups emptied,
+ * so doing it again from the start cannot double anything.
+ */
+async function applyWithFill(store: Store, migration: Migration, lock: HeldLock, marginMs: number): Promise<void> {
+  const targets = new Set(migration.fills);
+  const views = migration.statements
+    .map((statement) => VIEW_INTO.exec(statement.trim()))
+    .filter((m): m is RegExpExecArray => m !== null && targets.has(bareName(m[2] as string)))
+    .map((m) => ({ name: bareName(m[1] as string), target: bareName(m[2] as string), select: m[3] as string }));
+  const serverNow = async () => Number((await store.queryTsv('SELECT toUnixTimestamp64Milli(now64(3))'))[0]?.[0] ?? 0);
+
+  let cutoverMs = 0;
+  let cutover = '';
+  let margin = marginMs;
+  for (; ; margin *= 2) {
+    lock.assertHeld();
+    for (const view of views) await store.command(`DROP VIEW IF EXISTS ${store.table(view.name)} SYNC`);
+    for (const target of targets) await store.command(`TRUNCATE TABLE IF EXISTS ${store.table(target)}`);
+    cutoverMs = (await serverNow()) + margin;
+    cutover = new Date(cutoverMs).toISOString().replace('T', ' ').replace('Z', '');
+    for (const statement of migration.statements) await store.command(render(store, statement, cutover));
+    // The views must exist before the cutover, or events stored in between would be missed by
+    // both the views and the copy. On a slow start, begin again with a wider margin.
+    if ((await serverNow()) < cutoverMs) break;
+  }
+
+  // Inserts that began before the cutover end within the margin; only then is "before" complete.
+  for (;;) {
+    lock.assertHeld();
+    const left = cutoverMs + margin - (await serverNow());
+    if (left <= 0) break;
+    await sleep(Math.min(left, 1_000));
+  }
+  for (const view of views) {
+    lock.assertHeld();
+    const columns = await store.queryTsv(
+      `SELECT name FROM system.columns WHERE database = {db:String} AND table = {view:String} ORDER BY position`,
+      { db: store.database, view: view.name },
+    );
+    const before = render(store, view.select).replaceAll(AFTER_CUTOVER, `ingested_at < toDateTime64('${cutover}', 3, 'UTC')`);
+    await store.command(`INSERT INTO ${store.table(view.target)} (${columns.map(([c]) => `\`${c}\``).join(', ')}) ${before}`);
+  }
 }

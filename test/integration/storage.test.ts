@@ -163,7 +163,7 @@ describe('storage errors', () => {
       },
     };
     const pipeline = createIngestPipeline({ store: landedThenFailed, metrics: createMetrics(), log: silentLog, afterStore: (a) => pairVoidedUsage(real, a) });
-    const result = await pipeline.ingest(lines([usage('l1', { amount: '5' }), usage('l2', { amount: '7' }), usage('l1', { amount: '5' }), 'not json']), { source: 'test' });
+    const result = await pipeline.ingest([...lines([usage('l1', { amount: '5' }), usage('l2', { amount: '7' }), usage('l1', { amount: '5' })]), { text: 'not json' }], { source: 'test' });
     // Its own events, found stored on the retry, are accepted, not reported as duplicates.
     expect(result).toMatchObject({ accepted: 2, duplicates: 1, rejected: 1 });
     expect(await count(real, `SELECT count() AS n FROM ${real.table('events_v1')}`)).toBe(2);

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Store } from '../core/clickhouse.js';
+import { sleep } from '../core/retry.js';
+
+/**
+ * One process at a time migrates a database, across every process that reaches it. The lock is
+ * a table: ClickHouse creates a table atomically, so of two processes creating it at once
+ * exactly one succeeds. The holder writes its name and a lease into it and renews the lease
+ * while it works; a lock whose lease ran out (its holder died) is broken by the next process.
+ */
+export interface MigrationLockOptions {
+  /** How long a lease lasts without renewal. */
+  leaseMs?: number;
+  /** How long to wait for another holder before giving up. */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface HeldLock {
+  owner: string;
+  /** Throws if the lease was lost (renewal failed or the lock was broken): stop writing. */
+  assertHeld(): void;
+  release(): Promise<void>;
+}
+
+const LOCK_TABLE = 'migration_lock_v1';
+const TABLE_ALREADY_EXISTS = '57';
+const UNKNOWN_TABLE = '60';
+
+const codeOf = (err: unknown) => String((err as { code?: unknown }).code ?? '');
+
+export class MigrationLockTimeout extends Error {
+  readonly retriable = true;
+  constructor(readonly holder: string, waitedMs: number) {
+    super(`another process (${holder}) has held the migration lock for ${Math.round(waitedMs / 1000)} s; try again later`);
+    this.name = 'MigrationLockTimeout';
+  }
+}
+
+export async function acquireMigrationLock(store: Store, options: MigrationLockOptions = {}): Promise<HeldLock> {
+  const leaseMs = options.leaseMs ?? 30_000;
+  const waitMs = options.waitMs ?? 15 * 60_000;
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const table = store.table(LOCK_TABLE);
+  const started = Date.now();
+  let delay = 50;
+  for (;;) {
+    try {
+      // No IF NOT EXISTS: the create is the compare-and-set.
+      await store.command(`CREATE TABLE ${table} (owner String, expires_at DateTime64(3, 'UTC')) ENGINE = MergeTree ORDER BY tuple()`);
+      break;
+    } catch (err) {
+      if (codeOf(err) !== TABLE_ALREADY_EXISTS) throw err;
+    }
+    const holder = await currentHolder(store, leaseMs);
+    if (holder && holder.expiresAt < Date.now()) {
+      // The holder stopped renewing: it died mid-migration. Every step of a migration can be
+      // done again, so the next process takes over from the start.
+      await store.command(`DROP TABLE IF EXISTS ${table} SYNC`).catch((err: unknown) => {
+        if (codeOf(err) !== UNKNOWN_TABLE) throw err;
+      });
+      continue;
+    }
+    if (Date.now() - started > waitMs) throw new MigrationLockTimeout(holder?.owner ?? 'unknown', Date.now() - started);
+    await sleep(delay, options.signal);
+    if (options.signal?.aborted) throw new Error('stopped while waiting for the migration lock');
+    delay = Math.min(1_000, delay * 2);
+  }
+
+  let lost: Error | undefined;
+  const renew = async () => {
+    await store.insertJsonEachRow(LOCK_TABLE, JSON.stringify({ owner, expires_at: new Date(Date.now() + leaseMs).toISOString().replace('T', ' ').replace('Z', '') }) + '\n');
+  };
+  await renew();
+  const timer = setInterval(() => {
+    renew().catch((err: unknown) => {
+      lost = new Error(`the migration lease could not be renewed: ${(err as Error).message}`);
+    });
+  }, Math.max(10, Math.floor(leaseMs / 3)));
+  timer.unref();
+
+  return {
+    owner,
+    assertHeld() {
+      if (lost) throw lost;
+    },
+    async release() {
+      clearInterval(timer);
+      const holder = await currentHolder(store, leaseMs);
+      if (holder?.owner === owner) await store.command(`DROP TABLE IF EXISTS ${table} SYNC`);
+    },
+  };
+}
+
+/** The lock's latest holder and lease; undefined when there is no lock. */
+async function currentHolder(store: Store, leaseMs: number): Promise<{ owner: string; expiresAt: number } | undefined> {
+  try {
+    const [[owner = '', expires = '0', count = '0'] = []] = await store.queryTsv(
+      `SELECT argMax(owner, expires_at), toUnixTimestamp64Milli(max(expires_at)), count() FROM ${store.table(LOCK_TABLE)}`,
+    );
+    if (count !== '0') return { owner, expiresAt: Number(expires) };
+    // Created but not written yet: its creator holds a first lease from the moment it created it.
+    const [[created = '0'] = []] = await store.queryTsv(
+      `SELECT toUnixTimestamp(metadata_modification_time) * 1000 FROM system.tables WHERE database = {db:String} AND name = {name:String}`,
+      { db: store.database, name: LOCK_TABLE },
+    );
+    if (created === '0') return undefined; // released in between
+    return { owner: 'a process starting to migrate', expiresAt: Number(created) + leaseMs };
+  } catch (err) {
+    if (codeOf(err) === UNKNOWN_TABLE) return undefined;
+    throw err;
+  }
+}
