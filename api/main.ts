@@ -23,6 +23,12 @@ import { BalanceAggregator } from '../aggregator/process.js';
 const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default: false }, aggregate: { type: 'boolean', default: false } }, strict: true });
 const config = loadConfigOrExit(serverConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'balances');
+// The Balances page is built, alongside storage and demo loading, when it is missing or older than
+// its sources; without the build tools (a production install) the API serves and `/` says how.
+const webBuild = ensureWebBuild({ quiet: true }).then(
+  (built) => built && log.info({ event: 'web_built' }, 'Balances page built'),
+  (err: unknown) => log.warn({ event: 'web_build_failed', err }, 'the Balances page could not be built; the API serves without it'),
+);
 const store = storeFromConfig(config);
 const migrations = await migrate(store);
 log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
@@ -59,12 +65,7 @@ if (args.demo) {
   log.info({ event: 'demo_loaded', ...report, seconds: (performance.now() - started) / 1000 }, 'demo account loaded');
 }
 
-// The Balances page is built when missing or older than its sources; without the build tools
-// (a production install) the API still serves and `/` says how to build the page.
-await ensureWebBuild({ quiet: true }).then(
-  (built) => built && log.info({ event: 'web_built' }, 'Balances page built'),
-  (err: unknown) => log.warn({ event: 'web_build_failed', err }, 'the Balances page could not be built; the API serves without it'),
-);
+await webBuild;
 
 const app = createApp({
   store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
