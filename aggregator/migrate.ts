@@ -126,8 +126,8 @@ async function applyWithFill(store: Store, migration: Migration, lock: HeldLock,
     .map((m) => ({ name: bareName(m[1] as string), target: bareName(m[2] as string), select: m[3] as string }));
   const serverNow = async () => Number((await store.queryTsv('SELECT toUnixTimestamp64Milli(now64(3))'))[0]?.[0] ?? 0);
 
-  let cutoverMs = 0;
-  let cutover = '';
+  let cutoverMs: number;
+  let cutover: string;
   let margin = marginMs;
   for (; ; margin *= 2) {
     lock.assertHeld();
