@@ -100,9 +100,11 @@ export function answerClientErrors(server: Server): void {
           ? [408, 'request_timeout', 'the request did not arrive in time']
           : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
     const body = JSON.stringify({ error: { code, message } });
+    // An answer to HEAD has no body; the packet that failed starts with the request line.
+    const head = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
     );
   });
 }
