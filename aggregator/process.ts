@@ -15,7 +15,7 @@ import { loadLedgerInput, type LoadedLedgerInput } from './ledgerSource.js';
  */
 
 /** How often every account's stored-event count is compared with the last snapshot's. */
-export const POLL_MS = 300;
+export const POLL_MS = 250;
 /** How long a failed account waits before it is tried again. */
 const RETRY_MS = 2_000;
 /** Accounts recomputed at once. */
@@ -191,8 +191,9 @@ export class BalanceAggregator {
       this.store.insertJsonEachRow('wallet_balance_versions_v1', ndjson(rows.wallets)),
       this.store.insertJsonEachRow('lot_balance_versions_v1', ndjson(rows.lots)),
       this.store.insertJsonEachRow('token_event_versions_v1', ndjson(rows.tokenEvents)),
+      // When each account was last computed, and from how many events: for operators, not read by the views.
+      this.store.insertJsonEachRow('balance_snapshots_v1', JSON.stringify({ account_id: accountId, events, ...common })),
     ]);
-    await this.store.insertJsonEachRow('balance_snapshots_v1', JSON.stringify({ account_id: accountId, events, ...common }));
     this.accounts.set(accountId, { events, changesAt: nextBoundary(input, at, nextUsage), retryAt: 0 });
     return { accountId, version, events, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
   }
