@@ -10,7 +10,7 @@ import { repoRoot } from '../support/processes.js';
 import { freshStore } from '../support/store.js';
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'balances-test-openapi-lint-'));
+const dir = mkdtempSync(join(tmpdir(), 'balances-openapi-lint-'));
 let store: Store;
 let api: TestApi;
 let served: Record<string, unknown>;
