@@ -101,6 +101,8 @@ describe('docker-compose.yml, verified without Docker', () => {
     // With no key given, --demo makes the api generate an admin key and print it.
     expect(services.api?.command).toContain('--demo');
     expect(envOf('ingest').KAFKA_BROKERS).toBe('kafka:9092');
+    expect(parseConfig(serverConfigSchema, api).KAFKA_BROKERS, 'only the ingest service consumes Kafka').toBeUndefined();
+    for (const app of ['ingest', 'aggregator', 'api']) expect(envOf(app).CLICKHOUSE_URL).toBe('http://clickhouse:8123');
   });
 });
 
