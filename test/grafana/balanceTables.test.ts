@@ -147,6 +147,17 @@ describe('the balance tables', () => {
     expect([after.wallets.length, after.lots.length, after.tokenEvents.length]).toEqual([0, 0, 0]);
   });
 
+  it("name each wallet by the latest wallet_name of its events, or by its id when it was never named", async () => {
+    const accountId = 'named';
+    const at = BASE + 48 * HOUR;
+    const event = (id: string, wallet: string, hour: number, name?: string) =>
+      ({ event_id: id, type: 'purchase', account_id: accountId, occurred_at: new Date(BASE + hour * HOUR).toISOString(), wallet: { type: 'team', id: wallet }, amount: '10', expires_at: new Date(BASE + 400 * HOUR).toISOString(), ...(name ? { wallet_name: name } : {}) }) as RefEvent;
+    await deliver([event('n2', 'ops', 2, 'Operations'), event('n1', 'ops', 1, 'Ops team'), event('n3', 'web', 1)]);
+    await new BalanceAggregator({ store, log: silentLog, clock: () => at }).recompute(accountId);
+    const names = await store.queryRows<{ wallet_id: string; name: string }>(`SELECT wallet_id, name FROM ${store.table('wallet_balances_v1')} WHERE account_id = 'named' ORDER BY wallet_id`);
+    expect(names).toEqual([{ wallet_id: 'ops', name: 'Operations' }, { wallet_id: 'web', name: 'web' }]);
+  });
+
   it('show an event stored by another process within 2 s, and one stored in this process at once', async () => {
     const aggregator = new BalanceAggregator({ store, log: silentLog });
     aggregator.start();
