@@ -107,8 +107,9 @@ export class BalanceAggregator {
       this.onPass(storageAnswered);
       for (const resolve of waiters) resolve();
       if (!this.running) break;
-      const delay = Math.max(0, Math.min(this.pollMs, nextDue - this.clock()));
-      if (this.notified.size > 0 || this.waiting.length > 0) continue;
+      // Storage that did not answer is asked again after a pause, not at every poll.
+      const delay = storageAnswered ? Math.max(0, Math.min(this.pollMs, nextDue - this.clock())) : RETRY_MS;
+      if (storageAnswered && (this.notified.size > 0 || this.waiting.length > 0)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {
@@ -118,6 +119,7 @@ export class BalanceAggregator {
       });
       this.wake = undefined;
     }
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
 
   /** One comparison of every account with its last snapshot; returns when the next one is due. */
