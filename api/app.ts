@@ -14,7 +14,7 @@ import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
 import { openApiDocument } from './openapi.js';
 import { queries } from './schemas.js';
-import { validateQuery } from './validate.js';
+import { requireEventsMediaType, validateQuery } from './validate.js';
 import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
 import type { BalanceService } from '../aggregator/balances.js';
@@ -81,6 +81,7 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT));
+  app.post('/v1/events', requireEventsMediaType);
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   app.use(balancesRouter(options.balances));
   app.use(usageRouter(store, options.balances));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { queries, responses, walletPath } from './schemas.js';
 
-type Status = 200 | 400 | 401 | 403 | 404 | 413 | 503;
+type Status = 200 | 400 | 401 | 403 | 404 | 413 | 415 | 503;
 
 export interface Operation {
   method: 'get' | 'post';
@@ -32,7 +32,7 @@ export const operations: Operation[] = [
     summary: 'Ingest events: a JSON array, one JSON object, or NDJSON. Answers once the accepted events are stored.',
     roles: ['admin', 'ingest'],
     response: 'IngestResult',
-    errors: [400, 401, 403, 413],
+    errors: [400, 401, 403, 413, 415],
     requestBody: {
       required: true,
       content: {
@@ -97,6 +97,7 @@ const STATUS_TEXT: Record<Status, string> = {
   403: "The key's role may not use this route",
   404: 'No such wallet in this account',
   413: 'Request body above the cap',
+  415: 'A body that is not JSON or NDJSON in UTF-8',
   503: 'Storage unreachable',
 };
 

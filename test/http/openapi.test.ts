@@ -87,6 +87,7 @@ describe('the OpenAPI document', () => {
     await conforms('post', '/v1/events', { body: '[]' }, 401);
     await conforms('post', '/v1/events', { key: 'acme-analyst', body: '[]' }, 403);
     await conforms('post', '/v1/events', { ...admin, body: JSON.stringify(Array.from({ length: 40 }, (_, i) => usage(`big-${i}`))) }, 413);
+    await conforms('post', '/v1/events', { ...admin, body: '<events/>', headers: { 'content-type': 'application/xml' } }, 415);
 
     await conforms('get', '/v1/wallets', admin, 200);
     await conforms('get', '/v1/wallets?type=contract', admin, 200);

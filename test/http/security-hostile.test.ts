@@ -5,6 +5,7 @@ import { startApi, type TestApi } from '../support/api.js';
 import { purchase, usage } from '../support/events.js';
 import { count, freshStore } from '../support/store.js';
 import { expectErrorObject, expectNoInternals, rawRequest } from '../support/rawHttp.js';
+import { utf8Body } from '../../api/validate.js';
 
 let store: Store;
 let api: TestApi;
@@ -104,10 +105,22 @@ const POSTS: Attack[] = [
   ['invalid UTF-8 bytes as the whole body', 'POST', '/v1/events', json, Buffer.from([0xff, 0xfe, 0xfd, 0x00, 0xc3, 0x28])],
   ['invalid UTF-8 bytes inside a string of an invalid event', 'POST', '/v1/events', json, Buffer.concat([Buffer.from('[{"event_id":"utf-'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('","type":"usage"}]')])],
   ['__proto__ and constructor keys in events', 'POST', '/v1/events', json, '[{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}},{"event_id":"proto-1","__proto__":{"account_id":"acme","type":"usage"}}]'],
-  ['XML', 'POST', '/v1/events', { ...admin, 'content-type': 'application/xml' }, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><events>&e;</events>'],
-  ['a form', 'POST', '/v1/events', { ...admin, 'content-type': 'application/x-www-form-urlencoded' }, 'event_id=1&type=usage'],
-  ['multipart', 'POST', '/v1/events', { ...admin, 'content-type': 'multipart/form-data; boundary=x' }, '--x\r\nContent-Disposition: form-data; name="f"\r\n\r\n[]\r\n--x--'],
+  ['XML with an external entity', 'POST', '/v1/events', { ...admin, 'content-type': 'application/xml' }, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><events>&e;</events>', 415],
+  ['a form', 'POST', '/v1/events', { ...admin, 'content-type': 'application/x-www-form-urlencoded' }, 'event_id=1&type=usage', 415],
+  ['multipart', 'POST', '/v1/events', { ...admin, 'content-type': 'multipart/form-data; boundary=x' }, '--x\r\nContent-Disposition: form-data; name="f"\r\n\r\n[]\r\n--x--', 415],
+  ['JSON declared UTF-16', 'POST', '/v1/events', { ...admin, 'content-type': 'application/json; charset=utf-16' }, JSON.stringify([usage('utf16-1')]), 415],
+  ['a content type that is no media type', 'POST', '/v1/events', { ...admin, 'content-type': '../../etc/passwd' }, '[]', 415],
 ];
+
+describe('the events body helpers', () => {
+  it('refuses bytes that are not UTF-8 instead of storing U+FFFD in their place', () => {
+    expect(utf8Body(Buffer.from('[{"user_id":"zoë"}]'))).toBe('[{"user_id":"zoë"}]');
+    for (const bad of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
+      const body = Buffer.concat([Buffer.from('[{"user_id":"a'), Buffer.from(bad), Buffer.from('"}]')]);
+      expect(() => utf8Body(body)).toThrow(expect.objectContaining({ status: 400, code: 'invalid_body' }));
+    }
+  });
+});
 
 describe('hostile requests', () => {
   it('each answers 4xx with the error object: no 5xx, no stack trace, no change of data', async () => {
