@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type AppOptions } from '../../api/app.js';
+import { createAuthenticator } from '../../api/auth.js';
 import { createRateLimiter } from '../../api/rateLimit.js';
 import { BalanceService } from '../../aggregator/balances.js';
 import type { Store } from '../../core/clickhouse.js';
@@ -13,6 +14,19 @@ import { createMetrics } from '../../core/metrics.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 import { KEYS } from '../support/api.js';
 import { freshStore, silentLog } from '../support/store.js';
+
+/** Counts the constant-time comparisons the authenticator makes. */
+const comparisons = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...actual,
+    timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+      comparisons.count++;
+      return actual.timingSafeEqual(a, b);
+    },
+  };
+});
 
 const sha256 = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
 
@@ -67,6 +81,19 @@ describe('API keys', () => {
     } finally {
       await api.close();
     }
+  });
+
+  it('compares a presented key with every configured key, whichever matches and whether one does', () => {
+    const authenticate = createAuthenticator(KEYS);
+    const outcomes: unknown[] = [];
+    for (const key of [KEYS[0]?.key, KEYS[KEYS.length - 1]?.key, 'not-a-key']) {
+      comparisons.count = 0;
+      const req = { headers: { authorization: `Bearer ${key}` } } as Parameters<typeof authenticate>[0];
+      authenticate(req, {} as Parameters<typeof authenticate>[1], (err?: unknown) => outcomes.push(err ?? req.principal?.accountId));
+      expect(comparisons.count, String(key)).toBe(KEYS.length);
+    }
+    expect(outcomes.slice(0, 2)).toEqual(['acme', 'globex']);
+    expect(outcomes[2]).toMatchObject({ status: 401 });
   });
 
   it('accepts upper-case hex digests and refuses a malformed one by position, without echoing it', () => {
