@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['ingest', 'balances'];
+const BENCHES = ['ingest', 'balances', 'page'];
 const selected = process.argv.slice(2).filter((a) => BENCHES.includes(a));
 let failed = false;
 for (const name of selected.length ? selected : BENCHES) {

@@ -59,6 +59,14 @@ function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string)
   const [scheme, setScheme] = useState(0);
   useColorScheme(useCallback(() => setScheme((n) => n + 1), []));
   const now = useNow(1000);
+  // Usage details sit below every card: they mount once the cards have been painted.
+  const [usageMounted, setUsageMounted] = useState(false);
+  const haveWallets = live.wallets !== undefined;
+  useEffect(() => {
+    if (!haveWallets || usageMounted) return;
+    const frame = requestAnimationFrame(() => setTimeout(() => setUsageMounted(true), 0));
+    return () => cancelAnimationFrame(frame);
+  }, [haveWallets, usageMounted]);
 
   const rows = live.wallets ?? [];
   const byKey = useMemo(() => new Map<string, WalletRow>(rows.map((row) => [walletKey(row.wallet), row])), [rows]);
@@ -117,7 +125,7 @@ function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string)
             <Toolbar view={view} update={update} shown={selected.length} total={rows.length} />
             {section('flex-title', 'Flex tokens', 'A card per team', teams, allTeams)}
             {section('credits-title', 'Shared cloud credits', 'A card per contract', contracts, rows.length - allTeams)}
-            <UsageDetails api={api} rows={rows} view={view} update={update} scheme={scheme} />
+            {usageMounted && <UsageDetails api={api} rows={rows} view={view} update={update} scheme={scheme} />}
           </>
         )}
       </main>

@@ -42,29 +42,24 @@ export function useLiveBalances(api: Api, onUnauthorized: () => void): LiveBalan
 
     async function poll(): Promise<void> {
       const wallets = await conditional('wallets', (headers) => api.client.GET('/v1/wallets', { headers }));
-      const refreshExpiring = wallets !== undefined || Date.now() - expiringReadAt > EXPIRING_REFRESH_MS;
-      let expiring90: ExpiringLot[] | undefined;
-      let expiringAll: ExpiringLot[] | undefined;
-      if (refreshExpiring) {
-        expiringReadAt = Date.now();
-        const [soon, all] = await Promise.all([
-          conditional('expiring90', (headers) => api.client.GET('/v1/expiring', { params: { query: { within_days: '90' } }, headers })),
-          conditional('expiringAll', (headers) => api.client.GET('/v1/expiring', { params: { query: { within_days: '3650' } }, headers })),
-        ]);
-        expiring90 = soon?.lots;
-        expiringAll = all?.lots;
-      }
       if (stopped) return;
+      // Cards first: expiry details follow in a second render.
+      setLive((current) =>
+        wallets ? { ...current, wallets: wallets.wallets as WalletRow[], version: current.version + 1, updatedAt: Date.now(), error: undefined } : { ...current, updatedAt: Date.now(), error: undefined },
+      );
+      if (wallets === undefined && Date.now() - expiringReadAt < EXPIRING_REFRESH_MS) return;
+      expiringReadAt = Date.now();
+      const [soon, all] = await Promise.all([
+        conditional('expiring90', (headers) => api.client.GET('/v1/expiring', { params: { query: { within_days: '90' } }, headers })),
+        conditional('expiringAll', (headers) => api.client.GET('/v1/expiring', { params: { query: { within_days: '3650' } }, headers })),
+      ]);
+      if (stopped || (!soon && !all)) return;
       setLive((current) => {
-        const next: LiveBalances = { ...current, updatedAt: Date.now(), error: undefined };
-        if (wallets) {
-          next.wallets = wallets.wallets as WalletRow[];
-          next.version = current.version + 1;
-        }
-        if (expiring90) next.expiring90 = expiring90;
-        if (expiringAll) {
+        const next: LiveBalances = { ...current };
+        if (soon) next.expiring90 = soon.lots;
+        if (all) {
           const soonest = new Map<string, ExpiringLot>();
-          for (const lot of expiringAll) {
+          for (const lot of all.lots) {
             const key = `${lot.wallet.type}/${lot.wallet.id}`;
             if (!soonest.has(key)) soonest.set(key, lot);
           }

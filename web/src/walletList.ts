@@ -3,6 +3,9 @@ import { walletKey, walletLabel } from './api';
 import { compareAmounts, percentOf, toScaled } from './amount';
 import type { ViewState } from './urlState';
 
+// One collator for every comparison: `localeCompare` with options builds a new one per call.
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 /** The wallets the toolbar asks for: searched by name or id, filtered, then sorted. */
 export function selectWallets(rows: WalletRow[], view: ViewState, nextExpiry: Map<string, ExpiringLot>): WalletRow[] {
   const needle = view.q.trim().toLowerCase();
@@ -13,7 +16,7 @@ export function selectWallets(rows: WalletRow[], view: ViewState, nextExpiry: Ma
     if (view.filters.includes('overage') && toScaled(row.overage) <= 0n) return false;
     return true;
   });
-  const byName = (a: WalletRow, b: WalletRow) => walletLabel(a).localeCompare(walletLabel(b), undefined, { numeric: true }) || walletKey(a.wallet).localeCompare(walletKey(b.wallet));
+  const byName = (a: WalletRow, b: WalletRow) => collator.compare(walletLabel(a), walletLabel(b)) || collator.compare(walletKey(a.wallet), walletKey(b.wallet));
   const expiry = (row: WalletRow) => nextExpiry.get(walletKey(row.wallet))?.days_left ?? Number.POSITIVE_INFINITY;
   const comparators: Record<ViewState['sort'], (a: WalletRow, b: WalletRow) => number> = {
     name: byName,

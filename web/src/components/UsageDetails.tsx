@@ -13,6 +13,8 @@ interface Props {
   scheme: number;
 }
 
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 type ChartKind = 'service' | 'user' | 'day';
 
 const TITLES: Record<ChartKind, string> = { service: 'Usage by service', user: 'Usage by user', day: 'Daily trend' };
@@ -200,7 +202,7 @@ export function UsageDetails({ api, rows, view, update, scheme }: Props) {
     if (/^\d{4}-\d{2}-\d{2}$/.test(from) && /^\d{4}-\d{2}-\d{2}$/.test(to) && from <= to) update({ from, to });
   }
 
-  const sortedRows = useMemo(() => [...rows].sort((a, b) => walletLabel(a).localeCompare(walletLabel(b))), [rows]);
+  const sortedRows = useMemo(() => [...rows].sort((a, b) => collator.compare(walletLabel(a), walletLabel(b))), [rows]);
   const invalidRange = fromInput > toInput;
 
   return (
