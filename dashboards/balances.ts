@@ -12,14 +12,22 @@ export const BALANCES_UID = 'balances-overview';
 const daysUntil = (column: string) => `toInt64(ceil((toUnixTimestamp64Milli(${column}) - toUnixTimestamp64Milli(now64(3))) / 86400000))`;
 
 /**
- * Available and used of one wallet, repeated for every selected wallet. The available slice is
- * red at or below 20 % of the total and green above: its thresholds are percentages of the field's
- * range, whose maximum is the wallet's total (query B, applied by "config from query results").
+ * The smallest `used` at which a wallet is red, exactly: red when available ≤ 20 % of total, that
+ * is when used ≥ 80 % of total; amounts have 4 decimals, so that is 80 % rounded up to 0.0001.
+ */
+export const RED_FROM_SQL = 'toDecimal128(intDiv(toInt128(total * 10000) * 4 + 4, 5), 4) / 10000';
+
+/**
+ * Available and used of one wallet, repeated for every selected wallet. The used slice carries
+ * the wallet's status: green, and red from 80 % of the total used (available at or below 20 %).
+ * Query B gives that boundary per wallet, and "config from query results" turns it into the
+ * slice's threshold (green below, red at or above), exact at the boundary itself.
  */
 export function walletDonut(): piechart.PanelBuilder {
+  const wallet = `account_id = \${account:singlequote} AND concat(toString(wallet_type), '/', wallet_id) IN (\${wallet:singlequote})`;
   return new piechart.PanelBuilder()
     .title('${wallet:text}')
-    .description('Available and used of the lots active now; the available slice is red at or below 20 % of the total.')
+    .description('Available and used of the lots active now. Used is green, and red when available is at or below 20 % of the total.')
     .repeat('wallet')
     .repeatDirection('h')
     .maxPerRow(6)
@@ -28,19 +36,25 @@ export function walletDonut(): piechart.PanelBuilder {
       clickhouse('A').table(`
         SELECT available, used
         FROM wallet_balances_v1
-        WHERE account_id = \${account:singlequote} AND concat(toString(wallet_type), '/', wallet_id) IN (\${wallet:singlequote})
+        WHERE ${wallet}
       `),
     )
     .withTarget(
       clickhouse('B').table(`
-        SELECT total
+        SELECT total, ${RED_FROM_SQL} AS red_from
         FROM wallet_balances_v1
-        WHERE account_id = \${account:singlequote} AND concat(toString(wallet_type), '/', wallet_id) IN (\${wallet:singlequote})
+        WHERE ${wallet}
       `),
     )
     .withTransformation({
       id: 'configFromData',
-      options: { configRefId: 'B', mappings: [{ fieldName: 'total', handlerKey: 'max' }] },
+      options: {
+        configRefId: 'B',
+        mappings: [
+          { fieldName: 'total', handlerKey: 'max' },
+          { fieldName: 'red_from', handlerKey: 'threshold1' },
+        ],
+      },
     })
     .pieType(piechart.PieChartType.Donut)
     .displayLabels([piechart.PieChartLabels.Percent])
@@ -54,14 +68,16 @@ export function walletDonut(): piechart.PanelBuilder {
     )
     .min(0)
     .decimals(2)
+    // Red from 80 % of the total (the maximum, from query B); "config from query results" then
+    // replaces these steps with the exact boundary, which a percentage of a float cannot hold.
     .thresholds(
       new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Percentage).steps([
-        { value: null, color: RED },
-        { value: 20, color: GREEN },
+        { value: null, color: GREEN },
+        { value: 80, color: RED },
       ]),
     )
     .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds))
-    .withOverride({ matcher: byNames('used'), properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }] });
+    .withOverride({ matcher: byNames('available'), properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }] });
 }
 
 /** Every selected wallet: status, amounts and days to its next expiry. */

@@ -96,16 +96,19 @@ describe('generated provisioning', () => {
     }
   });
 
-  it('the Balances donut is repeated per wallet, red at or below 20 % of the total and green above', () => {
+  it('the Balances donut is repeated per wallet, its used slice green, and red when available is at or below 20 % of the total', () => {
     const balances = dashboards.find((d) => d.dashboard.uid === 'balances-overview')?.dashboard;
     const donut = balances?.panels.find((p) => p.type === 'piechart');
     expect(donut).toMatchObject({ repeat: 'wallet', options: { pieType: 'donut' } });
     expect(donut?.fieldConfig?.defaults).toMatchObject({
       min: 0,
       color: { mode: 'thresholds' },
-      thresholds: { mode: 'percentage', steps: [{ value: null, color: 'red' }, { value: 20, color: 'green' }] },
+      thresholds: { mode: 'percentage', steps: [{ value: null, color: 'green' }, { value: 80, color: 'red' }] },
     });
-    expect(donut?.transformations).toEqual([{ id: 'configFromData', options: { configRefId: 'B', mappings: [{ fieldName: 'total', handlerKey: 'max' }] } }]);
+    // Grafana's threshold1 handler makes the steps green, then red from the value: the exact boundary.
+    expect(donut?.transformations).toEqual([
+      { id: 'configFromData', options: { configRefId: 'B', mappings: [{ fieldName: 'total', handlerKey: 'max' }, { fieldName: 'red_from', handlerKey: 'threshold1' }] } },
+    ]);
   });
 
   it('alert rules are file provisioning: a ClickHouse query, reduce and threshold, with a condition naming an existing refId and a summary naming the wallet', () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
 import { DEMO_ACCOUNT, loadDemo } from '../../ingest/demo.js';
+import { RED_FROM_SQL } from '../../dashboards/balances.js';
 import { freshStore, pipelineFor, silentLog } from '../support/store.js';
 import { firingSeries, isNumericType, isTimeType, runAsGrafana, type SqlResult } from './support/chdb.js';
 import { expandAlertQuery, expandPanelQuery, type TimeRange, type Variables } from './support/macros.js';
@@ -36,7 +37,7 @@ function expectationFor(panel: PanelJson, refId: string): Expectation {
     case 'piechart':
       return refId === 'A'
         ? { columns: { available: 'number', used: 'number' }, rows: 'one per wallet' }
-        : { columns: { total: 'number' }, rows: 'one per wallet' };
+        : { columns: { total: 'number', red_from: 'number' }, rows: 'one per wallet' };
     case 'barchart':
       return { columns: { [panel.options?.xField as string]: 'text', amount: 'number' }, rows: 'some' };
     case 'timeseries':
@@ -137,6 +138,32 @@ describe('every panel and variable query runs on chDB over the demo data, macros
       });
     }
   }
+
+  it("the donut's used slice is red exactly when the wallet's status is: Grafana's float comparison of used with query B's boundary", async () => {
+    const balances = dashboardFiles().find((d) => d.dashboard.uid === 'balances-overview')?.dashboard as DashboardJson;
+    const donut = balances.panels.find((p) => p.type === 'piechart') as PanelJson;
+    const variables = await resolveVariables(balances, {}, defaultRange);
+    const statuses = await runAsGrafana(store, `SELECT concat(toString(wallet_type), '/', wallet_id) AS w, toString(status) AS status FROM wallet_balances_v1 WHERE account_id = '${DEMO_ACCOUNT}'`);
+    const colours = new Map<string, string>();
+    for (const value of selectedWallets(variables)) {
+      const one = { ...variables, wallet: { ...(variables.wallet as Variables[string]), current: [value] } };
+      const [a, b] = await Promise.all(donut.targets?.map((t) => runAsGrafana(store, expandPanelQuery(t.rawSql, one, defaultRange))) ?? []);
+      // Grafana: green below threshold1, red at or above it; values arrive as doubles.
+      colours.set(value, Number(a?.data[0]?.used) >= Number(b?.data[0]?.red_from) ? 'red' : 'green');
+    }
+    expect(colours.size).toBe(24);
+    for (const row of statuses.data) expect(colours.get(row.w as string), row.w as string).toBe(row.status);
+    expect(new Set(colours.values())).toEqual(new Set(['red', 'green']));
+  });
+
+  it('the boundary is exact: red from 80 % used, rounded up to 0.0001', async () => {
+    const sql = (total: string) => `SELECT toString(${RED_FROM_SQL}) AS red_from FROM (SELECT toDecimal128('${total}', 4) AS total)`;
+    const cases: Array<[string, string]> = [['1000', '800'], ['1000.0001', '800.0001'], ['0.0004', '0.0004'], ['0', '0'], ['1000.0003', '800.0003'], ['999999999999.9999', '800000000000']];
+    for (const [total, redFrom] of cases) {
+      const [row] = (await runAsGrafana(store, sql(total))).data;
+      expect(row?.red_from, total).toBe(redFrom);
+    }
+  });
 
   it('the wallet variable lists display names valued by wallet key, narrowed by the wallet type', async () => {
     const dashboard = dashboardFiles()[0]?.dashboard as DashboardJson;
