@@ -61,6 +61,9 @@ describe('docker-compose.yml, verified without Docker', () => {
       }
     }
     expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/^COPY \. \.$/m);
+    // The image's own `npm ci` must not be overwritten by the host's node_modules.
+    expect(readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['node_modules', 'data']));
+    for (const needed of ['deploy', 'provisioning', 'aggregator']) expect(readFileSync(join(ROOT, '.dockerignore'), 'utf8')).not.toMatch(new RegExp(`^${needed}$`, 'm'));
   });
 
   it('Grafana gets the plugin, the provisioning folder, and every variable the provisioning files read', () => {
