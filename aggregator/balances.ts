@@ -1,6 +1,7 @@
 import type { Store } from '../core/clickhouse.js';
 import { computeLedger, type LedgerResult, type WalletKey } from './ledger.js';
 import { loadLedgerInput } from './ledgerSource.js';
+import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';
 
 export interface Snapshot {
@@ -37,6 +38,12 @@ export function freshnessOf(source: string): Freshness {
   return source === 'http' ? 'now' : 'soon';
 }
 
+export interface BalanceServiceOptions {
+  /** Accounts whose snapshot is kept; the least recently read is dropped first. */
+  maxAccounts?: number;
+  onBackgroundFailure?: BackgroundFailure;
+}
+
 /**
  * Balances per account. The answer for "now" is a snapshot, reused until the account stores
  * another event or the clock passes the next instant at which a lot activates or expires.
@@ -49,10 +56,17 @@ export class BalanceService {
   /** Accounts with writes that a read may see a little later. */
   private readonly behind = new Set<string>();
 
+  private readonly maxAccounts: number;
+  private readonly onBackgroundFailure: BackgroundFailure;
+
   constructor(
     private readonly store: Store,
     private readonly clock: () => number = Date.now,
-  ) {}
+    options: BalanceServiceOptions = {},
+  ) {
+    this.maxAccounts = options.maxAccounts ?? 1_000;
+    this.onBackgroundFailure = options.onBackgroundFailure ?? warnOnBackgroundFailure;
+  }
 
   now(): number {
     return this.clock();
@@ -69,6 +83,8 @@ export class BalanceService {
   /** Called by the ingest pipeline of this process after it stored events for these accounts. */
   invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
     for (const accountId of accountIds) {
+      // An account with nothing cached or computing is read fresh anyway: no mark to keep.
+      if (!this.snapshots.has(accountId) && !this.refreshing.has(accountId)) continue;
       (freshness === 'now' ? this.dirty : this.behind).add(accountId);
     }
   }
@@ -77,13 +93,18 @@ export class BalanceService {
   async current(accountId: string): Promise<LedgerResult> {
     const at = this.clock();
     const cached = this.snapshots.get(accountId);
+    if (cached) {
+      // Most recently read last.
+      this.snapshots.delete(accountId);
+      this.snapshots.set(accountId, cached);
+    }
     const usable = cached !== undefined && at < cached.changesAt && at >= cached.result.at;
     if (usable && !this.dirty.has(accountId)) {
       const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS;
       if (confirmed) return { ...cached.result, at };
       if (Date.now() - cached.computedAt < MAX_STALENESS_MS) {
         // Serve what we have; the refresh runs behind it, once per account at a time.
-        this.refresh(accountId).catch(() => undefined);
+        this.refresh(accountId).catch((err: unknown) => this.onBackgroundFailure('snapshot_refresh', err));
         return { ...cached.result, at };
       }
     }
@@ -101,7 +122,11 @@ export class BalanceService {
 
   /** Resolves when no refresh of the account is running. */
   async settled(accountId: string): Promise<void> {
-    await this.refreshing.get(accountId)?.catch(() => undefined);
+    // A failure here was reported by the refresh's own reader.
+    await this.refreshing.get(accountId)?.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private readonly refreshing = new Map<string, Promise<Snapshot>>();
@@ -125,13 +150,25 @@ export class BalanceService {
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.get(accountId);
-      if (!current || current.version <= version) this.snapshots.set(accountId, snapshot);
+      if (!current || current.version <= version) {
+        // Most recently computed last: the first key is the one to drop.
+        this.snapshots.delete(accountId);
+        this.snapshots.set(accountId, snapshot);
+        while (this.snapshots.size > this.maxAccounts) {
+          const oldest = this.snapshots.keys().next().value as string;
+          this.snapshots.delete(oldest);
+          this.dirty.delete(oldest);
+          this.behind.delete(oldest);
+        }
+      }
       return snapshot;
     })();
     this.refreshing.set(accountId, work);
-    void work.finally(() => {
-      if (this.refreshing.get(accountId) === work) this.refreshing.delete(accountId);
-    }).catch(() => undefined);
+    // Only the bookkeeping: whoever awaits `work` receives its failure.
+    work.then(
+      () => this.refreshing.get(accountId) === work && this.refreshing.delete(accountId),
+      () => this.refreshing.get(accountId) === work && this.refreshing.delete(accountId),
+    );
     return work;
   }
 

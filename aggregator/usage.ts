@@ -73,14 +73,28 @@ export function isTimeZone(tz: string): boolean {
   return true;
 }
 
+const offsetFormat = (tz: string) => new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' });
+
 /** The zone's UTC offset in minutes at `t`. */
-function offsetMinutes(tz: string, t: number): number {
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' })
+function offsetMinutes(format: Intl.DateTimeFormat, t: number): number {
+  const name = format
     .formatToParts(new Date(t))
     .find((p) => p.type === 'timeZoneName')?.value;
   const match = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '');
   if (!match) return 0;
   return (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
+}
+
+/**
+ * Whether the zone's offset is a whole number of hours at every instant of `[from, to]`, so
+ * whole UTC hours fall within single local days. Checked at both ends and every week between:
+ * an offset lasts months (Lord Howe Island, +10:30 in winter and +11 in summer, changes twice a
+ * year), so a weekly look cannot miss a season.
+ */
+function wholeHoursThroughout(tz: string, from: number, to: number): boolean {
+  const format = offsetFormat(tz);
+  for (let t = from; t < to; t += 7 * DAY) if (offsetMinutes(format, t) % 60 !== 0) return false;
+  return offsetMinutes(format, to) % 60 === 0;
 }
 
 const time = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
@@ -169,7 +183,7 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
     // One wallet, in one read of its rows: a range holding few events reads them one by one in
     // a single key range; a busier one reads whole hours at the hour level and the partial hours
     // at its edges at the event level. Voided events cancel within the table.
-    const wholeHourZone = query.groupBy !== 'day' || (offsetMinutes(query.tz, query.from) % 60 === 0 && offsetMinutes(query.tz, query.to) % 60 === 0);
+    const wholeHourZone = query.groupBy !== 'day' || wholeHoursThroughout(query.tz, query.from, query.to);
     const hStart = ceilTo(query.from, HOUR);
     const hEnd = floorTo(query.to, HOUR);
     const levels =

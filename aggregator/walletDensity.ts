@@ -1,5 +1,6 @@
 import type { Store } from '../core/clickhouse.js';
 import type { WalletKey } from './ledger.js';
+import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 
 /**
  * How busy each wallet is, for choosing how to read its usage: the most usage events each
@@ -17,12 +18,13 @@ export class WalletDensity {
     private readonly maxAgeMs = 5 * 60_000,
     /** Accounts whose figures are kept; the least recently loaded go first. */
     private readonly maxAccounts = 10_000,
+    private readonly onBackgroundFailure: BackgroundFailure = warnOnBackgroundFailure,
   ) {}
 
   /** The wallet's busiest day in events, or undefined while unknown. */
   peakPerDay(accountId: string, walletType: string, walletId: string): number | undefined {
     const entry = this.accounts.get(accountId);
-    if (!entry || Date.now() - entry.loadedAt > this.maxAgeMs) this.load(accountId).catch(() => undefined);
+    if (!entry || Date.now() - entry.loadedAt > this.maxAgeMs) this.load(accountId).catch((err: unknown) => this.onBackgroundFailure('wallet_density_load', err));
     return entry?.peaks.get(`${walletType}/${walletId}`);
   }
 

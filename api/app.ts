@@ -7,11 +7,13 @@ import type { Metrics } from '../core/metrics.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import { createAuthenticator } from './auth.js';
 import { createCors } from './cors.js';
-import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimit } from './rateLimit.js';
+import { createRateLimiter, NO_RATE_LIMIT, type RateLimit } from './rateLimit.js';
 import { answerClientErrors, ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
+import { WalletDensity } from '../aggregator/walletDensity.js';
+import { reportBackgroundFailures } from '../core/background.js';
 import { openApiDocument } from './openapi.js';
 import { queries } from './schemas.js';
 import { requireEventsMediaType, validateQuery } from './validate.js';
@@ -30,7 +32,7 @@ export interface AppOptions {
   balances: BalanceService;
   /** Browser origins allowed to call the API; none by default. */
   corsOrigins?: string[];
-  /** Per-key request limit; `perMinute: 0` turns it off. */
+  /** Per-key request limit; none when not given (the server process passes its configured one). */
   rateLimit?: RateLimit;
   /** How long a POST /v1/events waits for storage before answering 503. */
   ingestDeadlineMs?: number;
@@ -80,11 +82,13 @@ export function createApp(options: AppOptions): Express {
     res.set('Cache-Control', 'public, max-age=3600').json(document);
   });
 
-  app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT));
+  app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT));
   app.post('/v1/events', requireEventsMediaType);
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   app.use(balancesRouter(options.balances));
-  app.use(usageRouter(store, options.balances));
+  // The usage planner's statistics live as long as the app, beside the router, not inside it.
+  const density = new WalletDensity(store, undefined, undefined, reportBackgroundFailures(log, metrics));
+  app.use(usageRouter(store, options.balances, density));
   app.use(staticPage());
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit, serverConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
+import { reportBackgroundFailures } from '../core/background.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
@@ -37,7 +38,7 @@ await pairVoidedUsage(store, 'all');
 
 const metrics = createMetrics();
 const abort = new AbortController();
-const balances = new BalanceService(store);
+const balances = new BalanceService(store, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
 // The balance tables' writer runs in this process when no other process can reach the store
 // (embedded chDB), or with --aggregate; against a server it is usually `npm run aggregate`.
 const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store, log }) : undefined;

@@ -41,6 +41,12 @@ export function createMetrics() {
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
     }),
+    backgroundFailures: new Counter({
+      name: 'balances_background_failures_total',
+      help: 'Failures of work nobody awaits (snapshot refreshes, statistics loads), by task',
+      labelNames: ['task'] as const,
+      registers: [registry],
+    }),
     httpRequests: new Histogram({
       name: 'balances_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',

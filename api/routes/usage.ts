@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
 import type { BalanceService } from '../../aggregator/balances.js';
-import { WalletDensity } from '../../aggregator/walletDensity.js';
+import type { WalletDensity } from '../../aggregator/walletDensity.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
@@ -13,8 +13,13 @@ import { parseInteger, parseRange, parseWalletType } from '../params.js';
 const DAY = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+/**
+ * A text cell of CSV. One starting with =, +, -, @, a tab or a carriage return would be run as a
+ * formula by a spreadsheet that opens the file: a leading ' keeps it text (OWASP's advice).
+ */
+export function csvField(value: string): string {
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 /** One row as JSON text; `keyName` is the grouping's name, already JSON-quoted. */
@@ -23,10 +28,9 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
   return `{${keyName}:${JSON.stringify(row.key)},"amount":"${row.amount}","events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
-export function usageRouter(store: Store, balances: BalanceService): Router {
+export function usageRouter(store: Store, balances: BalanceService, density: WalletDensity): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
-  const density = new WalletDensity(store);
 
   router.get('/v1/wallets/:type/:id/usage-summary', readers, validateQuery(queries.usageSummary), async (req, res) => {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';

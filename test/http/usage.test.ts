@@ -220,6 +220,17 @@ describe('GET /v1/usage', () => {
     }
   });
 
+  it('buckets days in a zone whose half-hour offset holds only between the ends of the range', async () => {
+    // Lord Howe Island is +11:00 in summer and +10:30 in winter: both ends fall in summer.
+    const tz = 'Australia/Lord_Howe';
+    for (const [from, to] of [['2025-12-01T13:00:00Z', '2026-11-20T13:00:00Z'], ['2026-01-10T00:00:00Z', '2026-10-30T06:00:00Z']]) {
+      const wallet = await usage(`from=${from}&to=${to}&group_by=day&tz=${encodeURIComponent(tz)}&wallet_type=team&wallet_id=beta`);
+      expect(asMap(wallet.rows, 'day'), `${from} beta`).toEqual(recount(Date.parse(from as string), Date.parse(to as string), 'day', { type: 'team', id: 'beta' }, tz));
+      const body = await usage(`from=${from}&to=${to}&group_by=day&tz=${encodeURIComponent(tz)}`);
+      expect(asMap(body.rows, 'day'), from).toEqual(recount(Date.parse(from as string), Date.parse(to as string), 'day', {}, tz));
+    }
+  });
+
   it('defaults to the last 90 days, and accepts relative times', async () => {
     const body = await usage('group_by=product');
     expect(body.from).toBe(new Date(NOW - 90 * 86_400_000).toISOString());
@@ -240,6 +251,19 @@ describe('GET /v1/usage', () => {
     const rest = sorted.slice(5);
     expect(others.events).toBe(rest.reduce((s, [, v]) => s + v.events, 0));
     expect(others.amount).toBe(formatScaled(rest.reduce((s, [, v]) => s + toScaled(v.amount), 0n)));
+  });
+
+  it('keeps CSV cells that a spreadsheet would run as formulas as text', async () => {
+    const hostile = ['=HYPERLINK("http://x","y")', '+SUM(A1)', '-2+3', '@cmd', '\tTAB', 'plain, with comma'];
+    const posted = hostile.map((user, i) => ({
+      event_id: `csv-${i}`, type: 'usage', account_id: 'globex', occurred_at: new Date(NOW - 86_400_000).toISOString(),
+      wallet: { type: 'team', id: 'csv' }, amount: '1', user_id: user, product: 'p',
+    }));
+    const res = await api.request('/v1/events', { method: 'POST', key: 'globex-admin', body: JSON.stringify(posted), headers: { 'content-type': 'application/json' } });
+    expect((await res.json()).accepted).toBe(hostile.length);
+    const csv = await api.request('/v1/usage?group_by=user&from=now-7d&wallet_type=team&wallet_id=csv', { key: 'globex-admin', headers: { accept: 'text/csv' } });
+    const cells = (await csv.text()).trim().split('\n').slice(1).map((line) => line.slice(0, line.lastIndexOf(',', line.lastIndexOf(',') - 1)));
+    expect(cells.sort()).toEqual(["'\tTAB", "'+SUM(A1)", "'-2+3", "'@cmd", '"\'=HYPERLINK(""http://x"",""y"")"', '"plain, with comma"'].sort());
   });
 
   it('streams CSV with a header row', async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../aggregator/balances.js';
 import { createMetrics } from '../../core/metrics.js';
+import { reportBackgroundFailures } from '../../core/background.js';
 import { pairVoidedUsage } from '../../aggregator/voids.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { purchase, usage } from '../support/events.js';
@@ -54,5 +55,51 @@ describe('the balance snapshot of "now"', () => {
     await used();
     await balances.settled('acme');
     expect(await used()).toBe(20);
+  });
+});
+
+describe('the snapshots of many accounts', () => {
+  it('are bounded: the least recently read account is computed again when read', async () => {
+    let ledgerLoads = 0;
+    const counting: Store = {
+      ...store,
+      queryRows(query, params) {
+        if (query.includes('lots_v1')) ledgerLoads++;
+        return store.queryRows(query, params);
+      },
+    };
+    const bounded = new BalanceService(counting, clock, { maxAccounts: 2 });
+    for (const account of ['a1', 'a2', 'a3']) await bounded.current(account);
+    expect(ledgerLoads).toBe(3);
+    await bounded.current('a3');
+    await bounded.current('a2');
+    expect(ledgerLoads).toBe(3);
+    // a1 was dropped to keep two.
+    await bounded.current('a1');
+    expect(ledgerLoads).toBe(4);
+  });
+
+  it('report a refresh that fails behind a served answer: logged and counted in /metrics', async () => {
+    let failing = false;
+    const flaky: Store = {
+      ...store,
+      queryRows(query, params) {
+        if (failing) return Promise.reject(Object.assign(new Error('storage went away'), { code: 'ECONNREFUSED' }));
+        return store.queryRows(query, params);
+      },
+    };
+    const metrics = createMetrics();
+    const logged: Array<Record<string, unknown>> = [];
+    const log = { ...silentLog, error: (obj: Record<string, unknown>) => logged.push(obj) } as unknown as typeof silentLog;
+    const service = new BalanceService(flaky, clock, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
+    await service.current('acme');
+    service.invalidate(['acme'], 'soon');
+    failing = true;
+    // Served from the snapshot; the refresh behind it fails.
+    expect((await service.current('acme')).wallets.size).toBeGreaterThan(0);
+    await service.settled('acme');
+    await new Promise((r) => setImmediate(r));
+    expect(logged).toMatchObject([{ event: 'background_task_failed', task: 'snapshot_refresh' }]);
+    expect(await metrics.registry.getSingleMetricAsString('balances_background_failures_total')).toMatch(/task="snapshot_refresh"} 1$/m);
   });
 });
