@@ -8,11 +8,8 @@ export interface RateLimit {
   burst: number;
 }
 
-/**
- * 100 requests a second, sustained, per key, and a minute's worth at once: the page polls about
- * once a second and the test suites send a few thousand requests back to back, neither comes close.
- */
-export const DEFAULT_RATE_LIMIT: RateLimit = { perMinute: 6_000, burst: 6_000 };
+/** For embedding the app where nothing should be limited (tests, benchmarks). */
+export const NO_RATE_LIMIT: RateLimit = { perMinute: 0, burst: 1 };
 
 /** Idle keys are forgotten after this long at the latest, so memory follows the active keys. */
 const SWEEP_EVERY_MS = 60_000;
@@ -27,7 +24,7 @@ interface Bucket {
  * rate up to the burst. A key with an empty bucket gets 429 with `Retry-After`, in seconds.
  * Mounted after authentication, so it limits keys, not addresses.
  */
-export function createRateLimiter(limit: RateLimit = DEFAULT_RATE_LIMIT, clock: () => number = Date.now) {
+export function createRateLimiter(limit: RateLimit, clock: () => number = Date.now) {
   const buckets = new Map<string, Bucket>();
   const perMs = limit.perMinute / 60_000;
   const burst = Math.max(1, limit.burst);
