@@ -8,7 +8,8 @@ import { BalanceAggregator } from '../../aggregator/process.js';
 import { DEMO_ACCOUNT, loadDemo } from '../../ingest/demo.js';
 import { dockerAvailable } from '../support/docker.js';
 import { pipelineFor, silentLog } from '../support/store.js';
-import { PROVISIONING, ROOT } from './support/provisioning.js';
+import { interpolateVariables } from './support/macros.js';
+import { dashboardFiles, PROVISIONING, ROOT } from './support/provisioning.js';
 
 const SUITE = 'Grafana with the provisioning (testcontainers)';
 const docker = await dockerAvailable(SUITE);
@@ -83,6 +84,25 @@ describe.skipIf(!docker)(SUITE, () => {
       }),
     });
     expect(JSON.stringify(await write.json())).toMatch(/readonly|Not enough privileges|ACCESS_DENIED/i);
+  });
+
+  it("runs a usage panel's query through the real plugin, which expands $__timeFilter itself", async () => {
+    const usage = dashboardFiles().find((d) => d.dashboard.uid === 'balances-usage')?.dashboard;
+    const bars = usage?.panels.find((p) => p.title === 'Usage by service');
+    const all = { current: '$__all' as const, options: [], multi: true };
+    const browserSide = interpolateVariables(bars?.targets?.[0]?.rawSql as string, {
+      account: { current: [DEMO_ACCOUNT], options: [], multi: false },
+      wallet_type: all,
+      wallet: all,
+    });
+    const response = await fetch(`${url}/api/ds/query`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ queries: [{ ...bars?.targets?.[0], rawSql: browserSide }], from: 'now-90d', to: 'now' }),
+    });
+    const body = (await response.json()) as { results: { A: { frames: Array<{ data: { values: unknown[][] } }> } } };
+    expect(response.status).toBe(200);
+    expect(body.results.A.frames[0]?.data.values[0]?.length).toBeGreaterThan(0);
   });
 
   it('provisions both alert rules and the webhook contact point', async () => {
