@@ -114,9 +114,10 @@ for (let i = 0; i < RUNS; i++) {
   const to = `2026-0${2 + (i % 8)}-${String(10 + i).padStart(2, '0')}`;
   const elapsed = (await page.evaluate(`(${REDRAW})(${JSON.stringify(to)})`)) as number;
   redraw.push(elapsed);
-  const [y, m, d] = to.split('-').map(Number) as [number, number, number];
-  const range = await page.evaluate(([y, m, d]) => [new Date(2026, 0, 1).toISOString(), new Date(y, m - 1, d + 1).toISOString(), Intl.DateTimeFormat().resolvedOptions().timeZone], [y, m, d]);
-  const q = `from=${encodeURIComponent(range[0] as string)}&to=${encodeURIComponent(range[1] as string)}&tz=${encodeURIComponent(range[2] as string)}`;
+  // The same question the page asked: its own range, read back from the chart it drew.
+  const [from, until] = ((await page.locator('figure[data-chart="service"]').getAttribute('data-range')) ?? '').split('/');
+  const tz = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const q = `from=${encodeURIComponent(from ?? '')}&to=${encodeURIComponent(until ?? '')}&tz=${encodeURIComponent(tz)}`;
   usagePeer.push(await rawFetch([`/v1/usage?group_by=service&limit=10&${q}`, `/v1/usage?group_by=user&limit=10&${q}`, `/v1/usage?group_by=day&${q}`]));
 }
 

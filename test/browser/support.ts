@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Store } from '../../core/clickhouse.js';
@@ -10,6 +11,20 @@ import { startApi, type TestApi } from '../support/api.js';
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 export const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+
+/**
+ * The chDB data directory of this browser test file's process. Named apart from `balances-test-*`,
+ * which a concurrent vitest run's teardown may remove while this one still uses it.
+ */
+export const browserDataDir = join(tmpdir(), `balances-browser-${process.pid}`);
+// Removed as the process exits: chDB keeps the directory open for as long as the process lives.
+process.once('exit', () => {
+  try {
+    rmSync(browserDataDir, { recursive: true, force: true });
+  } catch {
+    // A directory chDB was still writing to; the next run's temp cleanup takes it.
+  }
+});
 
 export const DEMO_KEY: ApiKey = { key: 'demo-admin', accountId: 'demo', role: 'admin' };
 

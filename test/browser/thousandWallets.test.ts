@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { Store } from '../../core/clickhouse.js';
 import { freshStore } from '../support/store.js';
 import { KEYS, type TestApi } from '../support/api.js';
-import { collectCards, launchChromium, signIn, startPageServer, watchedPage } from './support.js';
+import { browserDataDir, collectCards, launchChromium, signIn, startPageServer, watchedPage } from './support.js';
 import { teamId, teamName, THOUSAND_TEAMS, thousandWalletEvents } from './thousandWallets.js';
 
 /** A thousand teams: only what is on screen is rendered, and search, filters and sort still see them all. */
@@ -29,7 +29,7 @@ const keysOf = (list: WalletJson[]) => new Set(list.map((w) => `${w.wallet.type}
 const shown = () => page.locator('.match-count').getAttribute('data-shown');
 
 beforeAll(async () => {
-  store = await freshStore();
+  store = await freshStore(browserDataDir);
   api = await startPageServer(store, []);
   const res = await api.request('/v1/events', { key: KEY, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(thousandWalletEvents()) });
   expect((await res.json()).accepted).toBe(THOUSAND_TEAMS * 2);
@@ -44,8 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await api?.close();
-  // The test process's data directory is removed after the run; a drop racing background merges may fail.
-  await store?.command(`DROP DATABASE IF EXISTS \`${store.database}\``).catch(() => undefined);
+  await store?.close();
 });
 
 describe('the Balances page with a thousand teams', { timeout: 180_000 }, () => {

@@ -47,7 +47,7 @@ function useNow(intervalMs: number): number {
   return now;
 }
 
-const CARD_MIN_WIDTH = 300;
+const CARD_MIN_WIDTH = 330;
 /** Narrow screens wrap a card's lines, so its cell is taller. */
 const cardHeight = () => (matchMedia('(max-width: 600px)').matches ? 336 : 300);
 const CARD_GAP = 16;

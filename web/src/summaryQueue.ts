@@ -1,10 +1,10 @@
 /**
  * Past-90-day summaries are one request per card. Scrolling through a thousand cards must not
  * queue a thousand requests ahead of the live balance poll (a browser opens only six connections
- * to a host), so a card asks only once it has stayed on screen for a moment, at most two ask at
+ * to a host), so a card asks only once it has stayed on screen for a moment, at most three ask at
  * once, the newest first, and a card that leaves the screen withdraws its request.
  */
-const MAX_IN_FLIGHT = 2;
+const MAX_IN_FLIGHT = 3;
 const SETTLE_MS = 150;
 
 interface Job {

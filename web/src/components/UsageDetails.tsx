@@ -69,17 +69,27 @@ function chartOption(kind: ChartKind, answer: UsageAnswer): ChartOption {
       series: [{ type: 'line', data: values, showSymbol: false, lineStyle: { color: accent, width: 2 }, itemStyle: { color: accent }, areaStyle: { color: accent, opacity: 0.12 } }],
     };
   }
-  // Largest on top: ECharts draws a category axis from the bottom.
+  // Largest on top: ECharts draws a category axis from the bottom. "Others" is written under the
+  // chart instead of drawn: the sum of every other user dwarfs each top bar.
+  const bars = answer.rows.filter((row) => !row.others);
+  const barLabels = bars.map((row) => labelOf(row, kind)).reverse();
   return {
     aria,
-    tooltip,
     grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
     xAxis: { type: 'value', axisLabel: { color: text, hideOverlap: true }, splitLine: { lineStyle: { color: grid } } },
-    yAxis: { type: 'category', data: [...labels].reverse(), inverse: false, axisLabel: { color: text, width: 120, overflow: 'truncate' }, axisLine: { lineStyle: { color: grid } } },
+    tooltip: {
+      ...tooltip,
+      formatter: (params: unknown) => {
+        const first = (Array.isArray(params) ? params[0] : params) as { dataIndex: number };
+        const row = bars[bars.length - 1 - first.dataIndex];
+        return row ? `${labelOf(row, kind)}: ${formatAmount(row.amount)}` : '';
+      },
+    },
+    yAxis: { type: 'category', data: barLabels, axisLabel: { color: text, width: 120, overflow: 'truncate' }, axisLine: { lineStyle: { color: grid } } },
     series: [
       {
         type: 'bar',
-        data: [...answer.rows].reverse().map((row) => ({ value: amountForGeometry(row.amount), itemStyle: { color: row.others ? themeColor('ring-used') : accent, borderRadius: [0, 4, 4, 0] } })),
+        data: [...bars].reverse().map((row) => ({ value: amountForGeometry(row.amount), itemStyle: { color: accent, borderRadius: [0, 4, 4, 0] } })),
         barMaxWidth: 22,
       },
     ],
@@ -91,6 +101,7 @@ function UsageChart({ kind, answer, scheme, onCsv }: { kind: ChartKind; answer?:
   const container = useChart(option, [option]);
   const headingId = `usage-${kind}-title`;
   const loadedRange = answer ? `${answer.from}/${answer.to}` : '';
+  const others = answer?.rows.find((row) => row.others);
   return (
     <figure class={`usage-chart usage-${kind}`} aria-labelledby={headingId} data-chart={kind} data-range={loadedRange} data-rows={answer?.rows.length ?? ''}>
       <div class="usage-chart-head">
@@ -101,6 +112,11 @@ function UsageChart({ kind, answer, scheme, onCsv }: { kind: ChartKind; answer?:
       </div>
       <div class={`chart chart-${kind}`} ref={container} role="img" aria-label={answer ? describe(kind, answer) : `${TITLES[kind]}: loading`} />
       {answer && answer.rows.length === 0 && <p class="muted chart-empty">No usage in this range.</p>}
+      {others && (
+        <p class="chart-others" data-others>
+          Others: <strong>{formatAmount(others.amount)}</strong> over {formatCount(others.events)} events, beyond the top {answer?.rows.length ? answer.rows.length - 1 : 0}
+        </p>
+      )}
       {answer && answer.rows.length > 0 && (
         <details class="chart-table">
           <summary>Show as a table</summary>

@@ -60,18 +60,18 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
           {row.status === 'green' ? 'Healthy' : 'Low balance'}
         </span>
       </header>
-      <div class="card-body">
+      <div class="card-body" aria-busy={summary ? undefined : true}>
         <Donut total={row.total} used={row.used} available={row.available} status={row.status} scheme={scheme} />
         <dl class="past90">
           <dt>Past 90 days</dt>
           <dd>
-            <span class="metric" data-metric="products">{summary ? formatCount(summary.products) : '…'}</span> products
+            <span class="metric" data-metric="products">{summary ? formatCount(summary.products) : <span class="skeleton" />}</span> products
           </dd>
           <dd>
-            <span class="metric" data-metric="users">{summary ? formatCount(summary.users) : '…'}</span> users
+            <span class="metric" data-metric="users">{summary ? formatCount(summary.users) : <span class="skeleton" />}</span> users
           </dd>
           <dd>
-            <span class="metric" data-metric="used-90d">{summary ? formatAmount(summary.used, 0) : '…'}</span> used
+            <span class="metric" data-metric="used-90d">{summary ? formatAmount(summary.used, 0) : <span class="skeleton" />}</span> used
           </dd>
         </dl>
       </div>
