@@ -57,6 +57,8 @@ export class BalanceAggregator {
   private readonly accounts = new Map<string, AccountState>();
   /** Accounts this process stored events for since they were last recomputed. */
   private readonly notified = new Set<string>();
+  /** The highest version this aggregator wrote. */
+  private lastVersion = 0n;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -182,9 +184,12 @@ export class BalanceAggregator {
     ]);
     const ledger = computeLedger(input);
     const rows = balanceRowsOf(accountId, ledger, names);
-    // A later instant always gets a higher version; the random low bits keep two aggregators
-    // that compute in the same millisecond from writing one version twice.
-    const version = BigInt(at) * 1_048_576n + BigInt(randomInt(1_048_576));
+    // A later instant always gets a higher version, and so does a later recomputation by this
+    // aggregator in the same millisecond (it has seen at least as many events). The random low
+    // bits keep two aggregators in one millisecond from writing one version twice; if the one
+    // that saw fewer events wins, it sees the count differ at its next poll and writes again.
+    const version = maxOf(BigInt(at) * 1_048_576n + BigInt(randomInt(1_048_576)), this.lastVersion + 1n);
+    this.lastVersion = version;
     const common = { version: version.toString(), computed_at: clickhouseTime(at) };
     // Each table's rows are one insert, so one part: the views show a version once all of it is
     // there. The placeholder (empty wallet_id) makes a version exist even with no other row.
@@ -237,3 +242,5 @@ export function nextBoundary(input: LoadedLedgerInput, at: number, nextUsage: nu
   for (const move of input.moves) if (move.occurredAt > at && move.occurredAt < next) next = move.occurredAt;
   return next;
 }
+
+const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
