@@ -230,6 +230,7 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     const signedOut = await context.newPage();
     await signedOut.goto(api.url);
     await signedOut.getByLabel('API key').waitFor();
+    await signedOut.screenshot({ path: artifactPath('balances-signin-1440-light.png') });
     const result = await new AxeBuilder({ page: signedOut }).analyze();
     expect(result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
     await signedOut.close();

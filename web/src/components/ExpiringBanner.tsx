@@ -38,7 +38,7 @@ export function ExpiringBanner({ lots, rows, onOpen }: Props) {
       </ul>
       <details class="banner-lots">
         <summary>Show the {formatCount(lots.length)} expiring lots, soonest first</summary>
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label="Expiring lots, scrollable">
           <table>
             <thead>
               <tr>

@@ -120,7 +120,7 @@ function UsageChart({ kind, answer, scheme, onCsv }: { kind: ChartKind; answer?:
       {answer && answer.rows.length > 0 && (
         <details class="chart-table">
           <summary>Show as a table</summary>
-          <div class="table-scroll">
+          <div class="table-scroll" tabIndex={0} role="region" aria-label={`${TITLES[kind]} as a table, scrollable`}>
             <table>
               <thead>
                 <tr>

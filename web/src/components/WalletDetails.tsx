@@ -136,7 +136,7 @@ export function WalletDetails({ api, wallet, row, rows, expiring, version, onClo
       )}
 
       <h3 id="events-title">Token events</h3>
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0} role="region" aria-label="Token events, scrollable">
         <table class="events" aria-labelledby="events-title">
           <thead>
             <tr>
