@@ -25,20 +25,27 @@ export function toScaled(amount: Amount | null | undefined): bigint {
   return match[1] ? -scaled : scaled;
 }
 
-let integerFormat: Intl.NumberFormat | undefined;
-let decimalSeparator: string | undefined;
+const locales = new Map<string, { integer: Intl.NumberFormat; separator: string }>();
 
-function locale(): { integer: Intl.NumberFormat; separator: string } {
-  integerFormat ??= new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-  decimalSeparator ??= new Intl.NumberFormat(undefined).formatToParts(1.5).find((p) => p.type === 'decimal')?.value ?? '.';
-  return { integer: integerFormat, separator: decimalSeparator };
+/** The browser's locale by default; the formatters are made once per locale. */
+function locale(tag?: string): { integer: Intl.NumberFormat; separator: string } {
+  const key = tag ?? '';
+  let entry = locales.get(key);
+  if (!entry) {
+    entry = {
+      integer: new Intl.NumberFormat(tag, { maximumFractionDigits: 0 }),
+      separator: new Intl.NumberFormat(tag).formatToParts(1.5).find((p) => p.type === 'decimal')?.value ?? '.',
+    };
+    locales.set(key, entry);
+  }
+  return entry;
 }
 
 /**
  * A scaled amount in the browser's locale. `maxFraction` rounds half away from zero on the
  * integer itself; trailing zeros of the fraction are dropped.
  */
-export function formatScaled(scaled: bigint, maxFraction = SCALE): string {
+export function formatScaled(scaled: bigint, maxFraction = SCALE, tag?: string): string {
   const negative = scaled < 0n;
   let magnitude = negative ? -scaled : scaled;
   const drop = SCALE - Math.max(0, Math.min(SCALE, maxFraction));
@@ -48,13 +55,13 @@ export function formatScaled(scaled: bigint, maxFraction = SCALE): string {
   }
   const whole = magnitude / ONE;
   const fraction = (magnitude % ONE).toString().padStart(SCALE, '0').slice(0, SCALE - drop).replace(/0+$/, '');
-  const { integer, separator } = locale();
+  const { integer, separator } = locale(tag);
   const text = integer.format(whole) + (fraction ? separator + fraction : '');
   return negative && magnitude !== 0n ? `−${text}` : text;
 }
 
-export function formatAmount(amount: Amount | null | undefined, maxFraction = SCALE): string {
-  return formatScaled(toScaled(amount), maxFraction);
+export function formatAmount(amount: Amount | null | undefined, maxFraction = SCALE, tag?: string): string {
+  return formatScaled(toScaled(amount), maxFraction, tag);
 }
 
 /** A share in percent, as a float: fine for a donut's angles and a rounded label. */
