@@ -183,6 +183,12 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     expect(await usage.locator('figure[data-chart="service"] .chart').getAttribute('aria-label')).toContain(top.service);
     expect(await usage.locator('figure[data-chart="service"]').getAttribute('data-rows')).toBe(String(expected.rows.length));
 
+    // The tooltip is HTML that ECharts styles from script: it must work under the page's CSP.
+    const chart = usage.locator('figure[data-chart="service"] .chart');
+    const box = (await chart.boundingBox()) as { x: number; y: number; width: number; height: number };
+    await page.mouse.move(box.x + box.width * 0.3, box.y + 20);
+    await expect.poll(() => chart.locator('div').filter({ hasText: `${top.service}:` }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), usage.locator('figure[data-chart="service"]').getByRole('button', { name: /Download CSV/ }).click()]);
     const csv = readFileSync((await download.path()) as string, 'utf8');
     const lines = csv.trim().split('\n');
