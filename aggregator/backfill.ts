@@ -14,7 +14,6 @@ const DERIVED_TABLES = [
   'voids_v1',
   'voided_usage_v1',
   'voided_usage_v2',
-  'usage_wallet_levels_v1',
   'usage_wallet_daily_v1',
   'account_versions_v1',
   'usage_dims_daily_v1',

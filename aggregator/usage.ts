@@ -21,11 +21,6 @@ export interface UsageQuery {
   tz: string;
   /** The current instant, for planning: time after it holds only future-dated usage. */
   now?: number;
-  /**
-   * The most usage events the wallet has had in one day, if known: a wallet whose range holds
-   * few events is read event by event in one pass, with no hour rows and no edges.
-   */
-  walletPeakPerDay?: number;
 }
 
 export interface UsageRow {
@@ -35,13 +30,6 @@ export interface UsageRow {
   events: number;
 }
 
-/**
- * A wallet range estimated to hold at most this many events is read event by event. Rows are
- * cheap next to the planning of each extra key range: this many events read in about the time
- * the hour plan's two extra edge ranges cost.
- */
-const EVENT_READ_LIMIT = 50_000;
-const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const QUARTER = 900_000;
 const ceilTo = (t: number, step: number) => Math.ceil(t / step) * step;
@@ -67,30 +55,6 @@ export function isTimeZone(tz: string): boolean {
   } catch {
     return false;
   }
-}
-
-const offsetFormat = (tz: string) => new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' });
-
-/** The zone's UTC offset in minutes at `t`. */
-function offsetMinutes(format: Intl.DateTimeFormat, t: number): number {
-  const name = format
-    .formatToParts(new Date(t))
-    .find((p) => p.type === 'timeZoneName')?.value;
-  const match = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '');
-  if (!match) return 0;
-  return (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
-}
-
-/**
- * Whether the zone's offset is a whole number of hours at every instant of `[from, to]`, so
- * whole UTC hours fall within single local days. Checked at both ends and every week between:
- * an offset lasts months (Lord Howe Island, +10:30 in winter and +11 in summer, changes twice a
- * year), so a weekly look cannot miss a season.
- */
-function wholeHoursThroughout(tz: string, from: number, to: number): boolean {
-  const format = offsetFormat(tz);
-  for (let t = from; t < to; t += 7 * DAY) if (offsetMinutes(format, t) % 60 !== 0) return false;
-  return offsetMinutes(format, to) % 60 === 0;
 }
 
 const time = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
@@ -176,24 +140,14 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
      FROM ${voidedUsageRows(store, `account_id = {account:String} AND ${scope} AND ${within('occurred_at', [[query.from, query.to]])[0] ?? '0'}`)}`;
 
   if (query.walletId !== undefined) {
-    // One wallet, in one read of its rows: a range holding few events reads them one by one in
-    // a single key range; a busier one reads whole hours at the hour level and the partial hours
-    // at its edges at the event level. Voided events cancel within the table.
-    const wholeHourZone = query.groupBy !== 'day' || wholeHoursThroughout(query.tz, query.from, query.to);
-    const hStart = ceilTo(query.from, HOUR);
-    const hEnd = floorTo(query.to, HOUR);
-    const levels =
-      wholeHourZone && hStart < hEnd && !fewEvents(query)
-        ? [
-            `(level = 'hour' AND ${within('at', [[hStart, hEnd]])[0]})`,
-            ...within('at', [[query.from, hStart], [hEnd, query.to]]).map((c) => `(level = 'event' AND ${c})`),
-          ]
-        : within('at', [[query.from, query.to]]).map((c) => `(level = 'event' AND ${c})`);
+    // One wallet: its events in one key range of the raw table, which is ordered by wallet and
+    // time. No rollup beat this read by 2× (a wallet holds few events in any range), so none
+    // exists for it and ingest writes none.
     const sql = totals(
       'key',
-      `(SELECT ${rawKey(query.groupBy, 'at')} AS key, amount, events FROM ${store.table('usage_wallet_levels_v1')}
+      `(SELECT ${rawKey(query.groupBy)} AS key, assumeNotNull(amount) AS amount, toInt64(1) AS events FROM ${store.table('events_v1')}
         WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
-          AND (${levels.join(' OR ')})
+          AND ${within('occurred_at', [[query.from, query.to]])[0] ?? '0'} AND type = 'usage'
         UNION ALL
         ${voidedPart(`wallet_type = {walletType:String} AND wallet_id = {walletId:String}`)})`,
       query.groupBy,
@@ -283,14 +237,6 @@ function touchingJoined(ranges: Array<{ from: number; to: number; sign: 1 | -1 }
     else joined.push({ from: r.from, to: r.to, sign: r.sign });
   }
   return joined;
-}
-
-/** Whether the wallet's range is known to hold few enough events to read them one by one. */
-function fewEvents(query: UsageQuery): boolean {
-  if (query.walletPeakPerDay === undefined) return false;
-  // Calendar days the range touches, each at most the wallet's busiest day.
-  const days = Math.floor((query.to - 1) / DAY) - Math.floor(query.from / DAY) + 1;
-  return query.walletPeakPerDay * days <= EVENT_READ_LIMIT;
 }
 
 interface Piece {

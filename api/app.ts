@@ -12,8 +12,6 @@ import { answerClientErrors, ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
-import { WalletDensity } from '../aggregator/walletDensity.js';
-import { reportBackgroundFailures } from '../core/background.js';
 import { openApiDocument } from './openapi.js';
 import { queries } from './schemas.js';
 import { requireEventsMediaType, validateQuery } from './validate.js';
@@ -86,9 +84,7 @@ export function createApp(options: AppOptions): Express {
   app.post('/v1/events', requireEventsMediaType);
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   app.use(balancesRouter(options.balances));
-  // The usage planner's statistics live as long as the app, beside the router, not inside it.
-  const density = new WalletDensity(store, undefined, undefined, reportBackgroundFailures(log, metrics));
-  app.use(usageRouter(store, options.balances, density));
+  app.use(usageRouter(store, options.balances));
   app.use(staticPage());
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

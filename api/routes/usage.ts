@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
 import type { BalanceService } from '../../aggregator/balances.js';
-import type { WalletDensity } from '../../aggregator/walletDensity.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
@@ -28,7 +27,7 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
   return `{${keyName}:${JSON.stringify(row.key)},"amount":"${row.amount}","events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
-export function usageRouter(store: Store, balances: BalanceService, density: WalletDensity): Router {
+export function usageRouter(store: Store, balances: BalanceService): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
 
@@ -39,7 +38,7 @@ export function usageRouter(store: Store, balances: BalanceService, density: Wal
     const to = balances.now();
     const from = to - days * DAY;
     const account = accountOf(req);
-    const summary = await usageSummary(store, { accountId: account, walletType: type, walletId: id, from, to, walletPeakPerDay: density.peakPerDay(account, type, id) });
+    const summary = await usageSummary(store, { accountId: account, walletType: type, walletId: id, from, to });
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     if (summary.users === 0 && !(await balances.walletExists(account, type, id))) {
       throw walletNotFound(type, id);
@@ -73,8 +72,7 @@ export function usageRouter(store: Store, balances: BalanceService, density: Wal
     const now = balances.now();
     const range = parseRange(req.query, now);
     const account = accountOf(req);
-    const walletPeakPerDay = walletId === undefined ? undefined : density.peakPerDay(account, walletType as string, walletId);
-    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now, walletPeakPerDay };
+    const query = { accountId: account, walletType, walletId, from: range.from, to: range.to, groupBy, tz, now };
     // A wallet with usage in the range exists; only an empty answer needs the lookup.
     const mustExist = async (empty: boolean) => {
       if (walletId !== undefined && empty && !(await balances.walletExists(account, walletType as string, walletId))) {

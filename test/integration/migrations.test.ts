@@ -54,8 +54,8 @@ describe('migrations', () => {
     };
     const all = [...(await loadMigrations()), probeMigration];
     const reports = await Promise.all([
-      migrate(racing, all, { fillMarginMs: 400 }),
-      migrate(racing, all, { fillMarginMs: 400 }),
+      migrate(racing, all, { fillMarginMs: 1_500 }),
+      migrate(racing, all, { fillMarginMs: 1_500 }),
     ]);
     // A few more batches after the fill, through the view alone.
     const after = batch + 3;
@@ -69,7 +69,7 @@ describe('migrations', () => {
     const rollup = await s.queryTsv(`SELECT toString(sum(amount)), toString(sum(events)) FROM ${s.table('fill_probe_v1')}`);
     expect(rollup).toEqual(raw);
     expect(await count(s, `SELECT count() AS n FROM ${s.table('schema_migrations_v1')} WHERE version = 900`)).toBe(1);
-  });
+  }, 180_000);
 
   it('that stopped half-way are done again from the start, never doubling a fill', async () => {
     store = await freshStore();

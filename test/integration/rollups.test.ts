@@ -18,12 +18,12 @@ afterEach(async () => {
 
 const lines = (events: Array<Record<string, unknown>>) => events.map((e) => ({ text: JSON.stringify(e) }));
 
-async function hourlyTotals(s: Store, level: 'hour' | 'event' = 'hour') {
-  return s.queryRows<{ wallet_id: string; user_id: string; amount: string; events: string }>(
-    `SELECT wallet_id, user_id, toString(sum(h.amount)) AS amount, toString(sum(h.events)) AS events
-     FROM ${s.table('usage_wallet_levels_v1')} AS h WHERE level = {level:String} GROUP BY wallet_id, user_id
-     HAVING sum(h.events) != 0 OR sum(h.amount) != 0 ORDER BY wallet_id, user_id`,
-    { level },
+async function hourlyTotals(s: Store, dim: 'user' | 'service' = 'user') {
+  return s.queryRows<{ value: string; amount: string; events: string }>(
+    `SELECT value, toString(sum(h.amount)) AS amount, toString(sum(h.events)) AS events
+     FROM ${s.table('usage_dims_daily_v1')} AS h WHERE dim = {dim:String} GROUP BY value
+     HAVING sum(h.events) != 0 OR sum(h.amount) != 0 ORDER BY value`,
+    { dim },
   );
 }
 
@@ -47,7 +47,7 @@ async function counted(s: Store) {
   const wallet = ledger.wallets.get('team/platform');
   return {
     wallet: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'user' })),
-    walletByEvent: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'service', walletPeakPerDay: 1 })),
+    walletByDay: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'day', tz: 'Asia/Kolkata' })),
     walletType: total(await usageBy(s, { ...RANGE, walletType: 'team', groupBy: 'product' })),
     account: total(await usageBy(s, { ...RANGE, groupBy: 'user' })),
     days: total(await usageBy(s, { ...RANGE, groupBy: 'day' })),
@@ -57,7 +57,7 @@ async function counted(s: Store) {
 
 const everyWay = (amount: string, events: number) => ({
   wallet: { amount, events },
-  walletByEvent: { amount, events },
+  walletByDay: { amount, events },
   walletType: { amount, events },
   account: { amount, events },
   days: { amount, events },
@@ -75,8 +75,8 @@ describe('rollups', () => {
     const pipeline = pipelineFor(store);
     await pipeline.ingest(lines([usage('u1', { amount: '1.5' }), usage('u1', { amount: '1.5' }), usage('u2', { amount: '2' })]), { source: 'test' });
     await pipeline.ingest(lines([usage('u1', { amount: '1.5' }), usage('u2', { amount: '2' })]), { source: 'test' });
-    expect(await hourlyTotals(store)).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '3.5', events: '2' }]);
-    expect(await hourlyTotals(store, 'event')).toEqual([{ wallet_id: 'platform', user_id: 'ada', amount: '3.5', events: '2' }]);
+    expect(await hourlyTotals(store)).toEqual([{ value: 'ada', amount: '3.5', events: '2' }]);
+    expect(await hourlyTotals(store, 'service')).toEqual([{ value: 'compiler', amount: '3.5', events: '2' }]);
     expect(await dailyTotals(store)).toEqual([{ wallet_id: 'platform', amount: '3.5', events: '2' }]);
   });
 
@@ -151,7 +151,7 @@ describe('rollups', () => {
     const before = { hourly: await hourlyTotals(store), daily: await dailyTotals(store) };
     const rollupTotals = async (s: Store) => {
       const totals: Record<string, unknown> = {};
-      for (const table of ['usage_wallet_levels_v1', 'usage_wallet_daily_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_quarter_hours_v1', 'usage_account_dims_v1', 'usage_by_time_v1']) {
+      for (const table of ['usage_wallet_daily_v1', 'usage_dims_daily_v1', 'usage_dims_monthly_v1', 'usage_quarter_hours_v1', 'usage_account_dims_v1', 'usage_by_time_v1']) {
         totals[table] = await s.queryRows(`SELECT toString(sum(t.amount)) AS amount, toString(sum(t.events)) AS events FROM ${s.table(table)} AS t`);
       }
       return totals;
@@ -165,7 +165,7 @@ describe('rollups', () => {
     expect(countedBefore.account).toEqual({ amount: '2', events: 1 });
     const report = await rebuildRollups(store);
     expect(await rollupTotals(store)).toEqual(rollupsBefore);
-    expect(report.views).toEqual(expect.arrayContaining(['usage_wallet_levels_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));
+    expect(report.views).toEqual(expect.arrayContaining(['usage_dims_daily_mv_v1', 'lots_mv_v1', 'event_keys_mv_v1']));
     expect(report.rows).toMatchObject({ event_keys_v1: 5, lots_v1: 1, moves_v1: 1, voids_v1: 1, voided_usage_v2: 1 });
     expect({ hourly: await hourlyTotals(store), daily: await dailyTotals(store) }).toEqual(before);
     expect(await counted(store)).toEqual(countedBefore);

@@ -47,7 +47,7 @@ describe('migrations', () => {
   it('fill a rollup they add from the events already stored', async () => {
     store = createStore({ dataDir: testDataDir, database: uniqueName('t') });
     const all = await loadMigrations();
-    const adding = all.find((m) => m.fills.includes('usage_wallet_levels_v1'));
+    const adding = all.find((m) => m.fills.includes('usage_account_dims_v1'));
     expect(adding).toBeDefined();
     await migrate(store, all.filter((m) => m.version < (adding?.version ?? 0)));
     // Stored as a process of that older version would: no void pairing of today's kind.
@@ -64,8 +64,8 @@ describe('migrations', () => {
     // At start, as every process does: pairings missing from before the upgrade are made up.
     await pairVoidedUsage(store, 'all');
     const byUser = (from: string, to: string) =>
-      usageBy(store as Store, { accountId: 'acme', walletType: 'team', walletId: 'platform', from: Date.parse(from), to: Date.parse(to), groupBy: 'user', tz: 'UTC' });
-    // Whole hours, an edge inside an hour, and the voided event left out.
+      usageBy(store as Store, { accountId: 'acme', from: Date.parse(from), to: Date.parse(to), groupBy: 'user', tz: 'UTC', now: Date.parse('2026-06-01T00:00:00Z') });
+    // A whole day from the filled rollup, edges inside a day from raw events, the voided event left out.
     expect(await byUser('2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z')).toEqual([{ key: 'ada', amount: '3', events: 2 }]);
     expect(await byUser('2026-02-01T10:15:00.250Z', '2026-02-01T11:45:00Z')).toEqual([{ key: 'ada', amount: '3', events: 2 }]);
     expect(await byUser('2026-02-01T10:15:00.251Z', '2026-02-01T11:40:00Z')).toEqual([]);
