@@ -220,6 +220,26 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     await page.getByRole('searchbox').fill('');
   });
 
+  it('works from the keyboard: search, open a wallet, close it', async () => {
+    await page.evaluate(() => scrollTo(0, 0));
+    await page.getByRole('searchbox').focus();
+    await page.keyboard.type('platform');
+    await expect.poll(() => page.locator('article.card[data-wallet]').count()).toBe(1);
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.textContent === 'Token events');
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('dialog[open][data-details-wallet="team/platform"]');
+    await dialog.waitFor({ timeout: 30_000 });
+    expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached', timeout: 30_000 });
+    await page.getByRole('searchbox').fill('');
+  });
+
   it('has no serious or critical accessibility violation, signed out or in, light or dark', async () => {
     const scan = async () => {
       const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
