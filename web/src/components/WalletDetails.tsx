@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, type ExpiringLot, type TokenEvent, type WalletRef, type WalletRow, walletKey, walletLabel } from '../api';
-import { formatAmount } from '../amount';
+import { formatAmount, toScaled } from '../amount';
 import { daysLeftText, formatDate, formatDateTime } from '../format';
 
 interface Props {
@@ -156,7 +156,10 @@ export function WalletDetails({ api, wallet, row, rows, expiring, version, onClo
                 <td>
                   <span class={`event-type event-${event.type}`}>{EVENT_TYPE[event.type]}</span>
                 </td>
-                <td class="num">{formatAmount(event.amount)}</td>
+                <td class="num">
+                  {formatAmount(event.amount)}
+                  {event.shortfall !== undefined && toScaled(event.shortfall) > 0n && <small class="shortfall">{formatAmount(event.shortfall)} short of {formatAmount(event.requested)}</small>}
+                </td>
                 <td>{event.lots.map((lot) => lot.lot_id).join(', ')}</td>
                 <td>{event.counterparty ? nameOf(event.counterparty) : '—'}</td>
               </tr>
