@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { computeLedger, DAY_MS, type WalletKey } from './ledger.js';
 import { loadLedgerInput, type LoadedLedgerInput } from './ledgerSource.js';
+import { pairVoidedUsage } from './voids.js';
 
 /**
  * The aggregator: the one writer of the balance tables (migration 020). It recomputes an
@@ -28,6 +29,27 @@ export interface AggregatorOptions {
   pollMs?: number;
   /** Called after every pass over the accounts, with whether storage answered: a health signal. */
   onPass?: (storageAnswered: boolean) => void;
+  /** This process's share of the accounts when several aggregators divide them (`shardOf`). */
+  shard?: Shard;
+}
+
+/** One of `count` aggregators, numbered from 0. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/**
+ * The aggregator that owns an account: a stable hash of its id (FNV-1a, 32 bits), so every
+ * process agrees without talking, and an account keeps its owner across restarts.
+ */
+export function shardOf(accountId: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(accountId, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % count;
 }
 
 interface AccountState {
@@ -54,6 +76,7 @@ export class BalanceAggregator {
   private readonly clock: () => number;
   private readonly pollMs: number;
   private readonly onPass: (storageAnswered: boolean) => void;
+  private readonly shard: Shard | undefined;
   private readonly accounts = new Map<string, AccountState>();
   /** Accounts this process stored events for since they were last recomputed. */
   private readonly notified = new Set<string>();
@@ -71,6 +94,12 @@ export class BalanceAggregator {
     this.clock = options.clock ?? Date.now;
     this.pollMs = options.pollMs ?? POLL_MS;
     this.onPass = options.onPass ?? (() => undefined);
+    this.shard = options.shard;
+  }
+
+  /** Whether this aggregator writes the account's balances. */
+  owns(accountId: string): boolean {
+    return this.shard === undefined || shardOf(accountId, this.shard.count) === this.shard.index;
   }
 
   /** Starts the loop; every account is recomputed on its first pass. */
@@ -138,6 +167,7 @@ export class BalanceAggregator {
     const now = this.clock();
     const due: string[] = [];
     for (const [accountId, events] of versions) {
+      if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
       const changed = state === undefined || state.events !== events || notified.has(accountId) || now >= state.changesAt;
       if (changed && (state === undefined || now >= state.retryAt)) due.push(accountId);
@@ -169,6 +199,9 @@ export class BalanceAggregator {
 
   /** Computes the account's ledger now and writes it as a new snapshot. */
   async recompute(accountId: string): Promise<SnapshotReport> {
+    // Pairings that no process made (a standalone ingest pairs nothing, a crash lost one) are
+    // made here first; making one twice is harmless (voids.ts).
+    await pairVoidedUsage(this.store, [accountId]);
     const at = this.clock();
     // Read before the ledger's input: an event stored in between changes the count again, so
     // the next pass recomputes.
