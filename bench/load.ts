@@ -14,7 +14,11 @@
 import { fork } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import express from 'express';
 import type { AddressInfo } from 'node:net';
+import { Session } from 'node:inspector/promises';
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +33,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '5000' },
     readers: { type: 'string', default: '32' },
     role: { type: 'string', default: 'server' },
+    /** Samples the server's JavaScript during the ingest phase and prints where its time went. */
+    profile: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -37,6 +43,7 @@ const TARGET_P99_MS = 250;
 const WARMUP_SECONDS = 3;
 const TOPIC = 'balances.events';
 const DAY = 86_400_000;
+const ROOT = new URL('../', import.meta.url).href;
 
 // ---------------------------------------------------------------------------------------------
 // The readers: a child process, told what to read by the server process.
@@ -107,7 +114,7 @@ async function runReaders(order: ReadOrder): Promise<ReadResult> {
         const started = performance.now();
         let problem: string | undefined;
         try {
-          const res = await fetch(order.base + path, { headers: { authorization: `Bearer ${key}` } });
+          const res = await fetch(order.base + path, { headers: { authorization: `Bearer ${key}`, 'x-bench-route': String(i % ROUTES.length) } });
           const body = await res.arrayBuffer();
           if (!(res.ok || res.status === 304)) problem = `${res.status} ${path}: ${Buffer.from(body).toString('utf8').slice(0, 200)}`;
         } catch (err) {
@@ -253,6 +260,7 @@ async function server(): Promise<void> {
   const { createApp } = await import('../api/app.js');
   const { startMockBroker } = await import('../test/support/mockBroker.js');
 
+  const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(', ');
   const broker = await startMockBroker();
 
   const keys = Array.from({ length: readerCount }, (_, i) => `load-reader-${i}`);
@@ -281,7 +289,9 @@ async function server(): Promise<void> {
   const store = createStore({ dataDir: benchDataDir('load'), database: 'bench' });
 
   // Every storage call timed by who made it, to see where read time goes under ingest.
-  type Call = { label: string; ms: number; at: number };
+  type Call = { label: string; ms: number; at: number; route?: string };
+  // Which read route a storage call was made for, from the readers' x-bench-route header.
+  const routeOf = new AsyncLocalStorage<string>();
   const calls: Call[] = [];
   const timed = (label: string): Store => {
     const wrap =
@@ -291,7 +301,7 @@ async function server(): Promise<void> {
         try {
           return await fn(...a);
         } finally {
-          calls.push({ label, ms: performance.now() - started, at: started });
+          calls.push({ label, ms: performance.now() - started, at: started, route: routeOf.getStore() });
         }
       };
     return {
@@ -335,7 +345,10 @@ async function server(): Promise<void> {
     corsOrigins: config.BALANCES_CORS_ORIGINS,
     rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
   });
-  const http = app.listen(0, '127.0.0.1');
+  const outer = express();
+  outer.use((req, _res, next) => routeOf.run(ROUTES[Number(req.get('x-bench-route'))]?.name ?? '', next));
+  outer.use(app);
+  const http = outer.listen(0, '127.0.0.1');
   await new Promise((r) => http.once('listening', r));
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
@@ -388,11 +401,18 @@ async function server(): Promise<void> {
       if (latest > 0) lags.push(Date.now() - latest);
     });
   }, 1000);
+  const profiler = args.profile ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   loopDelay.enable();
   const loadStarted = performance.now();
   const loaded = await child<ReadResult>('readers', { base, keys, wallets, seconds });
   const loadEnded = performance.now();
   loopDelay.disable();
+  const cpuProfile = profiler ? ((await profiler.post('Profiler.stop')) as { profile: CpuProfile }).profile : undefined;
   clearInterval(sampler);
   const atEnd = await kafkaCount();
   const loadLoop = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
@@ -431,6 +451,11 @@ async function server(): Promise<void> {
     p99: fmt(percentile(samples, 99), 1),
     max: fmt(Math.max(...samples), 1),
   });
+  /** Storage calls a request of the route made, and the time they took, queue included. */
+  const storagePerRequest = (name: string, requests: number, from: number, to: number) => {
+    const mine = calls.filter((c) => c.label === 'API reads' && c.at >= from && c.at < to && (name === 'all routes' ? c.route : c.route === name));
+    return [fmt(mine.length / Math.max(1, requests), 1), fmt(mine.reduce((a, c) => a + c.ms, 0) / Math.max(1, requests), 0)] as const;
+  };
   const routeRows = [...ROUTES.map((r) => r.name), 'all routes'].map((name) => {
     const q = name === 'all routes' ? all(quiet) : (quiet.timings[name] ?? []);
     const l = name === 'all routes' ? all(loaded) : (loaded.timings[name] ?? []);
@@ -512,7 +537,31 @@ async function server(): Promise<void> {
   }
   profileRows.push({ 'storage calls by': 'server event loop delay', phase: 'quiet', calls: '', 'p50 ms': '', 'p99 ms': fmt(quietLoop.p99, 1), 'max ms': fmt(quietLoop.max, 1), 'busy s (sum)': '' });
   profileRows.push({ 'storage calls by': 'server event loop delay', phase: 'ingest', calls: '', 'p50 ms': '', 'p99 ms': fmt(loadLoop.p99, 1), 'max ms': fmt(loadLoop.max, 1), 'busy s (sum)': '' });
+  report(
+    'Storage calls per read request, and their time per request (queue included), by route',
+    [...ROUTES.map((r) => r.name), 'all routes'].map((name) => {
+      const count = (r: ReadResult) => (name === 'all routes' ? all(r).length : (r.timings[name]?.length ?? 0));
+      const [qc, qms] = storagePerRequest(name, count(quiet), quietStarted, quietEnded);
+      const [lc, lms] = storagePerRequest(name, count(loaded), loadStarted, loadEnded);
+      return { route: name, 'quiet: calls/request': qc, 'quiet: storage ms/request': qms, 'ingest: calls/request': lc, 'ingest: storage ms/request': lms };
+    }),
+  );
   report('Where the time goes: storage calls by caller (chDB runs parameterised queries one at a time per process)', profileRows);
+
+  // Reads and inserts on one chDB connection: do they run at the same time, or one after the other?
+  const during = (e: Execution) => e.at >= loadStarted && e.at < loadEnded;
+  const boundRuns = executions.filter((e) => e.bound && during(e));
+  const literalRuns = executions.filter((e) => !e.bound && during(e));
+  let overlapMs = 0;
+  for (const l of literalRuns) {
+    for (const b of boundRuns) overlapMs += Math.max(0, Math.min(l.at + l.ms, b.at + b.ms) - Math.max(l.at, b.at));
+  }
+  const literalBusyMs = literalRuns.reduce((a, e) => a + e.ms, 0);
+  console.log(
+    `While literal SQL (inserts, aggregator) ran under ingest (${fmt(literalBusyMs / 1000, 1)} s), parameterised reads ran alongside for ${fmt(overlapMs / 1000, 1)} s (${fmt((100 * overlapMs) / Math.max(1, literalBusyMs), 0)}%).`,
+  );
+  console.log(`Load average of the machine (${cpus().length} cores) at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (at the start: ${loadAtStart})`);
+  if (cpuProfile) report('Server JavaScript during the ingest phase: self time by function (top 15)', topFunctions(cpuProfile, 15));
 
   const p99 = overall['ingest: p99 ms'];
   const errors = overall['ingest: errors'] + overall['quiet: errors'];
@@ -540,9 +589,34 @@ async function server(): Promise<void> {
     routes: routeRows,
     ingest: Object.fromEntries(ingestRows.map((r) => [r.figure, r.value])),
     profile: profileRows,
+    loadAverage: { start: loadAtStart, end: loadavg().map((l) => l.toFixed(1)).join(', ') },
   };
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`Figures written to bench/results.json under "load".`);
   await store.close();
   process.exit(exactlyOnce && !workerFailure ? 0 : 1);
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number; hitCount?: number; callFrame: { functionName: string; url: string } }>;
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+}
+
+/** Self time per function of a V8 CPU profile, largest first. */
+function topFunctions(profile: CpuProfile, count: number): Array<Record<string, string | number>> {
+  const totalHits = profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
+  const msPerHit = (profile.endTime - profile.startTime) / 1000 / Math.max(1, totalHits);
+  const byFunction = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const { functionName, url } = node.callFrame;
+    const where = url ? url.replace(ROOT, '').replace(/^file:\/\//, '') : '';
+    const name = `${functionName || '(anonymous)'} ${where}`.trim();
+    byFunction.set(name, (byFunction.get(name) ?? 0) + (node.hitCount ?? 0));
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([fn, hits]) => ({ function: fn, 'self ms': fmt(hits * msPerHit, 0), share: `${fmt((100 * hits) / Math.max(1, totalHits), 1)}%` }));
 }
