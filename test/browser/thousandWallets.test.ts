@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { Store } from '../../core/clickhouse.js';
 import { freshStore } from '../support/store.js';
 import { KEYS, type TestApi } from '../support/api.js';
-import { browserDataDir, collectCards, launchChromium, signIn, startPageServer, watchedPage } from './support.js';
+import { artifactPath, browserDataDir, collectCards, launchChromium, signIn, startPageServer, watchedPage } from './support.js';
 import { teamId, teamName, THOUSAND_TEAMS, thousandWalletEvents } from './thousandWallets.js';
 
 /** A thousand teams: only what is on screen is rendered, and search, filters and sort still see them all. */
@@ -112,6 +112,8 @@ describe('the Balances page with a thousand teams', { timeout: 300_000 }, () => 
     const share = (w: WalletJson) => Number(w.available) / Number(w.total);
     const lowest = [...wallets].sort((a, b) => share(a) - share(b))[0] as WalletJson;
     await expect.poll(() => page.locator('article.card[data-wallet]').first().getAttribute('data-wallet')).toBe(`team/${lowest.wallet.id}`);
+    await expect.poll(() => page.locator('article.card .card-body[aria-busy="true"]').count(), { timeout: 30_000 }).toBe(0);
+    await page.screenshot({ path: artifactPath('balances-1000-teams-1440-light.png') });
     expect(problems).toEqual([]);
   });
 });

@@ -42,7 +42,7 @@ export function Donut({ total, used, available, status, scheme }: Props) {
   return (
     <div class="donut">
       <div class="donut-chart" ref={container} role="img" aria-label={description} />
-      <div class="donut-centre" aria-hidden="true">
+      <div class={`donut-centre donut-${status}`} aria-hidden="true">
         <strong>{empty ? '—' : formatPercent(share)}</strong>
         <span>available</span>
       </div>

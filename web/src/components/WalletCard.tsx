@@ -65,10 +65,10 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
         <dl class="past90">
           <dt>Past 90 days</dt>
           <dd>
-            <span class="metric" data-metric="products">{summary ? formatCount(summary.products) : <span class="skeleton" />}</span> products
+            <span class="metric" data-metric="products">{summary ? formatCount(summary.products) : <span class="skeleton" />}</span> {summary?.products === 1 ? 'product' : 'products'}
           </dd>
           <dd>
-            <span class="metric" data-metric="users">{summary ? formatCount(summary.users) : <span class="skeleton" />}</span> users
+            <span class="metric" data-metric="users">{summary ? formatCount(summary.users) : <span class="skeleton" />}</span> {summary?.users === 1 ? 'user' : 'users'}
           </dd>
           <dd>
             <span class="metric" data-metric="used-90d">{summary ? formatAmount(summary.used, 0) : <span class="skeleton" />}</span> used
