@@ -213,8 +213,17 @@ describe('the Balances page', { timeout: 120_000 }, () => {
       body: JSON.stringify([{ event_id: `live-${Date.now()}`, type: 'usage', account_id: DEMO_ACCOUNT, occurred_at: new Date().toISOString(), wallet: target.wallet, amount: '1234.5678', user_id: 'user-live', product: 'compiler' }]),
     });
     expect((await posted.json()).accepted).toBe(1);
-    const after = (await apiJson<{ wallets: WalletJson[] }>('/v1/wallets?type=team')).wallets.find((w) => w.wallet.id === target.wallet.id) as WalletJson;
-    expect(after.available).not.toEqual(target.available);
+    // Balances may be derived a moment after the event is stored: the page shows what the API says.
+    let after = target;
+    await expect
+      .poll(
+        async () => {
+          after = (await apiJson<{ wallets: WalletJson[] }>('/v1/wallets?type=team')).wallets.find((w) => w.wallet.id === target.wallet.id) as WalletJson;
+          return after.available;
+        },
+        { timeout: 30_000, interval: 100 },
+      )
+      .not.toEqual(target.available);
     await expect.poll(() => available.textContent(), { timeout: 15_000, interval: 100 }).toBe(enUsAmount(after.available));
     await expect.poll(() => page.locator('.freshness').textContent()).toMatch(/updated (just now|\d+ s ago)/);
     await page.getByRole('searchbox').fill('');
@@ -222,6 +231,7 @@ describe('the Balances page', { timeout: 120_000 }, () => {
 
   it('works from the keyboard: search, open a wallet, close it', async () => {
     await page.evaluate(() => scrollTo(0, 0));
+    await page.getByRole('searchbox').fill('');
     await page.getByRole('searchbox').focus();
     await page.keyboard.type('platform');
     await expect.poll(() => page.locator('article.card[data-wallet]').count()).toBe(1);
