@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, type ExpiringLot, type WalletRow, Unauthorized } from './api';
 
 /**
- * Live balances by conditional polling: every second (paused while the tab is hidden) the wallet
+ * Live balances by conditional polling: twice a second (paused while the tab is hidden) the wallet
  * list is asked for with If-None-Match, and the server's 304 makes an unchanged answer cost
  * almost nothing. When it changes, the expiring lots are read again and `version` moves on, which
  * tells cards to refresh what they show.
@@ -18,7 +18,7 @@ export interface LiveBalances {
   error?: string;
 }
 
-const POLL_MS = 1000;
+const POLL_MS = 500;
 const EXPIRING_REFRESH_MS = 60_000;
 
 export function useLiveBalances(api: Api, onUnauthorized: () => void): LiveBalances {
