@@ -35,6 +35,11 @@ const { values: args } = parseArgs({
     role: { type: 'string', default: 'server' },
     /** Samples the server's JavaScript during the ingest phase and prints where its time went. */
     profile: { type: 'boolean', default: false },
+    /**
+     * What-if, not the product: the API's reads sent as literal SQL (parameters inlined), at most
+     * this many at once, so they run beside each other instead of in chDB's parameter chain.
+     */
+    'parallel-reads': { type: 'string', default: '0' },
   },
   strict: true,
 });
@@ -317,7 +322,8 @@ async function server(): Promise<void> {
   await migrate(store);
   await pairVoidedUsage(store, 'all');
   const metrics = createMetrics();
-  const readStore = timed('API reads');
+  const parallelReads = Number(args['parallel-reads']);
+  const readStore = parallelReads > 0 ? literalReads(timed('API reads'), parallelReads) : timed('API reads');
   const balances = new BalanceService(readStore, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
   const aggregator = new BalanceAggregator({ store: timed('aggregator'), log });
   const ingestStore = timed('ingest');
@@ -619,4 +625,55 @@ function topFunctions(profile: CpuProfile, count: number): Array<Record<string, 
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
     .map(([fn, hits]) => ({ function: fn, 'self ms': fmt(hits * msPerHit, 0), share: `${fmt((100 * hits) / Math.max(1, totalHits), 1)}%` }));
+}
+
+/** A ClickHouse literal of a query parameter's value, cast to its declared type. */
+function literal(value: unknown, type: string): string {
+  const render = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(render).join(', ')}]`;
+    if (typeof v === 'number' || typeof v === 'bigint') {
+      if (!/^-?\d+(\.\d+)?$/.test(String(v))) throw new Error(`not a plain number: ${String(v)}`);
+      return String(v);
+    }
+    if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    throw new Error(`unexpected parameter ${typeof v}`);
+  };
+  return `CAST(${render(value)} AS ${type})`;
+}
+
+/**
+ * The what-if of `--parallel-reads N`: reads with their parameters inlined as literals, which chDB
+ * runs concurrently (it chains only parameterised queries), at most `limit` at a time.
+ */
+function literalReads(store: Store, limit: number): Store {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const slot = async () => {
+    if (running < limit) running++;
+    // A released slot passes straight to the next waiter.
+    else await new Promise<void>((r) => waiting.push(r));
+  };
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
+  const inline = (query: string, params?: Record<string, unknown>) =>
+    params ? query.replace(/\{(\w+):([^{}]+)\}/g, (m, name: string, type: string) => (name in params ? literal(params[name], type) : m)) : query;
+  const wrap =
+    <R>(fn: (query: string, params?: Record<string, unknown>) => Promise<R>) =>
+    async (query: string, params?: Record<string, unknown>): Promise<R> => {
+      await slot();
+      try {
+        return await fn(inline(query, params));
+      } finally {
+        release();
+      }
+    };
+  return {
+    ...store,
+    queryRows: wrap(store.queryRows) as Store['queryRows'],
+    queryTsv: wrap(store.queryTsv),
+    queryJsonLines: wrap(store.queryJsonLines),
+  };
 }
