@@ -5,6 +5,7 @@ import type { Store } from '../core/clickhouse.js';
 import { sleep } from '../core/retry.js';
 import { fillRollup } from './backfill.js';
 import { acquireMigrationLock, type HeldLock, type MigrationLockOptions } from './migrationLock.js';
+import { clusterClause, everyNodeEngine, renderForCluster, throughTwins, type ClusterRendering } from './clusterSql.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -61,11 +62,11 @@ const AFTER_CUTOVER = '${after_cutover}';
  */
 export async function migrate(store: Store, migrations?: Migration[], options: MigrateOptions = {}): Promise<MigrationReport> {
   const all = migrations ?? (await loadMigrations());
-  await store.command(`CREATE DATABASE IF NOT EXISTS \`${store.database}\``);
+  await store.command(`CREATE DATABASE IF NOT EXISTS \`${store.database}\`${clusterClause(store.cluster)}`);
   await store.command(
-    `CREATE TABLE IF NOT EXISTS ${store.table('schema_migrations_v1')}
+    `CREATE TABLE IF NOT EXISTS ${store.table('schema_migrations_v1')}${clusterClause(store.cluster)}
      (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
-     ENGINE = ReplacingMergeTree ORDER BY version`,
+     ENGINE = ${everyNodeEngine(store.cluster, 'schema_migrations_v1', 'ReplacingMergeTree')} ORDER BY version`,
   );
   const appliedVersions = async () =>
     new Set((await store.queryRows<{ version: number }>(`SELECT DISTINCT version FROM ${store.table('schema_migrations_v1')}`)).map((r) => Number(r.version)));
@@ -79,13 +80,18 @@ export async function migrate(store: Store, migrations?: Migration[], options: M
     // Another process may have applied some while this one waited for the lock.
     const done = await appliedVersions();
     const applied: string[] = [];
+    // On a cluster, which tables exist decides how later statements refer to them.
+    const rendering: ClusterRendering | undefined = store.cluster ? { cluster: store.cluster, tables: new Set() } : undefined;
     for (const migration of all) {
-      if (done.has(migration.version)) continue;
+      if (done.has(migration.version)) {
+        if (rendering) for (const statement of migration.statements) renderForCluster(statement, rendering);
+        continue;
+      }
       lock.assertHeld();
       if (migration.fills.length > 0 && migration.statements.some((s) => s.includes(AFTER_CUTOVER))) {
-        await applyWithFill(store, migration, lock, options.fillMarginMs ?? 15_000);
+        await applyWithFill(store, migration, lock, options.fillMarginMs ?? 15_000, rendering);
       } else {
-        for (const statement of migration.statements) await store.command(render(store, statement));
+        for (const statement of migration.statements) for (const sql of render(store, statement, rendering)) await store.command(sql);
         // Fills of migrations written before cutovers: they truncate and replay, so they are
         // exact only while nothing else ingests (as when they were first applied).
         for (const table of migration.fills) await fillRollup(store, table);
@@ -100,11 +106,12 @@ export async function migrate(store: Store, migrations?: Migration[], options: M
   }
 }
 
-const render = (store: Store, statement: string, cutover?: string) => {
-  let sql = statement.replaceAll('${db}', `\`${store.database}\``);
-  if (cutover !== undefined) sql = sql.replaceAll(AFTER_CUTOVER, `ingested_at >= toDateTime64('${cutover}', 3, 'UTC')`);
-  return sql;
-};
+/** A migration statement as it runs on this store: for its cluster, if any, with the cutover set. */
+const render = (store: Store, statement: string, rendering?: ClusterRendering, cutover?: string): string[] =>
+  (rendering ? renderForCluster(statement, rendering) : [statement]).map((text) => {
+    const sql = text.replaceAll('${db}', `\`${store.database}\``);
+    return cutover === undefined ? sql : sql.replaceAll(AFTER_CUTOVER, `ingested_at >= toDateTime64('${cutover}', 3, 'UTC')`);
+  });
 
 const VIEW_INTO = /^CREATE MATERIALIZED VIEW(?: IF NOT EXISTS)?\s+(\S+)\s+TO\s+(\S+)\s+AS\s+([\s\S]+)$/i;
 const bareName = (qualified: string) => qualified.replace(/^\$\{db\}\./, '').replaceAll('`', '').split('.').pop() as string;
@@ -118,7 +125,7 @@ const bareName = (qualified: string) => qualified.replace(/^\$\{db\}\./, '').rep
  * A fill that stopped half-way is undone first: its views are dropped and its rollups emptied,
  * so doing it again from the start cannot double anything.
  */
-async function applyWithFill(store: Store, migration: Migration, lock: HeldLock, marginMs: number): Promise<void> {
+async function applyWithFill(store: Store, migration: Migration, lock: HeldLock, marginMs: number, rendering?: ClusterRendering): Promise<void> {
   const targets = new Set(migration.fills);
   const views = migration.statements
     .map((statement) => VIEW_INTO.exec(statement.trim()))
@@ -129,17 +136,22 @@ async function applyWithFill(store: Store, migration: Migration, lock: HeldLock,
   let cutoverMs: number;
   let cutover: string;
   let margin = marginMs;
+  let tables: ClusterRendering | undefined;
   for (; ; margin *= 2) {
     lock.assertHeld();
-    for (const view of views) await store.command(`DROP VIEW IF EXISTS ${store.table(view.name)} SYNC`);
-    for (const target of targets) await store.command(`TRUNCATE TABLE IF EXISTS ${store.table(target)}`);
+    const local = (table: string) => `\`${store.database}\`.\`${table}\`${clusterClause(store.cluster)}`;
+    for (const view of views) await store.command(`DROP VIEW IF EXISTS ${local(view.name)} SYNC`);
+    for (const target of targets) await store.command(`TRUNCATE TABLE IF EXISTS ${local(target)}`);
     cutoverMs = (await serverNow()) + margin;
     cutover = new Date(cutoverMs).toISOString().replace('T', ' ').replace('Z', '');
-    for (const statement of migration.statements) await store.command(render(store, statement, cutover));
+    tables = rendering ? { ...rendering, tables: new Set(rendering.tables) } : undefined;
+    for (const statement of migration.statements) for (const sql of render(store, statement, tables, cutover)) await store.command(sql);
     // The views must exist before the cutover, or events stored in between would be missed by
     // both the views and the copy. On a slow start, begin again with a wider margin.
     if ((await serverNow()) < cutoverMs) break;
   }
+
+  if (rendering && tables) for (const table of tables.tables) rendering.tables.add(table);
 
   // Inserts that began before the cutover end within the margin; only then is "before" complete.
   for (;;) {
@@ -154,7 +166,9 @@ async function applyWithFill(store: Store, migration: Migration, lock: HeldLock,
       `SELECT name FROM system.columns WHERE database = {db:String} AND table = {view:String} ORDER BY position`,
       { db: store.database, view: view.name },
     );
-    const before = render(store, view.select).replaceAll(AFTER_CUTOVER, `ingested_at < toDateTime64('${cutover}', 3, 'UTC')`);
+    // On a cluster the copy reads and writes through the twins: each row lands on its account's shard.
+    const select = rendering ? throughTwins(view.select, rendering.tables) : view.select;
+    const before = select.replaceAll('${db}', `\`${store.database}\``).replaceAll(AFTER_CUTOVER, `ingested_at < toDateTime64('${cutover}', 3, 'UTC')`);
     await store.command(`INSERT INTO ${store.table(view.target)} (${columns.map(([c]) => `\`${c}\``).join(', ')}) ${before}`);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Store } from '../core/clickhouse.js';
 import { sleep } from '../core/retry.js';
+import { clusterClause, everyNodeEngine } from './clusterSql.js';
 
 /**
  * One process at a time migrates a database, across every process that reaches it. The lock is
@@ -48,7 +49,10 @@ export async function acquireMigrationLock(store: Store, options: MigrationLockO
   for (;;) {
     try {
       // No IF NOT EXISTS: the create is the compare-and-set.
-      await store.command(`CREATE TABLE ${table} (owner String, expires_at DateTime64(3, 'UTC')) ENGINE = MergeTree ORDER BY tuple()`);
+      await store.command(
+        `CREATE TABLE ${table}${clusterClause(store.cluster)} (owner String, expires_at DateTime64(3, 'UTC'))
+         ENGINE = ${everyNodeEngine(store.cluster, LOCK_TABLE, 'MergeTree')} ORDER BY tuple()`,
+      );
       break;
     } catch (err) {
       if (codeOf(err) !== TABLE_ALREADY_EXISTS) throw err;
@@ -57,7 +61,7 @@ export async function acquireMigrationLock(store: Store, options: MigrationLockO
     if (holder && holder.expiresAt < Date.now()) {
       // The holder stopped renewing: it died mid-migration. Every step of a migration can be
       // done again, so the next process takes over from the start.
-      await store.command(`DROP TABLE IF EXISTS ${table} SYNC`).catch((err: unknown) => {
+      await store.command(`DROP TABLE IF EXISTS ${table}${clusterClause(store.cluster)} SYNC`).catch((err: unknown) => {
         if (codeOf(err) !== UNKNOWN_TABLE) throw err;
       });
       continue;
@@ -88,7 +92,7 @@ export async function acquireMigrationLock(store: Store, options: MigrationLockO
     async release() {
       clearInterval(timer);
       const holder = await currentHolder(store, leaseMs);
-      if (holder?.owner === owner) await store.command(`DROP TABLE IF EXISTS ${table} SYNC`);
+      if (holder?.owner === owner) await store.command(`DROP TABLE IF EXISTS ${table}${clusterClause(store.cluster)} SYNC`);
     },
   };
 }

@@ -14,7 +14,12 @@ export interface Store {
   /** Database that holds every table of this store; SQL names tables as `${db}.name`. */
   readonly database: string;
   readonly kind: 'chdb' | 'http';
-  /** Fully qualified, quoted table name. */
+  /** The ClickHouse cluster the tables are spread over, when there is one. */
+  readonly cluster?: string;
+  /**
+   * Fully qualified, quoted table name. On a cluster, a data table's Distributed twin
+   * (`<name>_dist`), through which every read and write goes.
+   */
   table(name: string): string;
   /**
    * Inserts pre-serialised JSONEachRow text; returns once ClickHouse has written it. A
@@ -41,7 +46,15 @@ export interface StoreOptions {
   username?: string;
   password?: string;
   database: string;
+  /** A ClickHouse cluster (server only): migrations render for it, and tables are read through their twins. */
+  cluster?: string;
 }
+
+/**
+ * Names that stay local on a cluster: plain views (they read the twins themselves) and the
+ * migration bookkeeping, which is replicated to every node.
+ */
+const CLUSTER_LOCAL_NAMES = new Set(['wallet_balances_v1', 'lot_balances_v1', 'token_events_v1', 'schema_migrations_v1', 'migration_lock_v1']);
 
 export function createStore(options: StoreOptions): Store {
   const kind = options.url ? 'http' : 'chdb';
@@ -65,18 +78,22 @@ export function createStore(options: StoreOptions): Store {
     client = createClient({ connection });
   }
   const db = `\`${options.database}\``;
+  if (options.cluster && kind === 'chdb') throw new Error('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded store is one process');
+  const cluster = options.cluster;
+  const table = (name: string) => `${db}.\`${cluster && !CLUSTER_LOCAL_NAMES.has(name) ? `${name}_dist` : name}\``;
 
   return {
     client,
     database: options.database,
     kind,
-    table: (name) => `${db}.\`${name}\``,
-    async insertJsonEachRow(table, ndjson, insertOptions) {
+    cluster,
+    table,
+    async insertJsonEachRow(name, ndjson, insertOptions) {
       if (ndjson.length === 0) return;
       const token = insertOptions?.deduplicationToken;
       // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
       const result = await client.exec({
-        query: `INSERT INTO ${db}.\`${table}\`${token ? ` SETTINGS insert_deduplication_token = '${token.replace(/[^A-Za-z0-9_-]/g, '')}'` : ''} FORMAT JSONEachRow`,
+        query: `INSERT INTO ${table(name)}${token ? ` SETTINGS insert_deduplication_token = '${token.replace(/[^A-Za-z0-9_-]/g, '')}'` : ''} FORMAT JSONEachRow`,
         values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
       });
       result.stream.resume();

@@ -94,6 +94,8 @@ const storageShape = {
   CLICKHOUSE_USER: z.string().optional(),
   CLICKHOUSE_PASSWORD: z.string().optional(),
   CLICKHOUSE_DATABASE: identifier.default('balances'),
+  /** A ClickHouse cluster name from the server's remote_servers; needs CLICKHOUSE_URL. */
+  CLICKHOUSE_CLUSTER: identifier.optional(),
 };
 
 const kafkaShape = {

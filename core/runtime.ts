@@ -14,6 +14,7 @@ export function storeFromConfig(config: StorageConfig): Store {
       password: config.CLICKHOUSE_PASSWORD,
       dataDir: config.BALANCES_DATA_DIR,
       database: config.CLICKHOUSE_DATABASE,
+      cluster: config.CLICKHOUSE_CLUSTER,
     });
   } catch (err) {
     if (err instanceof DataDirInUseError) {
