@@ -283,6 +283,11 @@ describe('the Balances page', { timeout: 120_000 }, () => {
         await expect.poll(() => page.locator('figure[data-chart="day"]').getAttribute('data-rows'), { timeout: 30_000 }).not.toBe('');
         // Every card on screen has its past-90-day summary.
         await expect.poll(() => page.locator('article.card .card-body[aria-busy="true"]').count(), { timeout: 30_000 }).toBe(0);
+        // Every donut is drawn in the new scheme (ECharts paints on the next animation frame).
+        await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+        await expect
+          .poll(() => page.locator('article.card .donut-chart').evaluateAll((charts) => charts.filter((c) => c.querySelectorAll('svg path').length === 0).length), { timeout: 30_000 })
+          .toBe(0);
         // Nothing wider than the viewport: the page never scrolls sideways.
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
         await page.screenshot({ path: artifactPath(`balances-${width}-${scheme}.png`) });
