@@ -80,9 +80,24 @@ export class BalanceService {
     return Number(row?.v ?? 0);
   }
 
+  /** How many times this process stored events for each account, most recent last. */
+  private readonly writes = new Map<string, number>();
+
+  /**
+   * Changes whenever this process stores events for the account: answers cached under it are
+   * not served after this process's own writes.
+   */
+  writeStamp(accountId: string): number {
+    return this.writes.get(accountId) ?? 0;
+  }
+
   /** Called by the ingest pipeline of this process after it stored events for these accounts. */
   invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
     for (const accountId of accountIds) {
+      const stamp = (this.writes.get(accountId) ?? 0) + 1;
+      this.writes.delete(accountId);
+      this.writes.set(accountId, stamp);
+      if (this.writes.size > 10 * this.maxAccounts) this.writes.delete(this.writes.keys().next().value as string);
       // An account with nothing cached or computing is read fresh anyway: no mark to keep.
       if (!this.snapshots.has(accountId) && !this.refreshing.has(accountId)) continue;
       (freshness === 'now' ? this.dirty : this.behind).add(accountId);
@@ -110,6 +125,11 @@ export class BalanceService {
     }
     const snapshot = await this.refresh(accountId);
     return { ...snapshot.result, at: Math.max(at, snapshot.result.at) };
+  }
+
+  /** The last computed ledger of the account, however old, without asking storage; for existence checks. */
+  latest(accountId: string): LedgerResult | undefined {
+    return this.snapshots.get(accountId)?.result;
   }
 
   /**

@@ -12,6 +12,7 @@ import { answerClientErrors, ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
+import { ResponseCache } from './responseCache.js';
 import { openApiDocument } from './openapi.js';
 import { queries } from './schemas.js';
 import { requireEventsMediaType, validateQuery } from './validate.js';
@@ -83,8 +84,10 @@ export function createApp(options: AppOptions): Express {
   app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT));
   app.post('/v1/events', requireEventsMediaType);
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
-  app.use(balancesRouter(options.balances));
-  app.use(usageRouter(store, options.balances));
+  // Repeats of an expensive read within a second share one answer (responseCache.ts).
+  const answers = new ResponseCache();
+  app.use(balancesRouter(options.balances, answers));
+  app.use(usageRouter(store, options.balances, answers));
   app.use(staticPage());
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -4,6 +4,7 @@ import type { BalanceService } from '../../aggregator/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
+import type { ResponseCache } from '../responseCache.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
 import { ApiError, walletNotFound } from '../errors.js';
@@ -27,9 +28,12 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
   return `{${keyName}:${JSON.stringify(row.key)},"amount":"${row.amount}","events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
-export function usageRouter(store: Store, balances: BalanceService): Router {
+export function usageRouter(store: Store, balances: BalanceService, answers: ResponseCache): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
+  /** Same account, same second, same request, no write by this process since: the same answer. */
+  const cacheKey = (account: string, now: number, url: string, variant = '') =>
+    JSON.stringify([account, balances.writeStamp(account), Math.floor(now / 1000), url, variant]);
 
   router.get('/v1/wallets/:type/:id/usage-summary', readers, validateQuery(queries.usageSummary), async (req, res) => {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
@@ -38,19 +42,16 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const to = balances.now();
     const from = to - days * DAY;
     const account = accountOf(req);
-    const summary = await usageSummary(store, { accountId: account, walletType: type, walletId: id, from, to });
-    // A wallet with usage in the range exists; only an empty answer needs the lookup.
-    if (summary.users === 0 && !(await balances.walletExists(account, type, id))) {
-      throw walletNotFound(type, id);
-    }
-    res.set('Cache-Control', 'private, max-age=60').json({
-      wallet: { type, id },
-      products: summary.products,
-      users: summary.users,
-      used: formatScaled(summary.used),
-      from: iso(from),
-      to: iso(to),
+    const answer = await answers.get(cacheKey(account, to, req.originalUrl), async () => {
+      const summary = await usageSummary(store, { accountId: account, walletType: type, walletId: id, from, to });
+      // A wallet with usage in the range exists; only an empty answer needs the lookup.
+      if (summary.users === 0 && !(await balances.walletExists(account, type, id))) {
+        throw walletNotFound(type, id);
+      }
+      const body = { wallet: { type, id }, products: summary.products, users: summary.users, used: formatScaled(summary.used), from: iso(from), to: iso(to) };
+      return { status: 200, contentType: 'application/json', body: JSON.stringify(body) };
     });
+    res.set('Cache-Control', 'private, max-age=60').type(answer.contentType).send(answer.body);
   });
 
   router.get('/v1/usage', readers, validateQuery(queries.usage), async (req, res) => {
@@ -82,30 +83,28 @@ export function usageRouter(store: Store, balances: BalanceService): Router {
     const csv = req.accepts(['application/json', 'text/csv']) === 'text/csv';
     const head = JSON.stringify({ from: iso(range.from), to: iso(range.to), group_by: groupBy, tz }).slice(0, -1);
 
-    if (!csv && limit === undefined) {
-      // Every row, in ClickHouse's own JSON: thousands of users pass through without a parse.
-      const rows = await usageJsonRows(store, query);
-      await mustExist(rows === '');
-      res.set('Cache-Control', 'private, max-age=60').type('application/json').send(`${head},"rows":[${rows}]}`);
-      return;
-    }
-    const rows = await usageBy(store, query);
-    await mustExist(rows.length === 0);
-    // Rows arrive ranked by amount, or in day order.
-    const { top, others } = topWithOthers(rows, limit);
-    res.set('Cache-Control', 'private, max-age=60');
-    if (csv) {
-      res.type('text/csv; charset=utf-8');
-      res.write(`${groupBy},amount,events\n`);
-      for (const row of top) res.write(`${csvField(row.key)},${row.amount},${row.events}\n`);
-      if (others) res.write(`(others),${others.amount},${others.events}\n`);
-      res.end();
-      return;
-    }
-    const keyName = JSON.stringify(groupBy);
-    const body = top.map((r) => rowJson(keyName, r));
-    if (others) body.push(rowJson(keyName, others, true));
-    res.type('application/json').send(`${head},"rows":[${body.join(',')}]}`);
+    const answer = await answers.get(cacheKey(account, now, req.originalUrl, csv ? 'csv' : 'json'), async () => {
+      if (!csv && limit === undefined) {
+        // Every row, in ClickHouse's own JSON: thousands of users pass through without a parse.
+        const rows = await usageJsonRows(store, query);
+        await mustExist(rows === '');
+        return { status: 200, contentType: 'application/json', body: `${head},"rows":[${rows}]}` };
+      }
+      const rows = await usageBy(store, query);
+      await mustExist(rows.length === 0);
+      // Rows arrive ranked by amount, or in day order.
+      const { top, others } = topWithOthers(rows, limit);
+      if (csv) {
+        const lines = [`${groupBy},amount,events`, ...top.map((row) => `${csvField(row.key)},${row.amount},${row.events}`)];
+        if (others) lines.push(`(others),${others.amount},${others.events}`);
+        return { status: 200, contentType: 'text/csv; charset=utf-8', body: lines.join('\n') + '\n' };
+      }
+      const keyName = JSON.stringify(groupBy);
+      const body = top.map((r) => rowJson(keyName, r));
+      if (others) body.push(rowJson(keyName, others, true));
+      return { status: 200, contentType: 'application/json', body: `${head},"rows":[${body.join(',')}]}` };
+    });
+    res.set('Cache-Control', 'private, max-age=60').type(answer.contentType).send(answer.body);
   });
 
   return router;
