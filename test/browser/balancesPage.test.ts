@@ -127,7 +127,17 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     }));
     const stored = await api.request('/v1/events', { key: DEMO_KEY.key, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(purchases) });
     expect((await stored.json()).accepted).toBe(purchases.length);
-    const { events } = await apiJson<{ events: Array<{ type: string }> }>(`/v1/wallets/team/${encodeURIComponent(id)}/events?from=now-1825d&limit=1000`);
+    // The API's full list once it includes the new orders (a read may be shared for a moment).
+    let events: Array<{ type: string; lots: Array<{ lot_id: string }> }> = [];
+    await expect
+      .poll(
+        async () => {
+          ({ events } = await apiJson<{ events: typeof events }>(`/v1/wallets/team/${encodeURIComponent(id)}/events?from=now-1825d&limit=1000`));
+          return events.filter((e) => e.lots.some((l) => l.lot_id.startsWith('PAGE-'))).length;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(purchases.length);
 
     await page.getByRole('searchbox').fill(id);
     const card = page.locator(`article.card[data-wallet="${chosen.key}"]`);
