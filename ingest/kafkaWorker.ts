@@ -19,7 +19,26 @@ export interface KafkaWorkerOptions {
    * reports the failure. Nothing past the failed batch is committed either way.
    */
   failureGraceMs?: number;
+  /** Messages larger than this are refused unread, as `message_too_large`. 1 MiB by default. */
+  maxMessageBytes?: number;
+  /** Writes refusals made here, before the pipeline, to the rejected-events table. */
+  recordRejections?: (rows: RejectedRecord[]) => Promise<void>;
 }
+
+/** A record refused by the worker itself, as one row of `rejected_events_v1`. */
+export interface RejectedRecord {
+  source: 'kafka';
+  account_id: string;
+  event_id: string;
+  code: string;
+  message: string;
+  payload: string;
+  kafka_topic: string;
+  kafka_partition: number;
+  kafka_offset: string;
+}
+
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 export interface KafkaWorker {
   start(): Promise<void>;
@@ -46,6 +65,7 @@ const MAX_CONCURRENT_FLUSHES = 2;
 export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const { source, pipeline, metrics, log } = options;
   const failureGraceMs = options.failureGraceMs ?? 5_000;
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   let pending: KafkaRecord[] = [];
   let oldestAt = 0;
   let inFlight = 0;
@@ -168,15 +188,33 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     pending = [];
     const generation = source.generation();
     const stored = (async () => {
-      const result = await pipeline.ingest(toMessages(records), { source: 'kafka' }, { storeAttempts: Infinity });
+      // An oversized message is refused unread: decoding megabytes of JSON per record would let
+      // one producer stall the partition, and no event of the contract comes near the limit.
+      const fits: KafkaRecord[] = [];
       const letters: DeadLetter[] = [];
+      const refusals: RejectedRecord[] = [];
+      for (const r of records) {
+        const size = r.value?.length ?? 0;
+        if (size <= maxMessageBytes) {
+          fits.push(r);
+          continue;
+        }
+        const message = `the message is ${size} bytes, over the limit of ${maxMessageBytes}`;
+        letters.push({ record: r, code: 'message_too_large', message });
+        refusals.push({
+          source: 'kafka', account_id: '', event_id: '', code: 'message_too_large', message,
+          payload: (r.value as Buffer).toString('utf8'), kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset,
+        });
+      }
+      const result = await pipeline.ingest(toMessages(fits), { source: 'kafka' }, { storeAttempts: Infinity });
       result.outcomes.forEach((outcome, i) => {
         if (outcome.status === 'rejected') {
-          letters.push({ record: records[i] as KafkaRecord, code: outcome.code, message: outcome.message });
+          letters.push({ record: fits[i] as KafkaRecord, code: outcome.code, message: outcome.message });
         }
       });
+      if (refusals.length) await options.recordRejections?.(refusals);
       await source.sendDeadLetters(letters);
-      return result;
+      return { ...result, rejected: result.rejected + refusals.length };
     })();
     // Commits are chained so they go out in flush order, and stop at the first failure.
     const committed = (commitChain = commitChain.then(async () => {

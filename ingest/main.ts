@@ -40,7 +40,7 @@ if (args.file) {
   await store.close();
 } else {
   const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
-  const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
+  const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, store);
   if (!worker) {
     process.stderr.write('KAFKA_BROKERS is not set: set it to consume Kafka, or pass --file <events.ndjson>\n');
     process.exit(2);

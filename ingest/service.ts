@@ -1,9 +1,15 @@
+import type { Store } from '../core/clickhouse.js';
 import type { IngestConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
-import { createKafkaWorker, type KafkaWorker } from './kafkaWorker.js';
+import { createKafkaWorker, type KafkaWorker, type RejectedRecord } from './kafkaWorker.js';
 import type { IngestPipeline } from './pipeline.js';
 import { createKafkaSource } from './sources/kafka.js';
+
+/** Writes the worker's own refusals (messages too large to decode) where the pipeline writes its. */
+export function rejectedEventsTable(store: Store): (rows: RejectedRecord[]) => Promise<void> {
+  return (rows) => store.insertJsonEachRow('rejected_events_v1', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
 
 /** The Kafka ingest worker as configured by the environment, or undefined without KAFKA_BROKERS. */
 export function kafkaWorkerFromConfig(
@@ -11,6 +17,7 @@ export function kafkaWorkerFromConfig(
   pipeline: IngestPipeline,
   metrics: Metrics,
   log: Logger,
+  store?: Store,
 ): KafkaWorker | undefined {
   if (!config.KAFKA_BROKERS) return undefined;
   const source = createKafkaSource({
@@ -29,5 +36,6 @@ export function kafkaWorkerFromConfig(
     batchSize: config.INGEST_BATCH_SIZE,
     flushMs: config.INGEST_FLUSH_MS,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
+    ...(store ? { recordRejections: rejectedEventsTable(store) } : {}),
   });
 }
