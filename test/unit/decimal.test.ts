@@ -60,8 +60,10 @@ describe('amounts are exact decimals', () => {
   });
 
   it('a double of 2^39 or more is refused: its last decimal digit is not known', () => {
-    // 999999999999.0003 and 999999999999.0002 are the same double.
+    // 999999999999.0003 and 999999999999.0002 are the same double: the loss is the point here.
+    // eslint-disable-next-line no-loss-of-precision
     expect(999999999999.0003).toBe(999999999999.0002);
+    // eslint-disable-next-line no-loss-of-precision
     expect(parseAmount(999999999999.0003)).toMatchObject({ ok: false, code: 'invalid_amount' });
     expect(parseAmount(2 ** 39)).toMatchObject({ ok: false, code: 'invalid_amount' });
   });
