@@ -2,6 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface MockBroker {
   brokers: string[];
+  /** Freezes the broker process (SIGSTOP): connections stay open and nothing answers. */
+  freeze(): void;
+  /** Lets a frozen broker run again (SIGCONT). */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -35,6 +39,8 @@ export async function startMockBroker(): Promise<MockBroker> {
   });
   return {
     brokers: bootstrap.split(','),
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

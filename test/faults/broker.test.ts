@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../core/clickhouse.js';
+import { createMetrics } from '../../core/metrics.js';
+import { createKafkaWorker, type KafkaWorker } from '../../ingest/kafkaWorker.js';
+import { createIngestPipeline } from '../../ingest/pipeline.js';
+import { createKafkaSource } from '../../ingest/sources/kafka.js';
+import { capturedLog } from '../support/capturedLog.js';
+import { flakyNetwork } from '../support/flakyNetwork.js';
+import { committedTotal, produce, topicSpans, waitFor } from '../support/kafkaTools.js';
+import { startMockBroker, type MockBroker } from '../support/mockBroker.js';
+import { count, freshStore, uniqueName } from '../support/store.js';
+import { storedUsageTotals, usageTotals, workload } from '../support/workload.js';
+
+/**
+ * The broker goes away under a consuming worker. The test broker keeps its data in memory, so a
+ * restarted one would be a new, empty broker on a new port: instead every connection of the
+ * worker is cut and new ones refused for a while (what a broker restart looks like from the
+ * client), and the broker process is frozen (what a stalled or partitioned broker looks like).
+ */
+let broker: MockBroker;
+let store: Store;
+let worker: KafkaWorker | undefined;
+
+beforeAll(async () => {
+  broker = await startMockBroker();
+  store = await freshStore();
+});
+afterAll(async () => {
+  broker?.thaw();
+  await worker?.stop().catch(() => undefined);
+  await store?.close();
+  await broker?.stop();
+});
+
+describe('the broker disconnects or stalls while the worker consumes', () => {
+  it('the consumer reconnects by itself and loses nothing, nor counts anything twice', { timeout: 180_000 }, async () => {
+    const topic = uniqueName('flaky').replace('_', '.');
+    const groupId = uniqueName('flaky-group');
+    const events = workload(24_000, 'fb', 3);
+    const parts = [events.slice(0, 8_000), events.slice(8_000, 16_000), events.slice(16_000)];
+    const network = flakyNetwork();
+    const captured = capturedLog('debug');
+    const metrics = createMetrics();
+    const source = createKafkaSource({ brokers: broker.brokers, topic, groupId, clientId: 'flaky', log: captured.log, sessionTimeoutMs: 10_000, socketFactory: network.socketFactory });
+    worker = createKafkaWorker({ source, pipeline: createIngestPipeline({ store, metrics, log: captured.log }), metrics, log: captured.log, batchSize: 500, flushMs: 50, maxInFlight: 2_000 });
+    let failed: unknown;
+    worker.done.catch((err: unknown) => (failed = err));
+
+    await produce(broker.brokers, topic, parts[0] as unknown as Array<Record<string, unknown>>, { gzip: true });
+    await worker.start();
+    await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) >= 2_000, 'the worker commits', 60_000);
+
+    // Restart, as the client sees one: every connection drops, and for 3 s none is accepted.
+    network.refuse();
+    expect(network.cut()).toBeGreaterThan(0);
+    await produce(broker.brokers, topic, parts[1] as unknown as Array<Record<string, unknown>>, { gzip: true });
+    const refusedUntil = Date.now() + 3_000;
+    await waitFor(() => Date.now() > refusedUntil, 'the broker has been unreachable for 3 s', 10_000, 100);
+    network.heal();
+    await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === parts[0]!.length + parts[1]!.length, 'the worker reconnects and commits', 60_000, 250);
+
+    // A stalled broker: connections stay open and nothing answers for 4 s.
+    await produce(broker.brokers, topic, parts[2] as unknown as Array<Record<string, unknown>>, { gzip: true });
+    broker.freeze();
+    const frozenUntil = Date.now() + 4_000;
+    await waitFor(() => Date.now() > frozenUntil, 'the broker has been frozen for 4 s', 10_000, 100);
+    broker.thaw();
+    network.cut();
+    await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === events.length, 'the worker commits the whole topic', 90_000, 250);
+
+    // The client really lost its connections and was refused, and recovered on its own.
+    const clientErrors = captured.lines.filter((l) => l.event === 'kafka_client').map((l) => String(l.msg)).join('\n');
+    expect(clientErrors).toContain('ECONNRESET');
+    expect(clientErrors).toContain('ECONNREFUSED');
+    expect(failed).toBeUndefined();
+    await worker.stop();
+    worker = undefined;
+    expect((await topicSpans(broker.brokers, topic)).every((s) => s.low === 0)).toBe(true);
+    expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')}`)).toBe(events.length);
+    expect(await count(store, `SELECT uniqExact(account_id, event_id) AS n FROM ${store.table('events_v1')}`)).toBe(events.length);
+    expect(await storedUsageTotals(store)).toEqual(usageTotals(events));
+  });
+});
