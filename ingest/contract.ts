@@ -28,7 +28,8 @@ export type RejectionCode =
   | 'account_mismatch'
   | 'cross_account_move'
   | 'wallet_type_mismatch'
-  | 'same_wallet_move';
+  | 'same_wallet_move'
+  | 'conflicting_duplicate';
 
 /**
  * One row of `events_v1`, exactly as it is inserted. Times are ClickHouse `DateTime64(3)` text.
@@ -55,6 +56,20 @@ export interface EventRow {
   to_wallet_id?: string;
   voids_event_id?: string;
   wallet_name?: string;
+}
+
+/**
+ * What makes two copies of an event the same event: every field but where it came from. Two
+ * copies under one event_id that differ here conflict; the first stored copy stands.
+ */
+export const CONTENT_FIELDS = [
+  'type', 'occurred_at', 'wallet_type', 'wallet_id', 'amount', 'effective_at', 'expires_at', 'lot_id', 'sku', 'order_id',
+  'user_id', 'product', 'service', 'to_wallet_type', 'to_wallet_id', 'voids_event_id', 'wallet_name',
+] as const;
+
+/** The content of an event row, in `CONTENT_FIELDS` order, absent fields empty. */
+export function contentOf(row: EventRow): string {
+  return JSON.stringify(CONTENT_FIELDS.map((field) => row[field] ?? ''));
 }
 
 export interface Rejection {

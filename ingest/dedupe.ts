@@ -30,3 +30,27 @@ export async function lookupStoredKeys(store: Store, keys: string[], accounts: s
   }
   return stored;
 }
+
+/**
+ * The content (`contentOf`) of stored events, by key: compared with a new copy under the same
+ * event_id to tell a redelivery from a conflicting payload. Only duplicates are looked up.
+ */
+export async function storedContents(store: Store, keys: string[], accounts: string[]): Promise<Map<string, string>> {
+  const contents = new Map<string, string>();
+  for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+    const chunk = keys.slice(i, i + LOOKUP_CHUNK);
+    const rows = await store.queryTsv(
+      `SELECT account_id, event_id, toString(type), toString(occurred_at),
+              toString(wallet_type), wallet_id, ifNull(toString(amount), ''), ifNull(toString(effective_at), ''),
+              ifNull(toString(expires_at), ''), lot_id, sku, order_id, user_id, toString(product), toString(service),
+              toString(to_wallet_type), to_wallet_id, voids_event_id, wallet_name
+       FROM ${store.table('events_v1')}
+       WHERE account_id IN {accounts:Array(String)}
+         AND event_id IN (SELECT k[2] FROM (SELECT splitByChar('\\x01', arrayJoin(splitByChar('\\n', {keys:String}))) AS k))
+         AND (account_id, event_id) IN (SELECT k[1], k[2] FROM (SELECT splitByChar('\\x01', arrayJoin(splitByChar('\\n', {keys:String}))) AS k))`,
+      { accounts, keys: chunk.join('\n') },
+    );
+    for (const [account = '', event = '', ...fields] of rows) contents.set(eventKey(account, event), JSON.stringify(fields));
+  }
+  return contents;
+}

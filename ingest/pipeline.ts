@@ -4,8 +4,8 @@ import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { withRetry } from '../core/retry.js';
-import { decodeEvent, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
-import { eventKey, lookupStoredKeys } from './dedupe.js';
+import { contentOf, decodeEvent, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
+import { eventKey, lookupStoredKeys, storedContents } from './dedupe.js';
 
 /** One raw event as a source received it. */
 export interface IncomingMessage {
@@ -84,6 +84,8 @@ interface Candidate {
   key: string;
   row: EventRow;
   line: string;
+  /** Later copies of the same event in this batch. */
+  followers: Array<{ index: number; row: EventRow }>;
 }
 
 /** decode + validate: the event contract, never throwing for bad input. */
@@ -95,14 +97,32 @@ function createDecodeStep(ctx: ValidationContext) {
   };
 }
 
-/** The first copy of an (account, event_id) within a batch goes on; later copies are duplicates. */
+/**
+ * Copies of one (account, event_id) within a batch are grouped: the first is the candidate to
+ * store, the others follow it. Whether a copy is a duplicate or a conflict is known only once
+ * the stored copy, if any, is known (`createStoreStep`).
+ */
 function createBatchDedupeStep() {
-  const seen = new Set<string>();
-  return function dedupeInBatch(row: EventRow): StepResult<string> {
+  const byKey = new Map<string, Candidate>();
+  return function dedupeInBatch(index: number, row: EventRow): StepResult<Candidate> {
     const key = eventKey(row.account_id, row.event_id);
-    if (seen.has(key)) return { kind: 'drop', reason: 'duplicate_in_batch' };
-    seen.add(key);
-    return { kind: 'ok', value: key };
+    const first = byKey.get(key);
+    if (first) {
+      first.followers.push({ index, row });
+      return { kind: 'drop', reason: 'duplicate_in_batch' };
+    }
+    const candidate: Candidate = { index, key, row, line: JSON.stringify(row), followers: [] };
+    byKey.set(key, candidate);
+    return { kind: 'ok', value: candidate };
+  };
+}
+
+function conflict(row: EventRow) {
+  return {
+    code: 'conflicting_duplicate' as const,
+    message: `event_id "${row.event_id}" was stored before with a different payload; the first stored copy stands`,
+    accountId: row.account_id,
+    eventId: row.event_id,
   };
 }
 
@@ -156,24 +176,45 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
    * Keys this batch wrote in an earlier attempt and now finds stored are its own: accepted.
    */
   function createStoreStep(attempts: number) {
-    return async function storeEvents(candidates: Candidate[], outcomes: MessageOutcome[]): Promise<Set<string>> {
+    return async function storeEvents(candidates: Candidate[], outcomes: MessageOutcome[]): Promise<{ storedFor: Set<string>; conflicts: Array<{ index: number; row: EventRow }> }> {
       const written = new Set<string>();
       const accounts = [...new Set(candidates.map((c) => c.row.account_id))];
+      let duplicates: Candidate[] = [];
       await retrying('store_events', attempts, async () => {
         const stored = await lookupStoredKeys(store, candidates.map((c) => c.key), accounts);
         let body = '';
+        duplicates = [];
         for (const candidate of candidates) {
           if (!stored.has(candidate.key)) {
             body += candidate.line + '\n';
             written.add(candidate.key);
             outcomes[candidate.index] = { status: 'accepted', eventId: candidate.row.event_id };
           } else if (!written.has(candidate.key)) {
-            outcomes[candidate.index] = { status: 'duplicate', eventId: candidate.row.event_id };
+            duplicates.push(candidate);
           }
         }
         await store.insertJsonEachRow('events_v1', body);
       });
-      return new Set(candidates.filter((c) => written.has(c.key)).map((c) => c.row.account_id));
+      // A copy is a redelivery when its content is that of the stored copy (or, for an event
+      // stored now, of the batch's first copy), and a conflicting payload when it is not: the
+      // first stored copy stands, the other is reported.
+      const contents = duplicates.length > 0 ? await retrying('load_duplicates', attempts, () => storedContents(store, duplicates.map((c) => c.key), accounts)) : new Map<string, string>();
+      const conflicts: Array<{ index: number; row: EventRow }> = [];
+      const judge = (copy: { index: number; row: EventRow }, reference: string | undefined) => {
+        if (reference !== undefined && reference !== contentOf(copy.row)) {
+          const rejection = conflict(copy.row);
+          outcomes[copy.index] = { status: 'rejected', code: rejection.code, message: rejection.message, eventId: copy.row.event_id };
+          conflicts.push(copy);
+        } else {
+          outcomes[copy.index] = { status: 'duplicate', eventId: copy.row.event_id };
+        }
+      };
+      for (const candidate of candidates) {
+        const reference = written.has(candidate.key) ? contentOf(candidate.row) : contents.get(candidate.key);
+        if (!written.has(candidate.key)) judge(candidate, reference);
+        for (const follower of candidate.followers) judge(follower, reference);
+      }
+      return { storedFor: new Set(candidates.filter((c) => written.has(c.key)).map((c) => c.row.account_id)), conflicts };
     };
   }
 
@@ -207,12 +248,9 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
           continue;
         }
         const row = decoded.value;
-        const deduped = dedupeInBatch(row);
-        if (deduped.kind !== 'ok') {
-          outcomes[i] = { status: 'duplicate', eventId: row.event_id };
-          continue;
-        }
-        candidates.push({ index: i, key: deduped.value, row, line: JSON.stringify(row) });
+        const deduped = dedupeInBatch(i, row);
+        // A later copy's outcome is decided with its first copy's, once storage is asked.
+        if (deduped.kind === 'ok') candidates.push(deduped.value);
       }
 
       const storeEvents = createStoreStep(attempts);
@@ -221,7 +259,8 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         const started = performance.now();
         // Events first: if the rejections then fail, a retry of the batch finds the events
         // stored and reports them as duplicates, so nothing is counted twice.
-        const storedFor = candidates.length ? await storeEvents(candidates, outcomes) : new Set<string>();
+        const { storedFor, conflicts } = candidates.length ? await storeEvents(candidates, outcomes) : { storedFor: new Set<string>(), conflicts: [] };
+        for (const copy of conflicts) rejectedRows.push(rejectedRow(messages[copy.index] as IncomingMessage, ctx, { kind: 'dlq', ...conflict(copy.row) }));
         await storeRejections(rejectedRows);
         if (storedFor.size > 0) options.onStored?.([...storedFor], ctx.source);
         // Also after a batch of duplicates: a redelivery after a crash between the insert and

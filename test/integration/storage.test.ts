@@ -76,17 +76,20 @@ describe('an event_id is stored once per account', () => {
   it('within one batch', async () => {
     store = await freshStore();
     const result = await pipelineFor(store).ingest(lines([usage('u1'), usage('u1'), usage('u2'), usage('u1', { amount: '9' })]), { source: 'test' });
-    expect(result).toMatchObject({ accepted: 2, duplicates: 2, rejected: 0 });
+    // The same copy again is a duplicate; another payload under the id is a conflict, reported.
+    expect(result).toMatchObject({ accepted: 2, duplicates: 1, rejected: 1 });
+    expect(result.outcomes[3]).toMatchObject({ status: 'rejected', code: 'conflicting_duplicate', eventId: 'u1' });
     expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')}`)).toBe(2);
   });
 
-  it('across batches, whatever the payload of the repeat', async () => {
+  it('across batches: the first stored copy stands, a conflicting payload is reported, a redelivery is a duplicate', async () => {
     store = await freshStore();
     const pipeline = pipelineFor(store);
     await pipeline.ingest(lines([purchase('p1'), usage('u1')]), { source: 'test' });
-    const again = await pipeline.ingest(lines([usage('u1', { amount: '99' }), purchase('p1'), usage('u3')]), { source: 'test' });
-    expect(again).toMatchObject({ accepted: 1, duplicates: 2 });
-    expect(again.outcomes.map((o) => o.status)).toEqual(['duplicate', 'duplicate', 'accepted']);
+    const again = await pipeline.ingest(lines([usage('u1', { amount: '99' }), purchase('p1'), usage('u3')]), { source: 'kafka' });
+    expect(again).toMatchObject({ accepted: 1, duplicates: 1, rejected: 1 });
+    expect(again.outcomes.map((o) => o.status)).toEqual(['rejected', 'duplicate', 'accepted']);
+    expect(await count(store, `SELECT count() AS n FROM ${store.table('rejected_events_v1')} WHERE code = 'conflicting_duplicate' AND event_id = 'u1'`)).toBe(1);
     const amounts = await store.queryRows<{ amount: string }>(
       `SELECT toString(amount) AS amount FROM ${store.table('events_v1')} WHERE event_id = 'u1'`,
     );
