@@ -217,32 +217,35 @@ describe('the Kafka worker', () => {
     expect(state.disconnected).toBe(true);
   });
 
-  it('exits with the error when a flush fails while a batch waits on the in-flight bound', async () => {
+  it('exits with the error when a flush fails while batches wait on the in-flight bound', async () => {
     const { source, state, deliver, batch } = memorySource();
     let call = 0;
     const pipeline = acceptingPipeline(async () => {
       if (++call === 1) {
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 60));
         throw Object.assign(new Error('disk full'), { code: '243' });
       }
     });
-    // The first 4 flush on time; the next 8 wait in the buffer, over the bound of 8 in flight.
-    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 100, flushMs: 10, maxInFlight: 8 });
+    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 4, maxInFlight: 8 });
     await worker.start();
+    // Both flushes under way, the second batch already waiting on the bound...
     await deliver(batch(0, 0, 4));
-    await new Promise((r) => setTimeout(r, 20));
-    const blocked = deliver(batch(0, 4, 8));
+    await new Promise((r) => setTimeout(r, 10));
+    const blocked = [deliver(batch(0, 4, 4))];
+    await new Promise((r) => setTimeout(r, 10));
+    // ...and two more partitions' batches buffered behind them, as many as the bound.
+    blocked.push(deliver(batch(1, 0, 4)), deliver(batch(2, 0, 4)));
     const outcome = await Promise.race([
       worker.done.then(() => 'resolved', (err: Error) => err.message),
       new Promise((r) => setTimeout(() => r('still waiting'), 5_000)),
     ]);
     expect(outcome).toBe('disk full');
-    await blocked;
+    await Promise.all(blocked);
     expect(state.commits).toEqual([]);
     expect(state.disconnected).toBe(true);
   });
 
-  it('reports the failure even while the other flush in flight retries a store that is down', async () => {
+  it('stops on a failed batch without waiting for the next one, whose store is down', async () => {
     const { source, deliver, batch } = memorySource();
     let call = 0;
     const pipeline = acceptingPipeline(async () => {
