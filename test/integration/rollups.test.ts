@@ -172,6 +172,6 @@ describe('rollups', () => {
     expect({ hourly: await hourlyTotals(store), daily: await dailyTotals(store) }).toEqual(before);
     expect(await counted(store)).toEqual(countedBefore);
     // Dedupe state is rebuilt too: what was stored is still a duplicate.
-    expect(await pipeline.ingest(lines([usage('u2')]), { source: 'test' })).toMatchObject({ duplicates: 1 });
+    expect(await pipeline.ingest(lines([usage('u2', { amount: '2', user_id: 'bo' })]), { source: 'test' })).toMatchObject({ duplicates: 1 });
   });
 });
