@@ -15,7 +15,7 @@ import { usageRouter } from './routes/usage.js';
 import { ResponseCache } from './responseCache.js';
 import { openApiDocument } from './openapi.js';
 import { queries } from './schemas.js';
-import { requireEventsMediaType, validateQuery } from './validate.js';
+import { validateQuery } from './validate.js';
 import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
 import type { BalanceService } from '../aggregator/balances.js';
@@ -82,7 +82,6 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT));
-  app.post('/v1/events', requireEventsMediaType);
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();

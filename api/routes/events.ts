@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import type { IncomingMessage, IngestPipeline } from '../../ingest/pipeline.js';
 import { requireRole } from '../auth.js';
+import { requireEventsMediaType, utf8Body } from '../validate.js';
 import { ApiError, storageUnavailable } from '../errors.js';
 
 /**
@@ -79,9 +80,11 @@ export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number, s
   router.post(
     '/v1/events',
     requireRole('admin', 'ingest'),
+    requireEventsMediaType,
     express.raw({ type: () => true, limit: bodyLimitBytes }),
     async (req, res) => {
-      const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+      // Bytes that are not UTF-8 are refused, never stored as U+FFFD in place of what was sent.
+      const body = Buffer.isBuffer(req.body) ? utf8Body(req.body) : '';
       const messages: IncomingMessage[] = eventTexts(body, req.headers['content-type']).map((text) => ({ text }));
       const result = await beforeDeadline(pipeline.ingest(messages, { source: 'http', accountScope: req.principal?.accountId }), storeDeadlineMs);
       const rejected = [];

@@ -104,6 +104,8 @@ const POSTS: Attack[] = [
   ['numbers where strings belong', 'POST', '/v1/events', json, JSON.stringify([usage('types-1', { event_id: 1e308 }), usage('types-2', { occurred_at: 9e15 }), usage('types-3', { wallet: 'team/platform' })])],
   ['invalid UTF-8 bytes as the whole body', 'POST', '/v1/events', json, Buffer.from([0xff, 0xfe, 0xfd, 0x00, 0xc3, 0x28])],
   ['invalid UTF-8 bytes inside a string of an invalid event', 'POST', '/v1/events', json, Buffer.concat([Buffer.from('[{"event_id":"utf-'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('","type":"usage"}]')])],
+  ['a valid event with a byte that is not UTF-8 inside user_id', 'POST', '/v1/events', json, Buffer.concat(JSON.stringify([usage('utf-valid-1', { user_id: 'a~b' })]).split('~').flatMap((part, i) => (i === 0 ? [Buffer.from(part)] : [Buffer.from([0xff]), Buffer.from(part)]))), 400],
+  ['XML posted by an analyst, who may not ingest at all', 'POST', '/v1/events', { authorization: 'Bearer acme-analyst', 'content-type': 'application/xml' }, '<x/>', 403],
   ['__proto__ and constructor keys in events', 'POST', '/v1/events', json, '[{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}},{"event_id":"proto-1","__proto__":{"account_id":"acme","type":"usage"}}]'],
   ['XML with an external entity', 'POST', '/v1/events', { ...admin, 'content-type': 'application/xml' }, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><events>&e;</events>', 415],
   ['a form', 'POST', '/v1/events', { ...admin, 'content-type': 'application/x-www-form-urlencoded' }, 'event_id=1&type=usage', 415],
