@@ -77,3 +77,4 @@ export async function storedUsageTotals(store: Store): Promise<Record<string, st
   );
   return Object.fromEntries(rows.map((r) => [r.account_id, formatScaled(units(r.total))]));
 }
+
