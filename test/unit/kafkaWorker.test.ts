@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import type { BatchResult, IngestPipeline } from '../../ingest/pipeline.js';
-import { whileKeepingMembership, type CommitOffset, type DeadLetter, type KafkaSource, type PartitionBatch, type SourceCallbacks } from '../../ingest/sources/kafka.js';
+import { isOwnershipLost, whileKeepingMembership, type CommitOffset, type DeadLetter, type KafkaSource, type PartitionBatch, type SourceCallbacks } from '../../ingest/sources/kafka.js';
 import { silentLog } from '../support/store.js';
 
 /**
@@ -306,5 +306,20 @@ describe('a batch waiting in the consumer', () => {
     });
     await expect(handled).rejects.toMatchObject({ type: 'REBALANCE_IN_PROGRESS' });
     expect(steps).toEqual(['heartbeat', 'revoked']);
+  });
+});
+
+describe('a failed commit', () => {
+  it('means the partitions moved when the broker says the generation or member is gone, also behind the client\'s retry wrappers', () => {
+    const protocol = (type: string) => Object.assign(new Error(type), { type, name: 'KafkaJSProtocolError' });
+    const wrapped = (cause: Error) => Object.assign(new Error(`wrapped: ${cause.message}`), { name: 'KafkaJSNonRetriableError', cause });
+    for (const type of ['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']) {
+      expect(isOwnershipLost(protocol(type))).toBe(true);
+      expect(isOwnershipLost(wrapped(protocol(type)))).toBe(true);
+    }
+    // Anything else stops the worker: authorisation, a broker gone past the retries, a bug.
+    expect(isOwnershipLost(wrapped(protocol('GROUP_AUTHORIZATION_FAILED')))).toBe(false);
+    expect(isOwnershipLost(Object.assign(new Error('Connection error'), { name: 'KafkaJSNumberOfRetriesExceeded' }))).toBe(false);
+    expect(isOwnershipLost(new Error('Consumer group was not initialized'))).toBe(false);
   });
 });
