@@ -87,7 +87,7 @@ if (demoKey) {
 }
 
 // One pipeline for HTTP and Kafka: its dedupe-then-insert step is serialised across both.
-const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
+const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, store);
 if (worker) {
   await worker.start();
   worker.done.catch((err: unknown) => {

@@ -32,7 +32,7 @@ export const operations: Operation[] = [
     summary: 'Ingest events: a JSON array, one JSON object, or NDJSON. Answers once the accepted events are stored.',
     roles: ['admin', 'ingest'],
     response: 'IngestResult',
-    errors: [400, 401, 403, 413, 415],
+    errors: [400, 401, 403, 413, 415, 503],
     requestBody: {
       required: true,
       content: {
@@ -98,7 +98,7 @@ const STATUS_TEXT: Record<Status, string> = {
   404: 'No such wallet in this account',
   413: 'Request body above the cap',
   415: 'A body that is not JSON or NDJSON in UTF-8',
-  503: 'Storage unreachable',
+  503: 'Storage unreachable, or it did not confirm in time (storage_unavailable); retry after Retry-After seconds',
 };
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
@@ -130,7 +130,11 @@ export function openApiDocument(): Record<string, unknown> {
     };
     for (const status of op.errors) {
       const schema = op.response === 'Health' && status === 503 ? ok : { $ref: '#/components/schemas/Error' };
-      responsesOf[status] = { description: STATUS_TEXT[status], content: { 'application/json': { schema } } };
+      responsesOf[status] = {
+        description: STATUS_TEXT[status],
+        ...(status === 503 && op.response !== 'Health' ? { headers: { 'Retry-After': { description: 'seconds to wait before sending the same events again', schema: { type: 'integer' } } } } : {}),
+        content: { 'application/json': { schema } },
+      };
     }
     if (!op.public) responsesOf[500] = { description: 'Server fault; never a stack trace', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     paths[op.path] = {

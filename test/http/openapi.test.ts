@@ -52,8 +52,8 @@ function templateOf(path: string): string {
 
 const covered = new Set<string>();
 
-async function conforms(method: 'get' | 'post', path: string, init: { key?: string; body?: string; headers?: Record<string, string> }, status: number) {
-  const res = await api.request(path, { method: method.toUpperCase(), ...init });
+async function conforms(method: 'get' | 'post', path: string, init: { key?: string; body?: string; headers?: Record<string, string> }, status: number, on: TestApi = api) {
+  const res = await on.request(path, { method: method.toUpperCase(), ...init });
   expect(res.status, `${method} ${path}`).toBe(status);
   const template = templateOf(path);
   const documented = document.paths[template]?.[method]?.responses[String(status)];
@@ -124,6 +124,15 @@ describe('the OpenAPI document', () => {
     await conforms('get', '/v1/alerts?x=1', admin, 400);
     await conforms('get', '/v1/alerts', {}, 401);
     await conforms('get', '/v1/alerts', { key: 'acme-ingest' }, 403);
+
+    // A store that refuses writes: events are answered 503 with Retry-After, not accepted.
+    const refusing: Store = { ...store, insertJsonEachRow: () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })) };
+    const down = await startApi(refusing);
+    try {
+      await conforms('post', '/v1/events', { ...admin, body: JSON.stringify([usage('oa-down-1')]) }, 503, down);
+    } finally {
+      await down.close();
+    }
 
     // Every documented answer but server faults and an unreachable store was produced and checked.
     const documented = Object.entries(document.paths).flatMap(([path, methods]) =>
