@@ -1,6 +1,6 @@
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
-import type { IncomingMessage, IngestPipeline } from './pipeline.js';
+import type { IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
 import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sources/kafka.js';
 
 export interface KafkaWorkerOptions {
@@ -26,17 +26,7 @@ export interface KafkaWorkerOptions {
 }
 
 /** A record refused by the worker itself, as one row of `rejected_events_v1`. */
-export interface RejectedRecord {
-  source: 'kafka';
-  account_id: string;
-  event_id: string;
-  code: string;
-  message: string;
-  payload: string;
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: string;
-}
+export type RejectedRecord = RejectedRow & { source: 'kafka' };
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 

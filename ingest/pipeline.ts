@@ -66,7 +66,8 @@ export type StepResult<T> =
   | { kind: 'drop'; reason: 'duplicate_in_batch' | 'already_stored' }
   | { kind: 'dlq'; code: RejectionCode; message: string; accountId?: string; eventId?: string };
 
-interface RejectedRow {
+/** One row of `rejected_events_v1`: what was refused, why, and the raw payload. */
+export interface RejectedRow {
   source: string;
   account_id: string;
   event_id: string;
