@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'ledger/**/*.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
     // chDB allows one data directory per process, so every test file runs in its own process.
     pool: 'forks',

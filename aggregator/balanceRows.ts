@@ -1,5 +1,5 @@
 import { formatScaled } from '../core/decimal.js';
-import { walletOf, type LedgerResult, type WalletKey } from './ledger.js';
+import { walletOf, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 
 /**
  * The ledger's results as rows of the balance tables (migration 020): one row per wallet, per

@@ -3,8 +3,8 @@ import type { Store } from '../core/clickhouse.js';
 import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
-import { computeLedger, DAY_MS, type WalletKey } from './ledger.js';
-import { loadLedgerInput, type LoadedLedgerInput } from './ledgerSource.js';
+import { computeLedger, DAY_MS, type WalletKey } from '../ledger/ledger.js';
+import { loadLedgerInput, type LoadedLedgerInput } from '../readmodels/ledgerSource.js';
 import { pairVoidedUsage } from './voids.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { Store } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import { sleep, withRetry } from '../core/retry.js';
-import { alertsOf, type Alert } from '../aggregator/alerts.js';
-import type { BalanceService } from '../aggregator/balances.js';
+import { alertsOf, type Alert } from '../readmodels/alerts.js';
+import type { BalanceService } from '../readmodels/balances.js';
 
 /**
  * Evaluates every account's alerts on an interval and delivers each change of state (firing or

@@ -18,7 +18,7 @@ import { queries } from './schemas.js';
 import { validateQuery } from './validate.js';
 import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
-import type { BalanceService } from '../aggregator/balances.js';
+import type { BalanceService } from '../readmodels/balances.js';
 
 export interface AppOptions {
   store: Store;

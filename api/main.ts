@@ -12,7 +12,7 @@ import { pairVoidedUsage } from '../aggregator/voids.js';
 import { kafkaWorkerFromConfig } from '../ingest/service.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
-import { BalanceService, freshnessOf } from '../aggregator/balances.js';
+import { BalanceService, freshnessOf } from '../readmodels/balances.js';
 import { AlertEvaluator } from '../alerts/evaluator.js';
 import { ensureWebBuild } from '../scripts/buildWeb.js';
 import { BalanceAggregator } from '../aggregator/process.js';

@@ -12,7 +12,7 @@ import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createApp } from '../api/app.js';
-import { BalanceService } from '../aggregator/balances.js';
+import { BalanceService } from '../readmodels/balances.js';
 import { decodeEvent } from '../ingest/contract.js';
 import { createKafkaWorker } from '../ingest/kafkaWorker.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';

@@ -256,7 +256,7 @@ async function server(): Promise<void> {
   const { reportBackgroundFailures } = await import('../core/background.js');
   const { migrate } = await import('../aggregator/migrate.js');
   const { pairVoidedUsage } = await import('../aggregator/voids.js');
-  const { BalanceService, freshnessOf } = await import('../aggregator/balances.js');
+  const { BalanceService, freshnessOf } = await import('../readmodels/balances.js');
   const { BalanceAggregator } = await import('../aggregator/process.js');
   const { AlertEvaluator } = await import('../alerts/evaluator.js');
   const { createIngestPipeline } = await import('../ingest/pipeline.js');

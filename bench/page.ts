@@ -13,7 +13,7 @@ import { createStore } from '../core/clickhouse.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
 import { migrate } from '../aggregator/migrate.js';
-import { BalanceService, freshnessOf } from '../aggregator/balances.js';
+import { BalanceService, freshnessOf } from '../readmodels/balances.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
 import { createApp } from '../api/app.js';
 import { ensureWebBuild } from '../scripts/buildWeb.js';

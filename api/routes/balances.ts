@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
-import type { BalanceService } from '../../aggregator/balances.js';
-import { alertsOf } from '../../aggregator/alerts.js';
-import { DAY_MS, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../aggregator/ledger.js';
+import type { BalanceService } from '../../readmodels/balances.js';
+import { alertsOf } from '../../readmodels/alerts.js';
+import { DAY_MS, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../ledger/ledger.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
 import type { ResponseCache } from '../responseCache.js';

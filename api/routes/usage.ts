@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../aggregator/usage.js';
-import type { BalanceService } from '../../aggregator/balances.js';
+import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
+import type { BalanceService } from '../../readmodels/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';

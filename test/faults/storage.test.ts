@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
-import { BalanceService } from '../../aggregator/balances.js';
+import { BalanceService } from '../../readmodels/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker, type KafkaWorker } from '../../ingest/kafkaWorker.js';

@@ -4,7 +4,7 @@ import type { Store } from '../../core/clickhouse.js';
 import { formatScaled, toScaled } from '../../core/decimal.js';
 import { createMetrics } from '../../core/metrics.js';
 import { balanceRowsOf, type BalanceRows } from '../../aggregator/balanceRows.js';
-import { computeLedger } from '../../aggregator/ledger.js';
+import { computeLedger } from '../../ledger/ledger.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { BASE, HOUR, historyArb, ledgerInputOf } from '../support/histories.js';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
-import { BalanceService } from '../../aggregator/balances.js';
+import { BalanceService } from '../../readmodels/balances.js';
 import { AlertEvaluator, type AlertNotification } from '../../alerts/evaluator.js';
 import { startApi, type TestApi } from '../support/api.js';
 import { purchase, usage } from '../support/events.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type AppOptions } from '../../api/app.js';
 import { createAuthenticator } from '../../api/auth.js';
 import { createRateLimiter } from '../../api/rateLimit.js';
-import { BalanceService } from '../../aggregator/balances.js';
+import { BalanceService } from '../../readmodels/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { ConfigError, parseConfig, serverConfigSchema } from '../../core/config.js';
 import { createLogger } from '../../core/log.js';

@@ -5,7 +5,7 @@ import { startApi, type TestApi } from '../support/api.js';
 import { freshStore } from '../support/store.js';
 import { units } from '../support/reference.js';
 import { formatScaled, toScaled } from '../../core/decimal.js';
-import { usageBy, type GroupBy } from '../../aggregator/usage.js';
+import { usageBy, type GroupBy } from '../../readmodels/usage.js';
 
 /**
  * A known dataset: 3,000 usage events over 14 months in 4 wallets, at millisecond instants,

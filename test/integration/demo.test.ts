@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
-import { BalanceService } from '../../aggregator/balances.js';
+import { BalanceService } from '../../readmodels/balances.js';
 import { DEMO_ACCOUNT, demoEvents, loadDemo } from '../../ingest/demo.js';
 import { count, freshStore, pipelineFor } from '../support/store.js';
 

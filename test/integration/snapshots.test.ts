@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
-import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../aggregator/balances.js';
+import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../readmodels/balances.js';
 import { createMetrics } from '../../core/metrics.js';
 import { reportBackgroundFailures } from '../../core/background.js';
 import { pairVoidedUsage } from '../../aggregator/voids.js';

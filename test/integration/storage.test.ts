@@ -9,7 +9,7 @@ import { runEntry } from '../support/processes.js';
 import { count, freshStore, pipelineFor, silentLog, uniqueName } from '../support/store.js';
 import { createStore } from '../../core/clickhouse.js';
 import { testDataDir } from '../support/store.js';
-import { usageBy } from '../../aggregator/usage.js';
+import { usageBy } from '../../readmodels/usage.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 import { pairVoidedUsage } from '../../aggregator/voids.js';

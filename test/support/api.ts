@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApp } from '../../api/app.js';
-import { BalanceService, freshnessOf } from '../../aggregator/balances.js';
+import { BalanceService, freshnessOf } from '../../readmodels/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import type { ApiKey } from '../../core/config.js';
 import { createMetrics } from '../../core/metrics.js';

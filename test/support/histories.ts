@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { LedgerInput, LotInput, MoveInput, UsageEvent } from '../../aggregator/ledger.js';
-import { breakpointsByWallet, segmentUsage } from '../../aggregator/ledger.js';
+import type { LedgerInput, LotInput, MoveInput, UsageEvent } from '../../ledger/ledger.js';
+import { breakpointsByWallet, segmentUsage } from '../../ledger/ledger.js';
 import { units, type RefEvent } from './reference.js';
 
 /** Random histories for property tests: few wallets and a coarse clock, so instants collide. */

@@ -1,5 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
-import type { WalletKey } from './ledger.js';
+import type { WalletKey } from '../ledger/ledger.js';
 
 /** Every named wallet of an account and its latest name (SPEC section 2). */
 export async function loadWalletNames(store: Store, accountId: string): Promise<Map<WalletKey, string>> {

@@ -1,5 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
-import { computeLedger, type LedgerResult, type WalletKey } from './ledger.js';
+import { computeLedger, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 import { loadLedgerInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';

@@ -1,5 +1,5 @@
 import { formatScaled } from '../core/decimal.js';
-import { DAY_MS, walletOf, type LedgerResult, type WalletKey } from './ledger.js';
+import { DAY_MS, walletOf, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 
 /**
  * Alerts as a pure function of a ledger: `low_balance` for every wallet whose status is red,

@@ -1,6 +1,6 @@
 import type { Store } from '../core/clickhouse.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
-import { voidedUsageRows } from './voids.js';
+import { voidedUsageRows } from './voidedUsage.js';
 
 /**
  * Usage analytics over any range, from rollups. A range `[from, to)` is cut into the largest

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { computeLedger, type LedgerResult } from '../../aggregator/ledger.js';
-import { historyArb, ledgerInputOf } from '../support/histories.js';
-import { expiringLots, replay, type RefResult } from '../support/reference.js';
+import { computeLedger, type LedgerResult } from './ledger.js';
+import { historyArb, ledgerInputOf } from '../test/support/histories.js';
+import { expiringLots, replay, type RefResult } from '../test/support/reference.js';
 
 function sumsByWalletAndType(events: Array<{ type: string; wallet: string; amount: bigint }>) {
   const sums = new Map<string, bigint>();

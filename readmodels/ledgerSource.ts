@@ -9,8 +9,8 @@ import {
   type UsageEvent,
   type UsageSegment,
   type WalletKey,
-} from './ledger.js';
-import { voidedUsageRows } from './voids.js';
+} from '../ledger/ledger.js';
+import { voidedUsageRows } from './voidedUsage.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups, and usage as one
