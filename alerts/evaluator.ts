@@ -118,7 +118,8 @@ export class AlertEvaluator {
           } catch (err) {
             throw new DeliveryError(`webhook unreachable: ${(err as Error).message}`, true);
           }
-          await response.arrayBuffer().catch(() => undefined);
+          // The answer's body is read only to free the connection; a failure to read it changes nothing.
+          await response.arrayBuffer().catch((err: unknown) => log.debug({ event: 'webhook_body_unread', err }, 'webhook answer body not read'));
           if (response.status >= 200 && response.status < 300) return;
           throw new DeliveryError(`webhook answered ${response.status}`, response.status >= 500 || response.status === 429 || response.status === 408);
         },

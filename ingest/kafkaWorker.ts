@@ -2,6 +2,7 @@ import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
 import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sources/kafka.js';
+import { deliveredLater } from '../core/promises.js';
 
 export interface KafkaWorkerOptions {
   source: KafkaSource;
@@ -263,7 +264,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     resolveDone = resolve;
     rejectDone = reject;
   });
-  done.catch(() => undefined);
+  deliveredLater(done);
   let loopPromise: Promise<void> | undefined;
 
   async function disconnectWithin(ms: number): Promise<void> {
@@ -274,7 +275,10 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         resolve();
       }, ms);
     });
-    await Promise.race([source.disconnect().catch(() => undefined), timeout]);
+    const disconnected = source.disconnect().catch((err: unknown) => {
+      log.warn({ event: 'kafka_disconnect_failed', err }, 'the consumer could not leave the group cleanly; the broker ends its membership after the session timeout');
+    });
+    await Promise.race([disconnected, timeout]);
     clearTimeout(timer);
   }
 

@@ -59,7 +59,7 @@ if (args.file) {
   await worker.start();
   worker.done.catch(async (err: unknown) => {
     log.fatal({ event: 'ingest_failed', err }, 'ingest stopped on an error; uncommitted events will be redelivered');
-    await store.close().catch(() => undefined);
+    await store.close().catch((closeErr: unknown) => log.error({ event: 'store_close_failed', err: closeErr }, 'storage did not close cleanly'));
     process.exit(1);
   });
 }

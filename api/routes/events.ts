@@ -3,6 +3,7 @@ import type { IncomingMessage, IngestPipeline } from '../../ingest/pipeline.js';
 import { requireRole } from '../auth.js';
 import { requireEventsMediaType, utf8Body } from '../validate.js';
 import { ApiError, storageUnavailable } from '../errors.js';
+import { deliveredLater } from '../../core/promises.js';
 
 /**
  * Splits a JSON array body into the raw text of each element, so every event is decoded from
@@ -71,7 +72,7 @@ function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(storageUnavailable()), ms);
   });
-  work.catch(() => undefined);
+  deliveredLater(work);
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 

@@ -1,5 +1,6 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
+import { deliveredLater } from '../../core/promises.js';
 
 /**
  * The Kafka transport behind a small interface of our own, so the rest of ingest never sees
@@ -148,7 +149,7 @@ export async function whileKeepingMembership(work: Promise<void>, handling: Batc
   const settled = work.finally(() => {
     finished = true;
   });
-  settled.catch(() => undefined);
+  deliveredLater(settled);
   const beat = async (): Promise<boolean> => {
     try {
       await handling.heartbeat();
@@ -211,7 +212,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const crashed = new Promise<Error>((_, reject) => {
     rejectCrash = reject;
   });
-  crashed.catch(() => undefined);
+  deliveredLater(crashed);
 
   consumer.on(consumer.events.CRASH, (event) => {
     const err = event.payload.error;

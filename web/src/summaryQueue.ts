@@ -23,7 +23,8 @@ function pump(): void {
     inFlight++;
     void job
       .run(job.controller.signal)
-      .catch(() => undefined)
+      // A card shows its own failure; the queue only moves on.
+      .catch((err: unknown) => console.warn('a wallet summary could not be loaded', err))
       .finally(() => {
         inFlight--;
         pump();
