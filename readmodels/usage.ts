@@ -1,6 +1,7 @@
 import type { Store } from '../core/clickhouse.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
+import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, planWithYears, QUARTER, touchingJoined } from './usagePlan.js';
 
 /**
  * Usage analytics over any range, from rollups. A range `[from, to)` is cut into the largest
@@ -30,21 +31,7 @@ export interface UsageRow {
   events: number;
 }
 
-const DAY = 86_400_000;
-const QUARTER = 900_000;
-const ceilTo = (t: number, step: number) => Math.ceil(t / step) * step;
-const floorTo = (t: number, step: number) => Math.floor(t / step) * step;
 const isoDay = (t: number) => new Date(t).toISOString().slice(0, 10);
-const monthStart = (t: number) => {
-  const d = new Date(t);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-};
-const yearStart = (t: number) => Date.UTC(new Date(t).getUTCFullYear(), 0, 1);
-const nextYear = (t: number) => Date.UTC(new Date(t).getUTCFullYear() + 1, 0, 1);
-const nextMonth = (t: number) => {
-  const d = new Date(t);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-};
 
 /** Whether `tz` names a time zone this runtime knows. A check costs well under a millisecond. */
 export function isTimeZone(tz: string): boolean {
@@ -226,147 +213,6 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
 
   if (parts.length === 0) return undefined;
   return { sql: totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params };
-}
-
-/** Ranges of one sign that touch, joined: each range read costs more than the rows in it. */
-function touchingJoined(ranges: Array<{ from: number; to: number; sign: 1 | -1 }>): Array<{ from: number; to: number; sign: 1 | -1 }> {
-  const joined: typeof ranges = [];
-  for (const r of [...ranges].sort((a, b) => a.from - b.from)) {
-    const last = joined[joined.length - 1];
-    if (last && last.sign === r.sign && last.to === r.from) last.to = r.to;
-    else joined.push({ from: r.from, to: r.to, sign: r.sign });
-  }
-  return joined;
-}
-
-interface Piece {
-  kind: 'year' | 'quarter' | 'month' | 'day' | 'raw';
-  from: number;
-  to: number;
-  sign: 1 | -1;
-}
-
-/**
- * Relative costs of what a plan reads. Raw events of a day cost several times a day's rollup
- * rows; raw events after `now` cost nothing but their piece, since only future-dated usage
- * lies there.
- */
-const PIECE_COST = 0.1;
-const RAW_DAY_COST = 4;
-const flip = (p: Piece): Piece => ({ ...p, sign: p.sign === 1 ? -1 : 1 });
-
-/**
- * Cuts `[from, to)` into whole months, whole days and raw events, each added or subtracted,
- * choosing the cheapest reads:
- * - a month mostly covered is read whole, less what lies outside the range, so a range ending
- *   now reads this month's row and subtracts the (usually empty) future;
- * - a partial day is read as raw events, or as the whole day less the raw events outside it,
- *   whichever spans less past time.
- */
-export function planMonthsAndDays(from: number, to: number, now = Number.POSITIVE_INFINITY): Piece[] {
-  const piece = (kind: Piece['kind'], a: number, b: number): Piece[] => (a >= b ? [] : [{ kind, from: a, to: b, sign: 1 }]);
-  const cheaper = (x: Piece[], y: Piece[]) => (planCost(y, now) < planCost(x, now) ? y : x);
-  const less = (...parts: Piece[][]) => parts.flat().map(flip);
-  /** `[a, b)` within one day. */
-  const partOfDay = (a: number, b: number): Piece[] => {
-    if (a >= b) return [];
-    const d = floorTo(a, DAY);
-    if (a === d && b === d + DAY) return piece('day', a, b);
-    return cheaper(piece('raw', a, b), [...piece('day', d, d + DAY), ...less(piece('raw', d, a), piece('raw', b, d + DAY))]);
-  };
-  /** `[a, b)` within one month, from days and raw events, or all raw (as the future is). */
-  const exact = (a: number, b: number): Piece[] => {
-    if (a >= b) return [];
-    const da = ceilTo(a, DAY);
-    const db = floorTo(b, DAY);
-    if (da > db) return partOfDay(a, b);
-    return cheaper([...partOfDay(a, da), ...piece('day', da, db), ...partOfDay(db, b)], piece('raw', a, b));
-  };
-  const pieces: Piece[] = [];
-  for (let ms = monthStart(from); ms < to; ms = nextMonth(ms)) {
-    const me = nextMonth(ms);
-    const a = Math.max(from, ms);
-    const b = Math.min(to, me);
-    const month = piece('month', ms, me);
-    pieces.push(...(a === ms && b === me ? cheaper(month, piece('raw', ms, me)) : cheaper(exact(a, b), [...month, ...less(exact(ms, a), exact(b, me))])));
-  }
-  return pieces;
-}
-
-/**
- * The plan for a table with whole years and quarters as well: per year touched, the cheaper of
- * its months (read as quarters where they align), or the whole year less what lies outside the
- * range. A year ending now is one row less the (usually empty) future.
- */
-export function planWithYears(from: number, to: number, now = Number.POSITIVE_INFINITY): Piece[] {
-  const months = (a: number, b: number) => (a < b ? coarsen(planMonthsAndDays(a, b, now)) : []);
-  const pieces: Piece[] = [];
-  for (let ys = yearStart(from); ys < to; ys = nextYear(ys)) {
-    const ye = nextYear(ys);
-    const a = Math.max(from, ys);
-    const b = Math.min(to, ye);
-    const inside = months(a, b);
-    const outside: Piece[] = [{ kind: 'year', from: ys, to: ye, sign: 1 }, ...[...months(ys, a), ...months(b, ye)].map(flip)];
-    pieces.push(...(planCost(outside, now) < planCost(inside, now) ? outside : inside));
-  }
-  return mergeAdjacent(pieces);
-}
-
-/** What a plan reads, in the units of the costs above. */
-function planCost(pieces: Piece[], now: number): number {
-  const monthsIn = (p: Piece) => {
-    const [a, b] = [new Date(p.from), new Date(p.to)];
-    return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();
-  };
-  const units = (p: Piece) => {
-    switch (p.kind) {
-      case 'raw':
-        return (RAW_DAY_COST * Math.max(0, Math.min(p.to, now) - p.from)) / DAY;
-      case 'day':
-        return (p.to - p.from) / DAY;
-      case 'month':
-        return monthsIn(p);
-      case 'quarter':
-        return monthsIn(p) / 3;
-      case 'year':
-        return monthsIn(p) / 12;
-    }
-  };
-  return pieces.reduce((sum, p) => sum + PIECE_COST + units(p), 0);
-}
-
-/** Runs of whole months, read as whole years and quarters where they align. */
-function coarsen(pieces: Piece[]): Piece[] {
-  const out: Piece[] = [];
-  for (const p of mergeAdjacent(pieces)) {
-    if (p.kind !== 'month' || p.sign !== 1) {
-      out.push(p);
-      continue;
-    }
-    for (let t = p.from; t < p.to; ) {
-      const d = new Date(t);
-      const [y, m] = [d.getUTCFullYear(), d.getUTCMonth()];
-      const year = Date.UTC(y + 1, 0, 1);
-      const quarter = Date.UTC(y, m + 3, 1);
-      const [kind, next]: [Piece['kind'], number] =
-        m === 0 && year <= p.to ? ['year', year] : m % 3 === 0 && quarter <= p.to ? ['quarter', quarter] : ['month', nextMonth(t)];
-      out.push({ kind, from: t, to: next, sign: 1 });
-      t = next;
-    }
-  }
-  return mergeAdjacent(out);
-}
-
-/** Rollup pieces of one kind and sign that touch are read as one range; raw pieces stay apart. */
-function mergeAdjacent(pieces: Piece[]): Piece[] {
-  const sorted = [...pieces].sort((a, b) => (a.kind === b.kind ? (a.sign === b.sign ? a.from - b.from : a.sign - b.sign) : a.kind < b.kind ? -1 : 1));
-  const merged: Piece[] = [];
-  for (const piece of sorted) {
-    const last = merged[merged.length - 1];
-    if (last && last.kind === piece.kind && last.sign === piece.sign && last.to === piece.from && piece.kind !== 'raw') last.to = piece.to;
-    else merged.push({ ...piece });
-  }
-  return merged;
 }
 
 /** The first `limit` rows of a ranked answer, and the rest summed into one row so a chart stays readable. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planMonthsAndDays, planWithYears } from '../../readmodels/usage.js';
+import { planMonthsAndDays, planWithYears } from '../../readmodels/usagePlan.js';
 
 const START = Date.UTC(2024, 0, 1);
 const SPAN = 3 * 366 * 86_400_000;
