@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -77,4 +78,19 @@ export function stealMeter(): () => void {
     const share = (100 * (after.steal - before.steal)) / (after.total - before.total);
     console.log(`\nCPU time taken by the host during the measurements: ${share.toFixed(1)}%`);
   };
+}
+
+/** Merges one benchmark's figures into `bench/results.json` (git-ignored) under `section`. */
+export function recordResults(section: string, figures: Record<string, unknown>): void {
+  const file = fileURLToPath(new URL('./results.json', import.meta.url));
+  let results: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      results = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      results = {};
+    }
+  }
+  results[section] = { at: new Date().toISOString(), ...figures };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }

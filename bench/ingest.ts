@@ -19,7 +19,7 @@ import { createIngestPipeline } from '../ingest/pipeline.js';
 import { createKafkaSource } from '../ingest/sources/kafka.js';
 import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js';
 import { syntheticUsage } from './events.js';
-import { benchDataDir, fmt, report, stealMeter } from './harness.js';
+import { benchDataDir, fmt, recordResults, report, stealMeter } from './harness.js';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 150_000);
 const log = createLogger('silent');
@@ -121,8 +121,26 @@ async function naiveWorker(topic: string): Promise<Drain> {
   return drain;
 }
 
+/**
+ * Bytes on disk per stored event, table by table, once every table is merged: what each view
+ * costs to keep, against the raw table's own bytes.
+ */
+async function bytesPerEvent(store: Store): Promise<Array<{ table: string; 'bytes/event': number; 'share of raw': number }>> {
+  const tables = await store.queryTsv(`SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'`, { db: store.database });
+  for (const [name = ''] of tables) await store.command(`OPTIMIZE TABLE ${store.table(name)} FINAL`);
+  const rows = await store.queryTsv(
+    `SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY sum(bytes_on_disk) DESC`,
+    { db: store.database },
+  );
+  const raw = Number(rows.find(([table]) => table === 'events_v1')?.[1] ?? 1);
+  return rows.map(([table = '', bytes = '0']) => ({ table, 'bytes/event': fmt(Number(bytes) / EVENTS, 1), 'share of raw': fmt(Number(bytes) / raw, 2) }));
+}
+
+let oursStore: Store | undefined;
+
 async function ourWorker(topic: string): Promise<Drain> {
   const store = await storeFor('bench_worker');
+  oursStore = store;
   const metrics = createMetrics();
   const source = createKafkaSource({ brokers: broker.brokers, topic, groupId: 'ours', clientId: 'bench', log });
   const worker = createKafkaWorker({
@@ -212,5 +230,23 @@ report(`HTTP ingest, ${EVENTS} events as NDJSON bodies of 10,000, 4 concurrent c
   { path: 'POST /v1/events (validate, dedupe, store)', 'events/s': fmt(http.ours, 0), 'ours ÷ this': 1 },
   { path: '@clickhouse/client JSONEachRow insert only', 'events/s': fmt(http.plainInsert, 0), 'ours ÷ this': fmt(http.ours / http.plainInsert, 2) },
 ]);
+const sizes = await bytesPerEvent(oursStore as Store);
+const rollups = sizes.filter((r) => r.table !== 'events_v1');
+const rollupShare = fmt(rollups.reduce((sum, r) => sum + r['share of raw'], 0), 2);
+report(`Bytes on disk per event after merges, by table (all rollups together: ${rollupShare}× the raw table)`, sizes);
 stolen();
+recordResults('ingest', {
+  command: 'npm run bench -- ingest',
+  events: EVENTS,
+  ours_events_per_s: fmt(ours.warmRate, 0),
+  kafka_engine_events_per_s: fmt(engine.warmRate, 0),
+  naive_worker_events_per_s: fmt(naive.warmRate, 0),
+  plain_insert_events_per_s: fmt(http.plainInsert, 0),
+  http_events_per_s: fmt(http.ours, 0),
+  ours_vs_kafka_engine: fmt(ours.warmRate / engine.warmRate, 2),
+  http_vs_plain_insert: fmt(http.ours / http.plainInsert, 2),
+  bytes_per_event: fmt(sizes.reduce((sum, r) => sum + r['bytes/event'], 0), 1),
+  bytes_per_event_by_table: Object.fromEntries(sizes.map((r) => [r.table, r['bytes/event']])),
+  rollups_vs_raw_bytes: rollupShare,
+});
 process.exit(0);
