@@ -3,8 +3,9 @@ import type { Store } from '../core/clickhouse.js';
 import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
-import { computeLedger, DAY_MS, type WalletKey } from '../ledger/ledger.js';
+import { computeLedger, DAY_MS } from '../ledger/ledger.js';
 import { loadLedgerInput, type LoadedLedgerInput } from '../readmodels/ledgerSource.js';
+import { loadWalletNames } from '../readmodels/walletNames.js';
 import { pairVoidedUsage } from './voids.js';
 
 /**
@@ -212,7 +213,7 @@ export class BalanceAggregator {
     const events = Number(versionRow?.[0] ?? 0);
     const [input, names, nextUsage] = await Promise.all([
       loadLedgerInput(this.store, { accountId, at }),
-      this.walletNames(accountId),
+      loadWalletNames(this.store, accountId),
       this.nextUsageAfter(accountId, at),
     ]);
     const ledger = computeLedger(input);
@@ -236,17 +237,6 @@ export class BalanceAggregator {
     ]);
     this.accounts.set(accountId, { events, changesAt: nextBoundary(input, at, nextUsage), retryAt: 0 });
     return { accountId, version, events, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
-  }
-
-  private async walletNames(accountId: string): Promise<Map<WalletKey, string>> {
-    const rows = await this.store.queryTsv(
-      `SELECT concat(toString(wallet_type), '/', wallet_id), argMaxMerge(name)
-       FROM ${this.store.table('wallet_names_v1')}
-       WHERE account_id = {account:String}
-       GROUP BY wallet_type, wallet_id`,
-      { account: accountId },
-    );
-    return new Map(rows.map(([wallet = '', name = '']) => [wallet, name]));
   }
 
   /** The first usage dated after `at`: the balances change when it comes into range. */

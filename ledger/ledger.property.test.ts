@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { computeLedger, type LedgerResult } from './ledger.js';
+import { computeLedger, type LedgerResult, type WalletKey } from './ledger.js';
 import { historyArb, ledgerInputOf } from '../test/support/histories.js';
 import { expiringLots, replay, type RefResult } from '../test/support/reference.js';
 
@@ -13,7 +13,8 @@ function sumsByWalletAndType(events: Array<{ type: string; wallet: string; amoun
 
 function expectSameAsReference(ledger: LedgerResult, reference: RefResult, at: number) {
   for (const [wallet, ref] of reference.wallets) {
-    const ours = ledger.wallets.get(wallet);
+    // The reference spells a wallet's key as the ledger does: `type/id`.
+    const ours = ledger.wallets.get(wallet as WalletKey);
     expect(ours, wallet).toBeDefined();
     expect({ wallet, total: ours?.total, used: ours?.used, available: ours?.available, status: ours?.status, overage: ours?.overage, expired: ours?.expired }).toEqual({
       wallet,

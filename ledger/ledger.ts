@@ -7,8 +7,18 @@
  * milliseconds.
  */
 
-/** `team/platform`: a wallet's type and id, the key of everything per wallet. */
-export type WalletKey = string;
+declare const walletKeyBrand: unique symbol;
+
+/**
+ * `team/platform`: a wallet's type and id, the key of everything per wallet. Made only by
+ * `walletKey` and read back only by `walletOf`, so no other code spells or splits it.
+ */
+export type WalletKey = string & { readonly [walletKeyBrand]: true };
+
+/** The key of a wallet. */
+export function walletKey(type: string, id: string): WalletKey {
+  return `${type}/${id}` as WalletKey;
+}
 
 /** A wallet key back to `{ type, id }`; the type never holds a slash, the id may. */
 export function walletOf(key: WalletKey): { type: string; id: string } {

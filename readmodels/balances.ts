@@ -1,5 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
-import { computeLedger, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
+import { computeLedger, walletKey, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 import { loadLedgerInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';
@@ -201,13 +201,13 @@ export class BalanceService {
 
   /** A wallet and every wallet that moves link to it, directly or not. */
   async connectedWallets(accountId: string, wallet: WalletKey): Promise<WalletKey[]> {
-    const rows = await this.store.queryRows<{ a: string; b: string }>(
-      `SELECT DISTINCT concat(toString(wallet_type), '/', from_wallet_id) AS a, concat(toString(wallet_type), '/', to_wallet_id) AS b
-       FROM ${this.store.table('moves_v1')} WHERE account_id = {account:String}`,
+    const rows = await this.store.queryTsv(
+      `SELECT DISTINCT toString(wallet_type), from_wallet_id, to_wallet_id FROM ${this.store.table('moves_v1')} WHERE account_id = {account:String}`,
       { account: accountId },
     );
     const neighbours = new Map<WalletKey, WalletKey[]>();
-    for (const { a, b } of rows) {
+    for (const [type = '', from = '', to = ''] of rows) {
+      const [a, b] = [walletKey(type, from), walletKey(type, to)];
       neighbours.set(a, [...(neighbours.get(a) ?? []), b]);
       neighbours.set(b, [...(neighbours.get(b) ?? []), a]);
     }

@@ -9,6 +9,8 @@ import {
   type UsageEvent,
   type UsageSegment,
   type WalletKey,
+  walletKey,
+  walletOf,
 } from '../ledger/ledger.js';
 import { voidedUsageRows } from './voidedUsage.js';
 
@@ -38,27 +40,34 @@ export interface LoadedLedgerInput extends LedgerInput {
 export const FRESHNESS_MS = 30_000;
 
 const ts = (column: string) => `toUnixTimestamp64Milli(${column})`;
-const walletExpr = `concat(toString(wallet_type), '/', wallet_id)`;
+/** A wallet's key columns, as text, for building its `WalletKey`. */
+const walletColumns = `toString(wallet_type) AS wt, wallet_id AS wi`;
 
+/** Only the query's wallets, by the key columns, so the primary key applies. */
 function walletFilter(query: LedgerQuery, typeColumn = 'wallet_type', idColumn = 'wallet_id'): string {
   if (!query.wallets) return '';
-  return ` AND concat(toString(${typeColumn}), '/', ${idColumn}) IN {wallets:Array(String)}`;
+  return ` AND (${typeColumn}, ${idColumn}) IN (SELECT tupleElement(z, 1), tupleElement(z, 2) FROM (SELECT arrayJoin(arrayZip({walletTypes:Array(String)}, {walletIds:Array(String)})) AS z))`;
 }
 
 export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise<LoadedLedgerInput> {
-  const params: Record<string, unknown> = { account: query.accountId, at: query.at, wallets: query.wallets ?? [] };
+  const filtered = (query.wallets ?? []).map(walletOf);
+  const params: Record<string, unknown> = {
+    account: query.accountId,
+    at: query.at,
+    walletTypes: filtered.map((w) => w.type),
+    walletIds: filtered.map((w) => w.id),
+  };
 
   const [lotRows, moveRows, voidRows] = await Promise.all([
-    store.queryRows<{ w: string; lot_id: string; event_id: string; amount: string; occurred: string; effective: string; expires: string }>(
-      `SELECT ${walletExpr} AS w, lot_id, event_id, toString(amount) AS amount, ${ts('occurred_at')} AS occurred,
+    store.queryRows<{ wt: string; wi: string; lot_id: string; event_id: string; amount: string; occurred: string; effective: string; expires: string }>(
+      `SELECT ${walletColumns}, lot_id, event_id, toString(amount) AS amount, ${ts('occurred_at')} AS occurred,
               ${ts('effective_at')} AS effective, ${ts('expires_at')} AS expires
        FROM ${store.table('lots_v1')}
        WHERE account_id = {account:String}${walletFilter(query)}`,
       params,
     ),
-    store.queryRows<{ event_id: string; occurred: string; from_w: string; to_w: string; lot_id: string; amount: string | null }>(
-      `SELECT event_id, ${ts('occurred_at')} AS occurred,
-              concat(toString(wallet_type), '/', from_wallet_id) AS from_w, concat(toString(wallet_type), '/', to_wallet_id) AS to_w,
+    store.queryRows<{ event_id: string; occurred: string; wt: string; from_id: string; to_id: string; lot_id: string; amount: string | null }>(
+      `SELECT event_id, ${ts('occurred_at')} AS occurred, toString(wallet_type) AS wt, from_wallet_id AS from_id, to_wallet_id AS to_id,
               lot_id, if(amount IS NULL, NULL, toString(amount)) AS amount
        FROM ${store.table('moves_v1')}
        WHERE account_id = {account:String}${walletFilter(query, 'wallet_type', 'from_wallet_id')}`,
@@ -73,7 +82,7 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   const lots: LotInput[] = lotRows.map((r) => ({
     lotId: r.lot_id,
     eventId: r.event_id,
-    wallet: r.w,
+    wallet: walletKey(r.wt, r.wi),
     amount: toScaled(r.amount),
     occurredAt: Number(r.occurred),
     effectiveAt: Number(r.effective),
@@ -82,8 +91,8 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   const moves: MoveInput[] = moveRows.map((r) => ({
     eventId: r.event_id,
     occurredAt: Number(r.occurred),
-    from: r.from_w,
-    to: r.to_w,
+    from: walletKey(r.wt, r.from_id),
+    to: walletKey(r.wt, r.to_id),
     ...(r.lot_id ? { lotId: r.lot_id } : {}),
     ...(r.amount !== null ? { amount: toScaled(r.amount) } : {}),
   }));
@@ -94,74 +103,78 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   // Days a breakpoint falls strictly inside, per wallet, and the day holding `at`: read raw.
   const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
   const atDay = dayOf(query.at);
-  const splitDays = new Set<string>();
+  const splitDays = new Map<string, { wallet: WalletKey; day: number }>();
+  const split = (wallet: WalletKey, t: number) => splitDays.set(`${wallet}|${dayOf(t)}`, { wallet, day: dayOf(t) });
   for (const [wallet, list] of breakpoints.points) {
-    for (const t of list) if (t !== dayOf(t) && t < atDay) splitDays.add(`${wallet}|${dayOf(t)}`);
+    for (const t of list) if (t !== dayOf(t) && t < atDay) split(wallet, t);
   }
   // A move orders with usage at its very instant by event_id, so even a move at midnight needs
   // that day's events one by one.
   for (const [wallet, instants] of breakpoints.moveInstants) {
-    for (const t of instants) if (t < atDay) splitDays.add(`${wallet}|${dayOf(t)}`);
+    for (const t of instants) if (t < atDay) split(wallet, t);
   }
   const pointWallets = [...breakpoints.points.keys()];
+  const splits = [...splitDays.values()].map(({ wallet, day }) => ({ ...walletOf(wallet), day }));
   const usageParams = {
     ...params,
-    pointWallets,
+    pointTypes: pointWallets.map((w) => walletOf(w).type),
+    pointIds: pointWallets.map((w) => walletOf(w).id),
     pointLists: pointWallets.map((w) => breakpoints.points.get(w) ?? []),
     moveLists: pointWallets.map((w) => [...(breakpoints.moveInstants.get(w) ?? [])].sort((a, b) => a - b)),
-    splitDays: [...splitDays],
-    ...splitColumns([...splitDays]),
+    splitTypes: splits.map((d) => d.type),
+    splitIds: splits.map((d) => d.id),
+    splitStarts: splits.map((d) => d.day),
     atDay,
   };
 
   // Breakpoints travel as parallel arrays and are joined per wallet, once: a map parsed from
   // JSON inside a row expression would be parsed again for every row.
-  const pointsTable = `(SELECT tupleElement(z, 1) AS pw, tupleElement(z, 2) AS pts, tupleElement(z, 3) AS mis
-       FROM (SELECT arrayJoin(arrayZip({pointWallets:Array(String)}, {pointLists:Array(Array(Int64))}, {moveLists:Array(Array(Int64))})) AS z))`;
+  const pointsTable = `(SELECT tupleElement(z, 1) AS pt, tupleElement(z, 2) AS pi, tupleElement(z, 3) AS pts, tupleElement(z, 4) AS mis
+       FROM (SELECT arrayJoin(arrayZip({pointTypes:Array(String)}, {pointIds:Array(String)}, {pointLists:Array(Array(Int64))}, {moveLists:Array(Array(Int64))})) AS z))`;
+  const splitTable = `(SELECT splitTypes[i], splitIds[i], splitStarts[i]
+       FROM (SELECT {splitTypes:Array(String)} AS splitTypes, {splitIds:Array(String)} AS splitIds,
+                    {splitStarts:Array(Int64)} AS splitStarts, arrayJoin(arrayEnumerate(splitStarts)) AS i))`;
   const [wholeDays, rawRows, future] = await Promise.all([
     // Whole days before the day of `at` that no breakpoint splits: one sum per segment.
-    store.queryRows<{ w: string; seg: number; amount: string }>(
-      `SELECT w, arrayCount(p -> p <= d0, pts) AS seg, toString(sum(amt)) AS amount
+    store.queryRows<{ wt: string; wi: string; seg: number; amount: string }>(
+      `SELECT wt, wi, arrayCount(p -> p <= d0, pts) AS seg, toString(sum(amt)) AS amount
        FROM (
-         SELECT w, d0, sum(amount) AS amt FROM (
-           SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, amount
+         SELECT wt, wi, d0, sum(amount) AS amt FROM (
+           SELECT ${walletColumns}, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, amount
            FROM ${store.table('usage_wallet_daily_v1')}
            WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}
            UNION ALL
            -- The daily rollup counts every stored usage; voided ones are taken out here.
-           SELECT ${walletExpr} AS w, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000 AS d0, -amount AS amount
+           SELECT ${walletColumns}, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000 AS d0, -amount AS amount
            FROM ${voidedUsageRows(store, `account_id = {account:String} AND occurred_at < toDateTime64({atDay:Int64} / 1000, 3, 'UTC')${walletFilter(query)}`)})
-         GROUP BY w, d0
+         GROUP BY wt, wi, d0
        ) AS d
-       LEFT JOIN ${pointsTable} AS b ON d.w = b.pw
-       WHERE concat(w, '|', toString(d0)) NOT IN {splitDays:Array(String)}
-       GROUP BY w, seg
+       LEFT JOIN ${pointsTable} AS b ON d.wt = b.pt AND d.wi = b.pi
+       WHERE (wt, wi, d0) NOT IN ${splitTable}
+       GROUP BY wt, wi, seg
        HAVING sum(amt) != 0
        SETTINGS join_use_nulls = 0`,
       usageParams,
     ),
     // Raw usage of split days and of the day of `at`, up to `at`, without voided events.
     // Events at a move instant come one by one: a move orders with them by event_id.
-    store.queryRows<{ w: string; seg: number; amount: string; event_id: string; t: string }>(
-      `SELECT w, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
+    store.queryRows<{ wt: string; wi: string; seg: number; amount: string; event_id: string; t: string }>(
+      `SELECT wt, wi, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
        FROM (
-         SELECT w, has(mis, ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, pts)) AS seg,
+         SELECT wt, wi, has(mis, ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, pts)) AS seg,
                 if(alone, event_id, '') AS eid, if(alone, ms, 0) AS at_ms, amount
          FROM (
-           SELECT ${walletExpr} AS w, ${ts('occurred_at')} AS ms, event_id, assumeNotNull(amount) AS amount
+           SELECT ${walletColumns}, ${ts('occurred_at')} AS ms, event_id, assumeNotNull(amount) AS amount
            FROM ${store.table('events_v1')}
            WHERE account_id = {account:String} AND type = 'usage'
              AND occurred_at <= toDateTime64({at:Int64} / 1000, 3, 'UTC')
              AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
-                  OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN
-                     (SELECT splitWallets[i], splitIds[i], splitStarts[i]
-                      FROM (SELECT {splitTypes:Array(String)} AS splitWallets, {splitIds:Array(String)} AS splitIds,
-                                   {splitStarts:Array(Int64)} AS splitStarts, arrayJoin(arrayEnumerate(splitStarts)) AS i)))
+                  OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN ${splitTable})
              ${walletFilter(query)}
              AND event_id NOT IN (SELECT voids_event_id FROM ${store.table('voids_v1')} WHERE account_id = {account:String})
          ) AS r
-         LEFT JOIN ${pointsTable} AS b ON r.w = b.pw)
-       GROUP BY w, seg, eid, at_ms
+         LEFT JOIN ${pointsTable} AS b ON r.wt = b.pt AND r.wi = b.pi)
+       GROUP BY wt, wi, seg, eid, at_ms
        SETTINGS join_use_nulls = 0`,
       usageParams,
     ),
@@ -188,11 +201,12 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
     if (existing) existing.amount += amount;
     else sums.set(key, { wallet, ...segmentOf(wallet, seg), amount });
   };
-  for (const row of wholeDays) addSegment(row.w, Number(row.seg), toScaled(row.amount));
+  for (const row of wholeDays) addSegment(walletKey(row.wt, row.wi), Number(row.seg), toScaled(row.amount));
   const usageEvents: UsageEvent[] = [];
   for (const row of rawRows) {
-    if (Number(row.seg) === -1) usageEvents.push({ wallet: row.w, at: Number(row.t), eventId: row.event_id, amount: toScaled(row.amount) });
-    else addSegment(row.w, Number(row.seg), toScaled(row.amount));
+    const wallet = walletKey(row.wt, row.wi);
+    if (Number(row.seg) === -1) usageEvents.push({ wallet, at: Number(row.t), eventId: row.event_id, amount: toScaled(row.amount) });
+    else addSegment(wallet, Number(row.seg), toScaled(row.amount));
   }
 
   let changesAt = Number.MAX_SAFE_INTEGER;
@@ -209,18 +223,4 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   changesAt = Math.min(changesAt, nextUsageDay, query.at + FRESHNESS_MS);
 
   return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt };
-}
-
-/** `type/id|dayStart` keys as three parallel columns for a query parameter. */
-function splitColumns(keys: string[]): { splitTypes: string[]; splitIds: string[]; splitStarts: number[] } {
-  const columns = { splitTypes: [] as string[], splitIds: [] as string[], splitStarts: [] as number[] };
-  for (const key of keys) {
-    const bar = key.lastIndexOf('|');
-    const wallet = key.slice(0, bar);
-    const slash = wallet.indexOf('/');
-    columns.splitTypes.push(wallet.slice(0, slash));
-    columns.splitIds.push(wallet.slice(slash + 1));
-    columns.splitStarts.push(Number(key.slice(bar + 1)));
-  }
-  return columns;
 }

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import type { BalanceService } from '../../readmodels/balances.js';
 import { alertsOf } from '../../readmodels/alerts.js';
-import { DAY_MS, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../ledger/ledger.js';
+import { DAY_MS, walletKey, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../ledger/ledger.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
 import type { ResponseCache } from '../responseCache.js';
@@ -50,7 +50,7 @@ function decodeCursor(cursor: unknown): TokenEvent | undefined {
   try {
     const [at, type, eventId, lotId] = JSON.parse(Buffer.from(String(cursor), 'base64url').toString()) as [number, TokenEvent['type'], string, string];
     if (typeof at !== 'number' || typeof type !== 'string' || typeof eventId !== 'string') throw new Error('shape');
-    return { at, type, eventId, wallet: '', amount: 0n, lots: [{ lotId, amount: 0n, expiresAt: 0 }] };
+    return { at, type, eventId, wallet: walletKey('', ''), amount: 0n, lots: [{ lotId, amount: 0n, expiresAt: 0 }] };
   } catch {
     throw new ApiError(400, 'invalid_parameter', 'cursor is not one this API returned', { parameter: 'cursor' });
   }
@@ -77,7 +77,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache)
   async function existingWallet(req: Request, current?: LedgerResult): Promise<WalletKey> {
     const type = parseWalletType('type', req.params.type, true) as string;
     const id = String(req.params.id);
-    const key = `${type}/${id}`;
+    const key = walletKey(type, id);
     if (current?.wallets.has(key)) return key;
     if (!(await balances.walletExists(accountOf(req), type, id))) {
       throw walletNotFound(type, id);
@@ -91,7 +91,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache)
     const ledger = await balances.current(account);
     const names = balances.namesOf(account);
     const wallets = [...ledger.wallets.values()]
-      .filter((w) => type === undefined || w.wallet.startsWith(`${type}/`))
+      .filter((w) => type === undefined || walletOf(w.wallet).type === type)
       .sort((a, b) => cmp(a.wallet, b.wallet))
       .map((w) => {
         const wallet = walletOf(w.wallet);
@@ -147,7 +147,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache)
     const ledger = await balances.current(accountOf(req));
     const horizon = ledger.at + days * DAY_MS;
     const lots = ledger.lots
-      .filter((l) => !l.hasExpired && l.remaining > 0n && l.expiresAt <= horizon && (type === undefined || l.wallet.startsWith(`${type}/`)))
+      .filter((l) => !l.hasExpired && l.remaining > 0n && l.expiresAt <= horizon && (type === undefined || walletOf(l.wallet).type === type))
       .sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.wallet, b.wallet) || cmp(a.lotId, b.lotId))
       .map((l) => expiringLotJson(l, ledger.at));
     res.set('Cache-Control', 'private, max-age=60').json({ at: iso(ledger.at), within_days: days, lots });

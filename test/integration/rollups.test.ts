@@ -6,6 +6,7 @@ import { count, freshStore, pipelineFor, silentLog } from '../support/store.js';
 import { pairVoidedUsage } from '../../aggregator/voids.js';
 import { usageBy } from '../../readmodels/usage.js';
 import { BalanceService } from '../../readmodels/balances.js';
+import { walletKey } from '../../ledger/ledger.js';
 import { formatScaled, toScaled } from '../../core/decimal.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 import { createMetrics } from '../../core/metrics.js';
@@ -44,7 +45,7 @@ async function counted(s: Store) {
     events: rows.reduce((t, r) => t + r.events, 0),
   });
   const ledger = await new BalanceService(s, () => RANGE.now).current('acme');
-  const wallet = ledger.wallets.get('team/platform');
+  const wallet = ledger.wallets.get(walletKey('team', 'platform'));
   return {
     wallet: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'user' })),
     walletByDay: total(await usageBy(s, { ...RANGE, walletType: 'team', walletId: 'platform', groupBy: 'day', tz: 'Asia/Kolkata' })),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { walletKey } from '../../ledger/ledger.js';
 import type { Store } from '../../core/clickhouse.js';
 import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../readmodels/balances.js';
 import { createMetrics } from '../../core/metrics.js';
@@ -13,7 +14,7 @@ let balances: BalanceService;
 let pipeline: IngestPipeline;
 const clock = () => Date.UTC(2026, 5, 1);
 const lines = (events: Array<Record<string, unknown>>) => events.map((e) => ({ text: JSON.stringify(e) }));
-const used = async (wallet = 'team/platform') => Number((await balances.current('acme')).wallets.get(wallet)?.used ?? 0n) / 10_000;
+const used = async (wallet = walletKey('team', 'platform')) => Number((await balances.current('acme')).wallets.get(wallet)?.used ?? 0n) / 10_000;
 
 beforeAll(async () => {
   store = await freshStore();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { LedgerInput, LotInput, MoveInput, UsageEvent } from '../../ledger/ledger.js';
-import { breakpointsByWallet, segmentUsage } from '../../ledger/ledger.js';
+import { breakpointsByWallet, segmentUsage, walletKey } from '../../ledger/ledger.js';
 import { units, type RefEvent } from './reference.js';
 
 /** Random histories for property tests: few wallets and a coarse clock, so instants collide. */
@@ -95,7 +95,7 @@ export function historyArb(account = 'acme', maxEvents = 40): fc.Arbitrary<Histo
     .map((h) => ({ ...h, instants: [...h.instants, ...h.events.map((e) => Date.parse(e.occurred_at)).slice(0, 2)] }));
 }
 
-const wallet = (w: { type: string; id: string } | undefined) => `${w?.type}/${w?.id}`;
+const wallet = (w: { type: string; id: string } | undefined) => walletKey(w?.type ?? '', w?.id ?? '');
 
 /** The ledger's input for a history, usage given event by event or in segment sums. */
 export function ledgerInputOf(delivered: RefEvent[], at: number, mode: 'events' | 'segments'): LedgerInput {
