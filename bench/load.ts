@@ -12,7 +12,6 @@
  *   npm run bench -- load --seconds 15    a quicker run
  */
 import { fork } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
@@ -25,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import type { Store } from '../core/clickhouse.js';
-import { benchDataDir, fmt, percentile, report, stealMeter } from './harness.js';
+import { benchDataDir, fmt, percentile, report, stealMeter, recordResults } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -575,17 +574,7 @@ async function server(): Promise<void> {
   console.log(`\nTarget: no errors, read p99 ≤ ${TARGET_P99_MS} ms under ${rate} events/s, every event once — ${pass ? 'met' : 'NOT met'} (p99 ${p99} ms, ${errors} errors, exactly once: ${exactlyOnce ? 'yes' : 'no'})`);
   if (workerFailure) console.log(`The Kafka worker stopped on an error: ${String(workerFailure)}`);
 
-  const file = fileURLToPath(new URL('./results.json', import.meta.url));
-  let results: Record<string, unknown> = {};
-  if (existsSync(file)) {
-    try {
-      results = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      results = {};
-    }
-  }
-  results.load = {
-    at: new Date().toISOString(),
+  recordResults('load', {
     command: `npm run bench -- load --seconds ${seconds}`,
     seconds,
     readers: readerCount,
@@ -596,8 +585,7 @@ async function server(): Promise<void> {
     ingest: Object.fromEntries(ingestRows.map((r) => [r.figure, r.value])),
     profile: profileRows,
     loadAverage: { start: loadAtStart, end: loadavg().map((l) => l.toFixed(1)).join(', ') },
-  };
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  });
   console.log(`Figures written to bench/results.json under "load".`);
   await store.close();
   process.exit(exactlyOnce && !workerFailure ? 0 : 1);
