@@ -3,8 +3,8 @@ import type { Store } from '../core/clickhouse.js';
 import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
-import { computeLedger, DAY_MS } from '../ledger/ledger.js';
-import { loadLedgerInput, type LoadedLedgerInput } from '../readmodels/ledgerSource.js';
+import { computeLedger } from '../ledger/ledger.js';
+import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import { loadWalletNames } from '../readmodels/walletNames.js';
 import { pairVoidedUsage } from './voids.js';
 
@@ -235,7 +235,8 @@ export class BalanceAggregator {
       // When each account was last computed, and from how many events: for operators, not read by the views.
       this.store.insertJsonEachRow('balance_snapshots_v1', JSON.stringify({ account_id: accountId, events, ...common })),
     ]);
-    this.accounts.set(accountId, { events, changesAt: nextBoundary(input, at, nextUsage), retryAt: 0 });
+    // The next instant the snapshot changes with no new event: a lot boundary, a move, or dated usage.
+    this.accounts.set(accountId, { events, changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0 });
     return { accountId, version, events, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
   }
 
@@ -249,21 +250,6 @@ export class BalanceAggregator {
     );
     return row && row[1] !== '0' ? Number(row[0]) : Number.MAX_SAFE_INTEGER;
   }
-}
-
-/**
- * The next instant after `at` at which the snapshot changes with no new event: a lot's purchase,
- * activation or expiry, a lot entering the 90-day expiry window, a move, or dated usage.
- */
-export function nextBoundary(input: LoadedLedgerInput, at: number, nextUsage: number): number {
-  let next = nextUsage;
-  for (const lot of input.lots) {
-    for (const t of [lot.occurredAt, lot.effectiveAt, lot.expiresAt, lot.expiresAt - 90 * DAY_MS]) {
-      if (t > at && t < next) next = t;
-    }
-  }
-  for (const move of input.moves) if (move.occurredAt > at && move.occurredAt < next) next = move.occurredAt;
-  return next;
 }
 
 const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);

@@ -13,6 +13,14 @@ export interface CachedAnswer {
   headers?: Record<string, string>;
 }
 
+/**
+ * The key of a request's answer: same account, same second of the clock, same request and
+ * variant, and no write by this process for the account since.
+ */
+export function answerKey(writeStamp: number, account: string, now: number, url: string, variant = ''): string {
+  return JSON.stringify([account, writeStamp, Math.floor(now / 1000), url, variant]);
+}
+
 export class ResponseCache {
   private readonly entries = new Map<string, { expires: number; answer: Promise<CachedAnswer> }>();
 

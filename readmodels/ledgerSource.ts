@@ -34,6 +34,11 @@ export interface LoadedLedgerInput extends LedgerInput {
    * stored: the next lot activation or expiry, or the next future-dated event.
    */
   changesAt: number;
+  /**
+   * The next lot boundary after `at` (a purchase, activation or expiry, a lot entering the 90-day
+   * expiry window) or move, with no cap: `changesAt` before usage and freshness are counted.
+   */
+  nextLotBoundary: number;
 }
 
 /** How long an answer for "now" stands without a re-check, absent other changes. */
@@ -209,18 +214,18 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
     else addSegment(wallet, Number(row.seg), toScaled(row.amount));
   }
 
-  let changesAt = Number.MAX_SAFE_INTEGER;
+  let nextLotBoundary = Number.MAX_SAFE_INTEGER;
   for (const lot of lots) {
     // The 90-day expiry horizon moves with the clock, so a lot entering it is a change too.
     for (const t of [lot.occurredAt, lot.effectiveAt, lot.expiresAt, lot.expiresAt - 90 * DAY_MS]) {
-      if (t > query.at && t < changesAt) changesAt = t;
+      if (t > query.at && t < nextLotBoundary) nextLotBoundary = t;
     }
   }
-  for (const move of moves) if (move.occurredAt > query.at && move.occurredAt < changesAt) changesAt = move.occurredAt;
+  for (const move of moves) if (move.occurredAt > query.at && move.occurredAt < nextLotBoundary) nextLotBoundary = move.occurredAt;
   const nextUsageDay = future[0]?.next === null || future[0]?.next === undefined ? Number.MAX_SAFE_INTEGER : Number(future[0].next);
   // Usage dated later today is not visible in the daily rollup's future days; rather than scan
   // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
-  changesAt = Math.min(changesAt, nextUsageDay, query.at + FRESHNESS_MS);
+  const changesAt = Math.min(nextLotBoundary, nextUsageDay, query.at + FRESHNESS_MS);
 
-  return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt };
+  return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt, nextLotBoundary };
 }

@@ -4,7 +4,7 @@ import { alertsOf } from '../../readmodels/alerts.js';
 import { DAY_MS, walletKey, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../ledger/ledger.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
-import type { ResponseCache } from '../responseCache.js';
+import { answerKey, type ResponseCache } from '../responseCache.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
 import { ApiError, walletNotFound } from '../errors.js';
@@ -115,7 +115,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache)
       return;
     }
     // A past instant is a ledger run of its own: repeats within a second share it.
-    const key = JSON.stringify([account, balances.writeStamp(account), Math.floor(now / 1000), req.originalUrl]);
+    const key = answerKey(balances.writeStamp(account), account, now, req.originalUrl);
     const answer = await answers.get(key, async () => ({ status: 200, contentType: 'application/json', body: JSON.stringify(await answerAt()) }));
     res.set('Cache-Control', 'private, max-age=5').type(answer.contentType).send(answer.body);
   });

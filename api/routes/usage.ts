@@ -4,7 +4,7 @@ import type { BalanceService } from '../../readmodels/balances.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
-import type { ResponseCache } from '../responseCache.js';
+import { answerKey, type ResponseCache } from '../responseCache.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
 import { ApiError, walletNotFound } from '../errors.js';
@@ -31,9 +31,7 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
 export function usageRouter(store: Store, balances: BalanceService, answers: ResponseCache): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
-  /** Same account, same second, same request, no write by this process since: the same answer. */
-  const cacheKey = (account: string, now: number, url: string, variant = '') =>
-    JSON.stringify([account, balances.writeStamp(account), Math.floor(now / 1000), url, variant]);
+  const cacheKey = (account: string, now: number, url: string, variant = '') => answerKey(balances.writeStamp(account), account, now, url, variant);
 
   router.get('/v1/wallets/:type/:id/usage-summary', readers, validateQuery(queries.usageSummary), async (req, res) => {
     const type = parseWalletType('type', req.params.type, true) as 'team' | 'contract';
