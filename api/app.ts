@@ -19,6 +19,7 @@ import { validateQuery } from './validate.js';
 import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
 import type { BalanceService } from '../readmodels/balances.js';
+import { UsageIndex } from '../readmodels/usageIndex.js';
 
 export interface AppOptions {
   store: Store;
@@ -35,6 +36,8 @@ export interface AppOptions {
   rateLimit?: RateLimit;
   /** How long a POST /v1/events waits for storage before answering 503. */
   ingestDeadlineMs?: number;
+  /** Usage held in memory for the usage routes; one over `store` with the default budget when not given. */
+  usageIndex?: UsageIndex;
 }
 
 /** A readiness probe answers within this, even when storage stalls. */
@@ -86,7 +89,9 @@ export function createApp(options: AppOptions): Express {
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();
   app.use(balancesRouter(options.balances, answers));
-  app.use(usageRouter(store, options.balances, answers));
+  const usageIndex = options.usageIndex ?? new UsageIndex(store);
+  options.balances.onInvalidate((accounts, freshness) => usageIndex.invalidate(accounts, freshness));
+  app.use(usageRouter(store, options.balances, answers, usageIndex));
   app.use(staticPage());
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -91,9 +91,18 @@ export class BalanceService {
     return this.writes.get(accountId) ?? 0;
   }
 
+  private readonly listeners: Array<(accountIds: string[], freshness: Freshness) => void> = [];
+
+  /** Other read models of this process that must learn of its writes as balances do. */
+  onInvalidate(listener: (accountIds: string[], freshness: Freshness) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** Called by the ingest pipeline of this process after it stored events for these accounts. */
   invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
-    for (const accountId of accountIds) {
+    const accounts = [...accountIds];
+    for (const listener of this.listeners) listener(accounts, freshness);
+    for (const accountId of accounts) {
       const stamp = (this.writes.get(accountId) ?? 0) + 1;
       this.writes.delete(accountId);
       this.writes.set(accountId, stamp);

@@ -237,6 +237,11 @@ export async function usageSummary(store: Store, query: Omit<UsageQuery, 'groupB
     usageBy(store, { ...query, groupBy: 'product', tz: 'UTC' }),
     usageBy(store, { ...query, groupBy: 'user', tz: 'UTC' }),
   ]);
+  return summaryOf(byProduct, byUser);
+}
+
+/** The summary of a wallet's usage rows by product and by user. */
+export function summaryOf(byProduct: UsageRow[], byUser: UsageRow[]): UsageSummary {
   return {
     products: byProduct.filter((r) => r.events > 0).length,
     users: byUser.filter((r) => r.events > 0).length,

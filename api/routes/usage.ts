@@ -1,6 +1,7 @@
 import { Router } from 'express';
-import { GROUPINGS, isTimeZone, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
+import { GROUPINGS, isTimeZone, summaryOf, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
 import type { BalanceService } from '../../readmodels/balances.js';
+import type { UsageIndex } from '../../readmodels/usageIndex.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
@@ -28,7 +29,7 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
   return `{${keyName}:${JSON.stringify(row.key)},"amount":"${row.amount}","events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
-export function usageRouter(store: Store, balances: BalanceService, answers: ResponseCache): Router {
+export function usageRouter(store: Store, balances: BalanceService, answers: ResponseCache, index: UsageIndex): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
   const cacheKey = (account: string, now: number, url: string, variant = '') => answerKey(balances.writeStamp(account), account, now, url, variant);
@@ -41,7 +42,10 @@ export function usageRouter(store: Store, balances: BalanceService, answers: Res
     const from = to - days * DAY;
     const account = accountOf(req);
     const answer = await answers.get(cacheKey(account, to, req.originalUrl), async () => {
-      const summary = await usageSummary(store, { accountId: account, walletType: type, walletId: id, from, to });
+      const query = { accountId: account, walletType: type, walletId: id, from, to };
+      // From memory when the account's usage is held there and fresh; from storage otherwise.
+      const memory = await index.ready(account);
+      const summary = memory ? summaryOf(memory.rows({ ...query, groupBy: 'product', tz: 'UTC' }), memory.rows({ ...query, groupBy: 'user', tz: 'UTC' })) : await usageSummary(store, query);
       // A wallet with usage in the range exists; only an empty answer needs the lookup.
       if (summary.users === 0 && !(await balances.walletExists(account, type, id))) {
         throw walletNotFound(type, id);
@@ -82,13 +86,14 @@ export function usageRouter(store: Store, balances: BalanceService, answers: Res
     const head = JSON.stringify({ from: iso(range.from), to: iso(range.to), group_by: groupBy, tz }).slice(0, -1);
 
     const answer = await answers.get(cacheKey(account, now, req.originalUrl, csv ? 'csv' : 'json'), async () => {
-      if (!csv && limit === undefined) {
+      const memory = await index.ready(account);
+      if (!memory && !csv && limit === undefined) {
         // Every row, in ClickHouse's own JSON: thousands of users pass through without a parse.
         const rows = await usageJsonRows(store, query);
         await mustExist(rows === '');
         return { status: 200, contentType: 'application/json', body: `${head},"rows":[${rows}]}` };
       }
-      const rows = await usageBy(store, query);
+      const rows = memory ? memory.rows(query) : await usageBy(store, query);
       await mustExist(rows.length === 0);
       // Rows arrive ranked by amount, or in day order.
       const { top, others } = topWithOthers(rows, limit);

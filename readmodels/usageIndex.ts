@@ -1,0 +1,492 @@
+import type { Store } from '../core/clickhouse.js';
+import { formatScaled } from '../core/decimal.js';
+import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
+import { walletKey, walletOf, type WalletKey } from '../ledger/ledger.js';
+import type { Freshness } from './balances.js';
+import type { UsageQuery, UsageRow } from './usage.js';
+
+/**
+ * Every usage event of an account, in memory, column by column: usage over any range, by any
+ * grouping, is one pass over numbers instead of a storage query. Embedded ClickHouse runs
+ * parameterised queries one at a time (about 15 ms each under load), so 32 readers asking for
+ * usage queue for seconds; the same answers from memory take about a millisecond.
+ *
+ * Storage stays the source of truth and the planner in `usage.ts` the fallback: an account is
+ * answered from memory only once loaded and fresh enough (the same bounds as balances), and
+ * never when its events exceed the configured budget. Voided usage is held as a negative copy
+ * of the voided event, so sums and counts net it out exactly as the storage reads do.
+ *
+ * Amounts are integers scaled by 10^4, split into two doubles (`hi` × 10^8 + `lo`), each
+ * summed exactly: an amount is at most 10^16 scaled, and 90 million of either half still sum
+ * below 2^53.
+ */
+
+/** Rows re-read behind the newest one seen: an insert is visible a little after its stamp. */
+export const OVERLAP_MS = 5_000;
+/** Rows older than this behind the newest are settled: their count must match storage's. */
+export const SETTLED_MS = 60_000;
+/** How long an index is trusted without asking storage for new rows (as `VERSION_CHECK_MS`). */
+export const CHECK_MS = 1_000;
+/** How old an index may be when served while it catches up behind (as `MAX_STALENESS_MS`). */
+export const STALE_MS = 10_000;
+/** An account over the budget is asked about again after this long. */
+const TOO_BIG_RECHECK_MS = 300_000;
+const SPLIT = 100_000_000;
+const DAY_MS = 86_400_000;
+const QUARTER_MS = 900_000;
+
+/** A growable column of numbers. */
+class Column<A extends Float64Array | Uint32Array | Int8Array> {
+  constructor(
+    public data: A,
+    private readonly make: (n: number) => A,
+  ) {}
+  ensure(size: number): void {
+    if (size <= this.data.length) return;
+    const next = this.make(Math.max(size, this.data.length * 2));
+    next.set(this.data as never);
+    this.data = next;
+  }
+}
+
+const f64 = (n: number) => new Float64Array(n);
+const u32 = (n: number) => new Uint32Array(n);
+const i8 = (n: number) => new Int8Array(n);
+
+/** One wallet's usage entries: +1 for a stored usage, -1 for a voided one. */
+class WalletUsage {
+  size = 0;
+  readonly at = new Column(f64(64), f64);
+  readonly ingested = new Column(f64(64), f64);
+  readonly user = new Column(u32(64), u32);
+  readonly service = new Column(u32(64), u32);
+  readonly product = new Column(u32(64), u32);
+  readonly hi = new Column(f64(64), f64);
+  readonly lo = new Column(f64(64), f64);
+  readonly sign = new Column(i8(64), i8);
+
+  push(at: number, ingested: number, user: number, service: number, product: number, hi: number, lo: number, sign: 1 | -1): void {
+    const i = this.size++;
+    for (const c of [this.at, this.ingested, this.hi, this.lo]) c.ensure(this.size);
+    for (const c of [this.user, this.service, this.product]) c.ensure(this.size);
+    this.sign.ensure(this.size);
+    this.at.data[i] = at;
+    this.ingested.data[i] = ingested;
+    this.user.data[i] = user;
+    this.service.data[i] = service;
+    this.product.data[i] = product;
+    this.hi.data[i] = sign * hi;
+    this.lo.data[i] = sign * lo;
+    this.sign.data[i] = sign;
+  }
+}
+
+/** Strings to small integers and back. */
+class Dictionary {
+  readonly values: string[] = [];
+  private readonly index = new Map<string, number>();
+  id(value: string): number {
+    let id = this.index.get(value);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(value);
+      this.index.set(value, id);
+    }
+    return id;
+  }
+}
+
+/** Decimal text (at most 4 fractional digits, at most 10^12) as the two exact halves of its scaled integer. */
+function halves(text: string): [number, number] {
+  const dot = text.indexOf('.');
+  const negative = text.startsWith('-');
+  const intText = dot < 0 ? text.slice(negative ? 1 : 0) : text.slice(negative ? 1 : 0, dot);
+  const frac = dot < 0 ? 0 : Number(text.slice(dot + 1).padEnd(4, '0').slice(0, 4));
+  const int = Number(intText);
+  const hi = Math.floor(int / 10_000);
+  const lo = (int % 10_000) * 10_000 + frac;
+  return negative ? [-hi, -lo] : [hi, lo];
+}
+
+/** The exact decimal text of a sum of halves. */
+function joined(hi: number, lo: number): string {
+  return formatScaled(BigInt(hi) * BigInt(SPLIT) + BigInt(lo));
+}
+
+/** Byte order of UTF-8 text, as ClickHouse orders strings. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** One account's usage in memory. */
+export class AccountUsage {
+  readonly wallets = new Map<WalletKey, WalletUsage>();
+  readonly users = new Dictionary();
+  readonly services = new Dictionary();
+  readonly products = new Dictionary();
+  /** Entries held, usage and voided copies together. */
+  size = 0;
+  /** The newest `ingested_at` among the rows read. */
+  newest = 0;
+  /** Ids of the rows read within `OVERLAP_MS` of the newest: the next read skips them. */
+  private recent = new Map<string, number>();
+  /** Voided events already held as negative copies. */
+  readonly voided = new Set<string>();
+  /** When the last read of storage began (wall clock). */
+  checkedAt = 0;
+
+  /** Applies rows of the catch-up query; returns how many entries it added. */
+  apply(rows: string[][]): number {
+    let added = 0;
+    let newest = this.newest;
+    for (const [kind = '', eventId = '', at = '0', ingested = '0', type = '', id = '', user = '', product = '', service = '', amount = '0'] of rows) {
+      if (kind === 'u') {
+        if (this.recent.has(eventId)) continue;
+        const stamp = Number(ingested);
+        this.recent.set(eventId, stamp);
+        if (stamp > newest) newest = stamp;
+        this.add(walletKey(type, id), Number(at), stamp, user, product, service, amount, 1);
+        added++;
+      } else if (kind === 'v') {
+        if (this.voided.has(eventId)) continue;
+        this.voided.add(eventId);
+        this.add(walletKey(type, id), Number(at), 0, user, product, service, amount, -1);
+        added++;
+      }
+    }
+    this.newest = newest;
+    for (const [eventId, stamp] of this.recent) {
+      if (stamp < newest - OVERLAP_MS) this.recent.delete(eventId);
+    }
+    return added;
+  }
+
+  private add(wallet: WalletKey, at: number, ingested: number, user: string, product: string, service: string, amount: string, sign: 1 | -1): void {
+    let usage = this.wallets.get(wallet);
+    if (!usage) this.wallets.set(wallet, (usage = new WalletUsage()));
+    const [hi, lo] = halves(amount);
+    usage.push(at, ingested, this.users.id(user), this.services.id(service), this.products.id(product), hi, lo, sign);
+    this.size++;
+  }
+
+  /** Stored usage (not voided copies) stamped before `before`: compared with storage's count. */
+  countStampedBefore(before: number): number {
+    let n = 0;
+    for (const usage of this.wallets.values()) {
+      const { ingested, sign } = usage;
+      for (let i = 0; i < usage.size; i++) if (sign.data[i] === 1 && (ingested.data[i] as number) < before) n++;
+    }
+    return n;
+  }
+
+  /** The usage rows of a query, summed and ordered exactly as the storage reads answer them. */
+  rows(query: UsageQuery, days?: DayBuckets): UsageRow[] {
+    const { from, to, groupBy } = query;
+    const wallets: WalletUsage[] = [];
+    if (query.walletId !== undefined) {
+      const one = this.wallets.get(walletKey(query.walletType ?? '', query.walletId));
+      if (one) wallets.push(one);
+    } else {
+      for (const [key, usage] of this.wallets) if (query.walletType === undefined || walletOf(key).type === query.walletType) wallets.push(usage);
+    }
+    const dictionary = groupBy === 'user' ? this.users : groupBy === 'service' ? this.services : groupBy === 'product' ? this.products : undefined;
+    const buckets = groupBy === 'day' ? (days ?? dayBuckets(query.tz, from, to)) : undefined;
+    const width = dictionary ? dictionary.values.length : (buckets?.labels.length ?? 0);
+    const hiSum = new Float64Array(width);
+    const loSum = new Float64Array(width);
+    const count = new Float64Array(width);
+    for (const usage of wallets) {
+      const at = usage.at.data;
+      const hi = usage.hi.data;
+      const lo = usage.lo.data;
+      const sign = usage.sign.data;
+      const keys = groupBy === 'user' ? usage.user.data : groupBy === 'service' ? usage.service.data : groupBy === 'product' ? usage.product.data : undefined;
+      for (let i = 0; i < usage.size; i++) {
+        const t = at[i] as number;
+        if (t < from || t >= to) continue;
+        const k = keys ? (keys[i] as number) : (buckets as DayBuckets).of(t);
+        hiSum[k] = (hiSum[k] as number) + (hi[i] as number);
+        loSum[k] = (loSum[k] as number) + (lo[i] as number);
+        count[k] = (count[k] as number) + (sign[i] as number);
+      }
+    }
+    const rows: Array<UsageRow & { scaled: bigint }> = [];
+    for (let k = 0; k < width; k++) {
+      const h = hiSum[k] as number;
+      const l = loSum[k] as number;
+      const events = count[k] as number;
+      if (events === 0 && h === 0 && l === 0) continue;
+      const scaled = BigInt(h) * BigInt(SPLIT) + BigInt(l);
+      if (events === 0 && scaled === 0n) continue;
+      const key = dictionary ? (dictionary.values[k] as string) : (buckets as DayBuckets).labels[k] as string;
+      rows.push({ key, amount: joined(h, l), events, scaled });
+    }
+    if (groupBy === 'day') rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    else rows.sort((a, b) => (a.scaled > b.scaled ? -1 : a.scaled < b.scaled ? 1 : byteOrder(a.key, b.key)));
+    return rows.map(({ key, amount, events }) => ({ key, amount, events }));
+  }
+}
+
+/** The local days of a time zone that a range touches: day `i` starts at `starts[i]`. */
+export interface DayBuckets {
+  labels: string[];
+  of(t: number): number;
+}
+
+/**
+ * Days of `tz` over `[from, to)`. UTC days are arithmetic. In another zone every offset, and
+ * every change of one, lies on a quarter hour, so a local day starts at the first quarter hour
+ * whose local date is that day's: a day after a known start is tried 24 hours on, and only a
+ * day of another length (a change of offset) is walked hour by hour, then back by quarters.
+ */
+export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
+  if (to <= from) return { labels: [], of: () => 0 };
+  if (tz === 'UTC') {
+    const first = Math.floor(from / DAY_MS);
+    const labels: string[] = [];
+    for (let d = first; d <= Math.floor((to - 1) / DAY_MS); d++) labels.push(new Date(d * DAY_MS).toISOString().slice(0, 10));
+    return { labels, of: (t) => Math.floor(t / DAY_MS) - first };
+  }
+  const format = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const day = (t: number) => format.format(t);
+  const last = to - 1;
+  /** The first instant after `dayStart` that is not on `label`'s day, if it comes by `last`. */
+  const next = (dayStart: number, label: string, isStart: boolean): number | undefined => {
+    const guess = dayStart + DAY_MS;
+    if (isStart && guess <= last && day(guess) !== label && day(guess - QUARTER_MS) === label) return guess;
+    let t = dayStart + 4 * QUARTER_MS;
+    while (t <= last && day(t) === label) t += 4 * QUARTER_MS;
+    if (t > last) {
+      if (day(last) === label) return undefined;
+      t = Math.floor(last / QUARTER_MS) * QUARTER_MS;
+    }
+    while (t - QUARTER_MS > dayStart && day(t - QUARTER_MS) !== label) t -= QUARTER_MS;
+    return t;
+  };
+  const labels = [day(from)];
+  const starts: number[] = [];
+  let dayStart = Math.floor(from / QUARTER_MS) * QUARTER_MS;
+  for (let start = next(dayStart, labels[0] as string, false); start !== undefined; start = next(dayStart, labels[labels.length - 1] as string, true)) {
+    starts.push(start);
+    labels.push(day(start));
+    dayStart = start;
+  }
+  return {
+    labels,
+    of: (t) => {
+      let lo = 0;
+      let hi = starts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((starts[mid] as number) <= t) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    },
+  };
+}
+
+export interface UsageIndexOptions {
+  /** Entries held over all accounts; an account that would not fit is answered from storage. */
+  maxEntries?: number;
+  onBackgroundFailure?: BackgroundFailure;
+}
+
+interface Pending {
+  /** A write this process made that the next read must see. */
+  now: boolean;
+  /** Writes a read may see within `STALE_MS`. */
+  soon: boolean;
+}
+
+/**
+ * The usage indexes of recently read accounts, least recently read dropped first, within a
+ * budget of entries. `ready` gives an account's index when it may answer, or nothing: then the
+ * caller asks storage, and the index loads behind.
+ */
+export class UsageIndex {
+  private readonly accounts = new Map<string, AccountUsage>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly catchingUp = new Map<string, Promise<AccountUsage>>();
+  private readonly tooBig = new Map<string, number>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly maxEntries: number;
+  private readonly onBackgroundFailure: BackgroundFailure;
+  private held = 0;
+  /** Answers from memory and from storage, for `/metrics` and the benchmarks. */
+  readonly answered = { memory: 0, storage: 0 };
+
+  constructor(
+    private readonly store: Store,
+    options: UsageIndexOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 2_000_000;
+    this.onBackgroundFailure = options.onBackgroundFailure ?? warnOnBackgroundFailure;
+  }
+
+  /** Entries held over all accounts. */
+  get entries(): number {
+    return this.held;
+  }
+
+  /** Called after this process stored events for these accounts. */
+  invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
+    for (const account of accountIds) {
+      if (!this.accounts.has(account)) continue;
+      const p = this.pending.get(account) ?? { now: false, soon: false };
+      if (freshness === 'now') p.now = true;
+      else p.soon = true;
+      this.pending.set(account, p);
+    }
+  }
+
+  /**
+   * The account's index when it may answer now, caught up as the freshness rules ask; nothing
+   * when the account is not loaded yet (it starts loading), too large, or storage failed.
+   */
+  async ready(accountId: string): Promise<AccountUsage | undefined> {
+    const usage = this.accounts.get(accountId);
+    if (!usage) {
+      this.startLoading(accountId);
+      this.answered.storage++;
+      return undefined;
+    }
+    // Most recently read last.
+    this.accounts.delete(accountId);
+    this.accounts.set(accountId, usage);
+    const pending = this.pending.get(accountId);
+    const age = Date.now() - usage.checkedAt;
+    try {
+      if (pending?.now || age >= STALE_MS) {
+        const fresh = await this.catchUp(accountId, usage);
+        this.answered.memory++;
+        return fresh;
+      }
+      if (pending?.soon || age >= CHECK_MS) {
+        this.catchUp(accountId, usage).catch((err: unknown) => this.onBackgroundFailure('usage_index_catch_up', err));
+      }
+      this.answered.memory++;
+      return usage;
+    } catch (err) {
+      // Storage will answer the read itself, or fail it with its own error.
+      this.onBackgroundFailure('usage_index_catch_up', err);
+      this.answered.storage++;
+      return undefined;
+    }
+  }
+
+  private startLoading(accountId: string): void {
+    if (this.loading.has(accountId)) return;
+    const checked = this.tooBig.get(accountId);
+    if (checked !== undefined && Date.now() - checked < TOO_BIG_RECHECK_MS) return;
+    const work = this.load(accountId)
+      .catch((err: unknown) => this.onBackgroundFailure('usage_index_load', err))
+      .finally(() => this.loading.delete(accountId));
+    this.loading.set(accountId, work);
+  }
+
+  /** Resolves when no load of the account is running; for tests and benchmarks. */
+  async settled(accountId: string): Promise<void> {
+    await this.loading.get(accountId);
+    await this.catchingUp.get(accountId)?.then(
+      () => undefined,
+      (err: unknown) => this.onBackgroundFailure('usage_index_catch_up', err),
+    );
+  }
+
+  private async load(accountId: string): Promise<void> {
+    const [row] = await this.store.queryRows<{ n: string }>(
+      `SELECT count() AS n FROM ${this.store.table('events_v1')} WHERE account_id = {account:String} AND type = 'usage'`,
+      { account: accountId },
+    );
+    if (Number(row?.n ?? 0) > this.maxEntries) {
+      this.tooBig.set(accountId, Date.now());
+      return;
+    }
+    const usage = new AccountUsage();
+    this.pending.delete(accountId);
+    await this.read(accountId, usage, true);
+    this.accounts.set(accountId, usage);
+    this.held += usage.size;
+    this.evict(accountId);
+  }
+
+  private catchUp(accountId: string, usage: AccountUsage): Promise<AccountUsage> {
+    const running = this.catchingUp.get(accountId);
+    // A read that must see a write waits for a read of storage begun after it.
+    if (running && !this.pending.get(accountId)?.now) return running;
+    const work = (async () => {
+      this.pending.delete(accountId);
+      const before = usage.size;
+      const consistent = await this.read(accountId, usage, false);
+      if (this.accounts.get(accountId) !== usage) return usage;
+      this.held += usage.size - before;
+      if (!consistent) {
+        // A row became visible later than the overlap allows: read the account afresh.
+        this.drop(accountId);
+        this.startLoading(accountId);
+        throw new Error(`usage index of account ${accountId} missed rows; reloading it`);
+      }
+      this.evict(accountId);
+      return usage;
+    })();
+    this.catchingUp.set(accountId, work);
+    const clear = () => this.catchingUp.get(accountId) === work && this.catchingUp.delete(accountId);
+    work.then(clear, clear);
+    return work;
+  }
+
+  /**
+   * One read of storage: usage rows stamped since a little before the newest held, voided
+   * events when their count changed, and the count of settled rows to check against.
+   */
+  private async read(accountId: string, usage: AccountUsage, first: boolean): Promise<boolean> {
+    const startedAt = Date.now();
+    const since = first ? 0 : usage.newest - OVERLAP_MS;
+    const settled = usage.newest - SETTLED_MS;
+    const events = this.store.table('events_v1');
+    const voided = this.store.table('voided_usage_v2');
+    const rows = await this.store.queryTsv(
+      `SELECT 'u', event_id, toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(ingested_at), toString(wallet_type), wallet_id, user_id,
+              toString(product), toString(service), toString(assumeNotNull(amount))
+       FROM ${events}
+       WHERE account_id = {account:String} AND type = 'usage' AND ingested_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+       UNION ALL
+       -- Every pairing, read again only when their number changed; each is voided in memory once.
+       SELECT 'v', event_id, toUnixTimestamp64Milli(occurred_at), toInt64(0), toString(wallet_type), wallet_id, user_id,
+              toString(product), toString(service), toString(amount)
+       FROM ${voided} FINAL
+       WHERE account_id = {account:String}
+         AND (SELECT uniqExact(event_id) FROM ${voided} WHERE account_id = {account:String}) != {knownVoided:UInt64}
+       UNION ALL
+       SELECT 'c', '', toInt64(count()), toInt64(0), '', '', '', '', '', '0'
+       FROM ${events}
+       WHERE {check:UInt8} = 1 AND account_id = {account:String} AND type = 'usage' AND ingested_at < fromUnixTimestamp64Milli({settled:Int64}, 'UTC')`,
+      { account: accountId, since, knownVoided: usage.voided.size, check: first || settled <= 0 ? 0 : 1, settled: Math.max(0, settled) },
+    );
+    usage.apply(rows);
+    usage.checkedAt = startedAt;
+    const check = rows.find((r) => r[0] === 'c');
+    return check === undefined || Number(check[2]) === usage.countStampedBefore(settled);
+  }
+
+  private drop(accountId: string): void {
+    const usage = this.accounts.get(accountId);
+    if (!usage) return;
+    this.accounts.delete(accountId);
+    this.pending.delete(accountId);
+    this.held -= usage.size;
+  }
+
+  /** Least recently read accounts out until the budget holds; one that alone exceeds it too. */
+  private evict(keep: string): void {
+    for (const account of this.accounts.keys()) {
+      if (this.held <= this.maxEntries) break;
+      if (account !== keep) this.drop(account);
+    }
+    if (this.held > this.maxEntries) {
+      this.drop(keep);
+      this.tooBig.set(keep, Date.now());
+    }
+  }
+}

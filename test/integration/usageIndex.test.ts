@@ -1,0 +1,174 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../core/clickhouse.js';
+import type { IngestPipeline } from '../../ingest/pipeline.js';
+import { usageBy, type GroupBy, type UsageQuery } from '../../readmodels/usage.js';
+import { dayBuckets, UsageIndex, type AccountUsage } from '../../readmodels/usageIndex.js';
+import { freshStore, pipelineFor } from '../support/store.js';
+
+/**
+ * The in-memory usage index answers exactly as the storage reads do: every grouping, scope,
+ * range and zone, voids included, and after events and voids arrive later. It notices rows it
+ * missed and reads the account again, and keeps within its budget.
+ */
+let store: Store;
+let pipeline: IngestPipeline;
+const DAY = 86_400_000;
+const NOW = Date.now();
+const START = NOW - 400 * DAY;
+const WALLETS = [
+  { type: 'team', id: 'alpha' },
+  { type: 'team', id: 'beta' },
+  { type: 'contract', id: 'apac' },
+];
+const USERS = ['u-1', 'u-2', 'u-3', 'tab\tuser', 'ünïcödé 🚀', 'back\\slash', 'Zed', 'alice'];
+const PRODUCTS = ['compiler', 'debugger', 'profiler'];
+
+function usageEvent(i: number, rand: () => number, at = START + Math.floor(rand() * 401 * DAY)) {
+  const product = PRODUCTS[Math.floor(rand() * PRODUCTS.length)] as string;
+  return {
+    event_id: `use-${i}`,
+    type: 'usage',
+    account_id: 'acme',
+    occurred_at: new Date(at).toISOString(),
+    wallet: WALLETS[Math.floor(rand() * WALLETS.length)],
+    // Amounts near 10^12 too, where doubles are not exact.
+    amount: i % 97 === 0 ? '999999999999.0003' : `${Math.floor(rand() * 1000)}.${String(Math.floor(rand() * 10000)).padStart(4, '0')}`.replace(/^0\.0000$/, '1'),
+    user_id: USERS[Math.floor(rand() * USERS.length)],
+    product,
+    service: `${product}-${Math.floor(rand() * 2)}`,
+  };
+}
+
+async function post(events: object[]): Promise<void> {
+  const report = await pipeline.ingest(
+    events.map((e) => ({ text: JSON.stringify(e) })),
+    { source: 'test' },
+  );
+  expect(report.outcomes.filter((o) => o.status !== 'accepted' && o.status !== 'duplicate')).toEqual([]);
+}
+
+async function loaded(index: UsageIndex, account = 'acme'): Promise<AccountUsage> {
+  expect(await index.ready(account)).toBeUndefined();
+  await index.settled(account);
+  const usage = await index.ready(account);
+  if (!usage) throw new Error('the index did not load');
+  return usage;
+}
+
+const rand = (() => {
+  let seed = 11;
+  return () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+})();
+
+beforeAll(async () => {
+  store = await freshStore();
+  pipeline = pipelineFor(store);
+  await post(Array.from({ length: 2500 }, (_, i) => usageEvent(i, rand)));
+  // Voids, some arriving before their target.
+  await post(Array.from({ length: 30 }, (_, i) => ({ event_id: `void-${i}`, type: 'void', account_id: 'acme', occurred_at: new Date(NOW - 1000).toISOString(), voids_event_id: `use-${i * 53}` })));
+  await post([{ event_id: 'void-early', type: 'void', account_id: 'acme', occurred_at: new Date(NOW - 1000).toISOString(), voids_event_id: 'use-late-1' }]);
+}, 120_000);
+afterAll(async () => {
+  await store.close();
+});
+
+const ZONES = ['UTC', 'Asia/Kolkata', 'Australia/Lord_Howe', 'America/Santiago', 'America/New_York', 'Asia/Kathmandu', 'Pacific/Chatham'];
+const SCOPES: Array<Pick<UsageQuery, 'walletType' | 'walletId'>> = [{}, { walletType: 'team' }, { walletType: 'contract' }, { walletType: 'team', walletId: 'alpha' }, { walletType: 'team', walletId: 'nobody' }];
+
+const queryArb = fc.record({
+  offset: fc.integer({ min: -5 * DAY, max: 405 * DAY }),
+  length: fc.integer({ min: 1, max: 420 * DAY }),
+  groupBy: fc.constantFrom<GroupBy>('service', 'user', 'product', 'day'),
+  scope: fc.constantFrom(...SCOPES),
+  tz: fc.constantFrom(...ZONES),
+});
+
+async function sameAsStorage(usage: AccountUsage, q: { offset: number; length: number; groupBy: GroupBy; scope: Pick<UsageQuery, 'walletType' | 'walletId'>; tz: string }) {
+  const query: UsageQuery = { accountId: 'acme', ...q.scope, from: START + q.offset, to: START + q.offset + q.length, groupBy: q.groupBy, tz: q.tz, now: NOW };
+  expect(usage.rows(query), JSON.stringify(q)).toEqual(await usageBy(store, query));
+}
+
+describe('the usage index', () => {
+  it('answers every grouping, scope, range and zone exactly as storage does', async () => {
+    const index = new UsageIndex(store);
+    const usage = await loaded(index);
+    await fc.assert(fc.asyncProperty(queryArb, (q) => sameAsStorage(usage, q)), { numRuns: 150 });
+    expect(index.answered.memory).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('cuts days where the zone does, across changes of offset at midnight and half hours', () => {
+    const format = (tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+    for (const tz of ZONES) {
+      const from = Date.UTC(2025, 0, 1, 7, 13);
+      const to = Date.UTC(2026, 11, 31, 3);
+      const buckets = dayBuckets(tz, from, to);
+      const local = format(tz);
+      for (let t = from; t < to; t += 37 * 60_000 + 11_111) {
+        expect(buckets.labels[buckets.of(t)], `${tz} ${new Date(t).toISOString()}`).toBe(local.format(t));
+      }
+    }
+  });
+
+  it('catches up with events and voids stored after it loaded, once each', async () => {
+    const index = new UsageIndex(store);
+    const usage = await loaded(index);
+    const size = usage.size;
+    const late = Array.from({ length: 40 }, (_, i) => ({ ...usageEvent(10_000 + i, rand, NOW - i * 3_600_000), event_id: `use-late-${i}` }));
+    await post(late);
+    // A redelivery stores nothing; the rows it names were read already.
+    await post(late.slice(0, 10));
+    await post([{ event_id: 'void-late', type: 'void', account_id: 'acme', occurred_at: new Date(NOW).toISOString(), voids_event_id: 'use-late-2' }]);
+    index.invalidate(['acme'], 'now');
+    const fresh = await index.ready('acme');
+    expect(fresh).toBe(usage);
+    // 40 new usage entries, and the voided copies of use-late-1 (voided before it came) and use-late-2.
+    expect(usage.size).toBe(size + 42);
+    for (const groupBy of ['user', 'day', 'service'] as const) {
+      const query: UsageQuery = { accountId: 'acme', from: NOW - 3 * DAY, to: NOW + DAY, groupBy, tz: 'Asia/Kolkata', now: NOW };
+      expect(usage.rows(query)).toEqual(await usageBy(store, query));
+    }
+  }, 60_000);
+
+  it('reads the account again when a row became visible after the rows it overlaps', async () => {
+    const index = new UsageIndex(store);
+    const usage = await loaded(index);
+    // A row stamped two minutes before the newest, as an insert stalled that long would be.
+    const stamp = usage.newest - 120_000;
+    await store.command(
+      `INSERT INTO ${store.table('events_v1')} (account_id, event_id, type, occurred_at, wallet_type, wallet_id, amount, user_id, product, service, source, ingested_at)
+       VALUES ('acme', 'use-stalled', 'usage', fromUnixTimestamp64Milli(${NOW - DAY}, 'UTC'), 'team', 'alpha', 5, 'u-1', 'compiler', 'compiler-0', 'test', fromUnixTimestamp64Milli(${stamp}, 'UTC'))`,
+    );
+    index.invalidate(['acme'], 'now');
+    // The catch-up finds the settled count short and drops the index; storage answers meanwhile.
+    expect(await index.ready('acme')).toBeUndefined();
+    await index.settled('acme');
+    const reloaded = await index.ready('acme');
+    expect(reloaded).toBeDefined();
+    const query: UsageQuery = { accountId: 'acme', walletType: 'team', walletId: 'alpha', from: NOW - 2 * DAY, to: NOW, groupBy: 'user', tz: 'UTC', now: NOW };
+    const rows = (reloaded as AccountUsage).rows(query);
+    expect(rows).toEqual(await usageBy(store, query));
+    expect(rows.find((r) => r.key === 'u-1')).toBeDefined();
+  }, 60_000);
+
+  it('leaves an account larger than its budget to storage', async () => {
+    const index = new UsageIndex(store, { maxEntries: 1000 });
+    expect(await index.ready('acme')).toBeUndefined();
+    await index.settled('acme');
+    expect(await index.ready('acme')).toBeUndefined();
+    expect(index.entries).toBe(0);
+  });
+
+  it('drops the least recently read account to keep within its budget', async () => {
+    await post(Array.from({ length: 300 }, (_, i) => ({ ...usageEvent(20_000 + i, rand), event_id: `g-${i}`, account_id: 'globex' })));
+    const acme = (await loaded(new UsageIndex(store), 'acme')).size;
+    const index = new UsageIndex(store, { maxEntries: acme + 150 });
+    await loaded(index, 'acme');
+    await loaded(index, 'globex');
+    expect(index.entries).toBeLessThanOrEqual(acme + 150);
+    expect(await index.ready('globex')).toBeDefined();
+    // acme was read least recently and did not fit beside globex.
+    expect(await index.ready('acme')).toBeUndefined();
+    await index.settled('acme');
+  }, 60_000);
+});
