@@ -88,9 +88,9 @@ export function createApp(options: AppOptions): Express {
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();
-  app.use(balancesRouter(options.balances, answers));
   const usageIndex = options.usageIndex ?? new UsageIndex(store);
   options.balances.onInvalidate((accounts, freshness) => usageIndex.invalidate(accounts, freshness));
+  app.use(balancesRouter(options.balances, answers, usageIndex));
   app.use(usageRouter(store, options.balances, answers, usageIndex));
   app.use(staticPage());
 

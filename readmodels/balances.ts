@@ -1,11 +1,14 @@
 import type { Store } from '../core/clickhouse.js';
-import { computeLedger, walletKey, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
+import { breakpointsByWallet, computeLedger, walletKey, type LedgerInput, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
+import type { AccountUsage } from './usageIndex.js';
 import { loadLedgerInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';
 
 export interface Snapshot {
   result: LedgerResult;
+  /** The lots, moves and voids it was computed from: a past instant's ledger reuses them. */
+  input: Pick<LedgerInput, 'lots' | 'moves' | 'voided'>;
   /** Display names of the account's named wallets, as of the same version. */
   names: Map<WalletKey, string>;
   /** Stored events of the account when computed: any new event makes the snapshot stale. */
@@ -175,7 +178,7 @@ export class BalanceService {
         return cached;
       }
       const [input, names] = await Promise.all([loadLedgerInput(this.store, { accountId, at }), loadWalletNames(this.store, accountId)]);
-      const snapshot: Snapshot = { result: computeLedger(input), names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.get(accountId);
@@ -201,11 +204,31 @@ export class BalanceService {
     return work;
   }
 
-  /** The ledger at `at` for the wallets connected to `wallet` by moves. */
-  async at(accountId: string, wallet: WalletKey, at: number): Promise<LedgerResult> {
+  /**
+   * The ledger at `at` for the wallets connected to `wallet` by moves. With the account's usage
+   * in memory (`UsageIndex`), it is computed from the current snapshot's lots and moves and that
+   * usage, without asking storage; otherwise from storage.
+   */
+  async at(accountId: string, wallet: WalletKey, at: number, usage?: AccountUsage): Promise<LedgerResult> {
+    if (usage) {
+      await this.current(accountId);
+      const input = this.snapshots.get(accountId)?.input;
+      const answer = input && this.atFromMemory(input, usage, wallet, at);
+      if (answer) return answer;
+    }
     const wallets = await this.connectedWallets(accountId, wallet);
     const input = await loadLedgerInput(this.store, { accountId, at, wallets });
     return computeLedger(input);
+  }
+
+  private atFromMemory(input: Snapshot['input'], usage: AccountUsage, wallet: WalletKey, at: number): LedgerResult | undefined {
+    const wallets = new Set(connected(wallet, input.moves.map((m) => [m.from, m.to])));
+    const lots = input.lots.filter((l) => wallets.has(l.wallet));
+    const moves = input.moves.filter((m) => wallets.has(m.from));
+    const { points, moveInstants } = breakpointsByWallet(lots, moves, at);
+    const usageSegments = usage.segments(wallets, at, points, moveInstants);
+    if (!usageSegments) return undefined;
+    return computeLedger({ at, lots, moves, voided: input.voided, usageEvents: [], usageSegments });
   }
 
   /** A wallet and every wallet that moves link to it, directly or not. */
@@ -214,23 +237,7 @@ export class BalanceService {
       `SELECT DISTINCT toString(wallet_type), from_wallet_id, to_wallet_id FROM ${this.store.table('moves_v1')} WHERE account_id = {account:String}`,
       { account: accountId },
     );
-    const neighbours = new Map<WalletKey, WalletKey[]>();
-    for (const [type = '', from = '', to = ''] of rows) {
-      const [a, b] = [walletKey(type, from), walletKey(type, to)];
-      neighbours.set(a, [...(neighbours.get(a) ?? []), b]);
-      neighbours.set(b, [...(neighbours.get(b) ?? []), a]);
-    }
-    const seen = new Set<WalletKey>([wallet]);
-    const queue = [wallet];
-    while (queue.length) {
-      for (const next of neighbours.get(queue.pop() as WalletKey) ?? []) {
-        if (!seen.has(next)) {
-          seen.add(next);
-          queue.push(next);
-        }
-      }
-    }
-    return [...seen];
+    return connected(wallet, rows.map(([type = '', from = '', to = '']) => [walletKey(type, from), walletKey(type, to)]));
   }
 
   /** Whether any event of the account names this wallet; stops at the first one found. */
@@ -245,4 +252,24 @@ export class BalanceService {
     );
     return rows.length > 0;
   }
+}
+
+/** A wallet and every wallet that these links (moves) connect to it, directly or not. */
+function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]>): WalletKey[] {
+  const neighbours = new Map<WalletKey, WalletKey[]>();
+  for (const [a, b] of links) {
+    neighbours.set(a, [...(neighbours.get(a) ?? []), b]);
+    neighbours.set(b, [...(neighbours.get(b) ?? []), a]);
+  }
+  const seen = new Set<WalletKey>([wallet]);
+  const queue = [wallet];
+  while (queue.length) {
+    for (const next of neighbours.get(queue.pop() as WalletKey) ?? []) {
+      if (!seen.has(next)) {
+        seen.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return [...seen];
 }

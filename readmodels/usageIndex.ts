@@ -1,7 +1,7 @@
 import type { Store } from '../core/clickhouse.js';
 import { formatScaled } from '../core/decimal.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
-import { walletKey, walletOf, type WalletKey } from '../ledger/ledger.js';
+import { walletKey, walletOf, type UsageSegment, type WalletKey } from '../ledger/ledger.js';
 import type { Freshness } from './balances.js';
 import type { UsageQuery, UsageRow } from './usage.js';
 
@@ -177,6 +177,50 @@ export class AccountUsage {
       for (let i = 0; i < usage.size; i++) if (sign.data[i] === 1 && (ingested.data[i] as number) < before) n++;
     }
     return n;
+  }
+
+  /**
+   * The ledger's usage input for some wallets at `at`: one sum per wallet and segment between
+   * its breakpoints, as `loadLedgerInput` reads it from storage. Nothing when an event falls on
+   * a move's very instant: it orders with the move by event id, which is not held here.
+   */
+  segments(wallets: Iterable<WalletKey>, at: number, points: Map<WalletKey, number[]>, moveInstants: Map<WalletKey, Set<number>>): UsageSegment[] | undefined {
+    const segments: UsageSegment[] = [];
+    for (const wallet of wallets) {
+      const usage = this.wallets.get(wallet);
+      if (!usage) continue;
+      const list = points.get(wallet) ?? [];
+      const instants = moveInstants.get(wallet);
+      const hiSum = new Float64Array(list.length + 1);
+      const loSum = new Float64Array(list.length + 1);
+      const times = usage.at.data;
+      for (let i = 0; i < usage.size; i++) {
+        const t = times[i] as number;
+        if (t > at) continue;
+        if (instants?.has(t)) return undefined;
+        // The number of breakpoints at or before t.
+        let lo = 0;
+        let hi = list.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((list[mid] as number) <= t) lo = mid + 1;
+          else hi = mid;
+        }
+        hiSum[lo] = (hiSum[lo] as number) + (usage.hi.data[i] as number);
+        loSum[lo] = (loSum[lo] as number) + (usage.lo.data[i] as number);
+      }
+      for (let seg = 0; seg <= list.length; seg++) {
+        const amount = BigInt(hiSum[seg] as number) * BigInt(SPLIT) + BigInt(loSum[seg] as number);
+        if (amount === 0n) continue;
+        segments.push({
+          wallet,
+          from: seg === 0 ? Number.MIN_SAFE_INTEGER : (list[seg - 1] as number),
+          to: seg >= list.length ? Number.MAX_SAFE_INTEGER : (list[seg] as number),
+          amount,
+        });
+      }
+    }
+    return segments;
   }
 
   /** The usage rows of a query, summed and ordered exactly as the storage reads answer them. */

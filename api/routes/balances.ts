@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import type { BalanceService } from '../../readmodels/balances.js';
+import type { UsageIndex } from '../../readmodels/usageIndex.js';
 import { alertsOf } from '../../readmodels/alerts.js';
 import { DAY_MS, walletKey, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../ledger/ledger.js';
 import { formatScaled } from '../../core/decimal.js';
@@ -66,7 +67,7 @@ export function expiringLotJson(lot: LotState, at: number) {
   };
 }
 
-export function balancesRouter(balances: BalanceService, answers: ResponseCache): Router {
+export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
 
@@ -106,7 +107,8 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache)
     const at = req.query.at === undefined ? undefined : parseInstant('at', req.query.at, now);
     const answerAt = async (current?: LedgerResult) => {
       const wallet = await existingWallet(req, current ?? balances.latest(account));
-      const ledger = current ?? (await balances.at(account, wallet, at as number));
+      // A past instant is computed in memory when the account's usage is held there.
+      const ledger = current ?? (await balances.at(account, wallet, at as number, await usageIndex.ready(account)));
       const balance = ledger.wallets.get(wallet);
       return { wallet: walletOf(wallet), at: iso(ledger.at), ...balanceFields(balance), expired: formatScaled(balance?.expired ?? 0n) };
     };

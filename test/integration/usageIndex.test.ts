@@ -1,9 +1,11 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import type { IngestPipeline } from '../../ingest/pipeline.js';
 import { usageBy, type GroupBy, type UsageQuery } from '../../readmodels/usage.js';
 import { dayBuckets, UsageIndex, type AccountUsage } from '../../readmodels/usageIndex.js';
+import { BalanceService } from '../../readmodels/balances.js';
+import { walletKey } from '../../ledger/ledger.js';
 import { freshStore, pipelineFor } from '../support/store.js';
 
 /**
@@ -150,6 +152,42 @@ describe('the usage index', () => {
     expect(rows).toEqual(await usageBy(store, query));
     expect(rows.find((r) => r.key === 'u-1')).toBeDefined();
   }, 60_000);
+
+  it('gives the balance at a past instant from memory exactly as from storage, across lots, expiries and moves', async () => {
+    // Lots of several terms in each wallet, moves between them (none at a usage's instant).
+    const purchases = WALLETS.flatMap((wallet, w) =>
+      Array.from({ length: 6 }, (_, i) => ({
+        event_id: `buy-${w}-${i}`, type: 'purchase', account_id: 'acme', wallet, amount: `${50_000 + i * 7_777}.5`,
+        occurred_at: new Date(START + i * 60 * DAY + w * 3_600_000).toISOString(),
+        expires_at: new Date(START + i * 60 * DAY + (90 + 30 * i) * DAY).toISOString(),
+      })),
+    );
+    const moves = [0, 1, 2, 3].map((i) => ({
+      event_id: `move-${i}`, type: 'move', account_id: 'acme', occurred_at: new Date(START + (40 + 80 * i) * DAY + 1).toISOString(),
+      from: WALLETS[i % 2], to: WALLETS[(i + 1) % 2], amount: `${1_000 + i}`,
+    }));
+    await post([...purchases, ...moves]);
+    const balances = new BalanceService(store);
+    const index = new UsageIndex(store);
+    const usage = await loaded(index);
+    // The storage path looks the connected wallets up in storage; the memory path does not.
+    const lookups = vi.spyOn(balances, 'connectedWallets');
+    const read = (ledger: Awaited<ReturnType<BalanceService['at']>>, key: ReturnType<typeof walletKey>) => {
+      const b = ledger.wallets.get(key);
+      return b && { total: b.total, used: b.used, available: b.available, expired: b.expired, overage: b.overage, status: b.status };
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 410 * DAY }), fc.constantFrom(...WALLETS), async (offset, wallet) => {
+        const at = START + offset;
+        const key = walletKey(wallet.type, wallet.id);
+        const memory = await balances.at('acme', key, at, usage);
+        const storage = await balances.at('acme', key, at);
+        expect(read(memory, key), new Date(at).toISOString()).toEqual(read(storage, key));
+      }),
+      { numRuns: 60 },
+    );
+    expect(lookups).toHaveBeenCalledTimes(60);
+  }, 120_000);
 
   it('leaves an account larger than its budget to storage', async () => {
     const index = new UsageIndex(store, { maxEntries: 1000 });
