@@ -3,7 +3,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import { clickhouse } from './clickhouse.js';
-import { accountVariable, byNames, dashboardBase, GREEN, RED, statusMappings, walletFilter, walletTypeVariable, walletVariable } from './defaults.js';
+import { accountVariable, byNames, dashboardBase, GREEN, RED, statusMappings, walletFilter, walletKeysIn, walletTypeVariable, walletVariable } from './defaults.js';
 
 /** The Balances page's views: a donut per wallet, every wallet's status, and what expires soon. */
 export const BALANCES_UID = 'balances-overview';
@@ -24,7 +24,9 @@ export const RED_FROM_SQL = 'toDecimal128(intDiv(toInt128(total * 10000) * 4 + 4
  * slice's threshold (green below, red at or above), exact at the boundary itself.
  */
 export function walletDonut(): piechart.PanelBuilder {
-  const wallet = `account_id = \${account:singlequote} AND concat(toString(wallet_type), '/', wallet_id) IN (\${wallet:singlequote})`;
+  // Each copy's `$wallet` is its one wallet. No `$__conditionalAll` here: the plugin decides All
+  // from the dashboard's selection, which would make every copy read every wallet.
+  const wallet = `account_id = \${account:singlequote} AND ${walletKeysIn()}`;
   return new piechart.PanelBuilder()
     .title('${wallet:text}')
     .description('Available and used of the lots active now. Used is green, and red when available is at or below 20 % of the total.')

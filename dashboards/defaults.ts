@@ -6,7 +6,10 @@ import { DATASOURCE } from './clickhouse.js';
 export const DEFAULT_RANGE = { from: 'now-90d', to: 'now' };
 export const TAGS = ['balances'];
 
-/** `team/platform`: how dashboards, variables and alert labels name a wallet. */
+/**
+ * `team/platform`: how dashboards, variables and alert labels name a wallet, and the value of
+ * `$wallet`. For showing and choosing only: filters compare the key columns (`walletKeysIn`).
+ */
 export const WALLET_KEY = "concat(toString(wallet_type), '/', wallet_id)";
 
 export function dashboardBase(uid: string, title: string): dashboard.DashboardBuilder {
@@ -48,7 +51,7 @@ export function walletVariable(): dashboard.QueryVariableBuilder {
     .datasource(DATASOURCE)
     .query(
       `SELECT ${WALLET_KEY} AS __value, concat(name, ' (', toString(wallet_type), ')') AS __text FROM wallet_balances_v1 ` +
-        'WHERE account_id = ${account:singlequote} AND $__conditionalAll(toString(wallet_type) IN (${wallet_type:singlequote}), $wallet_type) ' +
+        'WHERE account_id = ${account:singlequote} AND $__conditionalAll(wallet_type IN (${wallet_type:singlequote}), $wallet_type) ' +
         'ORDER BY wallet_type, name',
     )
     .refresh(dashboard.VariableRefresh.OnDashboardLoad)
@@ -57,13 +60,31 @@ export function walletVariable(): dashboard.QueryVariableBuilder {
     .current({ text: 'All', value: '$__all' });
 }
 
+/**
+ * The wallets `$wallet` holds, as a condition on the key columns themselves: the balance tables
+ * are ordered by (account_id, wallet_type, wallet_id), and only a condition on those columns, not
+ * on a function of them such as `concat`, lets ClickHouse skip the other wallets' rows. Grafana
+ * writes the selected `team/platform` values as quoted strings (`'a','b'`, quotes escaped), and
+ * each splits at its first slash: a type never holds one, an id may. A value whose type is no
+ * wallet type fails the query (the enum cast); the variable offers stored wallets only.
+ * The plugin finds `$__conditionalAll`'s two arguments by counting brackets, not quotes, so every
+ * comma here sits inside parentheses.
+ */
+export function walletKeysIn(prefix = ''): string {
+  const p = prefix ? `${prefix}.` : '';
+  return (
+    `(${p}wallet_type, ${p}wallet_id) IN (SELECT substring(wallet_key, 1, position(wallet_key, '/') - 1), substring(wallet_key, position(wallet_key, '/') + 1) ` +
+    'FROM (SELECT arrayJoin([${wallet:singlequote}]) AS wallet_key))'
+  );
+}
+
 /** The account and the selected wallet types and wallets; `prefix` names a table alias. */
 export function walletFilter(prefix = ''): string {
   const p = prefix ? `${prefix}.` : '';
   return [
     `${p}account_id = \${account:singlequote}`,
-    `$__conditionalAll(toString(${p}wallet_type) IN (\${wallet_type:singlequote}), $wallet_type)`,
-    `$__conditionalAll(concat(toString(${p}wallet_type), '/', ${p}wallet_id) IN (\${wallet:singlequote}), $wallet)`,
+    `$__conditionalAll(${p}wallet_type IN (\${wallet_type:singlequote}), $wallet_type)`,
+    `$__conditionalAll(${walletKeysIn(prefix)}, $wallet)`,
   ].join('\n  AND ');
 }
 

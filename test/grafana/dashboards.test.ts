@@ -4,8 +4,9 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { clickhouseTargetSchema, DATASOURCE_UID } from '../../dashboards/clickhouse.js';
 import { generatedFiles } from '../../dashboards/files.js';
-import { expandAlertQuery, expandMacros, interpolateVariables, type Variables } from './support/macros.js';
+import { conditionalAllArguments, expandAlertQuery, expandMacros, interpolateVariables, type Variables } from './support/macros.js';
 import { allPanels, alertRulesFile, dashboardFiles, datasourcesFile, PROVISIONING, yamlFile } from './support/provisioning.js';
+import { filterConditions, keyColumnsBehindFunctions } from './support/sqlFilters.js';
 
 const SCHEMAS = '/work/shared/grafana';
 const schema = (name: string) => JSON.parse(readFileSync(join(SCHEMAS, `${name}.schema.json`), 'utf8')) as Record<string, unknown>;
@@ -157,6 +158,65 @@ describe('generated provisioning', () => {
   });
 });
 
+/** Every query Grafana runs: panel targets and variables of each dashboard, and the alert rules. */
+function everyQuery(): Array<{ label: string; sql: string }> {
+  const queries: Array<{ label: string; sql: string }> = [];
+  for (const { file, dashboard } of dashboards) {
+    for (const panel of allPanels(dashboard)) for (const t of panel.targets ?? []) queries.push({ label: `${file} "${panel.title}" ${t.refId}`, sql: t.rawSql });
+    for (const v of dashboard.templating.list) if (v.query) queries.push({ label: `${file} $${v.name}`, sql: v.query });
+  }
+  for (const rule of alertRulesFile().groups.flatMap((g) => g.rules)) queries.push({ label: `alert "${rule.title}"`, sql: rule.data[0]?.model.rawSql as string });
+  return queries;
+}
+
+describe('wallet filters compare the key columns themselves, so the primary key (account_id, wallet_type, wallet_id) applies', () => {
+  it('no panel, variable or alert query filters wallets through concat(...) or another function of wallet_type or wallet_id', () => {
+    const queries = everyQuery();
+    expect(queries.length).toBeGreaterThan(10);
+    for (const { label, sql } of queries) expect(keyColumnsBehindFunctions(sql), label).toEqual([]);
+  });
+
+  it('every query that takes $wallet compares (wallet_type, wallet_id) with the picked keys, and $wallet_type compares wallet_type', () => {
+    let walletQueries = 0;
+    for (const { label, sql } of everyQuery()) {
+      const conditions = filterConditions(sql).join('\n');
+      if (sql.includes('${wallet:')) {
+        walletQueries++;
+        expect(conditions, label).toMatch(/\((\w+\.)?wallet_type, (\w+\.)?wallet_id\) IN \(SELECT .*\[\$\{wallet:singlequote\}\]/);
+      }
+      if (sql.includes('${wallet_type:')) expect(conditions, label).toMatch(/\$__conditionalAll\((\w+\.)?wallet_type IN \(\$\{wallet_type:singlequote\}\), \$wallet_type\)/);
+    }
+    // The donut's two queries, Wallets, Expiring, Token events and the three usage panels.
+    expect(walletQueries).toBe(8);
+  });
+
+  it('the check catches a wallet filter through concat(...) or toString(...), and lets a concat column or a join on the key columns through', () => {
+    expect(keyColumnsBehindFunctions("SELECT x FROM t WHERE a = 1 AND concat(toString(wallet_type), '/', wallet_id) IN ('team/a')")).not.toEqual([]);
+    expect(keyColumnsBehindFunctions("SELECT x FROM t AS e WHERE $__conditionalAll(concat(toString(e.wallet_type), '/', e.wallet_id) IN (${wallet:singlequote}), $wallet) ORDER BY x")).not.toEqual([]);
+    expect(keyColumnsBehindFunctions('SELECT x FROM t WHERE toString(wallet_type) IN (${wallet_type:singlequote})')).not.toEqual([]);
+    expect(keyColumnsBehindFunctions('SELECT sum(x) FROM t GROUP BY k HAVING any(wallet_id) = 1')).not.toEqual([]);
+    expect(
+      keyColumnsBehindFunctions(
+        "SELECT concat(toString(w.wallet_type), '/', w.wallet_id) AS wallet FROM w LEFT JOIN l ON l.wallet_type = w.wallet_type AND l.wallet_id = w.wallet_id WHERE w.name = 'concat(wallet_id)' GROUP BY wallet ORDER BY concat(wallet_id)",
+      ),
+    ).toEqual([]);
+  });
+
+  it("the plugin finds a condition and a variable in every $__conditionalAll, counting brackets as it does", () => {
+    const macro = '$__conditionalAll(';
+    let seen = 0;
+    for (const { label, sql } of everyQuery()) {
+      for (let at = sql.indexOf(macro); at >= 0; at = sql.indexOf(macro, at + 1)) {
+        const args = conditionalAllArguments(sql, at + macro.length - 1);
+        expect(args, `${label}: ${sql.slice(at, at + 80)}`).toHaveLength(2);
+        expect(args[1]?.trim(), label).toMatch(/^\$\w+$/);
+        seen++;
+      }
+    }
+    expect(seen).toBeGreaterThan(10);
+  });
+});
+
 describe("the tests' macro expansion follows the plugin's README", () => {
   const range = { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 2, 0, 0, 1, 999) };
   const vars: Variables = {
@@ -181,5 +241,14 @@ describe("the tests' macro expansion follows the plugin's README", () => {
       "'team/o\\'neil','team/b' team/o'neil,team/b 'team/o\\'neil','team/b' acme B",
     );
     expect(() => interpolateVariables('$missing', vars)).toThrow(/not defined/);
+  });
+
+  it("conditionalAll's arguments split as the plugin splits them: commas in brackets stay in the condition, a bare one in quotes or square brackets breaks it", () => {
+    expect(interpolateVariables('$__conditionalAll((a, b) IN (SELECT f(k, 1), g(k) FROM (SELECT arrayJoin([${one:singlequote}]) AS k)), $one) AND 1', vars)).toBe(
+      "(a, b) IN (SELECT f(k, 1), g(k) FROM (SELECT arrayJoin(['team/b']) AS k)) AND 1",
+    );
+    expect(interpolateVariables('$__conditionalAll((a, b) IN (SELECT 1, 2), $wallet)', vars)).toBe('1=1');
+    expect(() => interpolateVariables("$__conditionalAll(w IN ['x', 'y'], $one)", vars)).toThrow(/unexpanded/);
+    expect(() => interpolateVariables("$__conditionalAll(w = ',', $one)", vars)).toThrow(/unexpanded/);
   });
 });

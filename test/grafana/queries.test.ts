@@ -3,6 +3,8 @@ import type { Store } from '../../core/clickhouse.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
 import { DEMO_ACCOUNT, loadDemo } from '../../ingest/demo.js';
 import { RED_FROM_SQL } from '../../dashboards/balances.js';
+import { walletKeysIn } from '../../dashboards/defaults.js';
+import { walletOf, type WalletKey } from '../../ledger/ledger.js';
 import { freshStore, pipelineFor, silentLog } from '../support/store.js';
 import { firingSeries, isNumericType, isTimeType, runAsGrafana, type SqlResult } from './support/chdb.js';
 import { expandAlertQuery, expandPanelQuery, type TimeRange, type Variables } from './support/macros.js';
@@ -109,23 +111,31 @@ async function runPanel(panel: PanelJson, variables: Variables, range: TimeRange
   }
 }
 
+/** All, one wallet and two wallets: the `$wallet` filter's three shapes (`1=1`, one key, a list). */
 const SELECTIONS = [
-  { name: 'every wallet, the last 90 days', range: defaultRange, selection: {} },
+  { name: 'every wallet (All), the last 90 days', range: defaultRange, selection: {}, expected: 24 },
+  {
+    name: 'one wallet (contract/apac), every wallet type, the last 90 days',
+    range: defaultRange,
+    selection: { wallets: (all: string[]) => all.filter((w) => w === 'contract/apac') },
+    expected: ['contract/apac'],
+  },
   {
     name: 'two teams, a custom range 250 to 150 days ago',
     range: customRange,
     selection: { walletType: ['team'], wallets: (all: string[]) => all.filter((w) => ['team/platform', 'team/mobile'].includes(w)) },
+    expected: ['team/mobile', 'team/platform'],
   },
 ];
 
 describe('every panel and variable query runs on chDB over the demo data, macros expanded as the plugin does', () => {
   for (const { file } of dashboardFiles()) {
-    for (const { name, range, selection } of SELECTIONS) {
+    for (const { name, range, selection, expected } of SELECTIONS) {
       it(`${file}: ${name}`, async () => {
         const dashboard = dashboardFiles().find((d) => d.file === file)?.dashboard as DashboardJson;
         const variables = await resolveVariables(dashboard, selection, range);
-        if (selection.wallets) expect(selectedWallets(variables)).toEqual(['team/mobile', 'team/platform']);
-        else expect(selectedWallets(variables)).toHaveLength(24);
+        if (typeof expected === 'number') expect(selectedWallets(variables)).toHaveLength(expected);
+        else expect(selectedWallets(variables)).toEqual(expected);
         for (const panel of allPanels(dashboard)) {
           await runPanel(panel, variables, range, `${file} "${panel.title}"`);
           if (!panel.repeat) continue;
@@ -170,6 +180,47 @@ describe('every panel and variable query runs on chDB over the demo data, macros
     const variables = await resolveVariables(dashboard, { walletType: ['contract'] }, defaultRange);
     expect(variables.wallet?.options.map((o) => o.value).sort()).toEqual(['contract/africa', 'contract/apac', 'contract/latam', 'contract/mena']);
     for (const option of variables.wallet?.options ?? []) expect(option.text).toMatch(/\(contract\)$/);
+  });
+
+  it('the wallet filter selects exactly the picked wallets: a key splits at its first slash as walletOf does, and a quote in an id is escaped', async () => {
+    const keys = ['team/a/b', "team/o'neil", 'contract/a'];
+    const candidates = ['team/a', 'team/a/b', 'team/b', "team/o'neil", 'contract/a', 'contract/a/b'].map((k) => walletOf(k as WalletKey));
+    const wallet = { current: keys, options: keys.map((k) => ({ value: k, text: k })), multi: true };
+    const rows = candidates.map((c) => `('${c.type}', '${c.id.replaceAll("'", "\\'")}')`).join(', ');
+    const sql = expandPanelQuery(
+      `SELECT toString(wallet_type) AS type, wallet_id AS id
+       FROM (SELECT CAST(c.1, 'Enum8(''team'' = 1, ''contract'' = 2)') AS wallet_type, c.2 AS wallet_id FROM (SELECT arrayJoin([${rows}]) AS c))
+       WHERE ${walletKeysIn()}
+       ORDER BY type, id`,
+      { wallet },
+      defaultRange,
+    );
+    const selected = (await runAsGrafana(store, sql)).data;
+    expect(selected).toEqual(keys.map((k) => walletOf(k as WalletKey)).sort((a, b) => `${a.type}/${a.id}`.localeCompare(`${b.type}/${b.id}`)));
+  });
+
+  it('with one or two wallets picked, every balance table is read through its primary key on (wallet_type, wallet_id)', async () => {
+    const balanceTables = /^(wallet_balance_versions_v1|lot_balance_versions_v1|token_event_versions_v1)$/;
+    let checked = 0;
+    for (const picked of [['contract/apac'], ['team/mobile', 'team/platform']]) {
+      for (const { file, dashboard } of dashboardFiles()) {
+        const variables = await resolveVariables(dashboard, { wallets: () => picked }, defaultRange);
+        for (const panel of allPanels(dashboard)) {
+          for (const target of panel.targets ?? []) {
+            const plan = (await runAsGrafana(store, `EXPLAIN indexes = 1 ${expandPanelQuery(target.rawSql, variables, defaultRange)}`)).data.map((r) => String(Object.values(r)[0])).join('\n');
+            for (const read of plan.split('ReadFromMergeTree (').slice(1)) {
+              const table = /^(?:\w+\.)?(\w+)\)/.exec(read)?.[1] ?? '';
+              if (!balanceTables.test(table)) continue;
+              const condition = /Condition: (.*)/.exec(read)?.[1] ?? '';
+              expect(condition, `${file} "${panel.title}" ${target.refId} reads ${table} for ${picked.join(', ')}`).toContain('(wallet_type, wallet_id) in');
+              checked++;
+            }
+          }
+        }
+      }
+    }
+    // The donut's two queries, the Wallets and Expiring tables and Token events, each with one and two wallets.
+    expect(checked).toBeGreaterThanOrEqual(2 * 5);
   });
 
   it('usage panels answer for the picked range: the custom range sums differ from the default one', async () => {

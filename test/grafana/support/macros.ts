@@ -97,13 +97,51 @@ function formatVariable(name: string, variable: Variable | undefined, format: st
   }
 }
 
+/**
+ * The arguments of a `$__conditionalAll(` whose `(` is at `open`, found as the plugin's frontend
+ * finds them (`getMacroArgs` in its `CHDatasource.ts`): it counts round brackets only, not quotes
+ * or square brackets, and splits at every comma one level deep. More or fewer than two arguments,
+ * and the plugin leaves the macro in the query as it is.
+ */
+export function conditionalAllArguments(text: string, open: number): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    if (c === ',' && depth === 1) {
+      args.push(text.slice(start, i));
+      start = i + 1;
+    }
+    if (depth === 0) {
+      args.push(text.slice(start, i));
+      return args;
+    }
+  }
+  return [];
+}
+
+/** `$__conditionalAll(cond, $v)` as the plugin expands it: from the last one back, `1=1` for All or empty. */
+function expandConditionalAll(sql: string, variables: Variables): string {
+  const macro = '$__conditionalAll(';
+  let text = sql;
+  for (let at = text.lastIndexOf(macro); at >= 0; at = text.lastIndexOf(macro)) {
+    const args = conditionalAllArguments(text, at + macro.length - 1);
+    if (args.length !== 2) throw new Error(`the plugin would leave this $__conditionalAll unexpanded (${args.length} arguments): ${text.slice(at, at + 120)}`);
+    const [condition, variable] = args as [string, string];
+    const ref = /^\$\{?(\w+)\}?$/.exec(variable.trim());
+    if (!ref) throw new Error(`$__conditionalAll needs a variable as its last argument: ${variable}`);
+    const end = at + macro.length + condition.length + 1 + variable.length + 1;
+    text = text.slice(0, at) + (isAll(variables[ref[1] as string]) ? '1=1' : condition) + text.slice(end);
+  }
+  return text;
+}
+
 /** The browser's part: conditionalAll first (it needs the raw `$v`), then every variable. */
 export function interpolateVariables(sql: string, variables: Variables): string {
-  const conditional = replaceCalls(sql, '$__conditionalAll', (args) => {
-    const ref = /^\$\{?(\w+)\}?$/.exec(args[args.length - 1] ?? '');
-    if (!ref) throw new Error(`$__conditionalAll needs a variable as its last argument: ${args.join(', ')}`);
-    return isAll(variables[ref[1] as string]) ? '1=1' : args.slice(0, -1).join(', ');
-  });
+  const conditional = expandConditionalAll(sql, variables);
   return conditional.replace(/\$\{(\w+)(?::(\w+))?\}|\$(?!__)(\w+)/g, (_, braced: string | undefined, format: string | undefined, bare: string | undefined) => {
     const name = (braced ?? bare) as string;
     return formatVariable(name, variables[name], format);
