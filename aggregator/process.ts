@@ -9,11 +9,14 @@ import { loadWalletNames } from '../readmodels/walletNames.js';
 import { pairVoidedUsage } from './voids.js';
 
 /**
- * The aggregator: the one writer of the balance tables (migration 020). It recomputes an
- * account's ledger when the account stores an event, whichever process stored it (seen by
- * polling `account_versions_v1`, or at once through `notify` in this process), and when the
- * clock passes the account's next lot boundary. Each recomputation writes a complete snapshot
- * under a new version, so restarts, replays and a second aggregator never leave a wrong row.
+ * The aggregator: the one writer of the balance tables (migration 020) and of the void pairings
+ * (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
+ * whichever process stored it (seen by polling `account_versions_v1` every `POLL_MS`, or at once
+ * through `notify` in this process), and when the clock passes the account's next lot boundary.
+ * Each recomputation pairs the account's voids, then writes a complete snapshot under a
+ * new version, so restarts, replays and a second aggregator never leave a wrong row. A restarted
+ * aggregator recomputes every account it owns at its first pass, so pairings and snapshots a
+ * crash left unwritten are made then.
  */
 
 /** How often every account's stored-event count is compared with the last snapshot's. */
@@ -200,17 +203,22 @@ export class BalanceAggregator {
 
   /** Computes the account's ledger now and writes it as a new snapshot. */
   async recompute(accountId: string): Promise<SnapshotReport> {
-    // Pairings that no process made (a standalone ingest pairs nothing, a crash lost one) are
-    // made here first; making one twice is harmless (voids.ts).
+    // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
+    // nothing. They are made before the count is read, since a pairing counts as a change of the
+    // account (migration 017); one made already, or twice, counts once (voids.ts).
     await pairVoidedUsage(this.store, [accountId]);
     const at = this.clock();
-    // Read before the ledger's input: an event stored in between changes the count again, so
+    // Read before the ledger's input: an event stored after this read changes the count again, so
     // the next pass recomputes.
     const [versionRow] = await this.store.queryTsv(
       `SELECT sum(events) FROM ${this.store.table('account_versions_v1')} WHERE account_id = {account:String}`,
       { account: accountId },
     );
     const events = Number(versionRow?.[0] ?? 0);
+    // A void stored between the pairing and that read is counted but was not paired, and no
+    // later pass would see the count change for it: it is paired now, before the ledger reads
+    // the pairings. Usually there is none, and the query looks only at the account's few voids.
+    await pairVoidedUsage(this.store, [accountId]);
     const [input, names, nextUsage] = await Promise.all([
       loadLedgerInput(this.store, { accountId, at }),
       loadWalletNames(this.store, accountId),

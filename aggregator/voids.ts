@@ -5,8 +5,11 @@ import type { Store } from '../core/clickhouse.js';
  * usage read subtracts. It writes the pairings that are missing when it runs; run after both
  * of a usage and its void are stored, whatever their order and whichever processes stored
  * them, it finds the pair. Two runs at once may write a pairing twice: the table is keyed by the
- * voided event and read with FINAL, so it still counts once. A run that never happened (a crash
- * after the insert) is made up by the next run for the account, or the aggregator's sweep.
+ * voided event and read with FINAL, so it still counts once.
+ *
+ * The aggregator runs it for an account at each recomputation, which follows any stored event
+ * (process.ts), so a run that never happened (a crash after the insert) is made up there. The
+ * api process, which stores events and answers reads, also runs it on each batch it stores.
  *
  * Cheap when there is nothing to pair: one look at the account's few voids. A void whose target
  * is not a stored usage event (a purchase, a move, or one not arrived yet) is looked up again on

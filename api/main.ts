@@ -8,7 +8,6 @@ import { reportBackgroundFailures } from '../core/background.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
-import { pairVoidedUsage } from '../aggregator/voids.js';
 import { kafkaWorkerFromConfig } from '../ingest/service.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { createApp } from './app.js';
@@ -16,6 +15,7 @@ import { BalanceService, freshnessOf } from '../readmodels/balances.js';
 import { AlertEvaluator } from '../alerts/evaluator.js';
 import { ensureWebBuild } from '../scripts/buildWeb.js';
 import { BalanceAggregator } from '../aggregator/process.js';
+import { pairVoidedUsage } from '../aggregator/voids.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
@@ -33,7 +33,8 @@ const webBuild = ensureWebBuild({ quiet: true }).then(
 const store = storeFromConfig(config);
 const migrations = await migrate(store);
 log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
-// Pairings a crash left unwritten are made up before anything is answered.
+// Pairings a crash left unwritten (or a standalone ingest left to an aggregator not yet run) are
+// made before anything is answered.
 await pairVoidedUsage(store, 'all');
 
 const metrics = createMetrics();
@@ -48,7 +49,9 @@ const pipeline = createIngestPipeline({
     balances.invalidate(accounts, freshnessOf(source));
     aggregator?.notify(accounts);
   },
-  // Voids are paired as soon as this process stores them, so an answer after a write reflects it.
+  // Void pairing is the aggregator's: it pairs an account's voids at each recomputation. This
+  // process also answers reads, so it runs the aggregator's pairing on each batch it stores,
+  // before acknowledging it: an answer after a write reflects the void at once.
   afterStore: (accounts) => pairVoidedUsage(store, accounts),
 });
 const apiKeys = [...config.BALANCES_API_KEYS];

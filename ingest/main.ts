@@ -4,7 +4,6 @@ import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
-import { pairVoidedUsage } from '../aggregator/voids.js';
 import { createIngestPipeline } from './pipeline.js';
 import { kafkaWorkerFromConfig } from './service.js';
 import { ingestNdjsonFile } from './sources/file.js';
@@ -18,15 +17,13 @@ const config = loadConfigOrExit(ingestConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'ingest');
 const store = storeFromConfig(config);
 await migrate(store);
-// Pairings a crash left unwritten are made up before anything new is stored.
-await pairVoidedUsage(store, 'all');
 const metrics = createMetrics();
 const abort = new AbortController();
-/** Voids are paired by whichever process stores the second of a usage and its void. */
-const pairVoids = (accounts: string[]) => pairVoidedUsage(store, accounts);
+// This process stores what arrives (events_v1, rejected_events_v1) and nothing derived: the
+// aggregator sees every stored event through account_versions_v1 and pairs voids itself.
+const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
 
 if (args.file) {
-  const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal, afterStore: pairVoids });
   const tty = process.stderr.isTTY;
   const report = await ingestNdjsonFile({
     pipeline,
@@ -44,7 +41,6 @@ if (args.file) {
   log.info({ event: 'file_ingested', file: args.file, ...report }, 'file ingested');
   await store.close();
 } else {
-  const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal, afterStore: pairVoids });
   const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, store);
   if (!worker) {
     process.stderr.write('KAFKA_BROKERS is not set: set it to consume Kafka, or pass --file <events.ndjson>\n');
