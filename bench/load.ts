@@ -387,12 +387,22 @@ async function server(): Promise<void> {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const stolen = stealMeter();
 
+  const profiler = args.profile ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+  }
+  const startProfile = async () => profiler && (await profiler.post('Profiler.start'));
+  const stopProfile = async () => (profiler ? ((await profiler.post('Profiler.stop')) as { profile: CpuProfile }).profile : undefined);
+
   // Phase 1, the peer: the same readers, nothing arriving.
+  await startProfile();
   loopDelay.enable();
   const quietStarted = performance.now();
   const quiet = await child<ReadResult>('readers', { base, keys, wallets, seconds });
   const quietEnded = performance.now();
   loopDelay.disable();
+  const quietProfile = await stopProfile();
   const quietLoop = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
   loopDelay.reset();
 
@@ -406,18 +416,13 @@ async function server(): Promise<void> {
       if (latest > 0) lags.push(Date.now() - latest);
     });
   }, 1000);
-  const profiler = args.profile ? new Session() : undefined;
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  await startProfile();
   loopDelay.enable();
   const loadStarted = performance.now();
   const loaded = await child<ReadResult>('readers', { base, keys, wallets, seconds });
   const loadEnded = performance.now();
   loopDelay.disable();
-  const cpuProfile = profiler ? ((await profiler.post('Profiler.stop')) as { profile: CpuProfile }).profile : undefined;
+  const cpuProfile = await stopProfile();
   clearInterval(sampler);
   const atEnd = await kafkaCount();
   const loadLoop = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
@@ -566,6 +571,7 @@ async function server(): Promise<void> {
     `While literal SQL (inserts, aggregator) ran under ingest (${fmt(literalBusyMs / 1000, 1)} s), parameterised reads ran alongside for ${fmt(overlapMs / 1000, 1)} s (${fmt((100 * overlapMs) / Math.max(1, literalBusyMs), 0)}%).`,
   );
   console.log(`Load average of the machine (${cpus().length} cores) at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (at the start: ${loadAtStart})`);
+  if (quietProfile) report('Server JavaScript during the quiet phase: self time by function (top 15)', topFunctions(quietProfile, 15));
   if (cpuProfile) report('Server JavaScript during the ingest phase: self time by function (top 15)', topFunctions(cpuProfile, 15));
 
   const p99 = overall['ingest: p99 ms'];

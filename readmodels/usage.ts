@@ -33,9 +33,12 @@ export interface UsageRow {
 
 const isoDay = (t: number) => new Date(t).toISOString().slice(0, 10);
 
-/** Whether `tz` names a time zone this runtime knows. A check costs well under a millisecond. */
+/** The canonical zone names of this runtime, read once: looking one up costs no formatter. */
+const CANONICAL_ZONES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('timeZone'));
+
+/** Whether `tz` names a time zone this runtime knows, an alias (`Asia/Calcutta`) included. */
 export function isTimeZone(tz: string): boolean {
-  if (tz === 'UTC') return true;
+  if (tz === 'UTC' || CANONICAL_ZONES.has(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

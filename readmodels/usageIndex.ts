@@ -21,14 +21,16 @@ import type { UsageQuery, UsageRow } from './usage.js';
  * below 2^53.
  */
 
-/** Rows re-read behind the newest one seen: an insert is visible a little after its stamp. */
+/** Rows re-read before the previous read's instant: an insert is visible a little after its stamp. */
 export const OVERLAP_MS = 5_000;
-/** Rows older than this behind the newest are settled: their count must match storage's. */
+/** Rows stamped this long before the previous read are settled: their count must match storage's. */
 export const SETTLED_MS = 60_000;
 /** How long an index is trusted without asking storage for new rows (as `VERSION_CHECK_MS`). */
 export const CHECK_MS = 1_000;
 /** How old an index may be when served while it catches up behind (as `MAX_STALENESS_MS`). */
 export const STALE_MS = 10_000;
+/** Rows applied between two turns of the event loop while an account loads. */
+const APPLY_SLICE = 10_000;
 /** An account over the budget is asked about again after this long. */
 const TOO_BIG_RECHECK_MS = 300_000;
 const SPLIT = 100_000_000;
@@ -126,25 +128,26 @@ export class AccountUsage {
   readonly products = new Dictionary();
   /** Entries held, usage and voided copies together. */
   size = 0;
-  /** The newest `ingested_at` among the rows read. */
-  newest = 0;
-  /** Ids of the rows read within `OVERLAP_MS` of the newest: the next read skips them. */
+  /** Storage's clock when the last read ran: the next one reads rows stamped from `OVERLAP_MS` before it. */
+  readAt = 0;
+  /** Ids of the rows read that the next read reads again: it skips them. */
   private recent = new Map<string, number>();
   /** Voided events already held as negative copies. */
   readonly voided = new Set<string>();
   /** When the last read of storage began (wall clock). */
   checkedAt = 0;
 
-  /** Applies rows of the catch-up query; returns how many entries it added. */
-  apply(rows: string[][]): number {
+  /**
+   * Applies rows of a read; returns how many entries it added. Ids of rows stamped at or after
+   * `rereadFrom` are kept, since the next read returns them again.
+   */
+  apply(rows: string[][], rereadFrom: number): number {
     let added = 0;
-    let newest = this.newest;
     for (const [kind = '', eventId = '', at = '0', ingested = '0', type = '', id = '', user = '', product = '', service = '', amount = '0'] of rows) {
       if (kind === 'u') {
         if (this.recent.has(eventId)) continue;
         const stamp = Number(ingested);
-        this.recent.set(eventId, stamp);
-        if (stamp > newest) newest = stamp;
+        if (stamp >= rereadFrom) this.recent.set(eventId, stamp);
         this.add(walletKey(type, id), Number(at), stamp, user, product, service, amount, 1);
         added++;
       } else if (kind === 'v') {
@@ -154,9 +157,8 @@ export class AccountUsage {
         added++;
       }
     }
-    this.newest = newest;
     for (const [eventId, stamp] of this.recent) {
-      if (stamp < newest - OVERLAP_MS) this.recent.delete(eventId);
+      if (stamp < rereadFrom) this.recent.delete(eventId);
     }
     return added;
   }
@@ -449,7 +451,7 @@ export class UsageIndex {
     }
     const usage = new AccountUsage();
     this.pending.delete(accountId);
-    await this.read(accountId, usage, true);
+    await this.read(accountId, usage, true, true);
     this.accounts.set(accountId, usage);
     this.held += usage.size;
     this.evict(accountId);
@@ -484,14 +486,16 @@ export class UsageIndex {
    * One read of storage: usage rows stamped since a little before the newest held, voided
    * events when their count changed, and the count of settled rows to check against.
    */
-  private async read(accountId: string, usage: AccountUsage, first: boolean): Promise<boolean> {
+  private async read(accountId: string, usage: AccountUsage, first: boolean, inSlices = false): Promise<boolean> {
     const startedAt = Date.now();
-    const since = first ? 0 : usage.newest - OVERLAP_MS;
-    const settled = usage.newest - SETTLED_MS;
+    const since = first ? 0 : usage.readAt - OVERLAP_MS;
+    const settled = usage.readAt - SETTLED_MS;
     const events = this.store.table('events_v1');
     const voided = this.store.table('voided_usage_v2');
     const rows = await this.store.queryTsv(
-      `SELECT 'u', event_id, toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(ingested_at), toString(wallet_type), wallet_id, user_id,
+      `SELECT 'n', '', toUnixTimestamp64Milli(now64(3)), toInt64(0), '', '', '', '', '', '0'
+       UNION ALL
+       SELECT 'u', event_id, toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(ingested_at), toString(wallet_type), wallet_id, user_id,
               toString(product), toString(service), toString(assumeNotNull(amount))
        FROM ${events}
        WHERE account_id = {account:String} AND type = 'usage' AND ingested_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
@@ -508,7 +512,17 @@ export class UsageIndex {
        WHERE {check:UInt8} = 1 AND account_id = {account:String} AND type = 'usage' AND ingested_at < fromUnixTimestamp64Milli({settled:Int64}, 'UTC')`,
       { account: accountId, since, knownVoided: usage.voided.size, check: first || settled <= 0 ? 0 : 1, settled: Math.max(0, settled) },
     );
-    usage.apply(rows);
+    const readAt = Number(rows.find((r) => r[0] === 'n')?.[2] ?? startedAt);
+    // The next read starts OVERLAP_MS before this one: rows stamped since then are read again.
+    const rereadFrom = readAt - OVERLAP_MS;
+    if (inSlices) {
+      // A whole account is taken in slices, letting requests run between them.
+      for (let i = 0; i < rows.length; i += APPLY_SLICE) {
+        usage.apply(rows.slice(i, i + APPLY_SLICE), rereadFrom);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } else usage.apply(rows, rereadFrom);
+    usage.readAt = readAt;
     usage.checkedAt = startedAt;
     const check = rows.find((r) => r[0] === 'c');
     return check === undefined || Number(check[2]) === usage.countStampedBefore(settled);

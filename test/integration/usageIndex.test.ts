@@ -135,8 +135,8 @@ describe('the usage index', () => {
   it('reads the account again when a row became visible after the rows it overlaps', async () => {
     const index = new UsageIndex(store);
     const usage = await loaded(index);
-    // A row stamped two minutes before the newest, as an insert stalled that long would be.
-    const stamp = usage.newest - 120_000;
+    // A row stamped two minutes before the last read, as an insert stalled that long would be.
+    const stamp = usage.readAt - 120_000;
     await store.command(
       `INSERT INTO ${store.table('events_v1')} (account_id, event_id, type, occurred_at, wallet_type, wallet_id, amount, user_id, product, service, source, ingested_at)
        VALUES ('acme', 'use-stalled', 'usage', fromUnixTimestamp64Milli(${NOW - DAY}, 'UTC'), 'team', 'alpha', 5, 'u-1', 'compiler', 'compiler-0', 'test', fromUnixTimestamp64Milli(${stamp}, 'UTC'))`,
