@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Store } from '../core/clickhouse.js';
+import { StorageError, type Store } from '../core/clickhouse.js';
 import { sleep } from '../core/retry.js';
 import { clusterClause, everyNodeEngine } from './clusterSql.js';
 
@@ -31,11 +31,12 @@ const UNKNOWN_TABLE = '60';
 
 const codeOf = (err: unknown) => String((err as { code?: unknown }).code ?? '');
 
-export class MigrationLockTimeout extends Error {
-  readonly retriable = true;
+/** A storage error: the lock's holder is alive and still migrating, so a later start succeeds. */
+export class MigrationLockTimeout extends StorageError {
+  override readonly name: string = 'MigrationLockTimeout';
+
   constructor(readonly holder: string, waitedMs: number) {
-    super(`another process (${holder}) has held the migration lock for ${Math.round(waitedMs / 1000)} s; try again later`);
-    this.name = 'MigrationLockTimeout';
+    super(`another process (${holder}) has held the migration lock for ${Math.round(waitedMs / 1000)} s; try again later`, { retriable: true });
   }
 }
 
@@ -68,18 +69,20 @@ export async function acquireMigrationLock(store: Store, options: MigrationLockO
     }
     if (Date.now() - started > waitMs) throw new MigrationLockTimeout(holder?.owner ?? 'unknown', Date.now() - started);
     await sleep(delay, options.signal);
-    if (options.signal?.aborted) throw new Error('stopped while waiting for the migration lock');
+    if (options.signal?.aborted) throw new StorageError('stopped while waiting for the migration lock', { retriable: false });
     delay = Math.min(1_000, delay * 2);
   }
 
-  let lost: Error | undefined;
+  let lost: StorageError | undefined;
   const renew = async () => {
     await store.insertJsonEachRow(LOCK_TABLE, JSON.stringify({ owner, expires_at: new Date(Date.now() + leaseMs).toISOString().replace('T', ' ').replace('Z', '') }) + '\n');
   };
   await renew();
   const timer = setInterval(() => {
     renew().catch((err: unknown) => {
-      lost = new Error(`the migration lease could not be renewed: ${(err as Error).message}`);
+      // Reported by the next `assertHeld`: the migration stops there. Every step of a migration
+      // can be done again, so a later start that takes the lock finishes it.
+      lost = new StorageError('the migration lease could not be renewed', { retriable: true, cause: err });
     });
   }, Math.max(10, Math.floor(leaseMs / 3)));
   timer.unref();

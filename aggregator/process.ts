@@ -1,11 +1,11 @@
 import { randomInt } from 'node:crypto';
 import type { Store } from '../core/clickhouse.js';
-import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { computeLedger } from '../ledger/ledger.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import { loadWalletNames } from '../readmodels/walletNames.js';
+import { AggregatorError } from './errors.js';
 import { pairVoidedUsage } from './voids.js';
 
 /**
@@ -165,7 +165,8 @@ export class BalanceAggregator {
     try {
       versions = await this.storedEvents();
     } catch (err) {
-      this.log.warn({ event: 'aggregator_poll_failed', err, retriable: isRetriableStorageError(err) }, 'could not read account versions');
+      const failure = new AggregatorError('could not read account versions', err);
+      this.log.warn({ event: 'aggregator_poll_failed', err: failure, retriable: failure.retriable }, 'could not read account versions');
       return { nextDue: this.clock() + RETRY_MS, storageAnswered: false };
     }
     const now = this.clock();
@@ -183,10 +184,11 @@ export class BalanceAggregator {
         try {
           await this.recompute(accountId);
         } catch (err) {
+          const failure = err instanceof AggregatorError ? err : new AggregatorError('could not write the balances of an account', err, accountId);
           const previous = this.accounts.get(accountId);
           const retryAt = this.clock() + RETRY_MS;
           this.accounts.set(accountId, { events: previous?.events ?? -1, changesAt: retryAt, retryAt });
-          this.log.error({ event: 'aggregator_account_failed', account: accountId, err, retriable: isRetriableStorageError(err) }, 'could not write balances of an account; will retry');
+          this.log.error({ event: 'aggregator_account_failed', account: accountId, err: failure, retriable: failure.retriable }, 'could not write balances of an account; will retry');
         }
       }
     };
@@ -201,8 +203,16 @@ export class BalanceAggregator {
     return new Map(rows.map(([accountId = '', events = '0']) => [accountId, Number(events)]));
   }
 
-  /** Computes the account's ledger now and writes it as a new snapshot. */
+  /** Computes the account's ledger now and writes it as a new snapshot; fails with an `AggregatorError`. */
   async recompute(accountId: string): Promise<SnapshotReport> {
+    try {
+      return await this.writeSnapshot(accountId);
+    } catch (err) {
+      throw new AggregatorError('could not write the balances of an account', err, accountId);
+    }
+  }
+
+  private async writeSnapshot(accountId: string): Promise<SnapshotReport> {
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
     // nothing. They are made before the count is read, since a pairing counts as a change of the
     // account (migration 017); one made already, or twice, counts once (voids.ts).

@@ -1,4 +1,5 @@
 import type { Store } from '../core/clickhouse.js';
+import { isRetriable, StageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { sleep, withRetry } from '../core/retry.js';
 import { alertsOf, type Alert } from '../readmodels/alerts.js';
@@ -30,12 +31,16 @@ export interface AlertEvaluatorOptions {
   retryBaseMs?: number;
 }
 
-class DeliveryError extends Error {
-  constructor(
-    message: string,
-    readonly retriable: boolean,
-  ) {
-    super(message);
+/**
+ * The alerts stage's error: a delivery the webhook did not take, or an evaluation that storage
+ * did not answer. A delivery is retriable when the receiver was unreachable or answered 5xx, 408
+ * or 429; any other answer refuses the payload for good.
+ */
+export class AlertError extends StageError {
+  override readonly name: string = 'AlertError';
+
+  constructor(message: string, options: { retriable: boolean; cause?: unknown }) {
+    super(message, options);
   }
 }
 
@@ -116,30 +121,29 @@ export class AlertEvaluator {
               signal: AbortSignal.timeout(10_000),
             });
           } catch (err) {
-            throw new DeliveryError(`webhook unreachable: ${(err as Error).message}`, true);
+            throw new AlertError('webhook unreachable', { retriable: true, cause: err });
           }
           // The answer's body is read only to free the connection; a failure to read it changes nothing.
           await response.arrayBuffer().catch((err: unknown) => log.debug({ event: 'webhook_body_unread', err }, 'webhook answer body not read'));
           if (response.status >= 200 && response.status < 300) return;
-          throw new DeliveryError(`webhook answered ${response.status}`, response.status >= 500 || response.status === 429 || response.status === 408);
+          throw new AlertError(`webhook answered ${response.status}`, { retriable: response.status >= 500 || response.status === 429 || response.status === 408 });
         },
         {
           attempts: this.options.attempts ?? 5,
           baseMs: this.options.retryBaseMs ?? 1_000,
           maxMs: 30_000,
-          isRetriable: (err) => err instanceof DeliveryError && err.retriable,
-          onRetry: (err, attempt, delayMs) => log.warn({ event: 'alert_delivery_retry', attempt, delayMs, err: (err as Error).message, alert: change.alert_key }, 'retrying webhook'),
+          onRetry: (err, attempt, delayMs) => log.warn({ event: 'alert_delivery_retry', attempt, delayMs, err, alert: change.alert_key }, 'retrying webhook'),
         },
       );
       log.info({ event: 'alert_delivered', alert: change.alert_key, status: change.status, account: change.account_id }, 'alert delivered');
       return true;
     } catch (err) {
-      if (err instanceof DeliveryError && !err.retriable) {
+      if (err instanceof AlertError && !err.retriable) {
         // The receiver refuses this payload for good; record it so it is not sent forever.
-        log.error({ event: 'alert_refused', alert: change.alert_key, err: err.message }, 'webhook refused the alert');
+        log.error({ event: 'alert_refused', alert: change.alert_key, err }, 'webhook refused the alert');
         return true;
       }
-      log.error({ event: 'alert_delivery_failed', alert: change.alert_key, err: (err as Error).message }, 'alert not delivered; retried next evaluation');
+      log.error({ event: 'alert_delivery_failed', alert: change.alert_key, err }, 'alert not delivered; retried next evaluation');
       return false;
     }
   }
@@ -151,7 +155,8 @@ export class AlertEvaluator {
         try {
           await this.evaluateOnce();
         } catch (err) {
-          this.options.log.error({ event: 'alert_evaluation_failed', err }, 'alert evaluation failed');
+          const failure = new AlertError('alert evaluation failed', { retriable: isRetriable(err), cause: err });
+          this.options.log.error({ event: 'alert_evaluation_failed', err: failure, retriable: failure.retriable }, 'alert evaluation failed; evaluated again at the next interval');
         }
         await sleep(this.options.intervalMs, this.stopping.signal);
       }

@@ -1,21 +1,27 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, Response } from 'express';
-import { isRetriableStorageError } from '../core/clickhouse.js';
+import { isRetriable, StageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
 export type HttpStatus = 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 503;
 
-/** An error meant for the client: its code and message are the answer, never a stack trace. */
-export class ApiError extends Error {
+/**
+ * The api stage's error, meant for the client: its code and message are the answer, never a
+ * stack trace. Retriable when the same request may pass later: storage that did not answer (503,
+ * with Retry-After) or a rate limit (429). The cause, when there is one, is for the log.
+ */
+export class ApiError extends StageError {
+  override readonly name: string = 'ApiError';
+
   constructor(
     readonly status: HttpStatus,
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super(message, { retriable: status === 503 || status === 429, cause: options.cause });
   }
 }
 
@@ -31,8 +37,8 @@ export const STORAGE_RETRY_AFTER_SECONDS = 5;
  * Storage is down or did not confirm in time. Retrying is safe: events that did land answer as
  * duplicates, so nothing is counted twice.
  */
-export function storageUnavailable(): ApiError {
-  return new ApiError(503, 'storage_unavailable', 'storage did not confirm the write; retry later, events already stored count as duplicates');
+export function storageUnavailable(cause?: unknown): ApiError {
+  return new ApiError(503, 'storage_unavailable', 'storage did not confirm the write; retry later, events already stored count as duplicates', undefined, { cause });
 }
 
 export function sendError(res: Response, err: ApiError): void {
@@ -73,9 +79,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       const known = status === 413 || status === 415 ? status : 400;
       return sendError(res, new ApiError(known, 'invalid_request', (err as { expose?: boolean }).expose ? (err as Error).message : 'the request is malformed'));
     }
-    if (isRetriableStorageError(err)) {
+    // Past the client's own mistakes, what may pass if tried again is storage that did not
+    // answer (a StorageError, or an IngestError over one): the client is told to retry.
+    if (isRetriable(err)) {
       log.warn({ event: 'http_storage_unavailable', err, method: req.method, path: req.path }, 'storage unavailable');
-      return sendError(res, storageUnavailable());
+      return sendError(res, storageUnavailable(err));
     }
     log.error({ event: 'http_unhandled_error', err, method: req.method, path: req.path }, 'request failed');
     sendError(res, new ApiError(500, 'internal_error', 'the server could not complete the request'));

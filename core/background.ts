@@ -1,3 +1,4 @@
+import { isRetriable } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -10,7 +11,7 @@ export type BackgroundFailure = (task: string, err: unknown) => void;
 export function reportBackgroundFailures(log: Logger, metrics: Metrics): BackgroundFailure {
   return (task, err) => {
     metrics.backgroundFailures.inc({ task });
-    log.error({ event: 'background_task_failed', task, err }, `background task ${task} failed`);
+    log.error({ event: 'background_task_failed', task, err, retriable: isRetriable(err) }, `background task ${task} failed`);
   };
 }
 

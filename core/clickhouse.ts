@@ -4,10 +4,12 @@ import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { lockDataDir } from './dataDirLock.js';
+import { StageError } from './errors.js';
 
 /**
  * The one way the product reaches ClickHouse. The embedded chDB connection and the HTTP
  * connection give the same `@clickhouse/client` client, so no code path differs but this one.
+ * Every call fails with a `StorageError`, which says whether trying again may pass.
  */
 export interface Store {
   readonly client: ClickHouseClient;
@@ -88,47 +90,90 @@ export function createStore(options: StoreOptions): Store {
     kind,
     cluster,
     table,
-    async insertJsonEachRow(name, ndjson, insertOptions) {
-      if (ndjson.length === 0) return;
-      const token = insertOptions?.deduplicationToken;
-      // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
-      const result = await client.exec({
-        query: `INSERT INTO ${table(name)}${token ? ` SETTINGS insert_deduplication_token = '${token.replace(/[^A-Za-z0-9_-]/g, '')}'` : ''} FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
-      });
-      result.stream.resume();
-    },
-    async queryRows<T>(query: string, params?: Record<string, unknown>) {
-      // One JSON document parses several times faster than the same rows as JSONEachRow lines.
-      const rs = await client.query({ query, format: 'JSON', query_params: params ?? {} });
-      return (await rs.json<T>()).data;
-    },
-    async queryTsv(query, params) {
-      const rs = await client.query({ query, format: 'TabSeparated', query_params: params ?? {} });
-      const text = await rs.text();
-      if (text.length === 0) return [];
-      const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-      return lines.map((line) => line.split('\t').map(unescapeTsv));
-    },
-    async queryJsonLines(query, params) {
-      const rs = await client.query({ query, format: 'JSONEachRow', query_params: params ?? {} });
-      return rs.text();
-    },
-    async command(query, params) {
-      await client.command({ query, query_params: params ?? {} });
-    },
-    async ping() {
-      const result = await client.ping();
-      return result.success;
-    },
+    insertJsonEachRow: (name, ndjson, insertOptions) =>
+      classified(`insert into ${name}`, async () => {
+        if (ndjson.length === 0) return;
+        const token = insertOptions?.deduplicationToken;
+        // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
+        const result = await client.exec({
+          query: `INSERT INTO ${table(name)}${token ? ` SETTINGS insert_deduplication_token = '${token.replace(/[^A-Za-z0-9_-]/g, '')}'` : ''} FORMAT JSONEachRow`,
+          values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
+        });
+        result.stream.resume();
+      }),
+    queryRows: <T>(query: string, params?: Record<string, unknown>) =>
+      classified('query', async () => {
+        // One JSON document parses several times faster than the same rows as JSONEachRow lines.
+        const rs = await client.query({ query, format: 'JSON', query_params: params ?? {} });
+        return (await rs.json<T>()).data;
+      }),
+    queryTsv: (query, params) =>
+      classified('query', async () => {
+        const rs = await client.query({ query, format: 'TabSeparated', query_params: params ?? {} });
+        const text = await rs.text();
+        if (text.length === 0) return [];
+        const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+        return lines.map((line) => line.split('\t').map(unescapeTsv));
+      }),
+    queryJsonLines: (query, params) =>
+      classified('query', async () => {
+        const rs = await client.query({ query, format: 'JSONEachRow', query_params: params ?? {} });
+        return rs.text();
+      }),
+    command: (query, params) =>
+      classified('command', async () => {
+        await client.command({ query, query_params: params ?? {} });
+      }),
+    ping: () =>
+      classified('ping', async () => {
+        const result = await client.ping();
+        return result.success;
+      }),
     async close() {
       try {
-        await client.close();
+        await classified('close', () => client.close());
       } finally {
         releaseDataDir();
       }
     },
   };
+}
+
+/**
+ * The storage stage's error: every failure of a `Store` call is one, classified once, here, by
+ * the error codes ClickHouse and the network give. `code` is the first code found along the
+ * causes; the failure is retriable when any of them means "try again".
+ */
+export class StorageError extends StageError {
+  override readonly name: string = 'StorageError';
+  readonly code: string | undefined;
+
+  constructor(
+    message: string,
+    options: { retriable: boolean; cause?: unknown; code?: string },
+  ) {
+    super(message, options);
+    this.code = options.code;
+  }
+
+  /** The failure of a `Store` call, `operation` saying which, classified by its codes. */
+  static of(operation: string, cause: unknown): StorageError {
+    if (cause instanceof StorageError) return cause;
+    const codes = codesOf(cause);
+    return new StorageError(`storage ${operation} failed`, {
+      retriable: codes.some((code) => RETRIABLE_CLICKHOUSE_CODES.has(code) || RETRIABLE_NODE_CODES.has(code)),
+      cause,
+      code: codes[0],
+    });
+  }
+}
+
+async function classified<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw StorageError.of(operation, err);
+  }
 }
 
 /** ClickHouse errors carry a numeric code; these mean "try again", not "your data is wrong". */
@@ -152,12 +197,16 @@ const RETRIABLE_CLICKHOUSE_CODES = new Set([
 ]);
 const RETRIABLE_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 
-export function isRetriableStorageError(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (RETRIABLE_CLICKHOUSE_CODES.has(code) || RETRIABLE_NODE_CODES.has(code))) return true;
-  const cause = (err as { cause?: unknown }).cause;
-  return cause !== undefined && cause !== err && isRetriableStorageError(cause);
+/** The error codes along a failure and its causes, outermost first. */
+function codesOf(err: unknown): string[] {
+  const codes: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e = err; typeof e === 'object' && e !== null && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') codes.push(code);
+  }
+  return codes;
 }
 
 const TSV_ESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '\\': '\\', '0': '\0', b: '\b', f: '\f', "'": "'" };

@@ -46,8 +46,12 @@ function removeIfOurs(dataDir: string): void {
   const path = join(dataDir, LOCK_FILE);
   try {
     if (ownerOf(path) === process.pid) unlinkSync(path);
-  } catch {
-    // Already gone, or the directory with it.
+  } catch (err) {
+    // Already gone, or the directory with it, is the end wanted. Anything else leaves a lock
+    // naming this pid, which the next process takes over once this one has exited: said, not fatal.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      process.emitWarning(`the lock file ${path} could not be removed: ${(err as Error).message}`, 'DataDirLock');
+    }
   }
 }
 

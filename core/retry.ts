@@ -1,20 +1,24 @@
+import { isRetriable } from './errors.js';
+
 export interface RetryOptions {
   /** Attempts in all, the first included. `Infinity` retries until `signal` aborts. */
   attempts: number;
   baseMs: number;
   maxMs: number;
-  isRetriable: (err: unknown) => boolean;
+  /** Which failures are tried again; by default those whose error says `retriable` (errors.ts). */
+  isRetriable?: (err: unknown) => boolean;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   signal?: AbortSignal;
 }
 
 /** Capped exponential backoff with full jitter; only errors flagged retriable are tried again. */
 export async function withRetry<T>(operation: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const retriable = options.isRetriable ?? isRetriable;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (err) {
-      if (attempt >= options.attempts || !options.isRetriable(err) || options.signal?.aborted) throw err;
+      if (attempt >= options.attempts || !retriable(err) || options.signal?.aborted) throw err;
       const cap = Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1));
       const delayMs = Math.round(cap / 2 + Math.random() * (cap / 2));
       options.onRetry?.(err, attempt, delayMs);

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { createStore, type Store } from './clickhouse.js';
 import type { StorageConfig } from './config.js';
 import { DataDirInUseError } from './dataDirLock.js';
@@ -33,7 +34,11 @@ export function onShutdown(stop: (signal: string) => Promise<void>): void {
     stopping = true;
     stop(signal).then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        // The process is exiting: its logger may not flush, stderr does.
+        process.stderr.write(`stopping on ${signal} failed: ${inspect(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', handler);

@@ -3,6 +3,7 @@ import type { Metrics } from '../core/metrics.js';
 import type { IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
 import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sources/kafka.js';
 import { deliveredLater } from '../core/promises.js';
+import { duringStep, IngestError, type IngestStep } from './errors.js';
 
 export interface KafkaWorkerOptions {
   source: KafkaSource;
@@ -35,7 +36,7 @@ export interface KafkaWorker {
   start(): Promise<void>;
   /** Flushes what was received, commits it and disconnects. */
   stop(): Promise<void>;
-  /** Resolves when the worker has stopped; rejects if it stopped on an error. */
+  /** Resolves when the worker has stopped; rejects with an `IngestError` if it stopped on one. */
   readonly done: Promise<void>;
 }
 
@@ -63,7 +64,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   let paused = false;
   let stopping = false;
   let revoked = false;
-  let failure: Error | undefined;
+  let failure: IngestError | undefined;
   let wake: () => void = () => undefined;
   let drained: Array<() => void> = [];
   let commitChain: Promise<void> = Promise.resolve();
@@ -79,8 +80,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       };
     });
 
-  function fail(err: unknown) {
-    failure ??= err instanceof Error ? err : new Error(String(err));
+  function fail(step: IngestStep, err: unknown) {
+    failure ??= IngestError.of(step, err);
     // Batches waiting on back-pressure must return, or the consumer could never be stopped.
     unblockAll();
     signal();
@@ -203,8 +204,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
           letters.push({ record: fits[i] as KafkaRecord, code: outcome.code, message: outcome.message });
         }
       });
-      if (refusals.length) await options.recordRejections?.(refusals);
-      await source.sendDeadLetters(letters);
+      const recordRejections = options.recordRejections;
+      if (refusals.length && recordRejections) await duringStep('store_rejections', () => recordRejections(refusals));
+      await duringStep('kafka_dead_letters', () => source.sendDeadLetters(letters));
       return { ...result, rejected: result.rejected + refusals.length };
     })();
     // Commits are chained so they go out in flush order, and stop at the first failure.
@@ -214,7 +216,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       const offsets = nextOffsets(records);
       // A commit that fails after the client's own retries stops the worker: going on would
       // keep storing while the group's offsets stand still, and hide a broken consumer.
-      const done = await source.commit(offsets, generation);
+      const done = await duringStep('kafka_commit', () => source.commit(offsets, generation));
       const counts = { events: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected };
       if (done) {
         log.debug({ event: 'kafka_batch_committed', ...counts }, 'batch stored and committed');
@@ -226,7 +228,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     }));
     const tracked = committed
       .catch((err: unknown) => {
-        fail(err);
+        fail('kafka_batch', err);
         log.error({ event: 'kafka_batch_failed', err: failure }, 'batch could not be stored or committed; nothing past it is committed');
       })
       .finally(() => {
@@ -259,7 +261,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   let resolveDone: () => void = () => undefined;
-  let rejectDone: (err: Error) => void = () => undefined;
+  let rejectDone: (err: IngestError) => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
     resolveDone = resolve;
     rejectDone = reject;
@@ -288,14 +290,14 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       loopPromise = loop();
       loopPromise.then(
         () => resolveDone(),
-        async (err: Error) => {
+        async (err: unknown) => {
           stopping = true;
           unblockAll();
           await disconnectWithin(failureGraceMs);
-          rejectDone(err);
+          rejectDone(IngestError.of('kafka_batch', err));
         },
       );
-      source.crashed.catch((err: Error) => fail(err));
+      source.crashed.catch((err: unknown) => fail('kafka_consumer', err));
       await source.start({ onBatch, onRevoke, onAssign });
       log.info({ event: 'kafka_worker_started' }, 'consuming');
     },

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../core/clickhouse.js';
-import { isRetriableStorageError } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { withRetry } from '../core/retry.js';
 import { contentOf, decodeEvent, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
 import { eventKey, lookupStoredKeys, storedContents } from './dedupe.js';
+import { duringStep, type IngestStep } from './errors.js';
 
 /** One raw event as a source received it. */
 export interface IncomingMessage {
@@ -28,7 +28,8 @@ export interface BatchResult {
 export interface IngestPipeline {
   /**
    * decode → validate → dedupe → store. Resolves once every accepted event and every rejection
-   * is written; only then may the source acknowledge the batch.
+   * is written; only then may the source acknowledge the batch. Rejects with an `IngestError`
+   * naming the step that failed, retriable when its storage failure is.
    */
   ingest(messages: IncomingMessage[], ctx: ValidationContext, options?: IngestOptions): Promise<BatchResult>;
 }
@@ -148,27 +149,27 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
   let writeQueue: Promise<unknown> = Promise.resolve();
 
   function serialised<T>(step: () => Promise<T>): Promise<T> {
+    // The queue only orders batches: the next one runs after this one whether it failed or not,
+    // and this batch's own caller receives its failure.
     const run = writeQueue.then(step, step);
-    // The queue only orders batches; each batch's own caller receives its failure.
-    writeQueue = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    writeQueue = run;
     return run;
   }
 
-  const retrying = <T>(label: string, attempts: number, operation: () => Promise<T>) =>
-    withRetry(operation, {
-      attempts,
-      baseMs: 100,
-      maxMs: 10_000,
-      isRetriable: isRetriableStorageError,
-      signal: options.signal,
-      onRetry: (err, attempt, delayMs) => {
-        metrics.storeRetries.inc();
-        log.warn({ event: 'store_retry', step: label, attempt, delayMs, err }, 'retrying storage write');
-      },
-    });
+  /** A storage step, tried again while its failure is retriable (StorageError says). */
+  const retrying = <T>(step: IngestStep, attempts: number, operation: () => Promise<T>) =>
+    duringStep(step, () =>
+      withRetry(operation, {
+        attempts,
+        baseMs: 100,
+        maxMs: 10_000,
+        signal: options.signal,
+        onRetry: (err, attempt, delayMs) => {
+          metrics.storeRetries.inc();
+          log.warn({ event: 'store_retry', step, attempt, delayMs, err }, 'retrying storage write');
+        },
+      }),
+    );
 
   /**
    * dedupe + store, retried as one step. An insert whose acknowledgement was lost (a timeout,
@@ -266,7 +267,8 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         if (storedFor.size > 0) options.onStored?.([...storedFor], ctx.source);
         // Also after a batch of duplicates: a redelivery after a crash between the insert and
         // this step brings the derived state up to date.
-        if (candidates.length > 0) await options.afterStore?.([...new Set(candidates.map((c) => c.row.account_id))]);
+        const afterStore = options.afterStore;
+        if (afterStore && candidates.length > 0) await duringStep('after_store', () => afterStore([...new Set(candidates.map((c) => c.row.account_id))]));
         metrics.batchSize.observe(messages.length);
         metrics.flushSeconds.observe((performance.now() - started) / 1000);
       });

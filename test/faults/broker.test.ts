@@ -9,6 +9,7 @@ import { flakyNetwork } from '../support/flakyNetwork.js';
 import { committedTotal, produce, topicSpans, waitFor } from '../support/kafkaTools.js';
 import { startMockBroker, type MockBroker } from '../support/mockBroker.js';
 import { count, freshStore, uniqueName } from '../support/store.js';
+import { tearDown } from '../support/teardown.js';
 import { storedUsageTotals, usageTotals, workload } from '../support/workload.js';
 
 /**
@@ -27,9 +28,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   broker?.thaw();
-  await worker?.stop().catch(() => undefined);
-  await store?.close();
-  await broker?.stop();
+  // A worker is left only by a test that failed before stopping it: what it stopped on is reported too.
+  await tearDown(
+    () => worker?.stop(),
+    () => store?.close(),
+    () => broker?.stop(),
+  );
 });
 
 describe('the broker disconnects or stalls while the worker consumes', () => {

@@ -15,6 +15,7 @@ import { faultyStore, type FaultyStore } from '../support/faultyStore.js';
 import { committedTotal, produce, waitFor } from '../support/kafkaTools.js';
 import { startMockBroker, type MockBroker } from '../support/mockBroker.js';
 import { count, freshStore, uniqueName } from '../support/store.js';
+import { tearDown } from '../support/teardown.js';
 
 /**
  * Storage goes away under a running process (API and Kafka worker sharing one pipeline, as
@@ -69,10 +70,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   store?.up();
-  await worker?.stop().catch(() => undefined);
-  await new Promise((resolve) => server?.close(resolve));
-  await real?.close();
-  await broker?.stop();
+  // The worker retries storage until it is stopped: it stops cleanly, or says why it could not.
+  await tearDown(
+    () => worker?.stop(),
+    () => new Promise((resolve) => server?.close(resolve)),
+    () => real?.close(),
+    () => broker?.stop(),
+  );
 });
 
 describe('storage down or stalling under a running process', () => {

@@ -1,7 +1,7 @@
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../core/clickhouse.js';
+import { StorageError, type Store } from '../../core/clickhouse.js';
 import { startApi, type TestApi } from '../support/api.js';
 import { move, purchase, usage, voidOf } from '../support/events.js';
 import { freshStore } from '../support/store.js';
@@ -126,7 +126,7 @@ describe('the OpenAPI document', () => {
     await conforms('get', '/v1/alerts', { key: 'acme-ingest' }, 403);
 
     // A store that refuses writes: events are answered 503 with Retry-After, not accepted.
-    const refusing: Store = { ...store, insertJsonEachRow: () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })) };
+    const refusing: Store = { ...store, insertJsonEachRow: (table) => Promise.reject(StorageError.of(`insert into ${table}`, Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' }))) };
     const down = await startApi(refusing);
     try {
       await conforms('post', '/v1/events', { ...admin, body: JSON.stringify([usage('oa-down-1')]) }, 503, down);

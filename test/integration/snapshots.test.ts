@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { walletKey } from '../../ledger/ledger.js';
-import type { Store } from '../../core/clickhouse.js';
+import { StorageError, type Store } from '../../core/clickhouse.js';
 import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../readmodels/balances.js';
 import { createMetrics } from '../../core/metrics.js';
 import { reportBackgroundFailures } from '../../core/background.js';
@@ -85,7 +85,7 @@ describe('the snapshots of many accounts', () => {
     const flaky: Store = {
       ...store,
       queryRows(query, params) {
-        if (failing) return Promise.reject(Object.assign(new Error('storage went away'), { code: 'ECONNREFUSED' }));
+        if (failing) return Promise.reject(StorageError.of('query', Object.assign(new Error('storage went away'), { code: 'ECONNREFUSED' })));
         return store.queryRows(query, params);
       },
     };

@@ -7,7 +7,7 @@ import { loadMigrations, migrate } from '../../aggregator/migrate.js';
 import { ndjson, purchase, usage, voidOf } from '../support/events.js';
 import { runEntry } from '../support/processes.js';
 import { count, freshStore, pipelineFor, silentLog, uniqueName } from '../support/store.js';
-import { createStore } from '../../core/clickhouse.js';
+import { createStore, StorageError } from '../../core/clickhouse.js';
 import { testDataDir } from '../support/store.js';
 import { usageBy } from '../../readmodels/usage.js';
 import { createMetrics } from '../../core/metrics.js';
@@ -138,7 +138,7 @@ describe('storage errors', () => {
       async insertJsonEachRow(table, body) {
         if (table === 'events_v1' && failures < 2) {
           failures++;
-          throw Object.assign(new Error('Timeout exceeded while reading from socket'), { code: '209' });
+          throw StorageError.of(`insert into ${table}`, Object.assign(new Error('Timeout exceeded while reading from socket'), { code: '209' }));
         }
         return real.insertJsonEachRow(table, body);
       },
@@ -162,7 +162,7 @@ describe('storage errors', () => {
       async insertJsonEachRow(table, body, options) {
         await real.insertJsonEachRow(table, body, options);
         const code = body.length > 0 ? lost[table]?.shift() : undefined;
-        if (code) throw Object.assign(new Error(`acknowledgement lost (${code})`), { code });
+        if (code) throw StorageError.of(`insert into ${table}`, Object.assign(new Error(`acknowledgement lost (${code})`), { code }));
       },
     };
     const pipeline = createIngestPipeline({ store: landedThenFailed, metrics: createMetrics(), log: silentLog, afterStore: (a) => pairVoidedUsage(real, a) });
@@ -184,11 +184,16 @@ describe('storage errors', () => {
       ...real,
       async insertJsonEachRow() {
         attempts++;
-        throw Object.assign(new Error('Unknown table'), { code: '60' });
+        throw StorageError.of('insert into events_v1', Object.assign(new Error('Unknown table'), { code: '60' }));
       },
     };
     const pipeline = createIngestPipeline({ store: broken, metrics: createMetrics(), log: silentLog });
-    await expect(pipeline.ingest(lines([usage('x1')]), { source: 'test' })).rejects.toThrow('Unknown table');
+    await expect(pipeline.ingest(lines([usage('x1')]), { source: 'test' })).rejects.toMatchObject({
+      name: 'IngestError',
+      step: 'store_events',
+      retriable: false,
+      cause: { code: '60', cause: { message: 'Unknown table' } },
+    });
     expect(attempts).toBe(1);
   });
 });

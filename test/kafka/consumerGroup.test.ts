@@ -8,6 +8,7 @@ import { capturedLog, type CapturedLog } from '../support/capturedLog.js';
 import { committedTotal, produce, topicSpans, waitFor } from '../support/kafkaTools.js';
 import { startMockBroker, type MockBroker } from '../support/mockBroker.js';
 import { count, freshStore, uniqueName } from '../support/store.js';
+import { tearDown } from '../support/teardown.js';
 import { storedUsageTotals, usageTotals, workload } from '../support/workload.js';
 
 /**
@@ -23,9 +24,11 @@ beforeAll(async () => {
   store = await freshStore();
 });
 afterAll(async () => {
-  for (const worker of running) await worker.stop().catch(() => undefined);
-  await store?.close();
-  await broker?.stop();
+  await tearDown(
+    ...running.map((worker) => () => worker.stop()),
+    () => store?.close(),
+    () => broker?.stop(),
+  );
 });
 
 /** The same store, every insert taking `ms` longer: a member whose writes are still under way when the group rebalances. */

@@ -9,6 +9,7 @@ import { usage } from '../support/events.js';
 import { committedTotal, produce, topicSpans, waitFor } from '../support/kafkaTools.js';
 import { consumeWithKcat, startMockBroker, type MockBroker } from '../support/mockBroker.js';
 import { count, freshStore, silentLog, uniqueName } from '../support/store.js';
+import { tearDown } from '../support/teardown.js';
 
 /**
  * Poison on one partition: every bad message reaches the dead-letter topic and the rejected
@@ -26,9 +27,11 @@ beforeAll(async () => {
   store = await freshStore();
 });
 afterAll(async () => {
-  for (const worker of workers) await worker.stop().catch(() => undefined);
-  await store?.close();
-  await broker?.stop();
+  await tearDown(
+    ...workers.map((worker) => () => worker.stop()),
+    () => store?.close(),
+    () => broker?.stop(),
+  );
 });
 
 async function consume(topic: string, groupId: string): Promise<void> {

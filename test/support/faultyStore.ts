@@ -1,4 +1,4 @@
-import type { Store } from '../../core/clickhouse.js';
+import { StorageError, type Store } from '../../core/clickhouse.js';
 
 export type StorageMode = 'up' | 'down' | 'stalled';
 
@@ -23,15 +23,15 @@ export function faultyStore(store: Store): FaultyStore {
   let resumed: () => void = () => undefined;
   let gate = Promise.resolve();
 
-  async function through<T>(call: () => Promise<T>): Promise<T> {
+  async function through<T>(operation: string, call: () => Promise<T>): Promise<T> {
     if (mode === 'down') {
       refused++;
-      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+      throw StorageError.of(operation, Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' }));
     }
     if (mode === 'stalled') {
       refused++;
       await gate;
-      return through(call);
+      return through(operation, call);
     }
     return call();
   }
@@ -43,12 +43,12 @@ export function faultyStore(store: Store): FaultyStore {
     database: store.database,
     kind: store.kind,
     table: (name) => store.table(name),
-    insertJsonEachRow: (table, ndjson) => through(() => store.insertJsonEachRow(table, ndjson)),
-    queryRows: (query, params) => through(() => store.queryRows(query, params)),
-    queryTsv: (query, params) => through(() => store.queryTsv(query, params)),
-    queryJsonLines: (query, params) => through(() => store.queryJsonLines(query, params)),
-    command: (query, params) => through(() => store.command(query, params)),
-    ping: () => through(() => store.ping()),
+    insertJsonEachRow: (table, ndjson) => through(`insert into ${table}`, () => store.insertJsonEachRow(table, ndjson)),
+    queryRows: (query, params) => through('query', () => store.queryRows(query, params)),
+    queryTsv: (query, params) => through('query', () => store.queryTsv(query, params)),
+    queryJsonLines: (query, params) => through('query', () => store.queryJsonLines(query, params)),
+    command: (query, params) => through('command', () => store.command(query, params)),
+    ping: () => through('ping', () => store.ping()),
     close: () => store.close(),
     get mode() {
       return mode;

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { StorageError } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
+import { IngestError } from '../../ingest/errors.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import type { BatchResult, IngestPipeline } from '../../ingest/pipeline.js';
 import { isOwnershipLost, whileKeepingMembership, type CommitOffset, type DeadLetter, type KafkaSource, type PartitionBatch, type SourceCallbacks } from '../../ingest/sources/kafka.js';
 import { silentLog } from '../support/store.js';
+
+/** What the pipeline throws when ClickHouse refuses an insert for good (NOT_ENOUGH_SPACE). */
+const diskFull = () => new IngestError('store_events', StorageError.of('insert into events_v1', Object.assign(new Error('disk full'), { code: '243' })));
 
 /**
  * A Kafka source in memory: the test hands it batches and watches commits, pauses and dead
@@ -53,7 +58,9 @@ function memorySource() {
   const deliver = (b: PartitionBatch) => {
     const handed = (callbacks as SourceCallbacks).onBatch(b);
     open.add(handed);
-    void handed.finally(() => open.delete(handed)).catch(() => undefined);
+    // Forgotten once settled; a failure reaches whoever awaits `handed`.
+    const forget = () => void open.delete(handed);
+    handed.then(forget, forget);
     return handed;
   };
   /** A rebalance as the source reports it: revoke everything, then the new assignment. */
@@ -121,14 +128,14 @@ describe('the Kafka worker', () => {
       call++;
       if (call === 1) {
         await new Promise((r) => setTimeout(r, 50));
-        throw Object.assign(new Error('disk full'), { code: '243' });
+        throw diskFull();
       }
     });
     const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 5, maxInFlight: 1000 });
     await worker.start();
     await deliver(batch(0, 0, 5));
     await deliver(batch(0, 5, 5));
-    await expect(worker.done).rejects.toThrow('disk full');
+    await expect(worker.done).rejects.toMatchObject({ name: 'IngestError', step: 'store_events', retriable: false, cause: { code: '243' } });
     expect(call).toBe(2);
     expect(state.commits).toEqual([]);
   });
@@ -210,7 +217,8 @@ describe('the Kafka worker', () => {
     const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 5, maxInFlight: 1000 });
     await worker.start();
     await deliver(batch(0, 0, 5));
-    await expect(worker.done).rejects.toThrow('Not authorized');
+    // kafkajs's own flag says whether the commit may pass later; the worker stops either way.
+    await expect(worker.done).rejects.toMatchObject({ name: 'IngestError', step: 'kafka_commit', retriable: false, cause: { message: 'Not authorized to access group' } });
     await deliver(batch(0, 5, 5));
     await new Promise((r) => setTimeout(r, 50));
     expect(pipeline.sizes).toEqual([5]);
@@ -223,7 +231,7 @@ describe('the Kafka worker', () => {
     const pipeline = acceptingPipeline(async () => {
       if (++call === 1) {
         await new Promise((r) => setTimeout(r, 60));
-        throw Object.assign(new Error('disk full'), { code: '243' });
+        throw diskFull();
       }
     });
     const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 4, maxInFlight: 8 });
@@ -236,10 +244,10 @@ describe('the Kafka worker', () => {
     // ...and two more partitions' batches buffered behind them, as many as the bound.
     blocked.push(deliver(batch(1, 0, 4)), deliver(batch(2, 0, 4)));
     const outcome = await Promise.race([
-      worker.done.then(() => 'resolved', (err: Error) => err.message),
+      worker.done.then(() => 'resolved', (err: IngestError) => (err.cause as StorageError).code),
       new Promise((r) => setTimeout(() => r('still waiting'), 5_000)),
     ]);
-    expect(outcome).toBe('disk full');
+    expect(outcome).toBe('243');
     await Promise.all(blocked);
     expect(state.commits).toEqual([]);
     expect(state.disconnected).toBe(true);
@@ -259,7 +267,7 @@ describe('the Kafka worker', () => {
     await worker.start();
     await deliver(batch(0, 0, 2));
     await deliver(batch(0, 2, 2));
-    await expect(worker.done).rejects.toThrow('schema mismatch');
+    await expect(worker.done).rejects.toMatchObject({ name: 'IngestError', step: 'kafka_batch', cause: { message: 'schema mismatch' } });
   });
 });
 
