@@ -25,6 +25,12 @@ export const POLL_MS = 250;
 const RETRY_MS = 2_000;
 /** Accounts recomputed at once. */
 const CONCURRENCY = 2;
+/**
+ * The shortest time between two recomputations of one account begun because events arrived:
+ * under a steady stream, one recomputation a second instead of one after another, which on a
+ * small machine took the CPU that storing the stream needs.
+ */
+export const MIN_RECOMPUTE_MS = 1_000;
 
 export interface AggregatorOptions {
   store: Store;
@@ -63,6 +69,8 @@ interface AccountState {
   changesAt: number;
   /** After a failure, not before this instant. */
   retryAt: number;
+  /** When the last recomputation began. */
+  startedAt?: number;
 }
 
 export interface SnapshotReport {
@@ -174,8 +182,11 @@ export class BalanceAggregator {
     for (const [accountId, events] of versions) {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
-      const changed = state === undefined || state.events !== events || notified.has(accountId) || now >= state.changesAt;
+      const arrived = state !== undefined && (state.events !== events || notified.has(accountId));
+      const changed = state === undefined || now >= state.changesAt || (arrived && now >= (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
       if (changed && (state === undefined || now >= state.retryAt)) due.push(accountId);
+      // Not yet: the next pass looks again, since the count still differs.
+      else if (arrived && notified.has(accountId)) this.notified.add(accountId);
     }
     let next = 0;
     const worker = async () => {
@@ -216,6 +227,7 @@ export class BalanceAggregator {
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
     // nothing. They are made before the count is read, since a pairing counts as a change of the
     // account (migration 017); one made already, or twice, counts once (voids.ts).
+    const startedAt = this.clock();
     await pairVoidedUsage(this.store, [accountId]);
     const at = this.clock();
     // Read before the ledger's input: an event stored after this read changes the count again, so
@@ -254,7 +266,7 @@ export class BalanceAggregator {
       this.store.insertJsonEachRow('balance_snapshots_v1', JSON.stringify({ account_id: accountId, events, ...common })),
     ]);
     // The next instant the snapshot changes with no new event: a lot boundary, a move, or dated usage.
-    this.accounts.set(accountId, { events, changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0 });
+    this.accounts.set(accountId, { events, changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0, startedAt });
     return { accountId, version, events, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
   }
 

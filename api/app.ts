@@ -20,6 +20,7 @@ import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
 import type { BalanceService } from '../readmodels/balances.js';
 import { UsageIndex } from '../readmodels/usageIndex.js';
+import { readGate } from './readGate.js';
 
 export interface AppOptions {
   store: Store;
@@ -36,6 +37,11 @@ export interface AppOptions {
   rateLimit?: RateLimit;
   /** How long a POST /v1/events waits for storage before answering 503. */
   ingestDeadlineMs?: number;
+  /**
+   * Reads started per turn of the event loop, the others waiting for the next (`readGate.ts`),
+   * for a process that also consumes Kafka; not paced when not given.
+   */
+  readsPerTurn?: number;
   /** Usage held in memory for the usage routes; one over `store` with the default budget when not given. */
   usageIndex?: UsageIndex;
 }
@@ -85,6 +91,7 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT));
+  if (options.readsPerTurn !== undefined) app.use('/v1', readGate(options.readsPerTurn));
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();

@@ -16,6 +16,7 @@ import { AlertEvaluator } from '../alerts/evaluator.js';
 import { ensureWebBuild } from '../scripts/buildWeb.js';
 import { BalanceAggregator } from '../aggregator/process.js';
 import { pairVoidedUsage } from '../aggregator/voids.js';
+import { lanesOf } from '../core/lanes.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
@@ -39,12 +40,14 @@ await pairVoidedUsage(store, 'all');
 
 const metrics = createMetrics();
 const abort = new AbortController();
-const balances = new BalanceService(store, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
+// On embedded chDB, ingest's queries go ahead of reads and background work (core/lanes.ts).
+const lanes = lanesOf(store);
+const balances = new BalanceService(lanes.reads, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
 // The balance tables' writer runs in this process when no other process can reach the store
 // (embedded chDB), or with --aggregate; against a server it is usually `npm run aggregate`.
-const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store, log }) : undefined;
+const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store: lanes.reads, log }) : undefined;
 const pipeline = createIngestPipeline({
-  store, metrics, log, signal: abort.signal,
+  store: lanes.ingest, metrics, log, signal: abort.signal,
   onStored: (accounts, source) => {
     balances.invalidate(accounts, freshnessOf(source));
     aggregator?.notify(accounts);
@@ -52,7 +55,7 @@ const pipeline = createIngestPipeline({
   // Void pairing is the aggregator's: it pairs an account's voids at each recomputation. This
   // process also answers reads, so it runs the aggregator's pairing on each batch it stores,
   // before acknowledging it: an answer after a write reflects the void at once.
-  afterStore: (accounts) => pairVoidedUsage(store, accounts),
+  afterStore: (accounts) => pairVoidedUsage(lanes.ingest, accounts),
 });
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;
@@ -72,7 +75,9 @@ if (args.demo) {
 await webBuild;
 
 const app = createApp({
-  store, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
+  store: lanes.reads, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
+  // Kafka is consumed on this event loop too: reads start one per turn, so it keeps up (readGate.ts).
+  ...(config.KAFKA_BROKERS?.length ? { readsPerTurn: 1 } : {}),
   corsOrigins: config.BALANCES_CORS_ORIGINS,
   rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
 });
@@ -90,7 +95,7 @@ if (demoKey) {
 }
 
 // One pipeline for HTTP and Kafka: its dedupe-then-insert step is serialised across both.
-const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, store);
+const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, lanes.ingest);
 if (worker) {
   await worker.start();
   worker.done.catch((err: unknown) => {
@@ -99,7 +104,7 @@ if (worker) {
   });
 }
 
-const alerts = new AlertEvaluator({ store, balances, log, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
+const alerts = new AlertEvaluator({ store: lanes.reads, balances, log, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
 alerts.start();
 aggregator?.start();
 

@@ -12,6 +12,7 @@
  *   npm run bench -- load --seconds 15    a quicker run
  */
 import { fork } from 'node:child_process';
+import { Agent as HttpAgent, get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
@@ -99,6 +100,19 @@ const ROUTES: Array<{ name: string; path: (w: Wallet, rand: () => number) => str
 
 async function runReaders(order: ReadOrder): Promise<ReadResult> {
   const result: ReadResult = { timings: {}, errors: {}, examples: [] };
+  // Node's own HTTP client over kept-alive connections, one per reader: a light client, so the
+  // readers take as little of the machine's CPU from the server as they can.
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: order.keys.length });
+  const get = (url: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = httpGet(url, { agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
   for (const route of ROUTES) {
     result.timings[route.name] = [];
     result.errors[route.name] = 0;
@@ -118,9 +132,8 @@ async function runReaders(order: ReadOrder): Promise<ReadResult> {
         const started = performance.now();
         let problem: string | undefined;
         try {
-          const res = await fetch(order.base + path, { headers: { authorization: `Bearer ${key}`, 'x-bench-route': String(i % ROUTES.length) } });
-          const body = await res.arrayBuffer();
-          if (!(res.ok || res.status === 304)) problem = `${res.status} ${path}: ${Buffer.from(body).toString('utf8').slice(0, 200)}`;
+          const res = await get(order.base + path, { authorization: `Bearer ${key}`, 'x-bench-route': String(i % ROUTES.length) });
+          if (!((res.status >= 200 && res.status < 300) || res.status === 304)) problem = `${res.status} ${path}: ${res.body.toString('utf8').slice(0, 200)}`;
         } catch (err) {
           problem = `${path}: ${(err as Error).message}`;
         }
@@ -132,6 +145,7 @@ async function runReaders(order: ReadOrder): Promise<ReadResult> {
       }
     }),
   );
+  agent.destroy();
   return result;
 }
 
@@ -297,7 +311,11 @@ async function server(): Promise<void> {
   // Which read route a storage call was made for, from the readers' x-bench-route header.
   const routeOf = new AsyncLocalStorage<string>();
   const calls: Call[] = [];
-  const timed = (label: string): Store => {
+  /** Events per insert into the raw table, and when: the ingest's batch sizes. */
+  const batches: Array<{ at: number; events: number; ms: number }> = [];
+  const { lanesOf } = await import('../core/lanes.js');
+  const lanes = lanesOf(store);
+  const timed = (label: string, base = lanes.reads): Store => {
     const wrap =
       <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
       async (...a: A): Promise<R> => {
@@ -308,13 +326,18 @@ async function server(): Promise<void> {
           calls.push({ label, ms: performance.now() - started, at: started, route: routeOf.getStore() });
         }
       };
+    const insert = wrap(base.insertJsonEachRow);
     return {
-      ...store,
-      insertJsonEachRow: wrap(store.insertJsonEachRow),
-      queryRows: wrap(store.queryRows) as Store['queryRows'],
-      queryTsv: wrap(store.queryTsv),
-      queryJsonLines: wrap(store.queryJsonLines),
-      command: wrap(store.command),
+      ...base,
+      insertJsonEachRow: async (table, ndjson, options) => {
+        const started = performance.now();
+        await insert(table, ndjson, options);
+        if (label === 'ingest' && table === 'events_v1') batches.push({ at: started, events: ndjson.split('\n').filter(Boolean).length, ms: performance.now() - started });
+      },
+      queryRows: wrap(base.queryRows) as Store['queryRows'],
+      queryTsv: wrap(base.queryTsv),
+      queryJsonLines: wrap(base.queryJsonLines),
+      command: wrap(base.command),
     };
   };
 
@@ -325,7 +348,7 @@ async function server(): Promise<void> {
   const readStore = parallelReads > 0 ? literalReads(timed('API reads'), parallelReads) : timed('API reads');
   const balances = new BalanceService(readStore, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
   const aggregator = new BalanceAggregator({ store: timed('aggregator'), log });
-  const ingestStore = timed('ingest');
+  const ingestStore = timed('ingest', lanes.ingest);
   const pipeline = createIngestPipeline({
     store: ingestStore,
     metrics,
@@ -349,6 +372,7 @@ async function server(): Promise<void> {
     balances,
     corsOrigins: config.BALANCES_CORS_ORIGINS,
     rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
+    readsPerTurn: 1,
   });
   const outer = express();
   outer.use((req, _res, next) => routeOf.run(ROUTES[Number(req.get('x-bench-route'))]?.name ?? '', next));
@@ -510,6 +534,15 @@ async function server(): Promise<void> {
     { figure: 'event → stored lag, p99 ms', value: fmt(percentile(lags, 99), 0) },
     { figure: 'event → stored lag, max ms', value: fmt(Math.max(...lags), 0) },
     { figure: 'drain after the producer stopped, s', value: fmt(drainSeconds, 2) },
+    ...(() => {
+      const window = batches.filter((b) => b.at >= loadStarted && b.at < loadEnded);
+      const sizes = window.map((b) => b.events);
+      return [
+        { figure: 'inserts into the raw table during the window', value: window.length },
+        { figure: 'events per insert, p50 / max', value: `${fmt(percentile(sizes, 50), 0)} / ${sizes.length ? Math.max(...sizes) : 0}` },
+        { figure: 'insert time, p50 / p99 ms', value: `${fmt(percentile(window.map((b) => b.ms), 50), 0)} / ${fmt(percentile(window.map((b) => b.ms), 99), 0)}` },
+      ];
+    })(),
     { figure: 'rows stored / distinct event ids', value: `${rows} / ${ids}` },
     { figure: 'rejected events', value: Number(rejected?.n ?? 0) },
     { figure: 'every produced event stored exactly once', value: exactlyOnce ? 'yes' : 'NO' },

@@ -127,11 +127,12 @@ export class BalanceService {
     }
     const usable = cached !== undefined && at < cached.changesAt && at >= cached.result.at;
     if (usable && !this.dirty.has(accountId)) {
-      const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS;
-      if (confirmed) return { ...cached.result, at };
+      const checkedLately = Date.now() - cached.checkedAt < VERSION_CHECK_MS;
+      if (checkedLately && !this.behind.has(accountId)) return { ...cached.result, at };
       if (Date.now() - cached.computedAt < MAX_STALENESS_MS) {
-        // Serve what we have; the refresh runs behind it, once per account at a time.
-        this.refresh(accountId).catch((err: unknown) => this.onBackgroundFailure('snapshot_refresh', err));
+        // Serve what we have; the refresh runs behind it, once per account at a time and, under
+        // a steady stream of writes, at most once a VERSION_CHECK_MS.
+        if (!checkedLately) this.refresh(accountId).catch((err: unknown) => this.onBackgroundFailure('snapshot_refresh', err));
         return { ...cached.result, at };
       }
     }

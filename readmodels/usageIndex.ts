@@ -408,7 +408,8 @@ export class UsageIndex {
         this.answered.memory++;
         return fresh;
       }
-      if (pending?.soon || age >= CHECK_MS) {
+      // At most one read of storage a CHECK_MS, even under a steady stream of writes.
+      if (age >= CHECK_MS) {
         this.catchUp(accountId, usage).catch((err: unknown) => this.onBackgroundFailure('usage_index_catch_up', err));
       }
       this.answered.memory++;

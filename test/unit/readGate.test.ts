@@ -1,0 +1,108 @@
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readGate } from '../../api/readGate.js';
+import { lanesOf } from '../../core/lanes.js';
+import type { Store } from '../../core/clickhouse.js';
+
+/** Reads start a few per turn of the event loop; a slow read holds nothing back; writes pass. */
+const servers: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function serve(app: express.Express): Promise<string> {
+  const server = app.listen(0, '127.0.0.1');
+  servers.push(server);
+  await new Promise((r) => server.once('listening', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('readGate', () => {
+  it('starts at most perTurn reads on each turn of the event loop', async () => {
+    const starts: number[] = [];
+    let turn = 0;
+    const ticking = setInterval(() => turn++, 0);
+    const app = express();
+    app.use(readGate(1));
+    app.get('/r', (_req, res) => {
+      starts.push(turn);
+      // Each read keeps the loop busy a little, as a real handler does.
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      res.send('ok');
+    });
+    const base = await serve(app);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => fetch(`${base}/r`).then((r) => r.text())));
+    clearInterval(ticking);
+    expect(answers).toEqual(Array(12).fill('ok'));
+    // No two reads started in one turn of the timers.
+    expect(new Set(starts).size).toBe(starts.length);
+  });
+
+  it('lets other reads start while one waits on storage', async () => {
+    let releaseSlow: () => void = () => undefined;
+    const app = express();
+    app.use(readGate(1));
+    app.get('/slow', async (_req, res) => {
+      await new Promise<void>((r) => (releaseSlow = r));
+      res.send('slow');
+    });
+    app.get('/fast', (_req, res) => res.send('fast'));
+    const base = await serve(app);
+    const slow = fetch(`${base}/slow`).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await fetch(`${base}/fast`).then((r) => r.text())).toBe('fast');
+    releaseSlow();
+    expect(await slow).toBe('slow');
+  });
+
+  it('does not pace writes', async () => {
+    const app = express();
+    let started = 0;
+    app.use(readGate(1));
+    app.post('/w', (_req, res) => {
+      started++;
+      res.send('w');
+    });
+    const base = await serve(app);
+    await Promise.all(Array.from({ length: 5 }, () => fetch(`${base}/w`, { method: 'POST' })));
+    expect(started).toBe(5);
+  });
+});
+
+describe('lanesOf', () => {
+  function fakeStore(kind: 'chdb' | 'http') {
+    let running = 0;
+    let most = 0;
+    const call = async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return [];
+    };
+    const store = { kind, queryRows: call, queryTsv: call, queryJsonLines: async () => '', command: async () => undefined, insertJsonEachRow: async () => undefined } as unknown as Store;
+    return { store, most: () => most };
+  }
+
+  it('admits reads one at a time on embedded chDB, and ingest beside them', async () => {
+    const { store, most } = fakeStore('chdb');
+    const lanes = lanesOf(store);
+    await Promise.all([...Array.from({ length: 6 }, () => lanes.reads.queryRows('SELECT 1')), lanes.ingest.queryTsv('SELECT 1')]);
+    // Six reads in turn, with the ingest call running beside one of them.
+    expect(most()).toBe(2);
+  });
+
+  it('keeps a failed read from holding the lane', async () => {
+    const store = { kind: 'chdb', queryRows: async () => Promise.reject(new Error('down')) } as unknown as Store;
+    const lanes = lanesOf(store);
+    await expect(lanes.reads.queryRows('SELECT 1')).rejects.toThrow('down');
+    await expect(lanes.reads.queryRows('SELECT 1')).rejects.toThrow('down');
+  });
+
+  it('is the store itself on a ClickHouse server', () => {
+    const { store } = fakeStore('http');
+    expect(lanesOf(store)).toEqual({ ingest: store, reads: store });
+  });
+});
