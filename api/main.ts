@@ -17,6 +17,7 @@ import { ensureWebBuild } from '../scripts/buildWeb.js';
 import { BalanceAggregator } from '../aggregator/process.js';
 import { pairVoidedUsage } from '../aggregator/voids.js';
 import { lanesOf } from '../core/lanes.js';
+import { UsageIndex } from '../readmodels/usageIndex.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
@@ -76,6 +77,7 @@ await webBuild;
 
 const app = createApp({
   store: lanes.reads, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
+  usageIndex: new UsageIndex(lanes.reads, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure: reportBackgroundFailures(log, metrics) }),
   // Kafka is consumed on this event loop too: reads start one per turn, so it keeps up (readGate.ts).
   ...(config.KAFKA_BROKERS?.length ? { readsPerTurn: 1 } : {}),
   corsOrigins: config.BALANCES_CORS_ORIGINS,

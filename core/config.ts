@@ -137,6 +137,8 @@ const serverShape = {
   BALANCES_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(6_000),
   /** Requests a key may send at once; by default a minute's worth. */
   BALANCES_RATE_LIMIT_BURST: positiveInt.optional(),
+  /** Usage entries held in memory over all accounts (about 40 bytes each); 0 answers usage from storage only. */
+  BALANCES_USAGE_INDEX_ENTRIES: z.coerce.number().int().min(0).default(2_000_000),
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   ALERT_EVALUATION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
 };
