@@ -21,6 +21,7 @@ import { staticPage } from './static.js';
 import type { BalanceService } from '../readmodels/balances.js';
 import { UsageIndex } from '../readmodels/usageIndex.js';
 import { readGate } from './readGate.js';
+import { isRetriable } from '../core/errors.js';
 
 export interface AppOptions {
   store: Store;
@@ -78,7 +79,11 @@ export function createApp(options: AppOptions): Express {
   });
   app.get('/readyz', noParameters, async (_req, res) => {
     const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_TIMEOUT_MS).unref());
-    const reachable = await Promise.race([store.ping().catch(() => false), timeout]);
+    const probe = store.ping().catch((err: unknown) => {
+      log.warn({ event: 'readyz_storage_unreachable', err, retriable: isRetriable(err) }, 'storage did not answer the readiness probe');
+      return false;
+    });
+    const reachable = await Promise.race([probe, timeout]);
     res.status(reachable ? 200 : 503).json({ status: reachable ? 'ready' : 'storage_unreachable' });
   });
   app.get('/metrics', async (_req, res) => {
@@ -96,7 +101,7 @@ export function createApp(options: AppOptions): Express {
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();
   const usageIndex = options.usageIndex ?? new UsageIndex(store);
-  options.balances.onInvalidate((accounts, freshness) => usageIndex.invalidate(accounts, freshness));
+  options.balances.useUsageIndex(usageIndex);
   app.use(balancesRouter(options.balances, answers, usageIndex));
   app.use(usageRouter(store, options.balances, answers, usageIndex));
   app.use(staticPage());

@@ -1,6 +1,6 @@
 import type { Store } from '../core/clickhouse.js';
 import { breakpointsByWallet, computeLedger, walletKey, type LedgerInput, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
-import type { AccountUsage } from './usageIndex.js';
+import type { AccountUsage, UsageIndex } from './usageIndex.js';
 import { loadLedgerInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';
@@ -95,6 +95,16 @@ export class BalanceService {
   }
 
   private readonly listeners: Array<(accountIds: string[], freshness: Freshness) => void> = [];
+  private usage?: UsageIndex;
+
+  /**
+   * Sums usage from this index, when it holds the account, instead of reading it from storage;
+   * it learns of this process's writes as balances do.
+   */
+  useUsageIndex(index: UsageIndex): void {
+    this.usage = index;
+    this.onInvalidate((accounts, freshness) => index.invalidate(accounts, freshness));
+  }
 
   /** Other read models of this process that must learn of its writes as balances do. */
   onInvalidate(listener: (accountIds: string[], freshness: Freshness) => void): void {
@@ -127,17 +137,41 @@ export class BalanceService {
     }
     const usable = cached !== undefined && at < cached.changesAt && at >= cached.result.at;
     if (usable && !this.dirty.has(accountId)) {
-      const checkedLately = Date.now() - cached.checkedAt < VERSION_CHECK_MS;
-      if (checkedLately && !this.behind.has(accountId)) return { ...cached.result, at };
+      const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS;
+      if (confirmed) return { ...cached.result, at };
       if (Date.now() - cached.computedAt < MAX_STALENESS_MS) {
-        // Serve what we have; the refresh runs behind it, once per account at a time and, under
-        // a steady stream of writes, at most once a VERSION_CHECK_MS.
-        if (!checkedLately) this.refresh(accountId).catch((err: unknown) => this.onBackgroundFailure('snapshot_refresh', err));
+        // Serve what we have; the refresh runs behind it.
+        this.refreshBehind(accountId, cached);
         return { ...cached.result, at };
       }
     }
     const snapshot = await this.refresh(accountId);
     return { ...snapshot.result, at: Math.max(at, snapshot.result.at) };
+  }
+
+  /** Refreshes waiting for their turn: one a VERSION_CHECK_MS at most, per account. */
+  private readonly scheduled = new Map<string, Promise<void>>();
+
+  /**
+   * A refresh behind a served answer: once per account at a time and, under a steady stream of
+   * writes, at most once a VERSION_CHECK_MS after the last one, instead of one after another.
+   */
+  private refreshBehind(accountId: string, cached: Snapshot): void {
+    if (this.refreshing.has(accountId) || this.scheduled.has(accountId)) return;
+    const run = () => this.refresh(accountId).then(
+      () => undefined,
+      (err: unknown) => this.onBackgroundFailure('snapshot_refresh', err),
+    );
+    const wait = cached.checkedAt + VERSION_CHECK_MS - Date.now();
+    if (wait <= 0) {
+      void run();
+      return;
+    }
+    const later = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
+      this.scheduled.delete(accountId);
+      return run();
+    });
+    this.scheduled.set(accountId, later);
   }
 
   /** The last computed ledger of the account, however old, without asking storage; for existence checks. */
@@ -155,11 +189,9 @@ export class BalanceService {
 
   /** Resolves when no refresh of the account is running. */
   async settled(accountId: string): Promise<void> {
+    await this.scheduled.get(accountId);
     // A failure here was reported by the refresh's own reader.
-    await this.refreshing.get(accountId)?.then(
-      () => undefined,
-      () => undefined,
-    );
+    await Promise.allSettled([this.refreshing.get(accountId)]);
   }
 
   private readonly refreshing = new Map<string, Promise<Snapshot>>();
@@ -178,7 +210,9 @@ export class BalanceService {
         cached.checkedAt = Date.now();
         return cached;
       }
-      const [input, names] = await Promise.all([loadLedgerInput(this.store, { accountId, at }), loadWalletNames(this.store, accountId)]);
+      // Usage from memory when held there, caught up by a read begun after the version's.
+      const usage = await this.usage?.fresh(accountId);
+      const [input, names] = await Promise.all([loadLedgerInput(this.store, { accountId, at }, usage), loadWalletNames(this.store, accountId)]);
       const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.

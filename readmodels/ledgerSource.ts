@@ -13,6 +13,7 @@ import {
   walletOf,
 } from '../ledger/ledger.js';
 import { voidedUsageRows } from './voidedUsage.js';
+import type { AccountUsage } from './usageIndex.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups, and usage as one
@@ -54,7 +55,12 @@ function walletFilter(query: LedgerQuery, typeColumn = 'wallet_type', idColumn =
   return ` AND (${typeColumn}, ${idColumn}) IN (SELECT tupleElement(z, 1), tupleElement(z, 2) FROM (SELECT arrayJoin(arrayZip({walletTypes:Array(String)}, {walletIds:Array(String)})) AS z))`;
 }
 
-export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise<LoadedLedgerInput> {
+/**
+ * The ledger's input at `query.at`. With the account's usage in memory (`usage`, caught up after
+ * the caller read the account's version), usage is summed from it and only lots, moves and
+ * voids are read from storage.
+ */
+export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: AccountUsage): Promise<LoadedLedgerInput> {
   const filtered = (query.wallets ?? []).map(walletOf);
   const params: Record<string, unknown> = {
     account: query.accountId,
@@ -104,6 +110,15 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
   const voided = new Set(voidRows.map((r) => r.voids_event_id));
 
   const breakpoints = breakpointsByWallet(lots, moves, query.at);
+  const lotBoundary = nextLotBoundaryOf(lots, moves, query.at);
+
+  if (usage && !query.wallets) {
+    const usageSegments = usage.segments(usage.wallets.keys(), query.at, breakpoints.points, breakpoints.moveInstants);
+    if (usageSegments) {
+      const changesAt = Math.min(lotBoundary, usage.nextAfter(query.at), query.at + FRESHNESS_MS);
+      return { at: query.at, lots, moves, voided, usageEvents: [], usageSegments, changesAt, nextLotBoundary: lotBoundary };
+    }
+  }
 
   // Days a breakpoint falls strictly inside, per wallet, and the day holding `at`: read raw.
   const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
@@ -214,18 +229,27 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery): Promise
     else addSegment(wallet, Number(row.seg), toScaled(row.amount));
   }
 
-  let nextLotBoundary = Number.MAX_SAFE_INTEGER;
-  for (const lot of lots) {
-    // The 90-day expiry horizon moves with the clock, so a lot entering it is a change too.
-    for (const t of [lot.occurredAt, lot.effectiveAt, lot.expiresAt, lot.expiresAt - 90 * DAY_MS]) {
-      if (t > query.at && t < nextLotBoundary) nextLotBoundary = t;
-    }
-  }
-  for (const move of moves) if (move.occurredAt > query.at && move.occurredAt < nextLotBoundary) nextLotBoundary = move.occurredAt;
+  const nextLotBoundary = lotBoundary;
   const nextUsageDay = future[0]?.next === null || future[0]?.next === undefined ? Number.MAX_SAFE_INTEGER : Number(future[0].next);
   // Usage dated later today is not visible in the daily rollup's future days; rather than scan
   // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
   const changesAt = Math.min(nextLotBoundary, nextUsageDay, query.at + FRESHNESS_MS);
 
   return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt, nextLotBoundary };
+}
+
+/**
+ * The next lot boundary after `at` (a purchase, activation or expiry, a lot entering the 90-day
+ * expiry window) or move.
+ */
+function nextLotBoundaryOf(lots: LotInput[], moves: MoveInput[], at: number): number {
+  let next = Number.MAX_SAFE_INTEGER;
+  for (const lot of lots) {
+    // The 90-day expiry horizon moves with the clock, so a lot entering it is a change too.
+    for (const t of [lot.occurredAt, lot.effectiveAt, lot.expiresAt, lot.expiresAt - 90 * DAY_MS]) {
+      if (t > at && t < next) next = t;
+    }
+  }
+  for (const move of moves) if (move.occurredAt > at && move.occurredAt < next) next = move.occurredAt;
+  return next;
 }

@@ -225,6 +225,19 @@ export class AccountUsage {
     return segments;
   }
 
+  /** The first instant after `at` holding usage: an answer for `at` changes when it comes. */
+  nextAfter(at: number): number {
+    let next = Number.MAX_SAFE_INTEGER;
+    for (const usage of this.wallets.values()) {
+      const times = usage.at.data;
+      for (let i = 0; i < usage.size; i++) {
+        const t = times[i] as number;
+        if (t > at && t < next) next = t;
+      }
+    }
+    return next;
+  }
+
   /** The usage rows of a query, summed and ordered exactly as the storage reads answer them. */
   rows(query: UsageQuery, days?: DayBuckets): UsageRow[] {
     const { from, to, groupBy } = query;
@@ -420,6 +433,15 @@ export class UsageIndex {
       this.answered.storage++;
       return undefined;
     }
+  }
+
+  /**
+   * The account's index after a read of storage begun now, so it holds every event stored
+   * before the call; nothing when the account is not loaded (it starts loading) or storage failed.
+   */
+  async fresh(accountId: string): Promise<AccountUsage | undefined> {
+    this.invalidate([accountId], 'now');
+    return this.ready(accountId);
   }
 
   private startLoading(accountId: string): void {

@@ -187,6 +187,25 @@ describe('the usage index', () => {
       { numRuns: 60 },
     );
     expect(lookups).toHaveBeenCalledTimes(60);
+
+    // The whole account now, from memory and from storage, at several instants of the clock.
+    for (const offset of [0, -30 * DAY, -200 * DAY + 12_345, 40 * DAY]) {
+      const clock = () => NOW + offset;
+      const fromMemory = new BalanceService(store, clock);
+      const memoryIndex = new UsageIndex(store);
+      await loaded(memoryIndex);
+      fromMemory.useUsageIndex(memoryIndex);
+      const sums = vi.spyOn(store, 'queryRows');
+      const memory = await fromMemory.current('acme');
+      // No read of the usage rollups or the raw table: only lots, moves, voids, names, version.
+      expect(sums.mock.calls.map(([sql]) => String(sql)).filter((sql) => /usage_wallet_daily_v1|events_v1/.test(sql))).toEqual([]);
+      sums.mockRestore();
+      const storage = await new BalanceService(store, clock).current('acme');
+      expect([...memory.wallets.keys()].sort()).toEqual([...storage.wallets.keys()].sort());
+      for (const [key, balance] of storage.wallets) expect(memory.wallets.get(key), `${key} ${offset}`).toEqual(balance);
+      expect(memory.lots).toEqual(storage.lots);
+      expect(memory.tokenEvents).toEqual(storage.tokenEvents);
+    }
   }, 120_000);
 
   it('leaves an account larger than its budget to storage', async () => {
