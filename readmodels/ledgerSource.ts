@@ -115,7 +115,7 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
   if (usage && !query.wallets) {
     const usageSegments = usage.segments(usage.wallets.keys(), query.at, breakpoints.points, breakpoints.moveInstants);
     if (usageSegments) {
-      const changesAt = Math.min(lotBoundary, usage.nextAfter(query.at), query.at + FRESHNESS_MS);
+      const changesAt = Math.min(lotBoundary, usage.nextUsageDayAfter(query.at), query.at + FRESHNESS_MS);
       return { at: query.at, lots, moves, voided, usageEvents: [], usageSegments, changesAt, nextLotBoundary: lotBoundary };
     }
   }

@@ -225,17 +225,23 @@ export class AccountUsage {
     return segments;
   }
 
-  /** The first instant after `at` holding usage: an answer for `at` changes when it comes. */
-  nextAfter(at: number): number {
+  /**
+   * The start of the first UTC day after the one holding `at` with usage dated in it: an answer
+   * for `at` changes when that day comes. Usage dated later on `at`'s own day is left to the
+   * answer's freshness bound (`FRESHNESS_MS`), as the storage read does: events arriving on a
+   * stream are dated a moment after the instant a snapshot is computed for.
+   */
+  nextUsageDayAfter(at: number): number {
+    const tomorrow = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     let next = Number.MAX_SAFE_INTEGER;
     for (const usage of this.wallets.values()) {
       const times = usage.at.data;
       for (let i = 0; i < usage.size; i++) {
         const t = times[i] as number;
-        if (t > at && t < next) next = t;
+        if (t >= tomorrow && t < next) next = t;
       }
     }
-    return next;
+    return next === Number.MAX_SAFE_INTEGER ? next : Math.floor(next / DAY_MS) * DAY_MS;
   }
 
   /** The usage rows of a query, summed and ordered exactly as the storage reads answer them. */
@@ -457,10 +463,8 @@ export class UsageIndex {
   /** Resolves when no load of the account is running; for tests and benchmarks. */
   async settled(accountId: string): Promise<void> {
     await this.loading.get(accountId);
-    await this.catchingUp.get(accountId)?.then(
-      () => undefined,
-      (err: unknown) => this.onBackgroundFailure('usage_index_catch_up', err),
-    );
+    // A failure here was reported by whoever started the catch-up.
+    await Promise.allSettled([this.catchingUp.get(accountId)]);
   }
 
   private async load(accountId: string): Promise<void> {
