@@ -30,7 +30,7 @@ const CONCURRENCY = 2;
  * under a steady stream, one recomputation a second instead of one after another, which on a
  * small machine took the CPU that storing the stream needs.
  */
-export const MIN_RECOMPUTE_MS = 1_000;
+export const MIN_RECOMPUTE_MS = 2_000;
 
 export interface AggregatorOptions {
   store: Store;

@@ -54,9 +54,10 @@ const pipeline = createIngestPipeline({
     aggregator?.notify(accounts);
   },
   // Void pairing is the aggregator's: it pairs an account's voids at each recomputation. This
-  // process also answers reads, so it runs the aggregator's pairing on each batch it stores,
-  // before acknowledging it: an answer after a write reflects the void at once.
-  afterStore: (accounts) => pairVoidedUsage(lanes.ingest, accounts),
+  // process also answers reads, so a batch posted to the API, which its client reads back at
+  // once, is paired before it is acknowledged; a streamed batch is paired by the aggregator
+  // within its next recomputation, as the read models see streamed writes within their bound.
+  afterStore: (accounts, source) => (freshnessOf(source) === 'now' ? pairVoidedUsage(lanes.ingest, accounts) : Promise.resolve()),
 });
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;

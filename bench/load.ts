@@ -357,7 +357,7 @@ async function server(): Promise<void> {
       balances.invalidate(accounts, freshnessOf(source));
       aggregator.notify(accounts);
     },
-    afterStore: (accounts) => pairVoidedUsage(ingestStore, accounts),
+    afterStore: (accounts, source) => (freshnessOf(source) === 'now' ? pairVoidedUsage(ingestStore, accounts) : Promise.resolve()),
   });
   const demoStarted = performance.now();
   const demo = await loadDemo(pipeline);

@@ -54,7 +54,7 @@ export interface PipelineOptions {
    * read back with the write (void pairings) is brought up to date here by its owner. Ingest
    * itself writes only what arrives.
    */
-  afterStore?: (accountIds: string[]) => Promise<void>;
+  afterStore?: (accountIds: string[], source: string) => Promise<void>;
 }
 
 /**
@@ -268,7 +268,7 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         // Also after a batch of duplicates: a redelivery after a crash between the insert and
         // this step brings the derived state up to date.
         const afterStore = options.afterStore;
-        if (afterStore && candidates.length > 0) await duringStep('after_store', () => afterStore([...new Set(candidates.map((c) => c.row.account_id))]));
+        if (afterStore && candidates.length > 0) await duringStep('after_store', () => afterStore([...new Set(candidates.map((c) => c.row.account_id))], ctx.source));
         metrics.batchSize.observe(messages.length);
         metrics.flushSeconds.observe((performance.now() - started) / 1000);
       });
