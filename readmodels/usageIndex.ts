@@ -55,9 +55,28 @@ const f64 = (n: number) => new Float64Array(n);
 const u32 = (n: number) => new Uint32Array(n);
 const i8 = (n: number) => new Int8Array(n);
 
-/** One wallet's usage entries: +1 for a stored usage, -1 for a voided one. */
+/** The first index of a sorted column whose value is at least (or, `after`, above) `t`. */
+function bound(times: Float64Array, size: number, t: number, after = false): number {
+  let lo = 0;
+  let hi = size;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const v = times[mid] as number;
+    if (v < t || (after && v === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One wallet's usage entries, +1 for a stored usage and -1 for a voided one, kept in time order
+ * so a range is found by binary search. Events of a stream arrive nearly in order and are put in
+ * place as they come; a bulk of them out of order is sorted at once.
+ */
 class WalletUsage {
   size = 0;
+  /** Entries from here on may be out of time order. */
+  private disorderFrom = Number.MAX_SAFE_INTEGER;
   readonly at = new Column(f64(64), f64);
   readonly ingested = new Column(f64(64), f64);
   readonly user = new Column(u32(64), u32);
@@ -72,6 +91,7 @@ class WalletUsage {
     for (const c of [this.at, this.ingested, this.hi, this.lo]) c.ensure(this.size);
     for (const c of [this.user, this.service, this.product]) c.ensure(this.size);
     this.sign.ensure(this.size);
+    if (i > 0 && at < (this.at.data[i - 1] as number) && i < this.disorderFrom) this.disorderFrom = i;
     this.at.data[i] = at;
     this.ingested.data[i] = ingested;
     this.user.data[i] = user;
@@ -80,6 +100,44 @@ class WalletUsage {
     this.hi.data[i] = sign * hi;
     this.lo.data[i] = sign * lo;
     this.sign.data[i] = sign;
+  }
+
+  /** Puts the entries in time order; called before every read of them. */
+  ordered(): this {
+    if (this.disorderFrom >= this.size) return this;
+    const columns = [this.at, this.ingested, this.user, this.service, this.product, this.hi, this.lo, this.sign];
+    if (this.size - this.disorderFrom <= 256) {
+      // A few late arrivals: each moves back to its place.
+      const at = this.at.data;
+      for (let i = this.disorderFrom; i < this.size; i++) {
+        const t = at[i] as number;
+        let j = i;
+        while (j > 0 && (at[j - 1] as number) > t) j--;
+        if (j === i) continue;
+        for (const c of columns) {
+          const d = c.data;
+          const v = d[i] as number;
+          d.copyWithin(j + 1, j, i);
+          d[j] = v;
+        }
+      }
+    } else {
+      const at = this.at.data;
+      const order = Array.from({ length: this.size }, (_, i) => i).sort((a, b) => (at[a] as number) - (at[b] as number));
+      for (const c of columns) {
+        const d = c.data;
+        const copy = d.slice(0, this.size);
+        for (let k = 0; k < this.size; k++) d[k] = copy[order[k] as number] as number;
+      }
+    }
+    this.disorderFrom = Number.MAX_SAFE_INTEGER;
+    return this;
+  }
+
+  /** Entries in `[from, to)`, as an index range. */
+  range(from: number, to: number): [number, number] {
+    this.ordered();
+    return [bound(this.at.data, this.size, from), bound(this.at.data, this.size, to)];
   }
 }
 
@@ -195,10 +253,11 @@ export class AccountUsage {
       const instants = moveInstants.get(wallet);
       const hiSum = new Float64Array(list.length + 1);
       const loSum = new Float64Array(list.length + 1);
+      usage.ordered();
       const times = usage.at.data;
-      for (let i = 0; i < usage.size; i++) {
+      const end = bound(times, usage.size, at, true);
+      for (let i = 0; i < end; i++) {
         const t = times[i] as number;
-        if (t > at) continue;
         if (instants?.has(t)) return undefined;
         // The number of breakpoints at or before t.
         let lo = 0;
@@ -235,11 +294,9 @@ export class AccountUsage {
     const tomorrow = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     let next = Number.MAX_SAFE_INTEGER;
     for (const usage of this.wallets.values()) {
-      const times = usage.at.data;
-      for (let i = 0; i < usage.size; i++) {
-        const t = times[i] as number;
-        if (t >= tomorrow && t < next) next = t;
-      }
+      usage.ordered();
+      const i = bound(usage.at.data, usage.size, tomorrow);
+      if (i < usage.size && (usage.at.data[i] as number) < next) next = usage.at.data[i] as number;
     }
     return next === Number.MAX_SAFE_INTEGER ? next : Math.floor(next / DAY_MS) * DAY_MS;
   }
@@ -261,14 +318,15 @@ export class AccountUsage {
     const loSum = new Float64Array(width);
     const count = new Float64Array(width);
     for (const usage of wallets) {
+      usage.ordered();
       const at = usage.at.data;
       const hi = usage.hi.data;
       const lo = usage.lo.data;
       const sign = usage.sign.data;
       const keys = groupBy === 'user' ? usage.user.data : groupBy === 'service' ? usage.service.data : groupBy === 'product' ? usage.product.data : undefined;
-      for (let i = 0; i < usage.size; i++) {
+      const [first, end] = usage.range(from, to);
+      for (let i = first; i < end; i++) {
         const t = at[i] as number;
-        if (t < from || t >= to) continue;
         const k = keys ? (keys[i] as number) : (buckets as DayBuckets).of(t);
         hiSum[k] = (hiSum[k] as number) + (hi[i] as number);
         loSum[k] = (loSum[k] as number) + (lo[i] as number);
