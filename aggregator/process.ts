@@ -92,6 +92,8 @@ export class BalanceAggregator {
   private readonly accounts = new Map<string, AccountState>();
   /** Accounts this process stored events for since they were last recomputed. */
   private readonly notified = new Set<string>();
+  /** Accounts a write read back at once changed: recomputed at the next pass. */
+  private readonly urgent = new Set<string>();
   /** The highest version this aggregator wrote. */
   private lastVersion = 0n;
   private running = false;
@@ -127,9 +129,13 @@ export class BalanceAggregator {
     await this.loop;
   }
 
-  /** Called by this process's ingest once it stored events for these accounts. */
-  notify(accountIds: Iterable<string>): void {
-    for (const accountId of accountIds) this.notified.add(accountId);
+  /**
+   * Called by this process's ingest once it stored events for these accounts. A write whose
+   * client reads it back (`now`) is recomputed at the next pass; a streamed one (`soon`) within
+   * MIN_RECOMPUTE_MS of the account's last recomputation, as a write by another process is.
+   */
+  notify(accountIds: Iterable<string>, freshness: 'now' | 'soon' = 'now'): void {
+    for (const accountId of accountIds) (freshness === 'now' ? this.urgent : this.notified).add(accountId);
     this.wake?.();
   }
 
@@ -169,6 +175,8 @@ export class BalanceAggregator {
   private async pass(): Promise<{ nextDue: number; storageAnswered: boolean }> {
     const notified = new Set(this.notified);
     this.notified.clear();
+    const urgent = new Set(this.urgent);
+    this.urgent.clear();
     let versions: Map<string, number>;
     try {
       versions = await this.storedEvents();
@@ -183,10 +191,10 @@ export class BalanceAggregator {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
       const arrived = state !== undefined && (state.events !== events || notified.has(accountId));
-      const changed = state === undefined || now >= state.changesAt || (arrived && now >= (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
+      const changed = state === undefined || now >= state.changesAt || urgent.has(accountId) || (arrived && now >= (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
       if (changed && (state === undefined || now >= state.retryAt)) due.push(accountId);
       // Not yet: the next pass looks again, since the count still differs.
-      else if (arrived && notified.has(accountId)) this.notified.add(accountId);
+      else if (notified.has(accountId) || urgent.has(accountId)) (urgent.has(accountId) ? this.urgent : this.notified).add(accountId);
     }
     let next = 0;
     const worker = async () => {

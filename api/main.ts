@@ -51,7 +51,7 @@ const pipeline = createIngestPipeline({
   store: lanes.ingest, metrics, log, signal: abort.signal,
   onStored: (accounts, source) => {
     balances.invalidate(accounts, freshnessOf(source));
-    aggregator?.notify(accounts);
+    aggregator?.notify(accounts, freshnessOf(source));
   },
   // Void pairing is the aggregator's: it pairs an account's voids at each recomputation. This
   // process also answers reads, so a batch posted to the API, which its client reads back at

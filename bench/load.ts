@@ -355,7 +355,7 @@ async function server(): Promise<void> {
     log,
     onStored: (accounts, source) => {
       balances.invalidate(accounts, freshnessOf(source));
-      aggregator.notify(accounts);
+      aggregator.notify(accounts, freshnessOf(source));
     },
     afterStore: (accounts, source) => (freshnessOf(source) === 'now' ? pairVoidedUsage(ingestStore, accounts) : Promise.resolve()),
   });
