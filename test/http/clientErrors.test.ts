@@ -17,7 +17,8 @@ async function exchange(chunks: string[]): Promise<string> {
     socket.write(chunk);
     await new Promise((r) => setTimeout(r, 30));
   }
-  await new Promise((r) => socket.once('close', r));
+  await new Promise((r) => { socket.once('close', r); socket.once('end', r); setTimeout(r, 500); });
+  socket.destroy();
   server.close();
   return answer;
 }
