@@ -96,15 +96,6 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
  * answer.
  */
 export function answerClientErrors(server: Server): void {
-  // The method of the request each connection is sending: the packet that fails may be a later
-  // chunk of its headers, which does not start with the request line.
-  const methods = new WeakMap<Duplex, string>();
-  server.on('connection', (socket: Duplex) => {
-    socket.on('data', (chunk: Buffer) => {
-      const line = /^([A-Z]{3,10}) /.exec(chunk.subarray(0, 12).toString('latin1'));
-      if (line) methods.set(socket, line[1] as string);
-    });
-  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -117,11 +108,14 @@ export function answerClientErrors(server: Server): void {
           ? [408, 'request_timeout', 'the request did not arrive in time']
           : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
     const body = JSON.stringify({ error: { code, message } });
-    // An answer to HEAD has no body; the packet that failed starts with the request line.
-    const head = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ' || methods.get(socket) === 'HEAD';
+    // An answer to HEAD has no body. The method is known when the packet that failed starts with
+    // the request line; when it is a later packet of long headers, it is not, and the answer
+    // goes without a body too, since one would break a HEAD client.
+    const method = /^([A-Z]{3,10}) /.exec((err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 12).toString('latin1') ?? '')?.[1];
+    const withBody = method !== undefined && method !== 'HEAD';
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
+        `Content-Length: ${withBody ? Buffer.byteLength(body) : 0}\r\nConnection: close\r\n\r\n${withBody ? body : ''}`,
     );
   });
 }
