@@ -142,6 +142,9 @@ function rejectedRow(message: IncomingMessage, ctx: ValidationContext, rejection
   };
 }
 
+/** Messages decoded between two turns of the event loop. */
+const DECODE_SLICE = 1_000;
+
 export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
   const { store, metrics, log } = options;
   // Dedupe-then-insert must not interleave between two batches of this process, or both could
@@ -239,25 +242,17 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
       const candidates: Candidate[] = [];
       const rejectedRows: RejectedRow[] = [];
 
-      for (let i = 0; i < messages.length; i++) {
-        const message = messages[i] as IncomingMessage;
-        const decoded = decode(message);
-        if (decoded.kind !== 'ok') {
-          if (decoded.kind === 'dlq') {
-            outcomes[i] = { status: 'rejected', code: decoded.code, message: decoded.message, eventId: decoded.eventId };
-            rejectedRows.push(rejectedRow(message, ctx, decoded));
-          }
-          continue;
-        }
-        const row = decoded.value;
-        const deduped = dedupeInBatch(i, row);
-        // A later copy's outcome is decided with its first copy's, once storage is asked.
-        if (deduped.kind === 'ok') candidates.push(deduped.value);
-      }
-
+      // The batch takes its place in the write queue now, so batches store in the order they
+      // came, and decodes while the batch ahead of it stores.
+      let decodedAll: () => void = () => undefined;
+      const decoding = new Promise<void>((resolve) => (decodedAll = resolve));
       const storeEvents = createStoreStep(attempts);
       const storeRejections = createRejectStep(attempts);
-      await serialised(async () => {
+      let decodeFailed = false;
+      const stored = serialised(async () => {
+        await decoding;
+        // Nothing of a batch that could not be decoded whole is stored; its caller gets the error.
+        if (decodeFailed) return;
         const started = performance.now();
         // Events first: if the rejections then fail, a retry of the batch finds the events
         // stored and reports them as duplicates, so nothing is counted twice.
@@ -272,6 +267,36 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         metrics.batchSize.observe(messages.length);
         metrics.flushSeconds.observe((performance.now() - started) / 1000);
       });
+
+      try {
+        for (let i = 0; i < messages.length; i++) {
+          // A large batch decodes in slices, letting the process answer requests in between.
+          if (i > 0 && i % DECODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+          decodeOne(i);
+        }
+      } catch (err) {
+        decodeFailed = true;
+        throw err;
+      } finally {
+        decodedAll();
+      }
+      await stored;
+
+      function decodeOne(i: number): void {
+        const message = messages[i] as IncomingMessage;
+        const decoded = decode(message);
+        if (decoded.kind !== 'ok') {
+          if (decoded.kind === 'dlq') {
+            outcomes[i] = { status: 'rejected', code: decoded.code, message: decoded.message, eventId: decoded.eventId };
+            rejectedRows.push(rejectedRow(message, ctx, decoded));
+          }
+          return;
+        }
+        const row = decoded.value;
+        const deduped = dedupeInBatch(i, row);
+        // A later copy's outcome is decided with its first copy's, once storage is asked.
+        if (deduped.kind === 'ok') candidates.push(deduped.value);
+      }
 
       let accepted = 0;
       let duplicates = 0;
