@@ -431,6 +431,8 @@ export class UsageIndex {
   private readonly accounts = new Map<string, AccountUsage>();
   private readonly loading = new Map<string, Promise<void>>();
   private readonly catchingUp = new Map<string, Promise<AccountUsage>>();
+  /** A read waiting for the running one to end, for writes that must be seen. */
+  private readonly queuedCatchUps = new Map<string, Promise<AccountUsage>>();
   private readonly tooBig = new Map<string, number>();
   private readonly pending = new Map<string, Pending>();
   private readonly maxEntries: number;
@@ -544,8 +546,19 @@ export class UsageIndex {
 
   private catchUp(accountId: string, usage: AccountUsage): Promise<AccountUsage> {
     const running = this.catchingUp.get(accountId);
-    // A read that must see a write waits for a read of storage begun after it.
-    if (running && !this.pending.get(accountId)?.now) return running;
+    if (running) {
+      if (!this.pending.get(accountId)?.now) return running;
+      // A read that must see a write waits for a read of storage begun after it. Reads of one
+      // account never overlap: two would both apply the rows they share, and count them twice.
+      const queued = this.queuedCatchUps.get(accountId);
+      if (queued) return queued;
+      const next = Promise.allSettled([running]).then(() => {
+        this.queuedCatchUps.delete(accountId);
+        return this.catchUp(accountId, usage);
+      });
+      this.queuedCatchUps.set(accountId, next);
+      return next;
+    }
     const work = (async () => {
       this.pending.delete(accountId);
       const before = usage.size;

@@ -132,6 +132,19 @@ describe('the usage index', () => {
     }
   }, 60_000);
 
+  it('never counts a row twice when reads that must see writes come at once', async () => {
+    const index = new UsageIndex(store);
+    const usage = await loaded(index);
+    const size = usage.size;
+    // Past the overlap: the rows read at load are no longer skipped by id after the next read,
+    // so two reads applying the same rows would count them twice.
+    await new Promise((r) => setTimeout(r, 6_000));
+    await Promise.all([index.fresh('acme'), index.fresh('acme'), index.fresh('acme')]);
+    expect(usage.size).toBe(size);
+    const query: UsageQuery = { accountId: 'acme', from: START, to: NOW + DAY, groupBy: 'product', tz: 'UTC', now: NOW };
+    expect(usage.rows(query)).toEqual(await usageBy(store, query));
+  }, 60_000);
+
   it('reads the account again when a row became visible after the rows it overlaps', async () => {
     const index = new UsageIndex(store);
     const usage = await loaded(index);
