@@ -506,8 +506,17 @@ export class UsageIndex {
    * before the call; nothing when the account is not loaded (it starts loading) or storage failed.
    */
   async fresh(accountId: string): Promise<AccountUsage | undefined> {
-    this.invalidate([accountId], 'now');
-    return this.ready(accountId);
+    const usage = this.accounts.get(accountId);
+    if (!usage) {
+      this.startLoading(accountId);
+      return undefined;
+    }
+    try {
+      return await this.catchUp(accountId, usage, true);
+    } catch (err) {
+      this.onBackgroundFailure('usage_index_catch_up', err);
+      return undefined;
+    }
   }
 
   private startLoading(accountId: string): void {
@@ -544,17 +553,18 @@ export class UsageIndex {
     this.evict(accountId);
   }
 
-  private catchUp(accountId: string, usage: AccountUsage): Promise<AccountUsage> {
+  /** A read of storage for the account; `beginNow`: one begun after this call, not one under way. */
+  private catchUp(accountId: string, usage: AccountUsage, beginNow = false): Promise<AccountUsage> {
     const running = this.catchingUp.get(accountId);
     if (running) {
-      if (!this.pending.get(accountId)?.now) return running;
+      if (!beginNow && !this.pending.get(accountId)?.now) return running;
       // A read that must see a write waits for a read of storage begun after it. Reads of one
       // account never overlap: two would both apply the rows they share, and count them twice.
       const queued = this.queuedCatchUps.get(accountId);
       if (queued) return queued;
       const next = Promise.allSettled([running]).then(() => {
         this.queuedCatchUps.delete(accountId);
-        return this.catchUp(accountId, usage);
+        return this.catchUp(accountId, usage, true);
       });
       this.queuedCatchUps.set(accountId, next);
       return next;
