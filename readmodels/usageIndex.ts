@@ -55,8 +55,8 @@ const f64 = (n: number) => new Float64Array(n);
 const u32 = (n: number) => new Uint32Array(n);
 const i8 = (n: number) => new Int8Array(n);
 
-/** The first index of a sorted column whose value is at least (or, `after`, above) `t`. */
-function bound(times: Float64Array, size: number, t: number, after = false): number {
+/** The first index of sorted values whose value is at least (or, `after`, above) `t`. */
+function bound(times: ArrayLike<number>, size: number, t: number, after = false): number {
   let lo = 0;
   let hi = size;
   while (lo < hi) {
@@ -86,11 +86,13 @@ class WalletUsage {
   readonly lo = new Column(f64(64), f64);
   readonly sign = new Column(i8(64), i8);
 
+  private get columns() {
+    return [this.at, this.ingested, this.user, this.service, this.product, this.hi, this.lo, this.sign];
+  }
+
   push(at: number, ingested: number, user: number, service: number, product: number, hi: number, lo: number, sign: 1 | -1): void {
     const i = this.size++;
-    for (const c of [this.at, this.ingested, this.hi, this.lo]) c.ensure(this.size);
-    for (const c of [this.user, this.service, this.product]) c.ensure(this.size);
-    this.sign.ensure(this.size);
+    if (this.size > this.at.data.length) for (const c of this.columns) c.ensure(this.size);
     if (i > 0 && at < (this.at.data[i - 1] as number) && i < this.disorderFrom) this.disorderFrom = i;
     this.at.data[i] = at;
     this.ingested.data[i] = ingested;
@@ -105,7 +107,7 @@ class WalletUsage {
   /** Puts the entries in time order; called before every read of them. */
   ordered(): this {
     if (this.disorderFrom >= this.size) return this;
-    const columns = [this.at, this.ingested, this.user, this.service, this.product, this.hi, this.lo, this.sign];
+    const columns = this.columns;
     if (this.size - this.disorderFrom <= 256) {
       // A few late arrivals: each moves back to its place.
       const at = this.at.data;
@@ -259,16 +261,10 @@ export class AccountUsage {
       for (let i = 0; i < end; i++) {
         const t = times[i] as number;
         if (instants?.has(t)) return undefined;
-        // The number of breakpoints at or before t.
-        let lo = 0;
-        let hi = list.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if ((list[mid] as number) <= t) lo = mid + 1;
-          else hi = mid;
-        }
-        hiSum[lo] = (hiSum[lo] as number) + (usage.hi.data[i] as number);
-        loSum[lo] = (loSum[lo] as number) + (usage.lo.data[i] as number);
+        // The segment: the number of breakpoints at or before t.
+        const seg = bound(list, list.length, t, true);
+        hiSum[seg] = (hiSum[seg] as number) + (usage.hi.data[i] as number);
+        loSum[seg] = (loSum[seg] as number) + (usage.lo.data[i] as number);
       }
       for (let seg = 0; seg <= list.length; seg++) {
         const amount = BigInt(hiSum[seg] as number) * BigInt(SPLIT) + BigInt(loSum[seg] as number);
@@ -318,13 +314,13 @@ export class AccountUsage {
     const loSum = new Float64Array(width);
     const count = new Float64Array(width);
     for (const usage of wallets) {
-      usage.ordered();
+      // In place, so the columns read here are the ordered ones.
+      const [first, end] = usage.range(from, to);
       const at = usage.at.data;
       const hi = usage.hi.data;
       const lo = usage.lo.data;
       const sign = usage.sign.data;
       const keys = groupBy === 'user' ? usage.user.data : groupBy === 'service' ? usage.service.data : groupBy === 'product' ? usage.product.data : undefined;
-      const [first, end] = usage.range(from, to);
       for (let i = first; i < end; i++) {
         const t = at[i] as number;
         const k = keys ? (keys[i] as number) : (buckets as DayBuckets).of(t);
@@ -396,16 +392,8 @@ export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
   }
   return {
     labels,
-    of: (t) => {
-      let lo = 0;
-      let hi = starts.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((starts[mid] as number) <= t) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    },
+    // The day: the number of day starts at or before t.
+    of: (t) => bound(starts, starts.length, t, true),
   };
 }
 
