@@ -96,6 +96,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
  * answer.
  */
 export function answerClientErrors(server: Server): void {
+  // The method of the request a refusal answers: from the packet that failed when it starts with
+  // the request line, else from the last packet on the connection that did (long headers arrive
+  // in several packets, and the one that overflows may be a later one).
+  const lastMethod = new WeakMap<Duplex, string>();
+  const requestLine = (chunk: Buffer | undefined): string | undefined =>
+    chunk === undefined ? undefined : /^([A-Z]{3,10}) /.exec(chunk.subarray(0, 12).toString('latin1'))?.[1];
+  server.on('connection', (socket: Duplex) => {
+    socket.prependListener('data', (chunk: Buffer) => {
+      const method = requestLine(chunk);
+      if (method !== undefined) lastMethod.set(socket, method);
+    });
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -108,10 +120,8 @@ export function answerClientErrors(server: Server): void {
           ? [408, 'request_timeout', 'the request did not arrive in time']
           : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
     const body = JSON.stringify({ error: { code, message } });
-    // An answer to HEAD has no body. The method is known when the packet that failed starts with
-    // the request line; when it is a later packet of long headers, it is not, and the answer
-    // goes without a body too, since one would break a HEAD client.
-    const method = /^([A-Z]{3,10}) /.exec((err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 12).toString('latin1') ?? '')?.[1];
+    // An answer to HEAD has no body; neither has one whose method never arrived.
+    const method = requestLine((err as { rawPacket?: Buffer }).rawPacket) ?? lastMethod.get(socket);
     const withBody = method !== undefined && method !== 'HEAD';
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +

@@ -19,7 +19,8 @@ async function exchange(chunks: string[]): Promise<string> {
   }
   await new Promise((r) => { socket.once('close', r); socket.once('end', r); setTimeout(r, 500); });
   socket.destroy();
-  server.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
   return answer;
 }
 
@@ -28,6 +29,12 @@ describe('requests the HTTP parser refuses', () => {
 
   it('answer 431 with the error object', async () => {
     const answer = await exchange([`GET /v1/wallets HTTP/1.1\r\nHost: a\r\n${padding}`]);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'headers_too_large' } });
+  });
+
+  it('answer with the error object also when the headers that overflow came in a later packet', async () => {
+    const answer = await exchange([`GET /v1/wallets HTTP/1.1\r\nHost: a\r\n`, padding]);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'headers_too_large' } });
   });
