@@ -1,5 +1,6 @@
 import { loadConfigOrExit, storageConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
+import { observeQueries } from '../core/metrics.js';
 import { storeFromConfig } from '../core/runtime.js';
 import { rebuildRollups } from './backfill.js';
 import { migrate } from './migrate.js';
@@ -8,7 +9,7 @@ import { acquireMigrationLock } from './migrationLock.js';
 /** `npm run backfill`: apply migrations, then rebuild every rollup from the raw events. */
 const config = loadConfigOrExit(storageConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'backfill');
-const store = storeFromConfig(config);
+const store = storeFromConfig(config, observeQueries(log));
 await migrate(store);
 const started = performance.now();
 // Under the migration lock: no process migrates or fills while the rollups are rebuilt.

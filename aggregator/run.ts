@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { loadConfigOrExit, storageConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
+import { observeQueries } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from './migrate.js';
 import { BalanceAggregator } from './process.js';
@@ -23,7 +24,7 @@ const config = loadConfigOrExit(
   }),
 );
 const log = createLogger(config.LOG_LEVEL, 'aggregator');
-const store = storeFromConfig(config);
+const store = storeFromConfig(config, observeQueries(log));
 await migrate(store);
 const heartbeat = config.AGGREGATOR_HEARTBEAT_FILE;
 const aggregator = new BalanceAggregator({

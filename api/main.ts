@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit, serverConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { createMetrics } from '../core/metrics.js';
+import { createMetrics, observeQueries } from '../core/metrics.js';
 import { reportBackgroundFailures } from '../core/background.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
@@ -32,14 +32,14 @@ const webBuild = ensureWebBuild({ quiet: true }).then(
   (built) => built && log.info({ event: 'web_built' }, 'Balances page built'),
   (err: unknown) => log.warn({ event: 'web_build_failed', err }, 'the Balances page could not be built; the API serves without it'),
 );
-const store = storeFromConfig(config);
+const metrics = createMetrics();
+const store = storeFromConfig(config, observeQueries(log, metrics));
 const migrations = await migrate(store);
 log.info({ event: 'migrations_applied', ...migrations }, 'storage ready');
 // Pairings a crash left unwritten (or a standalone ingest left to an aggregator not yet run) are
 // made before anything is answered.
 await pairVoidedUsage(store, 'all');
 
-const metrics = createMetrics();
 const abort = new AbortController();
 // On embedded chDB, ingest's queries go ahead of reads and background work (core/lanes.ts).
 const lanes = lanesOf(store);

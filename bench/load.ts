@@ -688,11 +688,11 @@ function literalReads(store: Store, limit: number): Store {
   const inline = (query: string, params?: Record<string, unknown>) =>
     params ? query.replace(/\{(\w+):([^{}]+)\}/g, (m, name: string, type: string) => (name in params ? literal(params[name], type) : m)) : query;
   const wrap =
-    <R>(fn: (query: string, params?: Record<string, unknown>) => Promise<R>) =>
-    async (query: string, params?: Record<string, unknown>): Promise<R> => {
+    <R, O>(fn: (query: string, params?: Record<string, unknown>, options?: O) => Promise<R>) =>
+    async (query: string, params?: Record<string, unknown>, options?: O): Promise<R> => {
       await slot();
       try {
-        return await fn(inline(query, params));
+        return await fn(inline(query, params), undefined, options);
       } finally {
         release();
       }

@@ -5,6 +5,7 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { lockDataDir } from './dataDirLock.js';
 import { StageError } from './errors.js';
+import type { QueryObserver } from './query.js';
 
 /**
  * The one way the product reaches ClickHouse. The embedded chDB connection and the HTTP
@@ -30,13 +31,18 @@ export interface Store {
    */
   insertJsonEachRow(table: string, ndjson: string, options?: { deduplicationToken?: string }): Promise<void>;
   queryRows<T>(query: string, params?: Record<string, unknown>): Promise<T[]>;
-  /** Rows as arrays of text fields: the cheapest way to read thousands of rows. */
-  queryTsv(query: string, params?: Record<string, unknown>): Promise<string[][]>;
+  /**
+   * Rows as arrays of text fields: the cheapest way to read thousands of rows. With
+   * `namesAndTypes`, the first two rows are the columns' names and ClickHouse types.
+   */
+  queryTsv(query: string, params?: Record<string, unknown>, options?: { namesAndTypes?: boolean }): Promise<string[][]>;
   /** Rows as ClickHouse writes them in JSONEachRow, one object per line, for passing through. */
   queryJsonLines(query: string, params?: Record<string, unknown>): Promise<string>;
   command(query: string, params?: Record<string, unknown>): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /** Sees every named query this store runs (`core/query.ts`): its name, time, rows and outcome. */
+  readonly observer?: QueryObserver;
 }
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
@@ -50,6 +56,7 @@ export interface StoreOptions {
   database: string;
   /** A ClickHouse cluster (server only): migrations render for it, and tables are read through their twins. */
   cluster?: string;
+  observer?: QueryObserver;
 }
 
 /**
@@ -90,6 +97,7 @@ export function createStore(options: StoreOptions): Store {
     kind,
     cluster,
     table,
+    observer: options.observer,
     insertJsonEachRow: (name, ndjson, insertOptions) =>
       classified(`insert into ${name}`, async () => {
         if (ndjson.length === 0) return;
@@ -107,9 +115,10 @@ export function createStore(options: StoreOptions): Store {
         const rs = await client.query({ query, format: 'JSON', query_params: params ?? {} });
         return (await rs.json<T>()).data;
       }),
-    queryTsv: (query, params) =>
+    queryTsv: (query, params, tsvOptions) =>
       classified('query', async () => {
-        const rs = await client.query({ query, format: 'TabSeparated', query_params: params ?? {} });
+        const format = tsvOptions?.namesAndTypes ? 'TabSeparatedWithNamesAndTypes' : 'TabSeparated';
+        const rs = await client.query({ query, format, query_params: params ?? {} });
         const text = await rs.text();
         if (text.length === 0) return [];
         const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
@@ -147,13 +156,16 @@ export function createStore(options: StoreOptions): Store {
 export class StorageError extends StageError {
   override readonly name: string = 'StorageError';
   readonly code: string | undefined;
+  /** The named query that failed (`core/query.ts`), when it was one. */
+  readonly query: string | undefined;
 
   constructor(
     message: string,
-    options: { retriable: boolean; cause?: unknown; code?: string },
+    options: { retriable: boolean; cause?: unknown; code?: string; query?: string },
   ) {
     super(message, options);
     this.code = options.code;
+    this.query = options.query;
   }
 
   /** The failure of a `Store` call, `operation` saying which, classified by its codes. */

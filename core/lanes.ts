@@ -34,7 +34,7 @@ export function lanesOf(store: Store): Lanes {
   const reads: Store = {
     ...store,
     queryRows: <T>(query: string, params?: Record<string, unknown>) => admitted(() => store.queryRows<T>(query, params)),
-    queryTsv: (query, params) => admitted(() => store.queryTsv(query, params)),
+    queryTsv: (query, params, options) => admitted(() => store.queryTsv(query, params, options)),
     queryJsonLines: (query, params) => admitted(() => store.queryJsonLines(query, params)),
     command: (query, params) => admitted(() => store.command(query, params)),
     insertJsonEachRow: (table, body, options) => admitted(() => store.insertJsonEachRow(table, body, options)),

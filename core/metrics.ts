@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from './log.js';
+import type { QueryObserver } from './query.js';
 
 /** Prometheus metrics of one process; created once and handed to the stages that record them. */
 export function createMetrics() {
@@ -47,6 +49,19 @@ export function createMetrics() {
       labelNames: ['task'] as const,
       registers: [registry],
     }),
+    storageQueries: new Histogram({
+      name: 'balances_storage_query_duration_seconds',
+      help: 'Time of each named storage query (core/query.ts), by query name and outcome',
+      labelNames: ['query', 'outcome'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    storageQueryRows: new Counter({
+      name: 'balances_storage_query_rows_total',
+      help: 'Rows returned by named storage queries, by query name',
+      labelNames: ['query'] as const,
+      registers: [registry],
+    }),
     httpRequests: new Histogram({
       name: 'balances_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',
@@ -58,3 +73,18 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Queries slower than this are logged by name. */
+export const SLOW_QUERY_SECONDS = 1;
+
+/**
+ * Records each named query in `metrics` (a process that serves `/metrics`) and logs the slow
+ * ones with their name.
+ */
+export function observeQueries(log: Logger, metrics?: Metrics): QueryObserver {
+  return ({ name, seconds, rows, outcome }) => {
+    metrics?.storageQueries.observe({ query: name, outcome }, seconds);
+    if (rows > 0) metrics?.storageQueryRows.inc({ query: name }, rows);
+    if (seconds >= SLOW_QUERY_SECONDS) log.info({ event: 'slow_query', query: name, seconds, rows, outcome }, 'slow storage query');
+  };
+}

@@ -2,12 +2,13 @@ import { inspect } from 'node:util';
 import { createStore, type Store } from './clickhouse.js';
 import type { StorageConfig } from './config.js';
 import { DataDirInUseError } from './dataDirLock.js';
+import type { QueryObserver } from './query.js';
 
 /**
  * The store a process uses: a ClickHouse server when CLICKHOUSE_URL is set, else embedded chDB.
  * A data directory another live process holds stops this one at boot, with the reason.
  */
-export function storeFromConfig(config: StorageConfig): Store {
+export function storeFromConfig(config: StorageConfig, observer?: QueryObserver): Store {
   try {
     return createStore({
       url: config.CLICKHOUSE_URL,
@@ -16,6 +17,7 @@ export function storeFromConfig(config: StorageConfig): Store {
       dataDir: config.BALANCES_DATA_DIR,
       database: config.CLICKHOUSE_DATABASE,
       cluster: config.CLICKHOUSE_CLUSTER,
+      observer,
     });
   } catch (err) {
     if (err instanceof DataDirInUseError) {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ingestConfigSchema, loadConfigOrExit } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { createMetrics } from '../core/metrics.js';
+import { createMetrics, observeQueries } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { migrate } from '../aggregator/migrate.js';
 import { createIngestPipeline } from './pipeline.js';
@@ -15,9 +15,9 @@ import { ingestNdjsonFile } from './sources/file.js';
 const { values: args } = parseArgs({ options: { file: { type: 'string' } }, strict: true });
 const config = loadConfigOrExit(ingestConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'ingest');
-const store = storeFromConfig(config);
-await migrate(store);
 const metrics = createMetrics();
+const store = storeFromConfig(config, observeQueries(log, metrics));
+await migrate(store);
 const abort = new AbortController();
 // This process stores what arrives (events_v1, rejected_events_v1) and nothing derived: the
 // aggregator sees every stored event through account_versions_v1 and pairs voids itself.

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, param, read } from '../core/query.js';
 import { toScaled } from '../core/decimal.js';
 import {
   breakpointsByWallet,
@@ -49,11 +51,142 @@ const ts = (column: string) => `toUnixTimestamp64Milli(${column})`;
 /** A wallet's key columns, as text, for building its `WalletKey`. */
 const walletColumns = `toString(wallet_type) AS wt, wallet_id AS wi`;
 
-/** Only the query's wallets, by the key columns, so the primary key applies. */
-function walletFilter(query: LedgerQuery, typeColumn = 'wallet_type', idColumn = 'wallet_id'): string {
-  if (!query.wallets) return '';
+/** An account's wallets, all of them or a list (closed under moves), as query parameters. */
+const walletScope = z.object({
+  account: param.account,
+  /** Whether `walletTypes`/`walletIds` restrict the read; an empty list then matches nothing. */
+  filtered: z.boolean(),
+  walletTypes: param.texts,
+  walletIds: param.texts,
+});
+type WalletScope = z.infer<typeof walletScope>;
+
+/** Only the scope's wallets, by the key columns, so the primary key applies. */
+function walletFilter(scope: WalletScope, typeColumn = 'wallet_type', idColumn = 'wallet_id'): string {
+  if (!scope.filtered) return '';
   return ` AND (${typeColumn}, ${idColumn}) IN (SELECT tupleElement(z, 1), tupleElement(z, 2) FROM (SELECT arrayJoin(arrayZip({walletTypes:Array(String)}, {walletIds:Array(String)})) AS z))`;
 }
+
+const lotsQuery = jsonQuery({
+  name: 'ledger.lots',
+  params: walletScope,
+  sql: (t, p) =>
+    `SELECT ${walletColumns}, lot_id, event_id, toString(amount) AS amount, ${ts('occurred_at')} AS occurred,
+            ${ts('effective_at')} AS effective, ${ts('expires_at')} AS expires
+     FROM ${t.table('lots_v1')}
+     WHERE account_id = {account:String}${walletFilter(p)}`,
+  rows: z.object({
+    wt: field.text, wi: field.text, lot_id: field.text, event_id: field.text, amount: field.decimal,
+    occurred: field.int64, effective: field.int64, expires: field.int64,
+  }),
+});
+
+const movesQuery = jsonQuery({
+  name: 'ledger.moves',
+  params: walletScope,
+  sql: (t, p) =>
+    `SELECT event_id, ${ts('occurred_at')} AS occurred, toString(wallet_type) AS wt, from_wallet_id AS from_id, to_wallet_id AS to_id,
+            lot_id, if(amount IS NULL, NULL, toString(amount)) AS amount
+     FROM ${t.table('moves_v1')}
+     WHERE account_id = {account:String}${walletFilter(p, 'wallet_type', 'from_wallet_id')}`,
+  rows: z.object({
+    event_id: field.text, occurred: field.int64, wt: field.text, from_id: field.text, to_id: field.text,
+    lot_id: field.text, amount: field.decimal.nullable(),
+  }),
+});
+
+const voidsQuery = jsonQuery({
+  name: 'ledger.voids',
+  params: z.object({ account: param.account }),
+  sql: (t) => `SELECT DISTINCT voids_event_id FROM ${t.table('voids_v1')} WHERE account_id = {account:String}`,
+  rows: z.object({ voids_event_id: field.text }),
+});
+
+/** The scope plus each wallet's breakpoints, and the days they split, for the usage reads. */
+const usageScope = walletScope.extend({
+  at: param.millis,
+  atDay: param.millis,
+  pointTypes: param.texts,
+  pointIds: param.texts,
+  pointLists: param.millisLists,
+  moveLists: param.millisLists,
+  splitTypes: param.texts,
+  splitIds: param.texts,
+  splitStarts: z.array(param.millis),
+});
+type UsageScope = z.infer<typeof usageScope>;
+
+// Breakpoints travel as parallel arrays and are joined per wallet, once: a map parsed from
+// JSON inside a row expression would be parsed again for every row.
+const pointsTable = `(SELECT tupleElement(z, 1) AS pt, tupleElement(z, 2) AS pi, tupleElement(z, 3) AS pts, tupleElement(z, 4) AS mis
+     FROM (SELECT arrayJoin(arrayZip({pointTypes:Array(String)}, {pointIds:Array(String)}, {pointLists:Array(Array(Int64))}, {moveLists:Array(Array(Int64))})) AS z))`;
+const splitTable = `(SELECT splitTypes[i], splitIds[i], splitStarts[i]
+     FROM (SELECT {splitTypes:Array(String)} AS splitTypes, {splitIds:Array(String)} AS splitIds,
+                  {splitStarts:Array(Int64)} AS splitStarts, arrayJoin(arrayEnumerate(splitStarts)) AS i))`;
+
+/** Whole days before the day of `at` that no breakpoint splits: one sum per segment. */
+const wholeDaysQuery = jsonQuery({
+  name: 'ledger.whole_days',
+  params: usageScope,
+  sql: (t, p) =>
+    `SELECT wt, wi, arrayCount(p -> p <= d0, pts) AS seg, toString(sum(amt)) AS amount
+     FROM (
+       SELECT wt, wi, d0, sum(amount) AS amt FROM (
+         SELECT ${walletColumns}, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, amount
+         FROM ${t.table('usage_wallet_daily_v1')}
+         WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(p)}
+         UNION ALL
+         -- The daily rollup counts every stored usage; voided ones are taken out here.
+         SELECT ${walletColumns}, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000 AS d0, -amount AS amount
+         FROM ${voidedUsageRows(t, `account_id = {account:String} AND occurred_at < toDateTime64({atDay:Int64} / 1000, 3, 'UTC')${walletFilter(p)}`)})
+       GROUP BY wt, wi, d0
+     ) AS d
+     LEFT JOIN ${pointsTable} AS b ON d.wt = b.pt AND d.wi = b.pi
+     WHERE (wt, wi, d0) NOT IN ${splitTable}
+     GROUP BY wt, wi, seg
+     HAVING sum(amt) != 0
+     SETTINGS join_use_nulls = 0`,
+  rows: z.object({ wt: field.text, wi: field.text, seg: field.int64, amount: field.decimal }),
+});
+
+/**
+ * Raw usage of split days and of the day of `at`, up to `at`, without voided events. Events at
+ * a move instant come one by one (segment -1): a move orders with them by event_id.
+ */
+const splitAndLastDaysQuery = jsonQuery({
+  name: 'ledger.split_days',
+  params: usageScope,
+  sql: (t, p) =>
+    `SELECT wt, wi, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
+     FROM (
+       SELECT wt, wi, has(mis, ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, pts)) AS seg,
+              if(alone, event_id, '') AS eid, if(alone, ms, 0) AS at_ms, amount
+       FROM (
+         SELECT ${walletColumns}, ${ts('occurred_at')} AS ms, event_id, assumeNotNull(amount) AS amount
+         FROM ${t.table('events_v1')}
+         WHERE account_id = {account:String} AND type = 'usage'
+           AND occurred_at <= toDateTime64({at:Int64} / 1000, 3, 'UTC')
+           AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
+                OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN ${splitTable})
+           ${walletFilter(p)}
+           AND event_id NOT IN (SELECT voids_event_id FROM ${t.table('voids_v1')} WHERE account_id = {account:String})
+       ) AS r
+       LEFT JOIN ${pointsTable} AS b ON r.wt = b.pt AND r.wi = b.pi)
+     GROUP BY wt, wi, seg, eid, at_ms
+     SETTINGS join_use_nulls = 0`,
+  rows: z.object({ wt: field.text, wi: field.text, seg: field.int64, amount: field.decimal, event_id: field.text, t: field.int64 }),
+});
+
+/** The next future-dated usage, if any: the answer changes when it comes into range. */
+const nextFutureUsageQuery = jsonQuery({
+  name: 'ledger.next_future_usage',
+  params: usageScope,
+  sql: (t, p) =>
+    `SELECT minOrNull(toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000) AS next
+     FROM ${t.table('usage_wallet_daily_v1')}
+     WHERE account_id = {account:String} AND day > toDate(toDateTime64({at:Int64} / 1000, 3, 'UTC'))${walletFilter(p)}`,
+  rows: z.object({ next: field.int64.nullable() }),
+});
 
 /**
  * The ledger's input at `query.at`. With the account's usage in memory (`usage`, caught up after
@@ -62,32 +195,17 @@ function walletFilter(query: LedgerQuery, typeColumn = 'wallet_type', idColumn =
  */
 export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: AccountUsage): Promise<LoadedLedgerInput> {
   const filtered = (query.wallets ?? []).map(walletOf);
-  const params: Record<string, unknown> = {
+  const params: WalletScope = {
     account: query.accountId,
-    at: query.at,
+    filtered: query.wallets !== undefined,
     walletTypes: filtered.map((w) => w.type),
     walletIds: filtered.map((w) => w.id),
   };
 
   const [lotRows, moveRows, voidRows] = await Promise.all([
-    store.queryRows<{ wt: string; wi: string; lot_id: string; event_id: string; amount: string; occurred: string; effective: string; expires: string }>(
-      `SELECT ${walletColumns}, lot_id, event_id, toString(amount) AS amount, ${ts('occurred_at')} AS occurred,
-              ${ts('effective_at')} AS effective, ${ts('expires_at')} AS expires
-       FROM ${store.table('lots_v1')}
-       WHERE account_id = {account:String}${walletFilter(query)}`,
-      params,
-    ),
-    store.queryRows<{ event_id: string; occurred: string; wt: string; from_id: string; to_id: string; lot_id: string; amount: string | null }>(
-      `SELECT event_id, ${ts('occurred_at')} AS occurred, toString(wallet_type) AS wt, from_wallet_id AS from_id, to_wallet_id AS to_id,
-              lot_id, if(amount IS NULL, NULL, toString(amount)) AS amount
-       FROM ${store.table('moves_v1')}
-       WHERE account_id = {account:String}${walletFilter(query, 'wallet_type', 'from_wallet_id')}`,
-      params,
-    ),
-    store.queryRows<{ voids_event_id: string }>(
-      `SELECT DISTINCT voids_event_id FROM ${store.table('voids_v1')} WHERE account_id = {account:String}`,
-      params,
-    ),
+    read(store, lotsQuery, params),
+    read(store, movesQuery, params),
+    read(store, voidsQuery, { account: query.accountId }),
   ]);
 
   const lots: LotInput[] = lotRows.map((r) => ({
@@ -95,13 +213,13 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
     eventId: r.event_id,
     wallet: walletKey(r.wt, r.wi),
     amount: toScaled(r.amount),
-    occurredAt: Number(r.occurred),
-    effectiveAt: Number(r.effective),
-    expiresAt: Number(r.expires),
+    occurredAt: r.occurred,
+    effectiveAt: r.effective,
+    expiresAt: r.expires,
   }));
   const moves: MoveInput[] = moveRows.map((r) => ({
     eventId: r.event_id,
-    occurredAt: Number(r.occurred),
+    occurredAt: r.occurred,
     from: walletKey(r.wt, r.from_id),
     to: walletKey(r.wt, r.to_id),
     ...(r.lot_id ? { lotId: r.lot_id } : {}),
@@ -135,8 +253,9 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
   }
   const pointWallets = [...breakpoints.points.keys()];
   const splits = [...splitDays.values()].map(({ wallet, day }) => ({ ...walletOf(wallet), day }));
-  const usageParams = {
+  const usageParams: UsageScope = {
     ...params,
+    at: query.at,
     pointTypes: pointWallets.map((w) => walletOf(w).type),
     pointIds: pointWallets.map((w) => walletOf(w).id),
     pointLists: pointWallets.map((w) => breakpoints.points.get(w) ?? []),
@@ -147,64 +266,10 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
     atDay,
   };
 
-  // Breakpoints travel as parallel arrays and are joined per wallet, once: a map parsed from
-  // JSON inside a row expression would be parsed again for every row.
-  const pointsTable = `(SELECT tupleElement(z, 1) AS pt, tupleElement(z, 2) AS pi, tupleElement(z, 3) AS pts, tupleElement(z, 4) AS mis
-       FROM (SELECT arrayJoin(arrayZip({pointTypes:Array(String)}, {pointIds:Array(String)}, {pointLists:Array(Array(Int64))}, {moveLists:Array(Array(Int64))})) AS z))`;
-  const splitTable = `(SELECT splitTypes[i], splitIds[i], splitStarts[i]
-       FROM (SELECT {splitTypes:Array(String)} AS splitTypes, {splitIds:Array(String)} AS splitIds,
-                    {splitStarts:Array(Int64)} AS splitStarts, arrayJoin(arrayEnumerate(splitStarts)) AS i))`;
   const [wholeDays, rawRows, future] = await Promise.all([
-    // Whole days before the day of `at` that no breakpoint splits: one sum per segment.
-    store.queryRows<{ wt: string; wi: string; seg: number; amount: string }>(
-      `SELECT wt, wi, arrayCount(p -> p <= d0, pts) AS seg, toString(sum(amt)) AS amount
-       FROM (
-         SELECT wt, wi, d0, sum(amount) AS amt FROM (
-           SELECT ${walletColumns}, toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000 AS d0, amount
-           FROM ${store.table('usage_wallet_daily_v1')}
-           WHERE account_id = {account:String} AND day < toDate(toDateTime64({atDay:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}
-           UNION ALL
-           -- The daily rollup counts every stored usage; voided ones are taken out here.
-           SELECT ${walletColumns}, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000 AS d0, -amount AS amount
-           FROM ${voidedUsageRows(store, `account_id = {account:String} AND occurred_at < toDateTime64({atDay:Int64} / 1000, 3, 'UTC')${walletFilter(query)}`)})
-         GROUP BY wt, wi, d0
-       ) AS d
-       LEFT JOIN ${pointsTable} AS b ON d.wt = b.pt AND d.wi = b.pi
-       WHERE (wt, wi, d0) NOT IN ${splitTable}
-       GROUP BY wt, wi, seg
-       HAVING sum(amt) != 0
-       SETTINGS join_use_nulls = 0`,
-      usageParams,
-    ),
-    // Raw usage of split days and of the day of `at`, up to `at`, without voided events.
-    // Events at a move instant come one by one: a move orders with them by event_id.
-    store.queryRows<{ wt: string; wi: string; seg: number; amount: string; event_id: string; t: string }>(
-      `SELECT wt, wi, seg, toString(sum(amount)) AS amount, eid AS event_id, at_ms AS t
-       FROM (
-         SELECT wt, wi, has(mis, ms) AS alone, if(alone, -1, arrayCount(p -> p <= ms, pts)) AS seg,
-                if(alone, event_id, '') AS eid, if(alone, ms, 0) AS at_ms, amount
-         FROM (
-           SELECT ${walletColumns}, ${ts('occurred_at')} AS ms, event_id, assumeNotNull(amount) AS amount
-           FROM ${store.table('events_v1')}
-           WHERE account_id = {account:String} AND type = 'usage'
-             AND occurred_at <= toDateTime64({at:Int64} / 1000, 3, 'UTC')
-             AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
-                  OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN ${splitTable})
-             ${walletFilter(query)}
-             AND event_id NOT IN (SELECT voids_event_id FROM ${store.table('voids_v1')} WHERE account_id = {account:String})
-         ) AS r
-         LEFT JOIN ${pointsTable} AS b ON r.wt = b.pt AND r.wi = b.pi)
-       GROUP BY wt, wi, seg, eid, at_ms
-       SETTINGS join_use_nulls = 0`,
-      usageParams,
-    ),
-    // The next future-dated usage, if any: the answer changes when it comes into range.
-    store.queryRows<{ next: string | null }>(
-      `SELECT minOrNull(toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000) AS next
-       FROM ${store.table('usage_wallet_daily_v1')}
-       WHERE account_id = {account:String} AND day > toDate(toDateTime64({at:Int64} / 1000, 3, 'UTC'))${walletFilter(query)}`,
-      usageParams,
-    ),
+    read(store, wholeDaysQuery, usageParams),
+    read(store, splitAndLastDaysQuery, usageParams),
+    read(store, nextFutureUsageQuery, usageParams),
   ]);
 
   const segmentOf = (wallet: WalletKey, seg: number) => {
@@ -221,16 +286,16 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
     if (existing) existing.amount += amount;
     else sums.set(key, { wallet, ...segmentOf(wallet, seg), amount });
   };
-  for (const row of wholeDays) addSegment(walletKey(row.wt, row.wi), Number(row.seg), toScaled(row.amount));
+  for (const row of wholeDays) addSegment(walletKey(row.wt, row.wi), row.seg, toScaled(row.amount));
   const usageEvents: UsageEvent[] = [];
   for (const row of rawRows) {
     const wallet = walletKey(row.wt, row.wi);
-    if (Number(row.seg) === -1) usageEvents.push({ wallet, at: Number(row.t), eventId: row.event_id, amount: toScaled(row.amount) });
-    else addSegment(wallet, Number(row.seg), toScaled(row.amount));
+    if (row.seg === -1) usageEvents.push({ wallet, at: row.t, eventId: row.event_id, amount: toScaled(row.amount) });
+    else addSegment(wallet, row.seg, toScaled(row.amount));
   }
 
   const nextLotBoundary = lotBoundary;
-  const nextUsageDay = future[0]?.next === null || future[0]?.next === undefined ? Number.MAX_SAFE_INTEGER : Number(future[0].next);
+  const nextUsageDay = future[0]?.next ?? Number.MAX_SAFE_INTEGER;
   // Usage dated later today is not visible in the daily rollup's future days; rather than scan
   // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
   const changesAt = Math.min(nextLotBoundary, nextUsageDay, query.at + FRESHNESS_MS);
