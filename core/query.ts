@@ -27,8 +27,11 @@ export type Tables = Pick<Store, 'table' | 'cluster' | 'database'>;
 interface QueryBase<P> {
   readonly name: string;
   readonly params: z.ZodType<P>;
-  /** The SQL for these parameters; `{name:Type}` placeholders are bound from them. */
-  readonly sql: (tables: Tables, params: P) => string;
+  /**
+   * The SQL for these parameters; `{name:Type}` placeholders are bound from them, or, for SQL
+   * planned from its parameters, from the values the plan returns beside it.
+   */
+  readonly sql: (tables: Tables, params: P) => string | { sql: string; values: Record<string, unknown> };
 }
 
 export interface JsonQuery<P, R> extends QueryBase<P> {
@@ -36,6 +39,10 @@ export interface JsonQuery<P, R> extends QueryBase<P> {
 }
 
 export interface TsvQuery<P> extends QueryBase<P> {
+  /**
+   * Each column's name and ClickHouse type, in order; the result's header must match them
+   * (`LowCardinality(T)` counts as `T`).
+   */
   readonly columns: Readonly<Record<string, string>>;
 }
 
@@ -58,9 +65,9 @@ export interface QuerySample {
 export type QueryObserver = (sample: QuerySample) => void;
 
 /** Rows of a JSON query, each checked by its schema. */
-export function read<P, R>(store: Store, query: JsonQuery<P, R>, params: P): Promise<R[]>;
+export function read<P, R>(store: Store, query: JsonQuery<P, R>, params: NoInfer<P>): Promise<R[]>;
 /** Rows of a tab-separated query as text fields, its columns checked by name and type. */
-export function read<P>(store: Store, query: TsvQuery<P>, params: P): Promise<string[][]>;
+export function read<P>(store: Store, query: TsvQuery<P>, params: NoInfer<P>): Promise<string[][]>;
 export async function read<P, R>(store: Store, query: Query<P, R>, params: P): Promise<R[] | string[][]> {
   const started = performance.now();
   let rows = 0;
@@ -68,8 +75,8 @@ export async function read<P, R>(store: Store, query: Query<P, R>, params: P): P
   try {
     const checked = query.params.safeParse(params);
     if (!checked.success) throw schemaError(query.name, 'the parameters', checked.error);
-    const sql = query.sql(store, checked.data);
-    const bound = checked.data as Record<string, unknown>;
+    const rendered = query.sql(store, checked.data);
+    const [sql, bound] = typeof rendered === 'string' ? [rendered, checked.data as Record<string, unknown>] : [rendered.sql, rendered.values];
     const result = 'rows' in query ? await jsonRows(store, query, sql, bound) : await tsvRows(store, query, sql, bound);
     rows = result.length;
     outcome = 'ok';
@@ -94,7 +101,9 @@ async function jsonRows<P, R>(store: Store, query: JsonQuery<P, R>, sql: string,
 
 async function tsvRows<P>(store: Store, query: TsvQuery<P>, sql: string, params: Record<string, unknown>): Promise<string[][]> {
   const raw = await store.queryTsv(sql, params, { namesAndTypes: true });
-  const [names, types] = raw;
+  const [names, rawTypes] = raw;
+  // LowCardinality is how a column is stored, not what its values are: its text is the same.
+  const types = rawTypes?.map((type) => type.replace(/^LowCardinality\((.*)\)$/, '$1'));
   const expected = Object.entries(query.columns);
   const header = z.tuple([
     z.tuple(expected.map(([name]) => z.literal(name)) as [z.ZodLiteral<string>]),

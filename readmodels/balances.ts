@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import { breakpointsByWallet, computeLedger, walletKey, type LedgerInput, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 import type { AccountUsage, UsageIndex } from './usageIndex.js';
 import { loadLedgerInput } from './ledgerSource.js';
@@ -76,11 +78,8 @@ export class BalanceService {
   }
 
   async version(accountId: string): Promise<number> {
-    const [row] = await this.store.queryRows<{ v: string }>(
-      `SELECT sum(events) AS v FROM ${this.store.table('account_versions_v1')} WHERE account_id = {account:String}`,
-      { account: accountId },
-    );
-    return Number(row?.v ?? 0);
+    const [row] = await read(this.store, versionQuery, { account: accountId });
+    return row?.v ?? 0;
   }
 
   /** How many times this process stored events for each account, most recent last. */
@@ -268,23 +267,13 @@ export class BalanceService {
 
   /** A wallet and every wallet that moves link to it, directly or not. */
   async connectedWallets(accountId: string, wallet: WalletKey): Promise<WalletKey[]> {
-    const rows = await this.store.queryTsv(
-      `SELECT DISTINCT toString(wallet_type), from_wallet_id, to_wallet_id FROM ${this.store.table('moves_v1')} WHERE account_id = {account:String}`,
-      { account: accountId },
-    );
+    const rows = await read(this.store, moveLinksQuery, { account: accountId });
     return connected(wallet, rows.map(([type = '', from = '', to = '']) => [walletKey(type, from), walletKey(type, to)]));
   }
 
   /** Whether any event of the account names this wallet; stops at the first one found. */
   async walletExists(accountId: string, type: string, id: string): Promise<boolean> {
-    const rows = await this.store.queryRows<{ found: number }>(
-      `SELECT 1 AS found FROM ${this.store.table('events_v1')}
-       WHERE account_id = {account:String} AND wallet_type = {type:String} AND wallet_id = {id:String} LIMIT 1
-       UNION ALL
-       SELECT 1 AS found FROM ${this.store.table('moves_v1')}
-       WHERE account_id = {account:String} AND wallet_type = {type:String} AND to_wallet_id = {id:String} LIMIT 1`,
-      { account: accountId, type, id },
-    );
+    const rows = await read(this.store, walletFoundQuery, { account: accountId, type, id });
     return rows.length > 0;
   }
 }
@@ -308,3 +297,32 @@ function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]>): Wal
   }
   return [...seen];
 }
+
+/** Events stored for the account, by every process: it changes whenever the account does. */
+const versionQuery = jsonQuery({
+  name: 'balances.version',
+  params: z.object({ account: param.account }),
+  sql: (t) => `SELECT sum(events) AS v FROM ${t.table('account_versions_v1')} WHERE account_id = {account:String}`,
+  rows: z.object({ v: field.int64 }),
+});
+
+/** The account's moves as links between wallets. */
+const moveLinksQuery = tsvQuery({
+  name: 'balances.move_links',
+  params: z.object({ account: param.account }),
+  sql: (t) => `SELECT DISTINCT toString(wallet_type) AS type, from_wallet_id, to_wallet_id FROM ${t.table('moves_v1')} WHERE account_id = {account:String}`,
+  columns: { type: 'String', from_wallet_id: 'String', to_wallet_id: 'String' },
+});
+
+/** A row when an event of the account names the wallet (or a move fills it); none when not. */
+const walletFoundQuery = jsonQuery({
+  name: 'balances.wallet_found',
+  params: z.object({ account: param.account, type: z.string(), id: z.string() }),
+  sql: (t) =>
+    `SELECT 1 AS found FROM ${t.table('events_v1')}
+     WHERE account_id = {account:String} AND wallet_type = {type:String} AND wallet_id = {id:String} LIMIT 1
+     UNION ALL
+     SELECT 1 AS found FROM ${t.table('moves_v1')}
+     WHERE account_id = {account:String} AND wallet_type = {type:String} AND to_wallet_id = {id:String} LIMIT 1`,
+  rows: z.object({ found: field.int }),
+});

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { read, tsvQuery, type Tables } from '../core/query.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, planWithYears, QUARTER, touchingJoined } from './usagePlan.js';
@@ -63,16 +65,16 @@ function rawKey(groupBy: GroupBy, at = 'occurred_at'): string {
 }
 
 /**
- * Totals per key, largest amount first (by key for days), in columns named `<group_by>`,
- * `amount` (exact decimal) and `events`. `source` is a table with its filter, or a subquery of
- * `key, amount, events` rows.
+ * Totals per key, largest amount first (by key for days), in columns `key`, `amount` (exact
+ * decimal) and `events`. `source` is a table with its filter, or a subquery of `key, amount,
+ * events` rows.
  */
 const totals = (key: string, source: string, groupBy: GroupBy) =>
-  `SELECT ${key} AS ${groupBy}, sum(amount) AS amount, sum(events) AS events
+  `SELECT ${key} AS key, sum(amount) AS amount, sum(events) AS events
    FROM ${source}
-   GROUP BY ${groupBy}
+   GROUP BY key
    HAVING events != 0 OR amount != 0
-   ORDER BY ${groupBy === 'day' ? 'day' : `amount DESC, ${groupBy}`}`;
+   ORDER BY ${groupBy === 'day' ? 'key' : 'amount DESC, key'}`;
 
 /**
  * Settings for interactive reads: no JIT compilation. ClickHouse compiles an expression the
@@ -81,29 +83,36 @@ const totals = (key: string, source: string, groupBy: GroupBy) =>
  */
 const INTERACTIVE = 'compile_expressions = 0, compile_aggregate_expressions = 0, compile_sort_description = 0';
 
+/** A usage question, as the API and the usage summary ask it. */
+const usageQuerySchema = z.object({
+  accountId: z.string().min(1),
+  walletType: z.enum(['team', 'contract']).optional(),
+  walletId: z.string().optional(),
+  from: z.number().int(),
+  to: z.number().int(),
+  groupBy: z.enum(GROUPINGS),
+  tz: z.string().refine(isTimeZone, 'not a known time zone'),
+  now: z.number().int().optional(),
+});
+
+/**
+ * Totals per key, ranked, planned from the rollups that cover the range (`usageSql`).
+ * Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
+ */
+const usageTotalsQuery = tsvQuery({
+  name: 'usage.totals',
+  params: usageQuerySchema,
+  sql: (t, query) => usageSql(t, query),
+  columns: { key: 'String', amount: 'Decimal(38, 4)', events: 'Int64' },
+});
+
 /** Usage rows, the way the API answers them. */
 export async function usageBy(store: Store, query: UsageQuery): Promise<UsageRow[]> {
-  const planned = usageSql(store, query);
-  if (!planned) return [];
-  // Thousands of rows (one per user) come back as tab-separated text, the cheapest to parse.
-  const rows = await store.queryTsv(`${planned.sql}\n   SETTINGS ${INTERACTIVE}`, planned.params);
+  const rows = await read(store, usageTotalsQuery, query);
   return rows.map(([key = '', amount = '0', events = '0']) => ({ key, amount, events: Number(events) }));
 }
 
-/**
- * The same rows as JSON objects `{"<group_by>": key, "amount": "d", "events": n}`, comma-separated
- * and written by ClickHouse, for answers passed through without a row object per key. Amounts
- * are exact decimal strings.
- */
-export async function usageJsonRows(store: Store, query: UsageQuery): Promise<string> {
-  const planned = usageSql(store, query);
-  if (!planned) return '';
-  const lines = await store.queryJsonLines(`${planned.sql}\n   SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_quote_decimals = 1, ${INTERACTIVE}`, planned.params);
-  // One object per line; JSON text never holds a raw newline, so the lines join with commas.
-  return lines.trimEnd().replaceAll('\n', ',');
-}
-
-function usageSql(store: Store, query: UsageQuery): { sql: string; params: Record<string, unknown> } | undefined {
+function usageSql(store: Tables, query: UsageQuery): { sql: string; values: Record<string, unknown> } {
   const params: Record<string, unknown> = {
     account: query.accountId,
     walletType: query.walletType ?? '',
@@ -142,7 +151,7 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
         ${voidedPart(`wallet_type = {walletType:String} AND wallet_id = {walletId:String}`)})`,
       query.groupBy,
     );
-    return { sql, params };
+    return { sql: `${sql}\n   SETTINGS ${INTERACTIVE}`, values: params };
   }
 
   const parts: string[] = [voidedPart(query.walletType ? 'wallet_type = {walletType:String}' : '1')];
@@ -214,8 +223,7 @@ function usageSql(store: Store, query: UsageQuery): { sql: string; params: Recor
     raw(pieces.filter((piece) => piece.kind === 'raw'));
   }
 
-  if (parts.length === 0) return undefined;
-  return { sql: totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy), params };
+  return { sql: `${totals('key', `(${parts.join('\nUNION ALL\n')})`, query.groupBy)}\n   SETTINGS ${INTERACTIVE}`, values: params };
 }
 
 /** The first `limit` rows of a ranked answer, and the rest summed into one row so a chart stays readable. */

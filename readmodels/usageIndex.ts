@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
 import { formatScaled } from '../core/decimal.js';
+import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { walletKey, walletOf, type UsageSegment, type WalletKey } from '../ledger/ledger.js';
 import type { Freshness } from './balances.js';
@@ -525,17 +527,14 @@ export class UsageIndex {
   }
 
   private async load(accountId: string): Promise<void> {
-    const [row] = await this.store.queryRows<{ n: string }>(
-      `SELECT count() AS n FROM ${this.store.table('events_v1')} WHERE account_id = {account:String} AND type = 'usage'`,
-      { account: accountId },
-    );
-    if (Number(row?.n ?? 0) > this.maxEntries) {
+    const [row] = await read(this.store, usageCountQuery, { account: accountId });
+    if ((row?.n ?? 0) > this.maxEntries) {
       this.tooBig.set(accountId, Date.now());
       return;
     }
     const usage = new AccountUsage();
     this.pending.delete(accountId);
-    await this.read(accountId, usage, true, true);
+    await this.readStorage(accountId, usage, true, true);
     this.accounts.set(accountId, usage);
     this.held += usage.size;
     this.evict(accountId);
@@ -560,7 +559,7 @@ export class UsageIndex {
     const work = (async () => {
       this.pending.delete(accountId);
       const before = usage.size;
-      const consistent = await this.read(accountId, usage, false);
+      const consistent = await this.readStorage(accountId, usage, false);
       if (this.accounts.get(accountId) !== usage) return usage;
       this.held += usage.size - before;
       if (!consistent) {
@@ -582,32 +581,17 @@ export class UsageIndex {
    * One read of storage: usage rows stamped since a little before the newest held, voided
    * events when their count changed, and the count of settled rows to check against.
    */
-  private async read(accountId: string, usage: AccountUsage, first: boolean, inSlices = false): Promise<boolean> {
+  private async readStorage(accountId: string, usage: AccountUsage, first: boolean, inSlices = false): Promise<boolean> {
     const startedAt = Date.now();
     const since = first ? 0 : usage.readAt - OVERLAP_MS;
     const settled = usage.readAt - SETTLED_MS;
-    const events = this.store.table('events_v1');
-    const voided = this.store.table('voided_usage_v2');
-    const rows = await this.store.queryTsv(
-      `SELECT 'n', '', toUnixTimestamp64Milli(now64(3)), toInt64(0), '', '', '', '', '', '0'
-       UNION ALL
-       SELECT 'u', event_id, toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(ingested_at), toString(wallet_type), wallet_id, user_id,
-              toString(product), toString(service), toString(assumeNotNull(amount))
-       FROM ${events}
-       WHERE account_id = {account:String} AND type = 'usage' AND ingested_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
-       UNION ALL
-       -- Every pairing, read again only when their number changed; each is voided in memory once.
-       SELECT 'v', event_id, toUnixTimestamp64Milli(occurred_at), toInt64(0), toString(wallet_type), wallet_id, user_id,
-              toString(product), toString(service), toString(amount)
-       FROM ${voided} FINAL
-       WHERE account_id = {account:String}
-         AND (SELECT uniqExact(event_id) FROM ${voided} WHERE account_id = {account:String}) != {knownVoided:UInt64}
-       UNION ALL
-       SELECT 'c', '', toInt64(count()), toInt64(0), '', '', '', '', '', '0'
-       FROM ${events}
-       WHERE {check:UInt8} = 1 AND account_id = {account:String} AND type = 'usage' AND ingested_at < fromUnixTimestamp64Milli({settled:Int64}, 'UTC')`,
-      { account: accountId, since, knownVoided: usage.voided.size, check: first || settled <= 0 ? 0 : 1, settled: Math.max(0, settled) },
-    );
+    const rows = await read(this.store, usageRowsQuery, {
+      account: accountId,
+      since,
+      knownVoided: usage.voided.size,
+      check: first || settled <= 0 ? 0 : 1,
+      settled: Math.max(0, settled),
+    });
     const readAt = Number(rows.find((r) => r[0] === 'n')?.[2] ?? startedAt);
     // The next read starts OVERLAP_MS before this one: rows stamped since then are read again.
     const rereadFrom = readAt - OVERLAP_MS;
@@ -644,3 +628,51 @@ export class UsageIndex {
     }
   }
 }
+
+/** The account's stored usage events, voided or not: whether the account fits the budget. */
+const usageCountQuery = jsonQuery({
+  name: 'usage_index.count',
+  params: z.object({ account: param.account }),
+  sql: (t) => `SELECT count() AS n FROM ${t.table('events_v1')} WHERE account_id = {account:String} AND type = 'usage'`,
+  rows: z.object({ n: field.int64 }),
+});
+
+/**
+ * One read of an account's usage, as rows of one kind each (first column): `n`, storage's clock
+ * (third column); `u`, a usage event stamped since `since`; `v`, a voided usage, all of them,
+ * only when their number differs from `knownVoided`; `c`, with `check`, the count of usage rows
+ * stamped before `settled`.
+ */
+const usageRowsQuery = tsvQuery({
+  name: 'usage_index.rows',
+  params: z.object({
+    account: param.account,
+    since: param.millis,
+    knownVoided: z.number().int().min(0),
+    check: z.union([z.literal(0), z.literal(1)]),
+    settled: param.millis,
+  }),
+  sql: (t) =>
+    `SELECT 'n' AS kind, '' AS event_id, toUnixTimestamp64Milli(now64(3)) AS occurred, toInt64(0) AS ingested, '' AS wallet_type,
+            '' AS wallet_id, '' AS user_id, '' AS product, '' AS service, '0' AS amount
+     UNION ALL
+     SELECT 'u', event_id, toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(ingested_at), toString(wallet_type), wallet_id, user_id,
+            toString(product), toString(service), toString(assumeNotNull(amount))
+     FROM ${t.table('events_v1')}
+     WHERE account_id = {account:String} AND type = 'usage' AND ingested_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+     UNION ALL
+     -- Every pairing, read again only when their number changed; each is voided in memory once.
+     SELECT 'v', event_id, toUnixTimestamp64Milli(occurred_at), toInt64(0), toString(wallet_type), wallet_id, user_id,
+            toString(product), toString(service), toString(amount)
+     FROM ${t.table('voided_usage_v2')} FINAL
+     WHERE account_id = {account:String}
+       AND (SELECT uniqExact(event_id) FROM ${t.table('voided_usage_v2')} WHERE account_id = {account:String}) != {knownVoided:UInt64}
+     UNION ALL
+     SELECT 'c', '', toInt64(count()), toInt64(0), '', '', '', '', '', '0'
+     FROM ${t.table('events_v1')}
+     WHERE {check:UInt8} = 1 AND account_id = {account:String} AND type = 'usage' AND ingested_at < fromUnixTimestamp64Milli({settled:Int64}, 'UTC')`,
+  columns: {
+    kind: 'String', event_id: 'String', occurred: 'Int64', ingested: 'Int64', wallet_type: 'String',
+    wallet_id: 'String', user_id: 'String', product: 'String', service: 'String', amount: 'String',
+  },
+});

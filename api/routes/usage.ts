@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { GROUPINGS, isTimeZone, summaryOf, topWithOthers, usageBy, usageJsonRows, usageSummary, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
+import { GROUPINGS, isTimeZone, summaryOf, topWithOthers, usageBy, usageSummary, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
 import type { BalanceService } from '../../readmodels/balances.js';
 import type { UsageIndex } from '../../readmodels/usageIndex.js';
 import type { Store } from '../../core/clickhouse.js';
@@ -87,12 +87,6 @@ export function usageRouter(store: Store, balances: BalanceService, answers: Res
 
     const answer = await answers.get(cacheKey(account, now, req.originalUrl, csv ? 'csv' : 'json'), async () => {
       const memory = await index.ready(account);
-      if (!memory && !csv && limit === undefined) {
-        // Every row, in ClickHouse's own JSON: thousands of users pass through without a parse.
-        const rows = await usageJsonRows(store, query);
-        await mustExist(rows === '');
-        return { status: 200, contentType: 'application/json', body: `${head},"rows":[${rows}]}` };
-      }
       const rows = memory ? memory.rows(query) : await usageBy(store, query);
       await mustExist(rows.length === 0);
       // Rows arrive ranked by amount, or in day order.
