@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, read } from '../core/query.js';
 import { pairVoidedUsage } from './voids.js';
 
 export interface BackfillReport {
@@ -31,8 +33,11 @@ interface View {
   columns: string[];
 }
 
-async function materializedViews(store: Store): Promise<View[]> {
-  return store.queryRows<View>(
+/** Every materialized view of the database: its target, its own SELECT and its output columns. */
+const viewsQuery = jsonQuery({
+  name: 'backfill.views',
+  params: z.object({ db: z.string() }),
+  sql: () =>
     `SELECT t.name AS name,
             arrayElement(extractAll(t.create_table_query, '\\\\sTO\\\\s+\`?[A-Za-z0-9_]+\`?\\\\.\`?([A-Za-z0-9_]+)\`?'), 1) AS target,
             t.as_select AS select,
@@ -44,8 +49,19 @@ async function materializedViews(store: Store): Promise<View[]> {
      ) AS c ON c.table = t.name
      WHERE t.database = {db:String} AND t.engine = 'MaterializedView'
      ORDER BY name`,
-    { db: store.database },
-  );
+  rows: z.object({ name: field.text, target: field.text, select: field.text, columns: z.array(z.string()) }),
+});
+
+/** The rows of one derived table, after a rebuild. */
+const tableRowsQuery = jsonQuery({
+  name: 'backfill.table_rows',
+  params: z.object({ table: z.enum(DERIVED_TABLES) }),
+  sql: (t, p) => `SELECT count() AS n FROM ${t.table(p.table)}`,
+  rows: z.object({ n: field.int64 }),
+});
+
+async function materializedViews(store: Store): Promise<View[]> {
+  return read(store, viewsQuery, { db: store.database });
 }
 
 /** Replays a view's own SELECT into its target. */
@@ -84,8 +100,8 @@ export async function rebuildRollups(store: Store): Promise<BackfillReport> {
 
   const rows: Record<string, number> = {};
   for (const table of DERIVED_TABLES) {
-    const [row] = await store.queryRows<{ n: string }>(`SELECT count() AS n FROM ${store.table(table)}`);
-    rows[table] = Number(row?.n ?? 0);
+    const [row] = await read(store, tableRowsQuery, { table });
+    rows[table] = row?.n ?? 0;
   }
   return { views: replayed, rows };
 }

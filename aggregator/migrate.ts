@@ -1,7 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, read, tsvQuery } from '../core/query.js';
 import { sleep } from '../core/retry.js';
 import { fillRollup } from './backfill.js';
 import { acquireMigrationLock, type HeldLock, type MigrationLockOptions } from './migrationLock.js';
@@ -69,7 +71,7 @@ export async function migrate(store: Store, migrations?: Migration[], options: M
      ENGINE = ${everyNodeEngine(store.cluster, 'schema_migrations_v1', 'ReplacingMergeTree')} ORDER BY version`,
   );
   const appliedVersions = async () =>
-    new Set((await store.queryRows<{ version: number }>(`SELECT DISTINCT version FROM ${store.table('schema_migrations_v1')}`)).map((r) => Number(r.version)));
+    new Set((await read(store, appliedQuery, {})).map((r) => r.version));
   // Most starts find nothing to do, and take no lock.
   if (all.every(((done) => (m: Migration) => done.has(m.version))(await appliedVersions()))) {
     return { applied: [], alreadyApplied: all.length };
@@ -131,7 +133,7 @@ async function applyWithFill(store: Store, migration: Migration, lock: HeldLock,
     .map((statement) => VIEW_INTO.exec(statement.trim()))
     .filter((m): m is RegExpExecArray => m !== null && targets.has(bareName(m[2] as string)))
     .map((m) => ({ name: bareName(m[1] as string), target: bareName(m[2] as string), select: m[3] as string }));
-  const serverNow = async () => Number((await store.queryTsv('SELECT toUnixTimestamp64Milli(now64(3))'))[0]?.[0] ?? 0);
+  const serverNow = async () => (await read(store, serverClockQuery, {}))[0]?.now ?? 0;
 
   let cutoverMs: number;
   let cutover: string;
@@ -162,13 +164,34 @@ async function applyWithFill(store: Store, migration: Migration, lock: HeldLock,
   }
   for (const view of views) {
     lock.assertHeld();
-    const columns = await store.queryTsv(
-      `SELECT name FROM system.columns WHERE database = {db:String} AND table = {view:String} ORDER BY position`,
-      { db: store.database, view: view.name },
-    );
+    const columns = await read(store, viewColumnsQuery, { db: store.database, view: view.name });
     // On a cluster the copy reads and writes through the twins: each row lands on its account's shard.
     const select = rendering ? throughTwins(view.select, rendering.tables) : view.select;
     const before = select.replaceAll('${db}', `\`${store.database}\``).replaceAll(AFTER_CUTOVER, `ingested_at < toDateTime64('${cutover}', 3, 'UTC')`);
     await store.command(`INSERT INTO ${store.table(view.target)} (${columns.map(([c]) => `\`${c}\``).join(', ')}) ${before}`);
   }
 }
+
+/** The versions of the migrations applied so far. */
+const appliedQuery = jsonQuery({
+  name: 'migrations.applied',
+  params: z.object({}),
+  sql: (t) => `SELECT DISTINCT version FROM ${t.table('schema_migrations_v1')}`,
+  rows: z.object({ version: field.int }),
+});
+
+/** Storage's own clock: a fill's cutover is an instant of the clock that stamps ingested_at. */
+const serverClockQuery = jsonQuery({
+  name: 'migrations.server_clock',
+  params: z.object({}),
+  sql: () => 'SELECT toUnixTimestamp64Milli(now64(3)) AS now',
+  rows: z.object({ now: field.int64 }),
+});
+
+/** A view's output columns, in order. */
+const viewColumnsQuery = tsvQuery({
+  name: 'migrations.view_columns',
+  params: z.object({ db: z.string(), view: z.string() }),
+  sql: () => 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {view:String} ORDER BY position',
+  columns: { name: 'String' },
+});

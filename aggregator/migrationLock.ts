@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { z } from 'zod';
 import { StorageError, type Store } from '../core/clickhouse.js';
+import { field, jsonQuery, read } from '../core/query.js';
 import { sleep } from '../core/retry.js';
 import { clusterClause, everyNodeEngine } from './clusterSql.js';
 
@@ -103,19 +105,30 @@ export async function acquireMigrationLock(store: Store, options: MigrationLockO
 /** The lock's latest holder and lease; undefined when there is no lock. */
 async function currentHolder(store: Store, leaseMs: number): Promise<{ owner: string; expiresAt: number } | undefined> {
   try {
-    const [[owner = '', expires = '0', count = '0'] = []] = await store.queryTsv(
-      `SELECT argMax(owner, expires_at), toUnixTimestamp64Milli(max(expires_at)), count() FROM ${store.table(LOCK_TABLE)}`,
-    );
-    if (count !== '0') return { owner, expiresAt: Number(expires) };
+    const [holder] = await read(store, holderQuery, {});
+    if (holder && holder.count > 0) return { owner: holder.owner, expiresAt: holder.expires };
     // Created but not written yet: its creator holds a first lease from the moment it created it.
-    const [[created = '0'] = []] = await store.queryTsv(
-      `SELECT toUnixTimestamp(metadata_modification_time) * 1000 FROM system.tables WHERE database = {db:String} AND name = {name:String}`,
-      { db: store.database, name: LOCK_TABLE },
-    );
-    if (created === '0') return undefined; // released in between
-    return { owner: 'a process starting to migrate', expiresAt: Number(created) + leaseMs };
+    const [table] = await read(store, lockCreatedQuery, { db: store.database, name: LOCK_TABLE });
+    if (!table) return undefined; // released in between
+    return { owner: 'a process starting to migrate', expiresAt: table.created + leaseMs };
   } catch (err) {
     if (codeOf(err) === UNKNOWN_TABLE) return undefined;
     throw err;
   }
 }
+
+/** The lock's latest lease and its owner; `count` 0 when no process has written one yet. */
+const holderQuery = jsonQuery({
+  name: 'migration_lock.holder',
+  params: z.object({}),
+  sql: (t) => `SELECT argMax(owner, expires_at) AS owner, toUnixTimestamp64Milli(max(expires_at)) AS expires, count() AS count FROM ${t.table(LOCK_TABLE)}`,
+  rows: z.object({ owner: field.text, expires: field.int64, count: field.int64 }),
+});
+
+/** When the lock table was created; no row once it is dropped. */
+const lockCreatedQuery = jsonQuery({
+  name: 'migration_lock.created',
+  params: z.object({ db: z.string(), name: z.string() }),
+  sql: () => 'SELECT toUnixTimestamp(metadata_modification_time) * 1000 AS created FROM system.tables WHERE database = {db:String} AND name = {name:String}',
+  rows: z.object({ created: field.int64 }),
+});

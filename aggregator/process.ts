@@ -1,8 +1,11 @@
 import { randomInt } from 'node:crypto';
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { computeLedger } from '../ledger/ledger.js';
+import { accountVersionQuery } from '../readmodels/balances.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import { loadWalletNames } from '../readmodels/walletNames.js';
 import { AggregatorError } from './errors.js';
@@ -218,7 +221,7 @@ export class BalanceAggregator {
   }
 
   private async storedEvents(): Promise<Map<string, number>> {
-    const rows = await this.store.queryTsv(`SELECT account_id, sum(events) FROM ${this.store.table('account_versions_v1')} GROUP BY account_id`);
+    const rows = await read(this.store, storedEventsQuery, {});
     return new Map(rows.map(([accountId = '', events = '0']) => [accountId, Number(events)]));
   }
 
@@ -240,11 +243,8 @@ export class BalanceAggregator {
     const at = this.clock();
     // Read before the ledger's input: an event stored after this read changes the count again, so
     // the next pass recomputes.
-    const [versionRow] = await this.store.queryTsv(
-      `SELECT sum(events) FROM ${this.store.table('account_versions_v1')} WHERE account_id = {account:String}`,
-      { account: accountId },
-    );
-    const events = Number(versionRow?.[0] ?? 0);
+    const [versionRow] = await read(this.store, accountVersionQuery, { account: accountId });
+    const events = versionRow?.v ?? 0;
     // A void stored between the pairing and that read is counted but was not paired, and no
     // later pass would see the count change for it: it is paired now, before the ledger reads
     // the pairings. Usually there is none, and the query looks only at the account's few voids.
@@ -280,14 +280,28 @@ export class BalanceAggregator {
 
   /** The first usage dated after `at`: the balances change when it comes into range. */
   private async nextUsageAfter(accountId: string, at: number): Promise<number> {
-    const [row] = await this.store.queryTsv(
-      `SELECT toUnixTimestamp64Milli(min(occurred_at)), count()
-       FROM ${this.store.table('usage_by_time_v1')}
-       WHERE account_id = {account:String} AND occurred_at > fromUnixTimestamp64Milli({at:Int64}, 'UTC')`,
-      { account: accountId, at },
-    );
-    return row && row[1] !== '0' ? Number(row[0]) : Number.MAX_SAFE_INTEGER;
+    const [row] = await read(this.store, nextUsageQuery, { account: accountId, at });
+    return row?.next ?? Number.MAX_SAFE_INTEGER;
   }
 }
 
 const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/** Events stored for every account: an account whose count changed is recomputed. */
+const storedEventsQuery = tsvQuery({
+  name: 'aggregator.stored_events',
+  params: z.object({}),
+  sql: (t) => `SELECT account_id, sum(events) AS events FROM ${t.table('account_versions_v1')} GROUP BY account_id`,
+  columns: { account_id: 'String', events: 'Int64' },
+});
+
+/** The first usage dated after `at`, if any. */
+const nextUsageQuery = jsonQuery({
+  name: 'aggregator.next_usage',
+  params: z.object({ account: param.account, at: param.millis }),
+  sql: (t) =>
+    `SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(min(occurred_at))) AS next
+     FROM ${t.table('usage_by_time_v1')}
+     WHERE account_id = {account:String} AND occurred_at > fromUnixTimestamp64Milli({at:Int64}, 'UTC')`,
+  rows: z.object({ next: field.int64.nullable() }),
+});

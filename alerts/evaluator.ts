@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, param, read } from '../core/query.js';
 import { isRetriable, StageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { sleep, withRetry } from '../core/retry.js';
@@ -44,11 +46,23 @@ export class AlertError extends StageError {
   }
 }
 
-interface StoredState {
-  alert_key: string;
-  state: 'firing' | 'resolved';
-  payload: string;
-}
+/** Every account with stored events, in order. */
+const accountsQuery = jsonQuery({
+  name: 'alerts.accounts',
+  params: z.object({}),
+  sql: (t) => `SELECT DISTINCT account_id FROM ${t.table('account_versions_v1')} ORDER BY account_id`,
+  rows: z.object({ account_id: field.text }),
+});
+
+/** The last delivered state of each of the account's alerts. */
+const alertStatesQuery = jsonQuery({
+  name: 'alerts.states',
+  params: z.object({ account: param.account }),
+  sql: (t) =>
+    `SELECT alert_key, toString(state) AS state, payload FROM ${t.table('alert_states_v1')} FINAL
+     WHERE account_id = {account:String}`,
+  rows: z.object({ alert_key: field.text, state: z.enum(['firing', 'resolved']), payload: field.text }),
+});
 
 export class AlertEvaluator {
   private readonly stopping = new AbortController();
@@ -59,19 +73,13 @@ export class AlertEvaluator {
   /** Runs one evaluation of every account; returns the changes delivered. */
   async evaluateOnce(): Promise<AlertNotification[]> {
     const { store, balances } = this.options;
-    const accounts = await store.queryRows<{ account_id: string }>(
-      `SELECT DISTINCT account_id FROM ${store.table('account_versions_v1')} ORDER BY account_id`,
-    );
+    const accounts = await read(store, accountsQuery, {});
     const delivered: AlertNotification[] = [];
     for (const { account_id: accountId } of accounts) {
       const ledger = await balances.current(accountId);
       const now = new Date(ledger.at).toISOString();
       const current = new Map(alertsOf(ledger).map((a) => [a.key, a]));
-      const stored = await store.queryRows<StoredState>(
-        `SELECT alert_key, toString(state) AS state, payload FROM ${store.table('alert_states_v1')} FINAL
-         WHERE account_id = {account:String}`,
-        { account: accountId },
-      );
+      const stored = await read(store, alertStatesQuery, { account: accountId });
       const firing = new Map(stored.filter((s) => s.state === 'firing').map((s) => [s.alert_key, s]));
       const changes: AlertNotification[] = [];
       for (const alert of current.values()) {

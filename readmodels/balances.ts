@@ -78,7 +78,7 @@ export class BalanceService {
   }
 
   async version(accountId: string): Promise<number> {
-    const [row] = await read(this.store, versionQuery, { account: accountId });
+    const [row] = await read(this.store, accountVersionQuery, { account: accountId });
     return row?.v ?? 0;
   }
 
@@ -299,7 +299,7 @@ function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]>): Wal
 }
 
 /** Events stored for the account, by every process: it changes whenever the account does. */
-const versionQuery = jsonQuery({
+export const accountVersionQuery = jsonQuery({
   name: 'balances.version',
   params: z.object({ account: param.account }),
   sql: (t) => `SELECT sum(events) AS v FROM ${t.table('account_versions_v1')} WHERE account_id = {account:String}`,
