@@ -24,7 +24,7 @@ import type { UsageQuery, UsageRow } from './usage.js';
  */
 
 /** Rows re-read before the previous read's instant: an insert is visible a little after its stamp. */
-export const OVERLAP_MS = 5_000;
+export const OVERLAP_MS = 2_000;
 /** Rows stamped this long before the previous read are settled: their count must match storage's. */
 export const SETTLED_MS = 60_000;
 /** How long an index is trusted without asking storage for new rows (as `VERSION_CHECK_MS`). */
