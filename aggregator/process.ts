@@ -7,6 +7,7 @@ import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { computeLedger } from '../ledger/ledger.js';
 import { accountVersionQuery } from '../readmodels/balances.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
+import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { loadWalletNames } from '../readmodels/walletNames.js';
 import { AggregatorError } from './errors.js';
 import { pairVoidedUsage } from './voids.js';
@@ -44,6 +45,13 @@ export interface AggregatorOptions {
   onPass?: (storageAnswered: boolean) => void;
   /** This process's share of the accounts when several aggregators divide them (`shardOf`). */
   shard?: Shard;
+  /**
+   * The process's usage index, when it keeps one (the embedded process, which also answers
+   * reads): an account held there has its usage summed from memory, caught up by a read begun
+   * after the count of its events was read, instead of read again from the raw events of the
+   * days its breakpoints split and of today at every recomputation.
+   */
+  usage?: UsageIndex;
 }
 
 /** One of `count` aggregators, numbered from 0. */
@@ -92,6 +100,7 @@ export class BalanceAggregator {
   private readonly pollMs: number;
   private readonly onPass: (storageAnswered: boolean) => void;
   private readonly shard: Shard | undefined;
+  private readonly usage: UsageIndex | undefined;
   private readonly accounts = new Map<string, AccountState>();
   /** Accounts this process stored events for since they were last recomputed. */
   private readonly notified = new Set<string>();
@@ -112,6 +121,7 @@ export class BalanceAggregator {
     this.pollMs = options.pollMs ?? POLL_MS;
     this.onPass = options.onPass ?? (() => undefined);
     this.shard = options.shard;
+    this.usage = options.usage;
   }
 
   /** Whether this aggregator writes the account's balances. */
@@ -249,8 +259,10 @@ export class BalanceAggregator {
     // later pass would see the count change for it: it is paired now, before the ledger reads
     // the pairings. Usually there is none, and the query looks only at the account's few voids.
     await pairVoidedUsage(this.store, [accountId]);
+    // Usage from memory when the account is held there, caught up after the count and the pairings.
+    const usage = await this.usage?.fresh(accountId);
     const [input, names, nextUsage] = await Promise.all([
-      loadLedgerInput(this.store, { accountId, at }),
+      loadLedgerInput(this.store, { accountId, at }, usage),
       loadWalletNames(this.store, accountId),
       this.nextUsageAfter(accountId, at),
     ]);

@@ -46,7 +46,8 @@ const lanes = lanesOf(store);
 const balances = new BalanceService(lanes.reads, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
 // The balance tables' writer runs in this process when no other process can reach the store
 // (embedded chDB), or with --aggregate; against a server it is usually `npm run aggregate`.
-const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store: lanes.reads, log }) : undefined;
+const usageIndex = new UsageIndex(lanes.reads, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure: reportBackgroundFailures(log, metrics) });
+const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store: lanes.reads, log, usage: usageIndex }) : undefined;
 const pipeline = createIngestPipeline({
   store: lanes.ingest, metrics, log, signal: abort.signal,
   onStored: (accounts, source) => {
@@ -78,7 +79,7 @@ await webBuild;
 
 const app = createApp({
   store: lanes.reads, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
-  usageIndex: new UsageIndex(lanes.reads, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure: reportBackgroundFailures(log, metrics) }),
+  usageIndex,
   // Kafka is consumed on this event loop too: reads start one per turn, so it keeps up (readGate.ts).
   ...(config.KAFKA_BROKERS?.length ? { readsPerTurn: 1 } : {}),
   corsOrigins: config.BALANCES_CORS_ORIGINS,

@@ -347,7 +347,9 @@ async function server(): Promise<void> {
   const parallelReads = Number(args['parallel-reads']);
   const readStore = parallelReads > 0 ? literalReads(timed('API reads'), parallelReads) : timed('API reads');
   const balances = new BalanceService(readStore, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
-  const aggregator = new BalanceAggregator({ store: timed('aggregator'), log });
+  const { UsageIndex } = await import('../readmodels/usageIndex.js');
+  const usageIndex = new UsageIndex(readStore, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure: reportBackgroundFailures(log, metrics) });
+  const aggregator = new BalanceAggregator({ store: timed('aggregator'), log, usage: usageIndex });
   const ingestStore = timed('ingest', lanes.ingest);
   const pipeline = createIngestPipeline({
     store: ingestStore,
@@ -370,6 +372,7 @@ async function server(): Promise<void> {
     apiKeys: config.BALANCES_API_KEYS,
     bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES,
     balances,
+    usageIndex,
     corsOrigins: config.BALANCES_CORS_ORIGINS,
     rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
     readsPerTurn: 1,

@@ -6,6 +6,7 @@ import { createMetrics } from '../../core/metrics.js';
 import { balanceRowsOf, type BalanceRows } from '../../aggregator/balanceRows.js';
 import { computeLedger } from '../../ledger/ledger.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
+import { UsageIndex } from '../../readmodels/usageIndex.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { BASE, HOUR, historyArb, ledgerInputOf } from '../support/histories.js';
 import type { RefEvent } from '../support/reference.js';
@@ -106,6 +107,33 @@ describe('the balance tables', () => {
         await expectTablesMatchLedger(accountId, delivered, Math.max(at1 + 1, at2));
       }),
       { numRuns: 25, endOnFailure: true },
+    );
+  }, 240_000);
+
+  it('equal the ledger when the aggregator sums usage from the process usage index, caught up after events another process stored', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb('placeholder', 24), fc.integer({ min: 1, max: 1000 }), async (history, cut) => {
+        const accountId = `u${runs++}`;
+        const delivered = withAccount(history.delivered, accountId);
+        const half = cut % delivered.length;
+        const [first, second] = [delivered.slice(0, half), delivered.slice(half)];
+        const [at1, at2] = [history.instants[0] as number, Math.max((history.instants[0] as number) + 1, history.instants[history.instants.length - 1] as number)];
+        await deliver(first);
+        const index = new UsageIndex(store);
+        await index.ready(accountId);
+        await index.settled(accountId);
+        // Which reads the aggregator made: usage must come from memory, not from the raw events.
+        const asked: string[] = [];
+        const watched: Store = { ...store, observer: (sample) => asked.push(sample.name) };
+        await new BalanceAggregator({ store: watched, log: silentLog, clock: () => at1, usage: index }).recompute(accountId);
+        await expectTablesMatchLedger(accountId, first, at1);
+        await deliver(second);
+        await new BalanceAggregator({ store: watched, log: silentLog, clock: () => at2, usage: index }).recompute(accountId);
+        await expectTablesMatchLedger(accountId, delivered, at2);
+        expect(asked).toContain('ledger.lots');
+        expect(asked.filter((name) => name === 'ledger.whole_days' || name === 'ledger.split_days')).toEqual([]);
+      }),
+      { numRuns: 20, endOnFailure: true },
     );
   }, 240_000);
 
