@@ -15,7 +15,7 @@ import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import { createApp } from '../api/app.js';
 import { pairVoidedUsage } from '../aggregator/voids.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
-import { benchDataDir, fmt, percentile, report, sample, samplePair, stealMeter } from './harness.js';
+import { benchDataDir, fmt, percentile, recordResults, report, sample, samplePair, stealMeter } from './harness.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const WALLETS = 1000;
@@ -215,5 +215,21 @@ report('Usage analytics through the API, against the raw table in the same run',
   { query: 'GET /v1/usage whole account, 365 days by user (target p95 < 60 ms, ≥ 5×)', 'p50 ms': p50(accountByUser), 'p95 ms': p95(accountByUser), 'peer p50 ÷ this p95': fmt(percentile(rawAccountByUser, 50) / percentile(accountByUser, 95), 2) },
 ]);
 stolen();
+const ms = (s: number[], q: number) => Number(fmt(percentile(s, q), 2));
+const figures = (ours: number[], raw: number[]) => ({ p50_ms: ms(ours, 50), p95_ms: ms(ours, 95), raw_p50_ms: ms(raw, 50), raw_p95_ms: ms(raw, 95) });
+recordResults('queries', {
+  events: EVENTS,
+  wallets: WALLETS,
+  // The balance reads' peer is the raw replay; each usage read's peer is the same question of the raw table.
+  wallets_list: figures(wallets, rawReplay),
+  balance_one: figures(oneBalance, rawReplay),
+  balance_at_30d_ago: figures(balanceAt, rawReplay),
+  usage_90d_by_service: figures(oneWalletService, rawOneWalletService),
+  usage_365d_by_user_account: figures(accountByUser, rawAccountByUser),
+});
+// chDB runs inside this process: the peak covers storage's memory as well as the API's.
+const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+recordResults('memory', { peak_rss_mb: peakRssMb, events: EVENTS, usage_index_entries_budget: 2_000_000 });
+report('Memory of this process (API and embedded chDB), with the events loaded and read', [{ figure: 'peak RSS, MB', value: peakRssMb }]);
 await store.close();
 process.exit(0);
