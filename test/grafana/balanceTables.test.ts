@@ -111,6 +111,7 @@ describe('the balance tables', () => {
   }, 240_000);
 
   it('equal the ledger when the aggregator sums usage from the process usage index, caught up after events another process stored', async () => {
+    let fromMemory = 0;
     await fc.assert(
       fc.asyncProperty(historyArb('placeholder', 24), fc.integer({ min: 1, max: 1000 }), async (history, cut) => {
         const accountId = `u${runs++}`;
@@ -131,10 +132,18 @@ describe('the balance tables', () => {
         await new BalanceAggregator({ store: watched, log: silentLog, clock: () => at2, usage: index }).recompute(accountId);
         await expectTablesMatchLedger(accountId, delivered, at2);
         expect(asked).toContain('ledger.lots');
-        expect(asked.filter((name) => name === 'ledger.whole_days' || name === 'ledger.split_days')).toEqual([]);
+        // A usage at a move's very instant orders with it by event id, which the index does not
+        // hold: only then is the account's usage read from storage.
+        const moveInstants = new Set(delivered.filter((e) => e.type === 'move').map((e) => Date.parse(e.occurred_at)));
+        const atAMove = delivered.some((e) => e.type === 'usage' && moveInstants.has(Date.parse(e.occurred_at)));
+        if (!atAMove) {
+          fromMemory++;
+          expect(asked.filter((name) => name === 'ledger.usage_segments')).toEqual([]);
+        }
       }),
       { numRuns: 20, endOnFailure: true },
     );
+    expect(fromMemory).toBeGreaterThanOrEqual(10);
   }, 240_000);
 
   it('two aggregators, a late writer, a restart and a replay leave exactly the latest snapshot', async () => {
