@@ -3,7 +3,7 @@ import type { Store } from '../core/clickhouse.js';
 import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import { breakpointsByWallet, computeLedger, walletKey, type LedgerInput, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 import type { AccountUsage, UsageIndex } from './usageIndex.js';
-import { loadLedgerInput } from './ledgerSource.js';
+import { loadLedgerInput, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';
 
@@ -244,15 +244,29 @@ export class BalanceService {
    * usage, without asking storage; otherwise from storage.
    */
   async at(accountId: string, wallet: WalletKey, at: number, usage?: AccountUsage): Promise<LedgerResult> {
-    if (usage) {
+    // The account's lots, moves and voids come from its snapshot, kept as fresh as "now" answers
+    // are: with usage in memory too, nothing is read; without, only the wallets' usage is.
+    if (usage || this.snapshots.has(accountId)) {
       await this.current(accountId);
       const input = this.snapshots.get(accountId)?.input;
-      const answer = input && this.atFromMemory(input, usage, wallet, at);
-      if (answer) return answer;
+      if (input) {
+        const answer = usage ? this.atFromMemory(input, usage, wallet, at) : await this.atFromSnapshot(accountId, input, wallet, at);
+        if (answer) return answer;
+      }
     }
     const wallets = await this.connectedWallets(accountId, wallet);
     const input = await loadLedgerInput(this.store, { accountId, at, wallets });
     return computeLedger(input);
+  }
+
+  /** The wallet group's ledger at `at`: lots, moves and voids from the snapshot, usage read from storage. */
+  private async atFromSnapshot(accountId: string, input: Snapshot['input'], wallet: WalletKey, at: number): Promise<LedgerResult> {
+    const wallets = connected(wallet, input.moves.map((m) => [m.from, m.to]));
+    const group = new Set(wallets);
+    const lots = input.lots.filter((l) => group.has(l.wallet));
+    const moves = input.moves.filter((m) => group.has(m.from));
+    const usage = await loadUsageInput(this.store, { accountId, at, wallets }, breakpointsByWallet(lots, moves, at));
+    return computeLedger({ at, lots, moves, voided: input.voided, usageEvents: usage.usageEvents, usageSegments: usage.usageSegments });
   }
 
   private atFromMemory(input: Snapshot['input'], usage: AccountUsage, wallet: WalletKey, at: number): LedgerResult | undefined {

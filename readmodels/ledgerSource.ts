@@ -238,6 +238,20 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
     }
   }
 
+  const fromStorage = await loadUsageInput(store, query, breakpoints);
+  // Usage dated later today is not visible in the daily rollup's future days; rather than scan
+  // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
+  const changesAt = Math.min(lotBoundary, fromStorage.nextUsageDay, query.at + FRESHNESS_MS);
+  return { at: query.at, lots, moves, voided, usageEvents: fromStorage.usageEvents, usageSegments: fromStorage.usageSegments, changesAt, nextLotBoundary: lotBoundary };
+}
+
+/** The ledger's usage input for a scope's wallets at `query.at`, given their breakpoints; and the next day dated after it that holds usage. */
+export async function loadUsageInput(
+  store: Store,
+  query: LedgerQuery,
+  breakpoints: ReturnType<typeof breakpointsByWallet>,
+): Promise<{ usageSegments: UsageSegment[]; usageEvents: UsageEvent[]; nextUsageDay: number }> {
+  const filtered = (query.wallets ?? []).map(walletOf);
   // Days a breakpoint falls strictly inside, per wallet, and the day holding `at`: read raw.
   const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
   const atDay = dayOf(query.at);
@@ -254,7 +268,10 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
   const pointWallets = [...breakpoints.points.keys()];
   const splits = [...splitDays.values()].map(({ wallet, day }) => ({ ...walletOf(wallet), day }));
   const usageParams: UsageScope = {
-    ...params,
+    account: query.accountId,
+    filtered: query.wallets !== undefined,
+    walletTypes: filtered.map((w) => w.type),
+    walletIds: filtered.map((w) => w.id),
     at: query.at,
     pointTypes: pointWallets.map((w) => walletOf(w).type),
     pointIds: pointWallets.map((w) => walletOf(w).id),
@@ -294,12 +311,7 @@ export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: 
     else addSegment(wallet, row.seg, toScaled(row.amount));
   }
 
-  const nextLotBoundary = lotBoundary;
-  // Usage dated later today is not visible in the daily rollup's future days; rather than scan
-  // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
-  const changesAt = Math.min(nextLotBoundary, nextUsageDay, query.at + FRESHNESS_MS);
-
-  return { at: query.at, lots, moves, voided, usageEvents, usageSegments: [...sums.values()], changesAt, nextLotBoundary };
+  return { usageSegments: [...sums.values()], usageEvents, nextUsageDay };
 }
 
 /**

@@ -183,8 +183,13 @@ describe('the usage index', () => {
     const balances = new BalanceService(store);
     const index = new UsageIndex(store);
     const usage = await loaded(index);
-    // The storage path looks the connected wallets up in storage; the memory path does not.
-    const lookups = vi.spyOn(balances, 'connectedWallets');
+    // With no snapshot, the storage path looks the connected wallets up in storage; with the
+    // account's snapshot, lots, moves and voids come from it and only the usage is read.
+    const fromStorage = new BalanceService(store);
+    const lookups = vi.spyOn(fromStorage, 'connectedWallets');
+    const withSnapshot = new BalanceService(store);
+    await withSnapshot.current('acme');
+    const snapshotLookups = vi.spyOn(withSnapshot, 'connectedWallets');
     const read = (ledger: Awaited<ReturnType<BalanceService['at']>>, key: ReturnType<typeof walletKey>) => {
       const b = ledger.wallets.get(key);
       return b && { total: b.total, used: b.used, available: b.available, expired: b.expired, overage: b.overage, status: b.status };
@@ -194,12 +199,15 @@ describe('the usage index', () => {
         const at = START + offset;
         const key = walletKey(wallet.type, wallet.id);
         const memory = await balances.at('acme', key, at, usage);
-        const storage = await balances.at('acme', key, at);
+        const storage = await fromStorage.at('acme', key, at);
+        const snapshot = await withSnapshot.at('acme', key, at);
         expect(read(memory, key), new Date(at).toISOString()).toEqual(read(storage, key));
+        expect(read(snapshot, key), new Date(at).toISOString()).toEqual(read(storage, key));
       }),
       { numRuns: 60 },
     );
     expect(lookups).toHaveBeenCalledTimes(60);
+    expect(snapshotLookups).not.toHaveBeenCalled();
 
     // The whole account now, from memory and from storage, at several instants of the clock.
     for (const offset of [0, -30 * DAY, -200 * DAY + 12_345, 40 * DAY]) {
