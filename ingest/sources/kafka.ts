@@ -1,6 +1,8 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 import { deliveredLater } from '../../core/promises.js';
+import { isRetriable } from '../../core/errors.js';
+import { sleep } from '../../core/retry.js';
 
 /**
  * The Kafka transport behind a small interface of our own, so the rest of ingest never sees
@@ -129,6 +131,22 @@ export function isRejoinNeeded(err: unknown): boolean {
   return REJOIN.has(kafkaErrorType(err) ?? '');
 }
 
+/**
+ * Errors after which kafkajs leaves the group and does not come back by itself, though joining
+ * again is safe: a broker that refused a group request as malformed (librdkafka's broker does so
+ * for a SyncGroup that races a member leaving). Nothing is committed that was not stored, so a
+ * member that joins again reads the uncommitted records again and dedupe drops what landed.
+ */
+const REJOINABLE_CRASH = new Set(['INVALID_REQUEST', ...REJOIN]);
+/** Rejoins allowed in REJOIN_WINDOW_MS before a crash stops the consumer for good. */
+export const MAX_REJOINS = 3;
+const REJOIN_WINDOW_MS = 60_000;
+const REJOIN_DELAY_MS = 300;
+
+export function isRejoinableCrash(err: unknown): boolean {
+  return REJOINABLE_CRASH.has(kafkaErrorType(err) ?? '');
+}
+
 export interface BatchHandling {
   heartbeat(): Promise<void>;
   heartbeatIntervalMs: number;
@@ -214,9 +232,39 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   });
   deliveredLater(crashed);
 
+  let runConfig: Parameters<Consumer['run']>[0] | undefined;
+  let disconnecting = false;
+  const rejoins: number[] = [];
   consumer.on(consumer.events.CRASH, (event) => {
     const err = event.payload.error;
-    if (!event.payload.restart) rejectCrash(err instanceof Error ? err : new Error(String(err)));
+    if (event.payload.restart) return;
+    const now = Date.now();
+    while (rejoins.length > 0 && (rejoins[0] as number) < now - REJOIN_WINDOW_MS) rejoins.shift();
+    if (!disconnecting && runConfig && isRejoinableCrash(err) && rejoins.length < MAX_REJOINS) {
+      rejoins.push(now);
+      options.log.warn({ event: 'kafka_consumer_rejoin', err, rejoins: rejoins.length }, 'the consumer left the group on a group protocol error; joining again');
+      // kafkajs has already left the group: what this member buffered is no longer its own.
+      void callbacks?.onRevoke();
+      const config = runConfig;
+      (async () => {
+        // As kafkajs does before it restarts: a moment for the connections it closed to go.
+        for (let attempt = 1; ; attempt++) {
+          await sleep(REJOIN_DELAY_MS * attempt);
+          if (disconnecting) return;
+          try {
+            await consumer.connect();
+            await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
+            await consumer.run(config);
+            return;
+          } catch (rejoinErr) {
+            if (!isRetriable(rejoinErr) || attempt >= 5) throw rejoinErr;
+            options.log.warn({ event: 'kafka_consumer_rejoin_retry', err: rejoinErr, attempt }, 'joining again failed; retrying');
+          }
+        }
+      })().catch((rejoinErr: unknown) => rejectCrash(rejoinErr instanceof Error ? rejoinErr : new Error(String(rejoinErr))));
+      return;
+    }
+    rejectCrash(err instanceof Error ? err : new Error(String(err)));
   });
   // kafkajs emits this just before it rejoins, and cannot wait: a rebalance found by its own
   // heartbeat between fetches (none of ours in progress) still drops what is buffered, at once.
@@ -238,7 +286,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       callbacks = handlers;
       await consumer.connect();
       await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
-      await consumer.run({
+      runConfig = {
         // Offsets are committed by the worker only after the batch is stored.
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -263,7 +311,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
           // Moves only the fetch position; nothing is committed here (autoCommit is off).
           resolveOffset(last.offset);
         },
-      });
+      };
+      await consumer.run(runConfig);
     },
     async commit(offsets, taken) {
       if (offsets.length === 0) return true;
@@ -307,6 +356,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       consumer.resume([{ topic: options.topic }]);
     },
     async disconnect() {
+      disconnecting = true;
       await consumer.stop();
       await consumer.disconnect();
       if (producerConnected) await producer.disconnect();

@@ -3,9 +3,10 @@ import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker, type KafkaWorker } from '../../ingest/kafkaWorker.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
-import { createKafkaSource } from '../../ingest/sources/kafka.js';
+import { createKafkaSource, MAX_REJOINS } from '../../ingest/sources/kafka.js';
 import { capturedLog } from '../support/capturedLog.js';
 import { flakyNetwork } from '../support/flakyNetwork.js';
+import { groupFaults } from '../support/groupFaults.js';
 import { committedTotal, produce, topicSpans, waitFor } from '../support/kafkaTools.js';
 import { startMockBroker, type MockBroker } from '../support/mockBroker.js';
 import { count, freshStore, uniqueName } from '../support/store.js';
@@ -83,5 +84,53 @@ describe('the broker disconnects or stalls while the worker consumes', () => {
     expect(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')}`)).toBe(events.length);
     expect(await count(store, `SELECT uniqExact(account_id, event_id) AS n FROM ${store.table('events_v1')}`)).toBe(events.length);
     expect(await storedUsageTotals(store)).toEqual(usageTotals(events));
+  });
+
+  it('a group request the broker refuses as malformed: the consumer joins again, and loses nothing nor counts anything twice', { timeout: 120_000 }, async () => {
+    const own = await freshStore();
+    const topic = uniqueName('sync').replace('_', '.');
+    const groupId = uniqueName('sync-group');
+    const events = workload(6_000, 'gs', 3);
+    const faults = groupFaults();
+    const captured = capturedLog('debug');
+    const metrics = createMetrics();
+    const source = createKafkaSource({ brokers: broker.brokers, topic, groupId, clientId: 'sync', log: captured.log, sessionTimeoutMs: 10_000, socketFactory: faults.socketFactory });
+    worker = createKafkaWorker({ source, pipeline: createIngestPipeline({ store: own, metrics, log: captured.log }), metrics, log: captured.log, batchSize: 500, flushMs: 50, maxInFlight: 2_000 });
+    let failed: unknown;
+    worker.done.catch((err: unknown) => (failed = err));
+    await produce(broker.brokers, topic, events.slice(0, 3_000) as unknown as Array<Record<string, unknown>>, { gzip: true });
+    // The first answer to joining the group is refused: kafkajs leaves the group and would not come back.
+    faults.refuseSync(1);
+    await worker.start();
+    await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === 3_000, 'the worker joins again and commits', 60_000, 250);
+    await produce(broker.brokers, topic, events.slice(3_000) as unknown as Array<Record<string, unknown>>, { gzip: true });
+    await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === events.length, 'the worker commits the whole topic', 60_000, 250);
+    expect(faults.refused).toBe(1);
+    expect(captured.lines.filter((l) => l.event === 'kafka_consumer_rejoin')).toHaveLength(1);
+    expect(failed).toBeUndefined();
+    await worker.stop();
+    worker = undefined;
+    expect(await count(own, `SELECT count() AS n FROM ${own.table('events_v1')}`)).toBe(events.length);
+    expect(await storedUsageTotals(own)).toEqual(usageTotals(events));
+    await own.close();
+  });
+
+  it(`refused more than ${MAX_REJOINS} times in a minute, the worker stops with the error instead of joining forever`, { timeout: 120_000 }, async () => {
+    const own = await freshStore();
+    const topic = uniqueName('sync').replace('_', '.');
+    const groupId = uniqueName('sync-group');
+    const faults = groupFaults();
+    const captured = capturedLog('debug');
+    const metrics = createMetrics();
+    const source = createKafkaSource({ brokers: broker.brokers, topic, groupId, clientId: 'sync', log: captured.log, sessionTimeoutMs: 10_000, socketFactory: faults.socketFactory });
+    worker = createKafkaWorker({ source, pipeline: createIngestPipeline({ store: own, metrics, log: captured.log }), metrics, log: captured.log, batchSize: 500, flushMs: 50, maxInFlight: 2_000 });
+    await produce(broker.brokers, topic, workload(100, 'gx', 1) as unknown as Array<Record<string, unknown>>, { gzip: true });
+    faults.refuseSync(MAX_REJOINS + 1);
+    await worker.start();
+    await expect(worker.done).rejects.toThrow(/consumer stopped/);
+    expect(faults.refused).toBe(MAX_REJOINS + 1);
+    expect(captured.lines.filter((l) => l.event === 'kafka_consumer_rejoin')).toHaveLength(MAX_REJOINS);
+    worker = undefined;
+    await own.close();
   });
 });
