@@ -437,11 +437,37 @@ async function server(): Promise<void> {
   const producing = child<ProduceResult>('producer', { brokers: broker.brokers, rate, seconds: seconds + WARMUP_SECONDS, wallets });
   await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000));
   const lags: number[] = [];
+  /**
+   * How old the newest event a balance reflects is, at a moment a user looks: the newest
+   * produced event stored before the instant the balance was computed at, taken once a second
+   * from the balance tables (the aggregator's latest snapshot) and from the API (`/v1/wallets`).
+   * An insert stamped before that instant but visible only after it counts as reflected, so the
+   * figures can be low by an insert's duration.
+   */
+  const tableLags: number[] = [];
+  const apiLags: number[] = [];
+  const newestStoredBefore = async (instant: string) => {
+    const [row] = await store.queryRows<{ latest: string }>(
+      `SELECT toUnixTimestamp64Milli(max(occurred_at)) AS latest FROM bench.events_v1
+       WHERE account_id = '${DEMO_ACCOUNT}' AND source = 'kafka' AND ingested_at <= ${instant}`,
+    );
+    return Number(row?.latest ?? 0);
+  };
   const atStart = await kafkaCount();
   const sampler = setInterval(() => {
+    const now = Date.now();
     void kafkaCount().then(({ latest }) => {
-      if (latest > 0) lags.push(Date.now() - latest);
+      if (latest > 0) lags.push(now - latest);
     });
+    void newestStoredBefore(`(SELECT max(computed_at) FROM bench.balance_snapshots_v1 WHERE account_id = '${DEMO_ACCOUNT}')`).then((latest) => {
+      if (latest > 0) tableLags.push(now - latest);
+    });
+    void fetch(`${base}/v1/wallets`, { headers: { authorization: `Bearer ${keys[0]}` } })
+      .then(async (res) => ((await res.json()) as { at: string }).at)
+      .then((at) => newestStoredBefore(`toDateTime64('${at.replace('T', ' ').replace('Z', '')}', 3, 'UTC')`))
+      .then((latest) => {
+        if (latest > 0) apiLags.push(now - latest);
+      });
   }, 1000);
   await startProfile();
   loopDelay.enable();
@@ -536,6 +562,8 @@ async function server(): Promise<void> {
     { figure: 'event → stored lag, p50 ms (sampled each second)', value: fmt(percentile(lags, 50), 0) },
     { figure: 'event → stored lag, p99 ms', value: fmt(percentile(lags, 99), 0) },
     { figure: 'event → stored lag, max ms', value: fmt(Math.max(...lags), 0) },
+    { figure: 'event → balance tables, p50 / p99 / max ms (sampled each second)', value: `${fmt(percentile(tableLags, 50), 0)} / ${fmt(percentile(tableLags, 99), 0)} / ${fmt(Math.max(...tableLags), 0)}` },
+    { figure: 'event → API balance, p50 / p99 / max ms (sampled each second)', value: `${fmt(percentile(apiLags, 50), 0)} / ${fmt(percentile(apiLags, 99), 0)} / ${fmt(Math.max(...apiLags), 0)}` },
     { figure: 'drain after the producer stopped, s', value: fmt(drainSeconds, 2) },
     ...(() => {
       const window = batches.filter((b) => b.at >= loadStarted && b.at < loadEnded);
@@ -628,7 +656,16 @@ async function server(): Promise<void> {
     profile: profileRows,
     loadAverage: { start: loadAtStart, end: loadavg().map((l) => l.toFixed(1)).join(', ') },
   });
-  console.log(`Figures written to bench/results.json under "load".`);
+  recordResults('freshness', {
+    command: `npm run bench -- load --seconds ${seconds} --rate ${rate} --readers ${readerCount}`,
+    rate,
+    readers: readerCount,
+    event_to_balance_p99_ms: Number(fmt(Math.max(percentile(tableLags, 99), percentile(apiLags, 99)), 0)),
+    event_to_balance_table_p99_ms: Number(fmt(percentile(tableLags, 99), 0)),
+    event_to_api_balance_p99_ms: Number(fmt(percentile(apiLags, 99), 0)),
+    event_to_stored_p99_ms: Number(fmt(percentile(lags, 99), 0)),
+  });
+  console.log(`Figures written to bench/results.json under "load" and "freshness".`);
   await store.close();
   process.exit(exactlyOnce && !workerFailure ? 0 : 1);
 }
