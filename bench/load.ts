@@ -667,6 +667,7 @@ async function server(): Promise<void> {
   });
   console.log(`Figures written to bench/results.json under "load" and "freshness".`);
   await store.close();
+  if (workerFailure) console.log(`The Kafka worker failed: ${String(workerFailure)}${(workerFailure as { cause?: unknown }).cause ? ` (cause: ${String((workerFailure as { cause?: unknown }).cause)})` : ''}`);
   process.exit(exactlyOnce && !workerFailure ? 0 : 1);
 }
 

@@ -16,6 +16,9 @@ for (const name of selected.length ? selected : BENCHES) {
   console.log(`\n# bench: ${name}`);
   const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
   const result = spawnSync(process.execPath, ['--import', 'tsx', file, ...options], { stdio: 'inherit' });
-  if (result.status !== 0) failed = true;
+  if (result.status !== 0) {
+    failed = true;
+    console.log(`\nbench ${name} exited ${result.status ?? result.signal}`);
+  }
 }
 process.exit(failed ? 1 : 0);
