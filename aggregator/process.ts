@@ -207,7 +207,8 @@ export class BalanceAggregator {
       const changed = state === undefined || now >= state.changesAt || urgent.has(accountId) || (arrived && now >= (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
       if (changed && (state === undefined || now >= state.retryAt)) due.push(accountId);
       // Not yet: the next pass looks again, since the count still differs.
-      else if (notified.has(accountId) || urgent.has(accountId)) (urgent.has(accountId) ? this.urgent : this.notified).add(accountId);
+      else if (urgent.has(accountId)) this.urgent.add(accountId);
+      else if (notified.has(accountId)) this.notified.add(accountId);
     }
     let next = 0;
     const worker = async () => {

@@ -239,44 +239,32 @@ export class BalanceService {
   }
 
   /**
-   * The ledger at `at` for the wallets connected to `wallet` by moves. With the account's usage
-   * in memory (`UsageIndex`), it is computed from the current snapshot's lots and moves and that
-   * usage, without asking storage; otherwise from storage.
+   * The ledger at `at` for the wallets connected to `wallet` by moves. With the account's
+   * snapshot held (or its usage in memory), lots, moves and voids come from the snapshot, kept
+   * as fresh as "now" answers are, and usage from memory (`UsageIndex`) or, failing that, from
+   * one read of the group's usage; otherwise everything is read from storage.
    */
   async at(accountId: string, wallet: WalletKey, at: number, usage?: AccountUsage): Promise<LedgerResult> {
-    // The account's lots, moves and voids come from its snapshot, kept as fresh as "now" answers
-    // are: with usage in memory too, nothing is read; without, only the wallets' usage is.
     if (usage || this.snapshots.has(accountId)) {
       await this.current(accountId);
       const input = this.snapshots.get(accountId)?.input;
-      if (input) {
-        const answer = usage ? this.atFromMemory(input, usage, wallet, at) : await this.atFromSnapshot(accountId, input, wallet, at);
-        if (answer) return answer;
-      }
+      if (input) return this.atFromSnapshot(accountId, input, wallet, at, usage);
     }
     const wallets = await this.connectedWallets(accountId, wallet);
     const input = await loadLedgerInput(this.store, { accountId, at, wallets });
     return computeLedger(input);
   }
 
-  /** The wallet group's ledger at `at`: lots, moves and voids from the snapshot, usage read from storage. */
-  private async atFromSnapshot(accountId: string, input: Snapshot['input'], wallet: WalletKey, at: number): Promise<LedgerResult> {
+  private async atFromSnapshot(accountId: string, input: Snapshot['input'], wallet: WalletKey, at: number, usage?: AccountUsage): Promise<LedgerResult> {
     const wallets = connected(wallet, input.moves.map((m) => [m.from, m.to]));
     const group = new Set(wallets);
     const lots = input.lots.filter((l) => group.has(l.wallet));
     const moves = input.moves.filter((m) => group.has(m.from));
-    const usage = await loadUsageInput(this.store, { accountId, at, wallets }, breakpointsByWallet(lots, moves, at));
-    return computeLedger({ at, lots, moves, voided: input.voided, usageEvents: usage.usageEvents, usageSegments: usage.usageSegments });
-  }
-
-  private atFromMemory(input: Snapshot['input'], usage: AccountUsage, wallet: WalletKey, at: number): LedgerResult | undefined {
-    const wallets = new Set(connected(wallet, input.moves.map((m) => [m.from, m.to])));
-    const lots = input.lots.filter((l) => wallets.has(l.wallet));
-    const moves = input.moves.filter((m) => wallets.has(m.from));
-    const { points, moveInstants } = breakpointsByWallet(lots, moves, at);
-    const usageSegments = usage.segments(wallets, at, points, moveInstants);
-    if (!usageSegments) return undefined;
-    return computeLedger({ at, lots, moves, voided: input.voided, usageEvents: [], usageSegments });
+    const breakpoints = breakpointsByWallet(lots, moves, at);
+    // Memory cannot order usage at a move's very instant (no event ids): then storage answers.
+    const usageSegments = usage?.segments(group, at, breakpoints.points, breakpoints.moveInstants);
+    const found = usageSegments ? { usageEvents: [], usageSegments } : await loadUsageInput(this.store, { accountId, at, wallets }, breakpoints);
+    return computeLedger({ at, lots, moves, voided: input.voided, usageEvents: found.usageEvents, usageSegments: found.usageSegments });
   }
 
   /** A wallet and every wallet that moves link to it, directly or not. */

@@ -61,6 +61,16 @@ const walletScope = z.object({
 });
 type WalletScope = z.infer<typeof walletScope>;
 
+function walletScopeOf(query: LedgerQuery): WalletScope {
+  const filtered = (query.wallets ?? []).map(walletOf);
+  return {
+    account: query.accountId,
+    filtered: query.wallets !== undefined,
+    walletTypes: filtered.map((w) => w.type),
+    walletIds: filtered.map((w) => w.id),
+  };
+}
+
 /**
  * Only the scope's wallets, by the key columns, so the primary key applies. The pairs are a
  * constant array, not a subquery: the same set, found 1–2 ms sooner per query.
@@ -194,14 +204,7 @@ const usageSegmentsQuery = jsonQuery({
  * voids are read from storage.
  */
 export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: AccountUsage): Promise<LoadedLedgerInput> {
-  const filtered = (query.wallets ?? []).map(walletOf);
-  const params: WalletScope = {
-    account: query.accountId,
-    filtered: query.wallets !== undefined,
-    walletTypes: filtered.map((w) => w.type),
-    walletIds: filtered.map((w) => w.id),
-  };
-
+  const params = walletScopeOf(query);
   const [lotRows, moveRows, voidRows] = await Promise.all([
     read(store, lotsQuery, params),
     read(store, movesQuery, params),
@@ -251,7 +254,6 @@ export async function loadUsageInput(
   query: LedgerQuery,
   breakpoints: ReturnType<typeof breakpointsByWallet>,
 ): Promise<{ usageSegments: UsageSegment[]; usageEvents: UsageEvent[]; nextUsageDay: number }> {
-  const filtered = (query.wallets ?? []).map(walletOf);
   // Days a breakpoint falls strictly inside, per wallet, and the day holding `at`: read raw.
   const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
   const atDay = dayOf(query.at);
@@ -268,10 +270,7 @@ export async function loadUsageInput(
   const pointWallets = [...breakpoints.points.keys()];
   const splits = [...splitDays.values()].map(({ wallet, day }) => ({ ...walletOf(wallet), day }));
   const usageParams: UsageScope = {
-    account: query.accountId,
-    filtered: query.wallets !== undefined,
-    walletTypes: filtered.map((w) => w.type),
-    walletIds: filtered.map((w) => w.id),
+    ...walletScopeOf(query),
     at: query.at,
     pointTypes: pointWallets.map((w) => walletOf(w).type),
     pointIds: pointWallets.map((w) => walletOf(w).id),

@@ -2,7 +2,7 @@ import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type
 import type { Logger } from '../../core/log.js';
 import { deliveredLater } from '../../core/promises.js';
 import { isRetriable } from '../../core/errors.js';
-import { sleep } from '../../core/retry.js';
+import { sleep, withRetry } from '../../core/retry.js';
 
 /**
  * The Kafka transport behind a small interface of our own, so the rest of ingest never sees
@@ -235,6 +235,12 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   let runConfig: Parameters<Consumer['run']>[0] | undefined;
   let disconnecting = false;
   const rejoins: number[] = [];
+  /** Into the group and consuming; at start, and again after a crash kafkajs does not recover from. */
+  const join = async (config: Parameters<Consumer['run']>[0]) => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
+    await consumer.run(config);
+  };
   consumer.on(consumer.events.CRASH, (event) => {
     const err = event.payload.error;
     if (event.payload.restart) return;
@@ -248,19 +254,15 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       const config = runConfig;
       (async () => {
         // As kafkajs does before it restarts: a moment for the connections it closed to go.
-        for (let attempt = 1; ; attempt++) {
-          await sleep(REJOIN_DELAY_MS * attempt);
-          if (disconnecting) return;
-          try {
-            await consumer.connect();
-            await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
-            await consumer.run(config);
-            return;
-          } catch (rejoinErr) {
-            if (!isRetriable(rejoinErr) || attempt >= 5) throw rejoinErr;
-            options.log.warn({ event: 'kafka_consumer_rejoin_retry', err: rejoinErr, attempt }, 'joining again failed; retrying');
-          }
-        }
+        await sleep(REJOIN_DELAY_MS);
+        if (disconnecting) return;
+        await withRetry(() => join(config), {
+          attempts: 5,
+          baseMs: REJOIN_DELAY_MS,
+          maxMs: 5_000,
+          isRetriable: (rejoinErr) => !disconnecting && isRetriable(rejoinErr),
+          onRetry: (rejoinErr, attempt) => options.log.warn({ event: 'kafka_consumer_rejoin_retry', err: rejoinErr, attempt }, 'joining again failed; retrying'),
+        });
       })().catch((rejoinErr: unknown) => rejectCrash(rejoinErr instanceof Error ? rejoinErr : new Error(String(rejoinErr))));
       return;
     }
@@ -284,8 +286,6 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     generation: () => generation,
     async start(handlers) {
       callbacks = handlers;
-      await consumer.connect();
-      await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
       runConfig = {
         // Offsets are committed by the worker only after the batch is stored.
         autoCommit: false,
@@ -312,7 +312,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
           resolveOffset(last.offset);
         },
       };
-      await consumer.run(runConfig);
+      await join(runConfig);
     },
     async commit(offsets, taken) {
       if (offsets.length === 0) return true;
