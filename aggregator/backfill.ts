@@ -13,8 +13,6 @@ const DERIVED_TABLES = [
   'event_keys_v1',
   'lots_v1',
   'moves_v1',
-  'voids_v1',
-  'voided_usage_v1',
   'voided_usage_v2',
   'usage_wallet_daily_v1',
   'account_versions_v1',
@@ -22,7 +20,6 @@ const DERIVED_TABLES = [
   'usage_dims_monthly_v1',
   'usage_quarter_hours_v1',
   'usage_by_time_v1',
-  'usage_account_dims_v1',
 ];
 
 interface View {

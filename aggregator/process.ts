@@ -283,8 +283,6 @@ export class BalanceAggregator {
       this.store.insertJsonEachRow('wallet_balance_versions_v1', ndjson(rows.wallets)),
       this.store.insertJsonEachRow('lot_balance_versions_v1', ndjson(rows.lots)),
       this.store.insertJsonEachRow('token_event_versions_v1', ndjson(rows.tokenEvents)),
-      // When each account was last computed, and from how many events: for operators, not read by the views.
-      this.store.insertJsonEachRow('balance_snapshots_v1', JSON.stringify({ account_id: accountId, events, ...common })),
     ]);
     // The next instant the snapshot changes with no new event: a lot boundary, a move, or dated usage.
     this.accounts.set(accountId, { events, changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0, startedAt });

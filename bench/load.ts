@@ -459,7 +459,7 @@ async function server(): Promise<void> {
     void kafkaCount().then(({ latest }) => {
       if (latest > 0) lags.push(now - latest);
     });
-    void newestStoredBefore(`(SELECT max(computed_at) FROM bench.balance_snapshots_v1 WHERE account_id = '${DEMO_ACCOUNT}')`).then((latest) => {
+    void newestStoredBefore(`(SELECT max(computed_at) FROM bench.wallet_balance_versions_v1 WHERE account_id = '${DEMO_ACCOUNT}')`).then((latest) => {
       if (latest > 0) tableLags.push(now - latest);
     });
     void fetch(`${base}/v1/wallets`, { headers: { authorization: `Bearer ${keys[0]}` } })

@@ -111,7 +111,7 @@ const movesQuery = jsonQuery({
 const voidsQuery = jsonQuery({
   name: 'ledger.voids',
   params: z.object({ account: param.account }),
-  sql: (t) => `SELECT DISTINCT voids_event_id FROM ${t.table('voids_v1')} WHERE account_id = {account:String}`,
+  sql: (t) => `SELECT DISTINCT voids_event_id FROM ${t.table('events_v1')} WHERE account_id = {account:String} AND type = 'void'`,
   rows: z.object({ voids_event_id: field.text }),
 });
 
@@ -186,7 +186,7 @@ const usageSegmentsQuery = jsonQuery({
            AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
                 OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN ${splitTable})
            ${walletFilter(p)}
-           AND event_id NOT IN (SELECT voids_event_id FROM ${t.table('voids_v1')} WHERE account_id = {account:String})
+           AND event_id NOT IN (SELECT voids_event_id FROM ${t.table('events_v1')} WHERE account_id = {account:String} AND type = 'void')
        ) AS r
        LEFT JOIN ${pointsTable} AS b ON r.wt = b.pt AND r.wi = b.pi)
      GROUP BY wt, wi, seg, eid, at_ms

@@ -3,11 +3,11 @@ import type { Store } from '../core/clickhouse.js';
 import { read, tsvQuery, type Tables } from '../core/query.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
-import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, planWithYears, QUARTER, touchingJoined } from './usagePlan.js';
+import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, QUARTER, touchingJoined } from './usagePlan.js';
 
 /**
  * Usage analytics over any range, from rollups. A range `[from, to)` is cut into the largest
- * aligned buckets a rollup holds (months, days, quarter hours, hours) and the unaligned edges,
+ * aligned buckets a rollup holds (months, days, quarter hours) and the unaligned edges,
  * which come from raw events; every non-voided usage event counts in full, covered or overage.
  */
 export type GroupBy = 'service' | 'user' | 'product' | 'day';
@@ -186,40 +186,22 @@ function usageSql(store: Tables, query: UsageQuery): { sql: string; values: Reco
       raw([{ from: query.from, to: query.to, sign: 1 }]);
     }
   } else {
-    // Across wallets, by service, user or product: whole years, quarters, months and days from
-    // rollups, raw events only for partial days.
+    // Across wallets, by service, user or product: whole months and days from the rollups kept
+    // per wallet type (both types summed when none is asked), raw events only for partial days.
     params.dim = query.groupBy;
-    const now = query.now ?? Date.now();
-    const pieces = query.walletType ? mergeAdjacent(planMonthsAndDays(query.from, query.to, now)) : planWithYears(query.from, query.to, now);
-    const levels: Array<{ condition: string; sign: 1 | -1 }> = [];
+    const pieces = mergeAdjacent(planMonthsAndDays(query.from, query.to, query.now ?? Date.now()));
     pieces.forEach((piece, i) => {
       if (piece.kind === 'raw') return;
       params[`pFrom${i}`] = isoDay(piece.from);
       params[`pTo${i}`] = isoDay(piece.to);
-      if (query.walletType) {
-        // Per wallet type: months and days, from the tables that keep the wallet type.
-        const column = piece.kind === 'month' ? 'month' : 'day';
-        const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
-        parts.push(
-          `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
-           WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
-             AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
-        );
-      } else {
-        levels.push({ condition: `level = '${piece.kind}' AND bucket >= {pFrom${i}:Date} AND bucket < {pTo${i}:Date}`, sign: piece.sign });
-      }
-    });
-    if (levels.length > 0) {
-      // Account-wide: every piece in one pass over the multi-level table.
-      const where = `account_id = {account:String} AND dim = {dim:String} AND (${levels.map((l) => `(${l.condition})`).join(' OR ')})`;
-      const table = store.table('usage_account_dims_v1');
+      const column = piece.kind === 'month' ? 'month' : 'day';
+      const signed = piece.sign === 1 ? 'amount, events' : '-amount AS amount, -events AS events';
       parts.push(
-        levels.every((l) => l.sign === 1)
-          ? `SELECT value AS key, amount, events FROM ${table} WHERE ${where}`
-          : `SELECT value AS key, amount * s AS amount, events * s AS events
-             FROM (SELECT value, amount, events, multiIf(${levels.map((l) => `${l.condition}, ${l.sign}`).join(', ')}, 0) AS s FROM ${table} WHERE ${where})`,
+        `SELECT value AS key, ${signed} FROM ${store.table(`usage_dims_${piece.kind === 'month' ? 'monthly' : 'daily'}_v1`)}
+         WHERE account_id = {account:String} AND dim = {dim:String}${typeFilter}
+           AND ${column} >= {pFrom${i}:Date} AND ${column} < {pTo${i}:Date}`,
       );
-    }
+    });
     raw(pieces.filter((piece) => piece.kind === 'raw'));
   }
 

@@ -1,7 +1,6 @@
 /**
- * The plan of a usage read, pure: which aligned buckets of the rollups (years, quarters, months,
- * days) and which raw stretches to add or subtract so that their sum is exactly `[from, to)`,
- * chosen by cost. No SQL here: `usage.ts` renders a plan into one query.
+ * The plan of a usage read, pure: which aligned buckets of the rollups (months, days) and which
+ * raw stretches to add or subtract so that their sum is exactly `[from, to)`, chosen by cost. No SQL here: `usage.ts` renders a plan into one query.
  */
 export const DAY = 86_400_000;
 export const QUARTER = 900_000;
@@ -11,8 +10,6 @@ const monthStart = (t: number) => {
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
 };
-const yearStart = (t: number) => Date.UTC(new Date(t).getUTCFullYear(), 0, 1);
-const nextYear = (t: number) => Date.UTC(new Date(t).getUTCFullYear() + 1, 0, 1);
 const nextMonth = (t: number) => {
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
@@ -30,7 +27,7 @@ export function touchingJoined(ranges: Array<{ from: number; to: number; sign: 1
 }
 
 export interface Piece {
-  kind: 'year' | 'quarter' | 'month' | 'day' | 'raw';
+  kind: 'month' | 'day' | 'raw';
   from: number;
   to: number;
   sign: 1 | -1;
@@ -86,25 +83,6 @@ export function planMonthsAndDays(from: number, to: number, now = Number.POSITIV
   return pieces;
 }
 
-/**
- * The plan for a table with whole years and quarters as well: per year touched, the cheaper of
- * its months (read as quarters where they align), or the whole year less what lies outside the
- * range. A year ending now is one row less the (usually empty) future.
- */
-export function planWithYears(from: number, to: number, now = Number.POSITIVE_INFINITY): Piece[] {
-  const months = (a: number, b: number) => (a < b ? coarsen(planMonthsAndDays(a, b, now)) : []);
-  const pieces: Piece[] = [];
-  for (let ys = yearStart(from); ys < to; ys = nextYear(ys)) {
-    const ye = nextYear(ys);
-    const a = Math.max(from, ys);
-    const b = Math.min(to, ye);
-    const inside = months(a, b);
-    const outside: Piece[] = [{ kind: 'year', from: ys, to: ye, sign: 1 }, ...[...months(ys, a), ...months(b, ye)].map(flip)];
-    pieces.push(...(planCost(outside, now) < planCost(inside, now) ? outside : inside));
-  }
-  return mergeAdjacent(pieces);
-}
-
 /** What a plan reads, in the units of the costs above. */
 function planCost(pieces: Piece[], now: number): number {
   const monthsIn = (p: Piece) => {
@@ -119,35 +97,9 @@ function planCost(pieces: Piece[], now: number): number {
         return (p.to - p.from) / DAY;
       case 'month':
         return monthsIn(p);
-      case 'quarter':
-        return monthsIn(p) / 3;
-      case 'year':
-        return monthsIn(p) / 12;
     }
   };
   return pieces.reduce((sum, p) => sum + PIECE_COST + units(p), 0);
-}
-
-/** Runs of whole months, read as whole years and quarters where they align. */
-function coarsen(pieces: Piece[]): Piece[] {
-  const out: Piece[] = [];
-  for (const p of mergeAdjacent(pieces)) {
-    if (p.kind !== 'month' || p.sign !== 1) {
-      out.push(p);
-      continue;
-    }
-    for (let t = p.from; t < p.to; ) {
-      const d = new Date(t);
-      const [y, m] = [d.getUTCFullYear(), d.getUTCMonth()];
-      const year = Date.UTC(y + 1, 0, 1);
-      const quarter = Date.UTC(y, m + 3, 1);
-      const [kind, next]: [Piece['kind'], number] =
-        m === 0 && year <= p.to ? ['year', year] : m % 3 === 0 && quarter <= p.to ? ['quarter', quarter] : ['month', nextMonth(t)];
-      out.push({ kind, from: t, to: next, sign: 1 });
-      t = next;
-    }
-  }
-  return mergeAdjacent(out);
 }
 
 /** Rollup pieces of one kind and sign that touch are read as one range; raw pieces stay apart. */

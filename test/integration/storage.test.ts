@@ -47,7 +47,7 @@ describe('migrations', () => {
   it('fill a rollup they add from the events already stored', async () => {
     store = createStore({ dataDir: testDataDir, database: uniqueName('t') });
     const all = await loadMigrations();
-    const adding = all.find((m) => m.fills.includes('usage_account_dims_v1'));
+    const adding = all.find((m) => m.fills.includes('usage_by_time_v1'));
     expect(adding).toBeDefined();
     await migrate(store, all.filter((m) => m.version < (adding?.version ?? 0)));
     // Stored as a process of that older version would: no void pairing of today's kind.
@@ -65,7 +65,7 @@ describe('migrations', () => {
     await pairVoidedUsage(store, 'all');
     const byUser = (from: string, to: string) =>
       usageBy(store as Store, { accountId: 'acme', from: Date.parse(from), to: Date.parse(to), groupBy: 'user', tz: 'UTC', now: Date.parse('2026-06-01T00:00:00Z') });
-    // A whole day from the filled rollup, edges inside a day from raw events, the voided event left out.
+    // A whole day from a rollup, edges inside a day from the filled time-ordered events, the voided event left out.
     expect(await byUser('2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z')).toEqual([{ key: 'ada', amount: '3', events: 2 }]);
     expect(await byUser('2026-02-01T10:15:00.250Z', '2026-02-01T11:45:00Z')).toEqual([{ key: 'ada', amount: '3', events: 2 }]);
     expect(await byUser('2026-02-01T10:15:00.251Z', '2026-02-01T11:40:00Z')).toEqual([]);
@@ -171,7 +171,7 @@ describe('storage errors', () => {
     expect(result).toMatchObject({ accepted: 2, duplicates: 1, rejected: 1 });
     expect(await count(real, `SELECT count() AS n FROM ${real.table('events_v1')}`)).toBe(2);
     expect(await count(real, `SELECT toUInt64(sum(amount)) AS n FROM ${real.table('usage_wallet_daily_v1')}`)).toBe(12);
-    expect(await count(real, `SELECT toUInt64(sum(amount)) AS n FROM ${real.table('usage_account_dims_v1')} WHERE dim = 'user' AND level = 'day'`)).toBe(12);
+    expect(await count(real, `SELECT toUInt64(sum(amount)) AS n FROM ${real.table('usage_dims_daily_v1')} WHERE dim = 'user'`)).toBe(12);
     // The rejection's retried insert, with its batch token, lands once too.
     expect(await count(real, `SELECT count() AS n FROM ${real.table('rejected_events_v1')}`)).toBe(1);
   });

@@ -218,8 +218,10 @@ describe('the usage index', () => {
       fromMemory.useUsageIndex(memoryIndex);
       const sums = vi.spyOn(store, 'queryRows');
       const memory = await fromMemory.current('acme');
-      // No read of the usage rollups or the raw table: only lots, moves, voids, names, version.
-      expect(sums.mock.calls.map(([sql]) => String(sql)).filter((sql) => /usage_wallet_daily_v1|events_v1/.test(sql))).toEqual([]);
+      // No read of the usage rollups or of raw usage: only lots, moves, voids, names, version.
+      const reads = sums.mock.calls.map(([sql]) => String(sql));
+      expect(reads.filter((sql) => /usage_wallet_daily_v1|usage_by_time_v1|type = 'usage'/.test(sql))).toEqual([]);
+      expect(reads.filter((sql) => /events_v1/.test(sql)).every((sql) => /type = 'void'/.test(sql))).toBe(true);
       sums.mockRestore();
       const storage = await new BalanceService(store, clock).current('acme');
       expect([...memory.wallets.keys()].sort()).toEqual([...storage.wallets.keys()].sort());

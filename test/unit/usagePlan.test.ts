@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planMonthsAndDays, planWithYears } from '../../readmodels/usagePlan.js';
+import { mergeAdjacent, planMonthsAndDays } from '../../readmodels/usagePlan.js';
 
 const START = Date.UTC(2024, 0, 1);
 const SPAN = 3 * 366 * 86_400_000;
@@ -13,11 +13,10 @@ describe('a usage range cut into months, days and raw edges', () => {
         fc.integer({ min: 1, max: SPAN }),
         fc.array(fc.integer({ min: -40 * 86_400_000, max: SPAN + 40 * 86_400_000 }), { minLength: 20, maxLength: 60 }),
         fc.integer({ min: -40 * 86_400_000, max: SPAN + 40 * 86_400_000 }),
-        fc.boolean(),
-        (offset, length, probes, nowOffset, coarse) => {
+        (offset, length, probes, nowOffset) => {
           const from = START + offset;
           const to = from + length;
-          const pieces = coarse ? planWithYears(from, to, START + nowOffset) : planMonthsAndDays(from, to, START + nowOffset);
+          const pieces = planMonthsAndDays(from, to, START + nowOffset);
           for (const probe of [...probes.map((p) => START + p), from, to - 1, to, from - 1, from + 1, to + 1]) {
             const weight = pieces.filter((p) => p.from <= probe && probe < p.to).reduce((s, p) => s + p.sign, 0);
             expect(weight, new Date(probe).toISOString()).toBe(from <= probe && probe < to ? 1 : 0);
@@ -27,9 +26,7 @@ describe('a usage range cut into months, days and raw edges', () => {
             if (p.kind !== 'raw') expect(p.to % 86_400_000).toBe(0);
             const start = new Date(p.from);
             const end = new Date(p.to);
-            if (p.kind === 'month' || p.kind === 'quarter' || p.kind === 'year') expect([start.getUTCDate(), end.getUTCDate()]).toEqual([1, 1]);
-            if (p.kind === 'quarter') expect([start.getUTCMonth() % 3, end.getUTCMonth() % 3]).toEqual([0, 0]);
-            if (p.kind === 'year') expect([start.getUTCMonth(), end.getUTCMonth()]).toEqual([0, 0]);
+            if (p.kind === 'month') expect([start.getUTCDate(), end.getUTCDate()]).toEqual([1, 1]);
           }
         },
       ),
@@ -43,30 +40,14 @@ describe('a usage range cut into months, days and raw edges', () => {
     expect(pieces.some((p) => p.kind === 'month' && p.from === Date.UTC(2026, 10, 1) && p.sign === 1)).toBe(true);
   });
 
-  it('a year ending now: the first days from their shorter side, then a month, then a whole year less the future', () => {
+  it('a year ending now: the first days from their shorter side, then whole months, this month less the future', () => {
     const now = Date.UTC(2026, 10, 28, 5, 0);
-    const from = now - 365 * 86_400_000;
-    const pieces = planWithYears(from, now, now).map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 13), new Date(p.to).toISOString().slice(0, 13), p.sign]);
-    expect(pieces).toEqual([
+    const pieces = mergeAdjacent(planMonthsAndDays(now - 365 * 86_400_000, now, now));
+    expect(pieces.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 13), new Date(p.to).toISOString().slice(0, 13), p.sign])).toEqual([
       ['day', '2025-11-28T00', '2025-12-01T00', 1],
-      ['month', '2025-12-01T00', '2026-01-01T00', 1],
+      ['month', '2025-12-01T00', '2026-12-01T00', 1],
       ['raw', '2025-11-28T00', '2025-11-28T05', -1],
       ['raw', '2026-11-28T05', '2026-12-01T00', -1],
-      ['raw', '2026-12-01T00', '2027-01-01T00', -1],
-      ['year', '2026-01-01T00', '2027-01-01T00', 1],
-    ]);
-    // Five years in the past: whole years in the middle, quarters at the ends.
-    const long = planWithYears(Date.UTC(2021, 6, 1), Date.UTC(2026, 6, 1), now);
-    expect(long.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 7), new Date(p.to).toISOString().slice(0, 7), p.sign])).toEqual([
-      ['quarter', '2021-07', '2022-01', 1],
-      ['quarter', '2026-01', '2026-07', 1],
-      ['year', '2022-01', '2026-01', 1],
-    ]);
-    // Part of a past year: its quarters and months.
-    const most = planWithYears(Date.UTC(2024, 0, 1), Date.UTC(2024, 7, 1), now);
-    expect(most.map((p) => [p.kind, new Date(p.from).toISOString().slice(0, 7), new Date(p.to).toISOString().slice(0, 7), p.sign])).toEqual([
-      ['month', '2024-07', '2024-08', 1],
-      ['quarter', '2024-01', '2024-07', 1],
     ]);
   });
 });
