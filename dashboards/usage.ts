@@ -6,8 +6,8 @@ import { clickhouse } from './clickhouse.js';
 import { accountVariable, dashboardBase, walletFilter, walletTypeVariable, walletVariable } from './defaults.js';
 
 /**
- * Usage over the picked range. Reads `usage_by_time_v1`, where a voided event has a second row
- * with the amount negated and -1 event, so sums are net of voids with no list of voided ids.
+ * Usage over the picked range. Reads `net_usage_v1`: usage events in time order, each voided
+ * one with a second row of the amount negated and -1 event, so sums are net of voids.
  */
 export const USAGE_UID = 'balances-usage';
 
@@ -19,7 +19,7 @@ function usageBars(title: string, column: string, label: string): barchart.Panel
     .withTarget(
       clickhouse('A').table(`
         SELECT ${column} AS ${label}, sum(amount) AS amount
-        FROM usage_by_time_v1
+        FROM net_usage_v1
         WHERE ${usageWhere}
         GROUP BY ${label}
         HAVING sum(events) > 0
@@ -53,7 +53,7 @@ export function dailyUsage(): timeseries.PanelBuilder {
     .withTarget(
       clickhouse('A').timeSeries(`
         SELECT toStartOfDay(occurred_at) AS time, sum(amount) AS amount
-        FROM usage_by_time_v1
+        FROM net_usage_v1
         WHERE ${usageWhere}
         GROUP BY time
         HAVING sum(events) > 0

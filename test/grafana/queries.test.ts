@@ -5,6 +5,7 @@ import { DEMO_ACCOUNT, loadDemo } from '../../ingest/demo.js';
 import { RED_FROM_SQL } from '../../dashboards/balances.js';
 import { walletKeysIn } from '../../dashboards/defaults.js';
 import { walletOf, type WalletKey } from '../../ledger/ledger.js';
+import { usageBy } from '../../readmodels/usage.js';
 import { freshStore, pipelineFor, silentLog } from '../support/store.js';
 import { firingSeries, isNumericType, isTimeType, runAsGrafana, type SqlResult } from './support/chdb.js';
 import { expandAlertQuery, expandPanelQuery, type TimeRange, type Variables } from './support/macros.js';
@@ -235,6 +236,31 @@ describe('every panel and variable query runs on chDB over the demo data, macros
     expect(totals[0]).toBeGreaterThan(0);
     expect(totals[1]).toBeGreaterThan(0);
     expect(totals[0]).not.toBeCloseTo(totals[1] as number, 0);
+  });
+
+  it('usage panels equal the API’s usage for the range, voided usage left out', async () => {
+    const usage = dashboardFiles().find((d) => d.dashboard.uid === 'balances-usage')?.dashboard as DashboardJson;
+    // Whole seconds, as Grafana's time filter compares them; its upper end is inclusive.
+    const range = { from: Math.floor((now - 90 * DAY) / 1000) * 1000, to: Math.floor(now / 1000) * 1000 };
+    const variables = await resolveVariables(usage, {}, range);
+    const [voided] = await store.queryRows<{ n: string }>(
+      `SELECT count() AS n FROM ${store.table('voided_usage_v2')} FINAL WHERE account_id = {account:String} AND occurred_at >= fromUnixTimestamp64Milli({from:Int64})`,
+      { account: DEMO_ACCOUNT, from: range.from },
+    );
+    expect(Number(voided?.n), 'the demo data voids usage inside the range').toBeGreaterThan(0);
+    const query = (groupBy: 'service' | 'user' | 'day') => usageBy(store, { accountId: DEMO_ACCOUNT, from: range.from, to: range.to + 1, groupBy, tz: 'UTC' });
+    for (const [title, groupBy] of [['Usage by service', 'service'], ['Usage by user', 'user']] as const) {
+      const panel = usage.panels.find((p) => p.title === title) as PanelJson;
+      expect(panel, title).toBeDefined();
+      const label = panel.options?.xField as string;
+      const result = await runAsGrafana(store, expandPanelQuery(panel.targets?.[0]?.rawSql as string, variables, range));
+      const expected = (await query(groupBy)).filter((r) => r.events > 0).slice(0, 25).map((r) => [r.key, Number(r.amount).toFixed(4)]);
+      expect(result.data.map((r) => [String(r[label]), Number(r.amount).toFixed(4)]), title).toEqual(expected);
+    }
+    const daily = usage.panels.find((p) => p.type === 'timeseries') as PanelJson;
+    const result = await runAsGrafana(store, expandPanelQuery(daily.targets?.[0]?.rawSql as string, variables, range));
+    const total = (amounts: number[]) => amounts.reduce((a, b) => a + b, 0).toFixed(4);
+    expect(total(result.data.map((r) => Number(r.amount)))).toBe(total((await query('day')).map((r) => Number(r.amount))));
   });
 });
 
