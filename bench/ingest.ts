@@ -8,6 +8,7 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { createStore, type Store } from '../core/clickhouse.js';
+import type { QueryObserver } from '../core/query.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
 import { migrate } from '../aggregator/migrate.js';
@@ -35,8 +36,8 @@ const dataDir = benchDataDir('ingest');
 const broker = await startMockBroker();
 const lines = syntheticUsage({ count: EVENTS, prefix: 'ing' });
 
-async function storeFor(database: string): Promise<Store> {
-  const store = createStore({ dataDir, database });
+async function storeFor(database: string, observer?: QueryObserver): Promise<Store> {
+  const store = createStore({ dataDir, database, observer });
   await migrate(store);
   return store;
 }
@@ -160,10 +161,30 @@ async function bytesPerEvent(store: Store): Promise<Array<{ table: string; 'byte
 }
 
 let oursStore: Store | undefined;
+/** Where our worker's storage time went, summed over its calls (they overlap the Kafka fetches). */
+const oursTime = { insertMs: 0, inserts: 0, lookupMs: 0, lookups: 0, cpuMs: 0 };
 
 async function ourWorker(topic: string): Promise<Drain> {
-  const store = await storeFor('bench_worker');
-  oursStore = store;
+  const observed = await storeFor('bench_worker', (q) => {
+    if (q.name.startsWith('ingest.')) {
+      oursTime.lookupMs += q.seconds * 1000;
+      oursTime.lookups++;
+    }
+  });
+  oursStore = observed;
+  const store: Store = {
+    ...observed,
+    async insertJsonEachRow(table, body, options) {
+      const started = performance.now();
+      try {
+        await observed.insertJsonEachRow(table, body, options);
+      } finally {
+        oursTime.insertMs += performance.now() - started;
+        oursTime.inserts++;
+      }
+    },
+  };
+  const cpuBefore = process.cpuUsage();
   const metrics = createMetrics();
   const source = createKafkaSource({ brokers: broker.brokers, topic, groupId: 'ours', clientId: 'bench', log });
   const worker = createKafkaWorker({
@@ -179,6 +200,8 @@ async function ourWorker(topic: string): Promise<Drain> {
   await worker.start();
   const drain = await watching;
   await worker.stop();
+  const cpu = process.cpuUsage(cpuBefore);
+  oursTime.cpuMs = (cpu.user + cpu.system) / 1000;
   return drain;
 }
 
@@ -254,6 +277,12 @@ report(`HTTP ingest, ${EVENTS} events as NDJSON bodies of 10,000, 4 concurrent c
   { path: 'POST /v1/events (validate, dedupe, store)', 'events/s': fmt(http.ours, 0), 'ours ÷ this': 1 },
   { path: '@clickhouse/client JSONEachRow insert only', 'events/s': fmt(http.plainInsert, 0), 'ours ÷ this': fmt(http.ours / http.plainInsert, 2) },
 ]);
+report('Where our worker’s time went (storage calls overlap the Kafka fetches; CPU is the whole process, embedded ClickHouse included)', [
+  { part: 'wall time, first event to last stored', seconds: fmt(ours.seconds, 2) },
+  { part: `inserts of raw events, views included (${oursTime.inserts} calls)`, seconds: fmt(oursTime.insertMs / 1000, 2) },
+  { part: `duplicate lookups (${oursTime.lookups} named queries)`, seconds: fmt(oursTime.lookupMs / 1000, 2) },
+  { part: 'CPU of the process over both cores', seconds: fmt(oursTime.cpuMs / 1000, 2) },
+]);
 const sizes = await bytesPerEvent(oursStore as Store);
 const rollups = sizes.filter((r) => r.table !== 'events_v1');
 const rollupShare = fmt(rollups.reduce((sum, r) => sum + r['share of raw'], 0), 2);
@@ -269,6 +298,7 @@ recordResults('ingest', {
   http_events_per_s: fmt(http.ours, 0),
   ours_vs_kafka_engine: fmt(ours.warmRate / engine.warmRate, 2),
   ours_vs_plain_insert: fmt(ours.warmRate / http.plainInsert, 2),
+  ours_profile_s: { wall: fmt(ours.seconds, 2), inserts: fmt(oursTime.insertMs / 1000, 2), lookups: fmt(oursTime.lookupMs / 1000, 2), cpu: fmt(oursTime.cpuMs / 1000, 2) },
   http_vs_plain_insert: fmt(http.ours / http.plainInsert, 2),
   bytes_per_event: fmt(sizes.reduce((sum, r) => sum + r['bytes/event'], 0), 1),
   bytes_per_event_by_table: Object.fromEntries(sizes.map((r) => [r.table, r['bytes/event']])),

@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
      * this many at once, so they run beside each other instead of in chDB's parameter chain.
      */
     'parallel-reads': { type: 'string', default: '0' },
+    /** Which sections of bench/results.json this run writes: `load`, `freshness`, or both. */
+    record: { type: 'string', default: 'load,freshness' },
   },
   strict: true,
 });
@@ -644,7 +646,8 @@ async function server(): Promise<void> {
   console.log(`\nTarget: no errors, read p99 ≤ ${TARGET_P99_MS} ms under ${rate} events/s, every event once — ${pass ? 'met' : 'NOT met'} (p99 ${p99} ms, ${errors} errors, exactly once: ${exactlyOnce ? 'yes' : 'no'})`);
   if (workerFailure) console.log(`The Kafka worker stopped on an error: ${String(workerFailure)}`);
 
-  recordResults('load', {
+  const sections = new Set(args.record.split(','));
+  if (sections.has('load')) recordResults('load', {
     command: `npm run bench -- load --seconds ${seconds}`,
     seconds,
     readers: readerCount,
@@ -656,7 +659,7 @@ async function server(): Promise<void> {
     profile: profileRows,
     loadAverage: { start: loadAtStart, end: loadavg().map((l) => l.toFixed(1)).join(', ') },
   });
-  recordResults('freshness', {
+  if (sections.has('freshness')) recordResults('freshness', {
     command: `npm run bench -- load --seconds ${seconds} --rate ${rate} --readers ${readerCount}`,
     rate,
     readers: readerCount,
@@ -665,7 +668,7 @@ async function server(): Promise<void> {
     event_to_api_balance_p99_ms: Number(fmt(percentile(apiLags, 99), 0)),
     event_to_stored_p99_ms: Number(fmt(percentile(lags, 99), 0)),
   });
-  console.log(`Figures written to bench/results.json under "load" and "freshness".`);
+  console.log(`Figures written to bench/results.json under ${[...sections].map((x) => `"${x}"`).join(' and ')}.`);
   await store.close();
   if (workerFailure) console.log(`The Kafka worker failed: ${String(workerFailure)}${(workerFailure as { cause?: unknown }).cause ? ` (cause: ${String((workerFailure as { cause?: unknown }).cause)})` : ''}`);
   process.exit(exactlyOnce && !workerFailure ? 0 : 1);

@@ -146,8 +146,8 @@ const NEXT_FUTURE_DAY = -2;
  * however little it reads, measured on a 10M-event account), in rows of `seg`:
  * - `seg >= 0`: a sum of usage in that segment between the wallet's breakpoints. Whole days
  *   before the day of `at` that no breakpoint splits come from the daily wallet rollup, less
- *   their voided usage; split days and the day of `at`, up to `at`, from raw events without the
- *   voided ones;
+ *   their voided usage; split days and the day of `at`, up to `at`, from raw events less those
+ *   paired with a void (`voided_usage_v2`, as the daily part);
  * - `seg = -1` (ALONE): one raw event at a move instant, with its id and time: a move orders
  *   with usage at its very instant by event_id;
  * - `seg = -2` (NEXT_FUTURE_DAY), one row: in `t`, the first day after the day of `at` that
@@ -186,7 +186,7 @@ const usageSegmentsQuery = jsonQuery({
            AND (occurred_at >= toDateTime64({atDay:Int64} / 1000, 3, 'UTC')
                 OR (toString(wallet_type), wallet_id, toInt64(toUnixTimestamp(toStartOfDay(occurred_at))) * 1000) IN ${splitTable})
            ${walletFilter(p)}
-           AND event_id NOT IN (SELECT voids_event_id FROM ${t.table('events_v1')} WHERE account_id = {account:String} AND type = 'void')
+           AND event_id NOT IN (SELECT event_id FROM ${t.table('voided_usage_v2')} WHERE account_id = {account:String})
        ) AS r
        LEFT JOIN ${pointsTable} AS b ON r.wt = b.pt AND r.wi = b.pi)
      GROUP BY wt, wi, seg, eid, at_ms
