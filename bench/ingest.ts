@@ -61,7 +61,7 @@ async function fill(topic: string): Promise<void> {
 /** Produces the rest while `store` fills, never more than PREFILL events ahead of it. */
 async function topUp(topic: string, store: Store): Promise<void> {
   for (let i = PREFILL; i < EVENTS; i += CHUNK) {
-    while (i + CHUNK - (await countEvents(store)) > PREFILL) await new Promise((r) => setTimeout(r, 20));
+    while (i + CHUNK - (await countEvents(store)) > PREFILL) await new Promise((r) => setTimeout(r, 100));
     await produceWithKcat(broker.brokers, topic, lines.slice(i, i + CHUNK), undefined, 'gzip');
   }
 }
@@ -96,7 +96,8 @@ async function watch(store: Store, expected: number, timeoutMs = 600_000): Promi
       return { seconds: (now - started) / 1000, warmRate: warmSeconds > 0 ? (n - firstCount) / warmSeconds : Number.NaN };
     }
     if (now - started > timeoutMs) throw new Error(`only ${n} of ${expected} events arrived`);
-    await new Promise((r) => setTimeout(r, 10));
+    // Every poll is a query in the same embedded ClickHouse as the consumer under test: not too often.
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -205,8 +206,9 @@ async function ourWorker(topic: string): Promise<Drain> {
   return drain;
 }
 
-async function httpIngest(): Promise<{ ours: number; plainInsert: number }> {
-  const store = await storeFor('bench_http');
+/** HTTP ingest into a fresh database, events/s. */
+async function httpIngest(round: number): Promise<number> {
+  const store = await storeFor(`bench_http_${round}`);
   const metrics = createMetrics();
   const app = createApp({
     store,
@@ -241,8 +243,13 @@ async function httpIngest(): Promise<{ ours: number; plainInsert: number }> {
   );
   const ours = EVENTS / ((performance.now() - started) / 1000);
   server.close();
+  return ours;
+}
 
-  const plain = await storeFor('bench_http_plain');
+/** A plain `@clickhouse/client` JSONEachRow insert of the same events, in bodies of 10,000, into a fresh database, events/s. */
+async function plainInsert(round: number): Promise<number> {
+  const bodySize = 10_000;
+  const plain = await storeFor(`bench_plain_${round}`);
   const rows = lines.map((l) => {
     const result = decodeEvent(l, { source: 'plain' });
     if (!result.ok) throw new Error(result.message);
@@ -252,9 +259,22 @@ async function httpIngest(): Promise<{ ours: number; plainInsert: number }> {
   for (let i = 0; i < rows.length; i += bodySize) {
     await plain.client.insert({ table: `${plain.database}.events_v1`, values: rows.slice(i, i + bodySize), format: 'JSONEachRow' });
   }
-  const plainInsert = EVENTS / ((performance.now() - plainStarted) / 1000);
+  const rate = EVENTS / ((performance.now() - plainStarted) / 1000);
   if ((await countEvents(plain)) !== EVENTS) throw new Error('plain insert lost events');
-  return { ours, plainInsert };
+  return rate;
+}
+
+/**
+ * HTTP and the plain insert alternately, twice each, so both see the same moments of a machine
+ * whose background merges of the earlier runs come and go; the better round of each counts.
+ */
+async function httpAgainstPlain(): Promise<{ ours: number; plainInsert: number }> {
+  const rounds = { ours: [] as number[], plain: [] as number[] };
+  for (const round of [1, 2]) {
+    rounds.plain.push(await plainInsert(round));
+    rounds.ours.push(await httpIngest(round));
+  }
+  return { ours: Math.max(...rounds.ours), plainInsert: Math.max(...rounds.plain) };
 }
 
 await fill('bench.engine');
@@ -264,7 +284,7 @@ const stolen = stealMeter();
 const engine = await kafkaEngine('bench.engine');
 const naive = await naiveWorker('bench.naive');
 const ours = await ourWorker('bench.ours');
-const http = await httpIngest();
+const http = await httpAgainstPlain();
 await broker.stop();
 
 report(`Kafka ingest, ${EVENTS} events into raw events + every rollup view (chDB, 2 cores)`, [
