@@ -5,7 +5,7 @@
  *   npm run bench -- ingest    one by name
  *   npm run bench -- load --seconds 15    options after the names go to every benchmark run
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -24,8 +24,42 @@ const BENCHES: Record<string, { file: string; args: string[] }> = {
 const names = Object.keys(BENCHES);
 const selected = process.argv.slice(2).filter((a) => names.includes(a));
 const options = process.argv.slice(2).filter((a) => !names.includes(a));
+/** Share of CPU time idle over the next `ms`, from /proc/stat; undefined where there is none. */
+async function idleShare(ms: number): Promise<number | undefined> {
+  const read = () => {
+    try {
+      const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+      return { idle: (f[3] ?? 0) + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
+    } catch {
+      return undefined;
+    }
+  };
+  const before = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = read();
+  if (!before || !after || after.total <= before.total) return undefined;
+  return (after.idle - before.idle) / (after.total - before.total);
+}
+
+/**
+ * Lets the machine settle before the next benchmark: the previous one's files are flushed and
+ * the disk and merges it left behind quieten (the 10M-event benchmark deletes gigabytes as it
+ * exits), for at most a minute.
+ */
+async function settle(): Promise<void> {
+  execFileSync('sync');
+  for (let waited = 0; waited < 60_000; waited += 2_000) {
+    const idle = await idleShare(2_000);
+    if (idle === undefined || idle >= 0.9) return;
+  }
+  console.log('the machine was still busy after a minute; measuring anyway');
+}
+
 let failed = false;
+let first = true;
 for (const name of selected.length ? selected : names) {
+  if (!first) await settle();
+  first = false;
   console.log(`\n# bench: ${name}`);
   const bench = BENCHES[name] as { file: string; args: string[] };
   const file = fileURLToPath(new URL(`./${bench.file}.ts`, import.meta.url));
