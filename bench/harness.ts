@@ -57,10 +57,10 @@ export function report(title: string, rows: Array<Record<string, string | number
 export const fmt = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 /** CPU time counters of this machine, from /proc/stat; undefined where there is none. */
-function cpuTimes(): { steal: number; total: number } | undefined {
+export function cpuTimes(): { idle: number; steal: number; total: number } | undefined {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-    return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
   } catch {
     return undefined;
   }

@@ -43,6 +43,8 @@ export interface TableUse {
 
 export interface TablesReport {
   uses: TableUse[];
+  /** Each table's best ratio over the questions it serves: below EARNS_PLACE, it has no place. */
+  best: Record<string, number>;
   /** Bytes on disk per table, after merges. */
   bytes: Record<string, number>;
 }
@@ -77,6 +79,11 @@ export async function measureTables(store: Store, account: string, runs = 30): P
   // The last 12 whole months.
   const monthsTo = monthStart(now);
   const monthsFrom = Date.UTC(new Date(monthsTo).getUTCFullYear() - 1, new Date(monthsTo).getUTCMonth(), 1);
+  /** Usage by one dimension from a per-type rollup over `[from, to)` of its date column, of team wallets or of both types. */
+  const dims = (table: string, column: 'day' | 'month', dim: string, teamOnly: boolean) =>
+    `SELECT value AS key, sum(amount) AS amount, sum(events) AS events FROM ${t(table)}
+     WHERE account_id = {account:String} AND dim = '${dim}'${teamOnly ? " AND wallet_type = 'team'" : ''} AND ${column} >= {from:Date} AND ${column} < {to:Date} GROUP BY key`;
+  const quarterHours = { from: Math.floor((now - 90 * DAY) / QUARTER_HOUR) * QUARTER_HOUR, to: Math.floor(now / QUARTER_HOUR) * QUARTER_HOUR };
   const ledgerCold = { plan: 'the ledger computed from the rollups, as the API does with no cached answer', run: async () => computeLedger(await loadLedgerInput(store, { accountId: account, at: Date.now() })) };
 
   const uses: Use[] = [
@@ -184,13 +191,13 @@ export async function measureTables(store: Store, account: string, runs = 30): P
         'quarter hours',
         `SELECT toString(toDate(bucket, 'Europe/Berlin')) AS key, sum(amount) AS amount, sum(events) AS events FROM ${t('usage_quarter_hours_v1')}
          WHERE account_id = {account:String} AND bucket >= ${time('from')} AND bucket < ${time('to')} GROUP BY key`,
-        { from: Math.floor((now - 90 * DAY) / QUARTER_HOUR) * QUARTER_HOUR, to: Math.floor(now / QUARTER_HOUR) * QUARTER_HOUR },
+        quarterHours,
       ),
       next: sql(
         'usage_by_time_v1, the events of the range',
         `SELECT toString(toDate(occurred_at, 'Europe/Berlin')) AS key, sum(amount) AS amount, count() AS events FROM ${t('usage_by_time_v1')}
          WHERE account_id = {account:String} AND occurred_at >= ${time('from')} AND occurred_at < ${time('to')} GROUP BY key`,
-        { from: Math.floor((now - 90 * DAY) / QUARTER_HOUR) * QUARTER_HOUR, to: Math.floor(now / QUARTER_HOUR) * QUARTER_HOUR },
+        quarterHours,
       ),
     },
     {
@@ -198,8 +205,7 @@ export async function measureTables(store: Store, account: string, runs = 30): P
       serves: 'team wallets’ usage by service, the last 30 whole days',
       ours: sql(
         'days by wallet type',
-        `SELECT value AS key, sum(amount) AS amount, sum(events) AS events FROM ${t('usage_dims_daily_v1')}
-         WHERE account_id = {account:String} AND dim = 'service' AND wallet_type = 'team' AND day >= {from:Date} AND day < {to:Date} GROUP BY key`,
+        dims('usage_dims_daily_v1', 'day', 'service', true),
         { from: iso(today - 30 * DAY), to: iso(today) },
       ),
       next: sql(
@@ -214,14 +220,12 @@ export async function measureTables(store: Store, account: string, runs = 30): P
       serves: 'team wallets’ usage by user, the last 12 whole months',
       ours: sql(
         'months by wallet type',
-        `SELECT value AS key, sum(amount) AS amount, sum(events) AS events FROM ${t('usage_dims_monthly_v1')}
-         WHERE account_id = {account:String} AND dim = 'user' AND wallet_type = 'team' AND month >= {from:Date} AND month < {to:Date} GROUP BY key`,
+        dims('usage_dims_monthly_v1', 'month', 'user', true),
         { from: iso(monthsFrom), to: iso(monthsTo) },
       ),
       next: sql(
         'usage_dims_daily_v1, the days of those months',
-        `SELECT value AS key, sum(amount) AS amount, sum(events) AS events FROM ${t('usage_dims_daily_v1')}
-         WHERE account_id = {account:String} AND dim = 'user' AND wallet_type = 'team' AND day >= {from:Date} AND day < {to:Date} GROUP BY key`,
+        dims('usage_dims_daily_v1', 'day', 'user', true),
         { from: iso(monthsFrom), to: iso(monthsTo) },
       ),
     },
@@ -230,14 +234,12 @@ export async function measureTables(store: Store, account: string, runs = 30): P
       serves: 'account usage by user, the last 12 whole months (both wallet types)',
       ours: sql(
         'months of both wallet types',
-        `SELECT value AS key, sum(amount) AS amount, sum(events) AS events FROM ${t('usage_dims_monthly_v1')}
-         WHERE account_id = {account:String} AND dim = 'user' AND month >= {from:Date} AND month < {to:Date} GROUP BY key`,
+        dims('usage_dims_monthly_v1', 'month', 'user', false),
         { from: iso(monthsFrom), to: iso(monthsTo) },
       ),
       next: sql(
         'usage_dims_daily_v1, the days of those months',
-        `SELECT value AS key, sum(amount) AS amount, sum(events) AS events FROM ${t('usage_dims_daily_v1')}
-         WHERE account_id = {account:String} AND dim = 'user' AND day >= {from:Date} AND day < {to:Date} GROUP BY key`,
+        dims('usage_dims_daily_v1', 'day', 'user', false),
         { from: iso(monthsFrom), to: iso(monthsTo) },
       ),
     },
@@ -320,14 +322,14 @@ export async function measureTables(store: Store, account: string, runs = 30): P
     { db: store.database },
   );
   const bytes = Object.fromEntries(sizes.map((s) => [s.table, Number(s.bytes)]));
-  return { uses: results, bytes };
+  const best: Record<string, number> = {};
+  for (const u of results) best[u.table] = Math.max(best[u.table] ?? 0, u.ratio);
+  return { uses: results, best, bytes };
 }
 
 /** The report's table: each table's questions, its ratio on each, and whether it earns its place. */
 export function tablesRows(report: TablesReport): Array<Record<string, string | number>> {
   const raw = report.bytes.events_v1 ?? 1;
-  const best = new Map<string, number>();
-  for (const u of report.uses) best.set(u.table, Math.max(best.get(u.table) ?? 0, u.ratio));
   return report.uses.map((u) => ({
     table: u.table,
     serves: u.serves,
@@ -336,6 +338,6 @@ export function tablesRows(report: TablesReport): Array<Record<string, string | 
     'next-best p50 ms': u.next_best_p50_ms,
     ratio: u.ratio,
     'bytes ÷ events_v1': fmt((report.bytes[u.table] ?? 0) / raw, 3),
-    verdict: (best.get(u.table) ?? 0) >= EARNS_PLACE ? 'earns its place' : `buys < ${EARNS_PLACE}×: remove`,
+    verdict: (report.best[u.table] ?? 0) >= EARNS_PLACE ? 'earns its place' : `buys < ${EARNS_PLACE}×: remove`,
   }));
 }
