@@ -47,6 +47,9 @@ export interface AppOptions {
   usageIndex?: UsageIndex;
 }
 
+/** The metrics' route label of a request no route answered. */
+const UNMATCHED_ROUTE = 'unmatched';
+
 /** A readiness probe answers within this, even when storage stalls. */
 const READY_TIMEOUT_MS = 2_000;
 
@@ -61,7 +64,10 @@ export function createApp(options: AppOptions): Express {
   app.use((req, res, next) => {
     const started = performance.now();
     res.on('finish', () => {
-      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      // The route's pattern, never the path asked for: anyone, without a key, could otherwise add
+      // a series per made-up path. Answers given before or outside a route (refused keys, unknown
+      // paths, preflights, static files) share one label, told apart by status.
+      const route = res.locals.unmatched !== true && typeof req.route?.path === 'string' ? (req.route.path as string) : UNMATCHED_ROUTE;
       metrics.httpRequests.observe(
         { method: req.method, route, status: String(res.statusCode) },
         (performance.now() - started) / 1000,
@@ -106,7 +112,11 @@ export function createApp(options: AppOptions): Express {
   app.use(usageRouter(store, options.balances, answers, usageIndex));
   app.use(staticPage());
 
-  app.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use((req, res, next) => {
+    // The page's catch-all route may have looked at this request and passed it on: not its answer.
+    res.locals.unmatched = true;
+    next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+  });
   app.use(errorHandler(log));
   // Whatever server listens with this app answers what its HTTP parser refuses with the error object too.
   const listen = app.listen.bind(app) as (...args: unknown[]) => Server;
