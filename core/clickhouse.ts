@@ -80,7 +80,7 @@ export function createStore(options: StoreOptions): Store {
   } else {
     const dataDir = resolve(options.dataDir ?? './data');
     mkdirSync(dataDir, { recursive: true });
-    // Refuses at once, before chDB opens the directory, when another live process holds it.
+    // Before chDB opens the directory: waits a few seconds for a live holder to exit, then refuses.
     releaseDataDir = lockDataDir(dataDir);
     // chdb ships its own copy of client-common's Connection type; the shapes are the same.
     const connection = createChdbConnection({ path: dataDir }) as unknown as ClientConnection;

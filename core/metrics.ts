@@ -64,7 +64,7 @@ export function createMetrics() {
     }),
     httpRequests: new Histogram({
       name: 'balances_http_request_duration_seconds',
-      help: 'HTTP request duration by route and status',
+      help: 'HTTP request duration by route pattern ("unmatched" when no route answered) and status',
       labelNames: ['method', 'route', 'status'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],

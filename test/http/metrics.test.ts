@@ -28,7 +28,7 @@ async function productSeries(): Promise<Set<string>> {
 /** Requests nobody may make grow: unknown paths with and without a key, under /v1 and outside it. */
 function strangerRequest(i: number): { noise: string; path: string; method: string; key?: string; accept: string } {
   const noise = randomUUID();
-  const shapes = [
+  const shapes: Array<{ path: string; method: string; key?: string }> = [
     { path: `/v1/${noise}`, method: 'GET' },
     { path: `/v1/${noise}`, method: 'GET', key: 'acme-admin' },
     { path: `/v1/wallets/credits/${noise}/${noise}`, method: 'GET', key: 'acme-analyst' },
@@ -36,7 +36,7 @@ function strangerRequest(i: number): { noise: string; path: string; method: stri
     { path: `/v1/${noise}`, method: 'POST', key: 'acme-ingest' },
     { path: `/${noise}`, method: 'GET' },
   ];
-  return { noise, ...shapes[i % shapes.length], accept: 'application/json' };
+  return { noise, ...shapes[i % shapes.length]!, accept: 'application/json' };
 }
 
 describe('GET /metrics', () => {
