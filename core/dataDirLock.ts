@@ -34,8 +34,8 @@ function isAlive(pid: number): boolean {
 
 /**
  * A zombie has exited and closed its files; only its parent has yet to collect it. That parent
- * may be this very process, which cannot collect it while `lockDataDir` waits (Linux; elsewhere,
- * never said).
+ * may be this very process, which cannot collect it while `lockDataDir` waits. Read from /proc,
+ * so on Linux only; elsewhere a zombie counts as running until collected.
  */
 function isZombie(pid: number): boolean {
   try {
