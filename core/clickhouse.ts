@@ -65,6 +65,26 @@ export interface StoreOptions {
  */
 const CLUSTER_LOCAL_NAMES = new Set(['wallet_balances_v1', 'lot_balances_v1', 'token_events_v1', 'schema_migrations_v1', 'migration_lock_v1']);
 
+/**
+ * The INSERT every write of rows goes through.
+ * - A block is written synchronously (`async_insert = 0`): a deduplication token names a block
+ *   the server writes now, not one it may merge with others' rows later.
+ * - Its token also names the blocks its views write (`deduplicate_blocks_in_dependent_materialized_views`),
+ *   so a retry of the identical block fills only a view that missed it.
+ * - On a cluster, the Distributed twin forwards the block to its shard before the INSERT returns
+ *   (`distributed_foreground_insert`): a confirmed insert is stored, not queued for later.
+ * - The views over a table are fed side by side: inserts into events_v1 and its views ran 18–25%
+ *   faster on 2 cores (25k-event inserts, measured alternately with and without).
+ */
+export function insertStatement(qualifiedTable: string, options: { token?: string; cluster?: string }): string {
+  const settings = ['async_insert = 0', 'parallel_view_processing = 1'];
+  if (options.token !== undefined) {
+    settings.push(`insert_deduplication_token = '${options.token.replace(/[^A-Za-z0-9_-]/g, '')}'`, 'deduplicate_blocks_in_dependent_materialized_views = 1');
+  }
+  if (options.cluster) settings.push('distributed_foreground_insert = 1');
+  return `INSERT INTO ${qualifiedTable} SETTINGS ${settings.join(', ')} FORMAT JSONEachRow`;
+}
+
 export function createStore(options: StoreOptions): Store {
   const kind = options.url ? 'http' : 'chdb';
   let client: ClickHouseClient;
@@ -76,6 +96,9 @@ export function createStore(options: StoreOptions): Store {
       password: options.password ?? '',
       request_timeout: 120_000,
       compression: { request: false, response: true },
+      // Writes that are not row inserts (INSERT … SELECT of fills and void pairing) go through
+      // the Distributed twins too: they also reach their shard before they return.
+      ...(options.cluster ? { clickhouse_settings: { distributed_foreground_insert: 1 } } : {}),
     });
   } else {
     const dataDir = resolve(options.dataDir ?? './data');
@@ -101,14 +124,9 @@ export function createStore(options: StoreOptions): Store {
     insertJsonEachRow: (name, ndjson, insertOptions) =>
       classified(`insert into ${name}`, async () => {
         if (ndjson.length === 0) return;
-        const token = insertOptions?.deduplicationToken;
-        // The views over a table are fed side by side rather than one after another: inserts into
-        // events_v1 and its views ran 18–25% faster on 2 cores (25k-event inserts, measured
-        // alternately with and without). A block deduplicated by its token feeds no view either way.
-        const settings = ['parallel_view_processing = 1', ...(token ? [`insert_deduplication_token = '${token.replace(/[^A-Za-z0-9_-]/g, '')}'`] : [])];
         // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
         const result = await client.exec({
-          query: `INSERT INTO ${table(name)} SETTINGS ${settings.join(', ')} FORMAT JSONEachRow`,
+          query: insertStatement(table(name), { token: insertOptions?.deduplicationToken, cluster }),
           values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
         });
         result.stream.resume();

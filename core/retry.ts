@@ -11,7 +11,10 @@ export interface RetryOptions {
   signal?: AbortSignal;
 }
 
-/** Capped exponential backoff with full jitter; only errors flagged retriable are tried again. */
+/**
+ * Capped exponential backoff with equal jitter (a delay between half the cap and the cap); only
+ * errors flagged retriable are tried again.
+ */
 export async function withRetry<T>(operation: () => Promise<T>, options: RetryOptions): Promise<T> {
   const retriable = options.isRetriable ?? isRetriable;
   for (let attempt = 1; ; attempt++) {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Store } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
@@ -40,6 +40,12 @@ export interface IngestOptions {
    * client after a few; a Kafka worker, which must not move past a batch, tries until stopped.
    */
   storeAttempts?: number;
+  /**
+   * The identity of this batch's block, given by a source that can name what it holds (Kafka:
+   * topic, partition and offset range). Without one, the block is named by its events' keys.
+   * Characters outside [A-Za-z0-9_-] are dropped.
+   */
+  deduplicationToken?: string;
 }
 
 export interface PipelineOptions {
@@ -145,6 +151,30 @@ function rejectedRow(message: IncomingMessage, ctx: ValidationContext, rejection
 /** Messages decoded between two turns of the event loop. */
 const DECODE_SLICE = 1_000;
 
+/** Blocks whose write failed for good, kept for the resend of the same batch (see below). */
+const UNFINISHED_BLOCKS = 64;
+
+const digest = (parts: Iterable<string>) => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\n');
+  return hash.digest('hex').slice(0, 32);
+};
+
+/** A block named by the events a batch brought, as validated and in their order: a resend names it again. */
+export function eventsToken(lines: Iterable<string>): string {
+  return `e-${digest(lines)}`;
+}
+
+/** Rejections named by what they hold (payload, reason, Kafka coordinates): a redelivery names them again. */
+export function rejectionsToken(rows: RejectedRow[]): string {
+  return `r-${digest(rows.map((r) => JSON.stringify([r.source, r.account_id, r.event_id, r.code, r.payload, r.kafka_topic, r.kafka_partition, r.kafka_offset])))}`;
+}
+
+/** `rejected_events_v1` rows as one block under their token, for every writer of rejections. */
+export function rejectionsBlock(rows: RejectedRow[]): { body: string; deduplicationToken: string } {
+  return { body: rows.map((r) => JSON.stringify(r)).join('\n') + '\n', deduplicationToken: rejectionsToken(rows) };
+}
+
 export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
   const { store, metrics, log } = options;
   // Dedupe-then-insert must not interleave between two batches of this process, or both could
@@ -175,31 +205,52 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
     );
 
   /**
-   * dedupe + store, retried as one step. An insert whose acknowledgement was lost (a timeout,
-   * a reset connection, UNKNOWN_STATUS_OF_INSERT) may have landed: the next attempt looks the
-   * keys up again and writes only what is still missing, so a retry never stores an event twice.
-   * Keys this batch wrote in an earlier attempt and now finds stored are its own: accepted.
+   * Blocks (token → body) whose every attempt failed. A resend of the same batch to this process
+   * writes the identical block again instead of asking storage anew: after a write that landed in
+   * some tables and not others, a new lookup would find the keys stored and leave the failed
+   * rollup without them for good.
    */
-  function createStoreStep(attempts: number) {
+  const unfinished = new Map<string, { body: string; written: Set<string> }>();
+
+  /**
+   * dedupe + store. The keys are looked up once; the block that lookup makes is then written
+   * under one deduplication token and retried as the identical block, same body, same token,
+   * until it succeeds. Storage keeps a deduplication window on `events_v1` and on every table its
+   * views write (migration 025), and deduplicates the views' blocks with it, so a retry after an
+   * insert whose acknowledgement was lost, or that failed in one view after the others committed,
+   * writes only what is missing, and a second process sending the same block writes nothing.
+   */
+  function createStoreStep(attempts: number, givenToken: string | undefined) {
     return async function storeEvents(candidates: Candidate[], outcomes: MessageOutcome[]): Promise<{ storedFor: Set<string>; conflicts: Array<{ index: number; row: EventRow }> }> {
-      const written = new Set<string>();
       const accounts = [...new Set(candidates.map((c) => c.row.account_id))];
-      let duplicates: Candidate[] = [];
-      await retrying('store_events', attempts, async () => {
-        const stored = await lookupStoredKeys(store, candidates.map((c) => c.key), accounts);
+      const token = givenToken ?? eventsToken(candidates.map((c) => c.line));
+      let block = unfinished.get(token);
+      if (!block) {
+        const stored = await retrying('store_events', attempts, () => lookupStoredKeys(store, candidates.map((c) => c.key), accounts));
         let body = '';
-        duplicates = [];
+        const written = new Set<string>();
         for (const candidate of candidates) {
-          if (!stored.has(candidate.key)) {
-            body += candidate.line + '\n';
-            written.add(candidate.key);
-            outcomes[candidate.index] = { status: 'accepted', eventId: candidate.row.event_id };
-          } else if (!written.has(candidate.key)) {
-            duplicates.push(candidate);
-          }
+          if (stored.has(candidate.key)) continue;
+          body += candidate.line + '\n';
+          written.add(candidate.key);
         }
-        await store.insertJsonEachRow('events_v1', body);
-      });
+        block = { body, written };
+      }
+      const { body, written } = block;
+      try {
+        await retrying('store_events', attempts, () => store.insertJsonEachRow('events_v1', body, { deduplicationToken: token }));
+        unfinished.delete(token);
+      } catch (err) {
+        unfinished.delete(token);
+        unfinished.set(token, block);
+        if (unfinished.size > UNFINISHED_BLOCKS) unfinished.delete(unfinished.keys().next().value as string);
+        throw err;
+      }
+      const duplicates: Candidate[] = [];
+      for (const candidate of candidates) {
+        if (written.has(candidate.key)) outcomes[candidate.index] = { status: 'accepted', eventId: candidate.row.event_id };
+        else duplicates.push(candidate);
+      }
       // A copy is a redelivery when its content is that of the stored copy (or, for an event
       // stored now, of the batch's first copy), and a conflicting payload when it is not: the
       // first stored copy stands, the other is reported.
@@ -223,12 +274,11 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
     };
   }
 
-  /** Rejections are an audit log: one token per batch makes their retried insert land once. */
+  /** Rejections are an audit log named by their content: a retried or redelivered batch writes them once. */
   function createRejectStep(attempts: number) {
     return async function storeRejections(rows: RejectedRow[]): Promise<void> {
       if (rows.length === 0) return;
-      const body = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
-      const deduplicationToken = `rejected-${randomUUID()}`;
+      const { body, deduplicationToken } = rejectionsBlock(rows);
       await retrying('store_rejections', attempts, () => store.insertJsonEachRow('rejected_events_v1', body, { deduplicationToken }));
     };
   }
@@ -246,7 +296,7 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
       // came, and decodes while the batch ahead of it stores.
       let decodedAll: () => void = () => undefined;
       const decoding = new Promise<void>((resolve) => (decodedAll = resolve));
-      const storeEvents = createStoreStep(attempts);
+      const storeEvents = createStoreStep(attempts, ingestOptions?.deduplicationToken);
       const storeRejections = createRejectStep(attempts);
       let decodeFailed = false;
       const stored = serialised(async () => {

@@ -3,12 +3,18 @@ import type { IngestConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { createKafkaWorker, type KafkaWorker, type RejectedRecord } from './kafkaWorker.js';
-import type { IngestPipeline } from './pipeline.js';
+import { rejectionsBlock, type IngestPipeline } from './pipeline.js';
 import { createKafkaSource } from './sources/kafka.js';
 
-/** Writes the worker's own refusals (messages too large to decode) where the pipeline writes its. */
+/**
+ * Writes the worker's own refusals (messages too large to decode) where the pipeline writes its,
+ * under a token named by their content: a redelivered refusal is kept once.
+ */
 export function rejectedEventsTable(store: Store): (rows: RejectedRecord[]) => Promise<void> {
-  return (rows) => store.insertJsonEachRow('rejected_events_v1', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return (rows) => {
+    const { body, deduplicationToken } = rejectionsBlock(rows);
+    return store.insertJsonEachRow('rejected_events_v1', body, { deduplicationToken });
+  };
 }
 
 /** The Kafka ingest worker as configured by the environment, or undefined without KAFKA_BROKERS. */

@@ -44,7 +44,7 @@ export function faultyStore(store: Store): FaultyStore {
     kind: store.kind,
     observer: store.observer,
     table: (name) => store.table(name),
-    insertJsonEachRow: (table, ndjson) => through(`insert into ${table}`, () => store.insertJsonEachRow(table, ndjson)),
+    insertJsonEachRow: (table, ndjson, options) => through(`insert into ${table}`, () => store.insertJsonEachRow(table, ndjson, options)),
     queryRows: (query, params) => through('query', () => store.queryRows(query, params)),
     queryTsv: (query, params, options) => through('query', () => store.queryTsv(query, params, options)),
     queryJsonLines: (query, params) => through('query', () => store.queryJsonLines(query, params)),
