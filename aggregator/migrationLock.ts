@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { StorageError, type Store } from '../core/clickhouse.js';
+import { keepRenewed, leaseOwner, type HeldLease } from '../core/lease.js';
 import { field, jsonQuery, read } from '../core/query.js';
 import { sleep } from '../core/retry.js';
+import { toClickHouseTime } from '../core/time.js';
 import { clusterClause, everyNodeEngine } from './clusterSql.js';
 
 /**
@@ -20,12 +20,7 @@ export interface MigrationLockOptions {
   signal?: AbortSignal;
 }
 
-export interface HeldLock {
-  owner: string;
-  /** Throws if the lease was lost (renewal failed or the lock was broken): stop writing. */
-  assertHeld(): void;
-  release(): Promise<void>;
-}
+export type HeldLock = HeldLease;
 
 const LOCK_TABLE = 'migration_lock_v1';
 const TABLE_ALREADY_EXISTS = '57';
@@ -45,7 +40,7 @@ export class MigrationLockTimeout extends StorageError {
 export async function acquireMigrationLock(store: Store, options: MigrationLockOptions = {}): Promise<HeldLock> {
   const leaseMs = options.leaseMs ?? 30_000;
   const waitMs = options.waitMs ?? 15 * 60_000;
-  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const owner = leaseOwner();
   const table = store.table(LOCK_TABLE);
   const started = Date.now();
   let delay = 50;
@@ -75,27 +70,22 @@ export async function acquireMigrationLock(store: Store, options: MigrationLockO
     delay = Math.min(1_000, delay * 2);
   }
 
-  let lost: StorageError | undefined;
   const renew = async () => {
-    await store.insertJsonEachRow(LOCK_TABLE, JSON.stringify({ owner, expires_at: new Date(Date.now() + leaseMs).toISOString().replace('T', ' ').replace('Z', '') }) + '\n');
+    await store.insertJsonEachRow(LOCK_TABLE, JSON.stringify({ owner, expires_at: toClickHouseTime(Date.now() + leaseMs) }) + '\n');
   };
+  const acquiredAt = Date.now();
   await renew();
-  const timer = setInterval(() => {
-    renew().catch((err: unknown) => {
-      // Reported by the next `assertHeld`: the migration stops there. Every step of a migration
-      // can be done again, so a later start that takes the lock finishes it.
-      lost = new StorageError('the migration lease could not be renewed', { retriable: true, cause: err });
-    });
-  }, Math.max(10, Math.floor(leaseMs / 3)));
-  timer.unref();
+  // A renewal that fails is reported by the next `assertHeld`: the migration stops there. Every
+  // step of a migration can be done again, so a later start that takes the lock finishes it. A
+  // renewal late behind a long fill does not stop it (on embedded chDB, no other process can
+  // reach the store to break the lock).
+  const renewal = keepRenewed({ what: 'migration lease', leaseMs, acquiredAt, expires: false }, renew);
 
   return {
     owner,
-    assertHeld() {
-      if (lost) throw lost;
-    },
+    assertHeld: () => renewal.assertHeld(),
     async release() {
-      clearInterval(timer);
+      renewal.stop();
       const holder = await currentHolder(store, leaseMs);
       if (holder?.owner === owner) await store.command(`DROP TABLE IF EXISTS ${table}${clusterClause(store.cluster)} SYNC`);
     },

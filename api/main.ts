@@ -108,7 +108,8 @@ if (worker) {
   });
 }
 
-const alerts = new AlertEvaluator({ store: lanes.reads, balances, log, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
+// Every API process runs one; only the holder of the evaluator's lease in storage evaluates and delivers.
+const alerts = new AlertEvaluator({ store: lanes.reads, balances, log, metrics, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
 alerts.start();
 aggregator?.start();
 
