@@ -9,6 +9,8 @@ ENGINE = ReplacingMergeTree
 -- Point lookups by (account, event_id) for every ingested batch.
 ORDER BY (account_id, event_id);
 
--- Filled by the insert into events_v1 itself, so an event and its key can never be stored apart.
+-- Filled by the insert into events_v1. A view can fail after the table took the block, so the key
+-- and the event can be stored apart for a moment: the writer retries the identical block under its
+-- deduplication token (migration 025), which fills only what is missing.
 CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.event_keys_mv_v1 TO ${db}.event_keys_v1 AS
 SELECT account_id, event_id FROM ${db}.events_v1;
