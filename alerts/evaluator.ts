@@ -92,7 +92,7 @@ const alertStatesQuery = jsonQuery({
  * The `Idempotency-Key` of a change: its account, alert (type and wallet) and version, so every
  * send of one change, by any process, carries the same key.
  */
-export function idempotencyKeyOf(change: Pick<AlertNotification, 'account_id' | 'alert_key' | 'version'>): string {
+function idempotencyKeyOf(change: Pick<AlertNotification, 'account_id' | 'alert_key' | 'version'>): string {
   return [change.account_id, ...change.alert_key.split('/'), String(change.version)].map(encodeURIComponent).join('/');
 }
 

@@ -13,6 +13,9 @@ import { toClickHouseTime } from '../core/time.js';
  * can never take back a term already given. The holder renews its term every third of the
  * lease; a holder that dies stops renewing, and the next process claims the next term once the
  * lease ran out. Releasing gives the next term to nobody, so another process claims at once.
+ * Expiry is read on each process's own clock: the processes' clocks must agree to well within
+ * the lease (30 s by default). A holder trusts its term only until the expiry it last wrote
+ * (core/lease.ts), so a holder that stalls past it stops before its next account or delivery.
  */
 const TABLE = 'alert_leases_v1';
 const EVALUATOR = 'evaluator';

@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toClickHouseTime } from '../../core/time.js';
+import { loadMigrations } from '../../aggregator/migrate.js';
+import { renderForCluster, type ClusterRendering } from '../../aggregator/clusterSql.js';
 import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { BalanceService } from '../../readmodels/balances.js';
@@ -177,18 +179,31 @@ describe('Two alert evaluators over one store', () => {
     const hook = await webhook();
     closing.push(hook.close);
     const clock = Date.UTC(2026, 5, 1);
-    // A process that took the lease and died: nobody renews it, and it runs out in a second.
+    // A process that took the lease and died: nobody renews it, and it runs out in 3 s.
     await s.insertJsonEachRow(
       'alert_leases_v1',
-      JSON.stringify({ account_id: '', lease: 'evaluator', term: 1, owner: 'dead-host:1', expires_at: toClickHouseTime(Date.now() + 1_000) }) + '\n',
+      JSON.stringify({ account_id: '', lease: 'evaluator', term: 1, owner: 'dead-host:1', expires_at: toClickHouseTime(Date.now() + 3_000) }) + '\n',
       { deduplicationToken: 'alert-lease-evaluator-1' },
     );
     const heir = new AlertEvaluator({ store: s, balances: new BalanceService(s, () => clock), log: silentLog, webhookUrl: hook.url, intervalMs: 50, retryBaseMs: 5 });
     heir.start();
     closing.push(() => heir.stop());
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 1_000));
     expect(hook.delivered).toEqual([]);
     await until(() => hook.delivered.length >= 4);
     expect(Object.keys(tally(hook.delivered))).toHaveLength(4);
+  });
+});
+
+describe('The alert lease on a ClickHouse cluster', () => {
+  it('keeps each lease on one shard, where its replicas deduplicate the claims of a term together', async () => {
+    const rendering: ClusterRendering = { cluster: 'balances', tables: new Set() };
+    const statements = (await loadMigrations()).flatMap((m) => m.statements.flatMap((sql) => renderForCluster(sql, rendering)));
+    const table = statements.find((sql) => sql.startsWith('CREATE TABLE IF NOT EXISTS ${db}.alert_leases_v1 '));
+    expect(table).toContain(`ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/alert_leases_v1', '{replica}', expires_at)`);
+    expect(table).toMatch(/replicated_deduplication_window = 10000/);
+    // Read and written through the twin, which sends every row of one lease (one account_id) to one shard.
+    const twin = statements.find((sql) => sql.startsWith('CREATE TABLE IF NOT EXISTS ${db}.alert_leases_v1_dist '));
+    expect(twin).toMatch(/ENGINE = Distributed\(`balances`, currentDatabase\(\), alert_leases_v1, cityHash64\(account_id\)\)/);
   });
 });
