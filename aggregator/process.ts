@@ -15,15 +15,21 @@ import { pairVoidedUsage } from './voids.js';
 /**
  * The aggregator: the one writer of the balance tables (migration 020) and of the void pairings
  * (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
- * whichever process stored it (seen by polling `account_versions_v1` every `POLL_MS`, or at once
- * through `notify` in this process), and when the clock passes the account's next lot boundary.
- * Each recomputation pairs the account's voids, then writes a complete snapshot under a
- * new version, so restarts, replays and a second aggregator never leave a wrong row. A restarted
- * aggregator recomputes every account it owns at its first pass, so pairings and snapshots a
- * crash left unwritten are made then.
+ * whichever process stored it (seen by polling the account versions of `account_changes_v1`
+ * every `POLL_MS`, or at once through `notify` in this process), when the process's usage index
+ * holds another number of the account's usage rows than the last snapshot summed (a row that
+ * became visible after the version counted it), and when the clock passes the account's next lot
+ * boundary. Each recomputation pairs the account's voids, then writes a complete snapshot under
+ * a new snapshot number, so restarts, replays and a second aggregator never leave a wrong row. A
+ * restarted aggregator recomputes every account it owns at its first pass, so pairings and
+ * snapshots a crash left unwritten are made then.
+ *
+ * Timers only signal: the loop sleeps until the next account is due (a lot boundary, the end of
+ * an account's pause between recomputations, a retry) or the next poll, and wakes early only for
+ * an account that is due at once.
  */
 
-/** How often every account's stored-event count is compared with the last snapshot's. */
+/** How often every account's version is compared with the last snapshot's. */
 export const POLL_MS = 250;
 /** How long a failed account waits before it is tried again. */
 const RETRY_MS = 2_000;
@@ -74,8 +80,10 @@ export function shardOf(accountId: string, count: number): number {
 }
 
 interface AccountState {
-  /** Stored events when last recomputed. */
-  events: number;
+  /** The account's version (`accountVersionQuery`) read before the last recomputation. */
+  version: number;
+  /** Usage rows the usage index held for the account when last recomputed, if it held it. */
+  usageRows?: number;
   /** When the last snapshot stops being right without a new event. */
   changesAt: number;
   /** After a failure, not before this instant. */
@@ -86,8 +94,10 @@ interface AccountState {
 
 export interface SnapshotReport {
   accountId: string;
+  /** The number the snapshot's rows carry in the balance tables' `version` column. */
   version: bigint;
-  events: number;
+  /** The account's version the snapshot reflects. */
+  accountVersion: number;
   wallets: number;
   lots: number;
   tokenEvents: number;
@@ -110,7 +120,10 @@ export class BalanceAggregator {
   private lastVersion = 0n;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  /** The loop's sleep, while it sleeps: when it ends, and how to end it sooner. */
+  private sleeping: { until: number; rearm: (until: number) => void } | undefined;
+  /** The earliest instant something asked for during a pass is due: the sleep after it ends then. */
+  private dueDuringPass = Number.POSITIVE_INFINITY;
   /** Resolvers waiting for a pass that starts after they asked. */
   private waiting: Array<() => void> = [];
 
@@ -138,8 +151,22 @@ export class BalanceAggregator {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.wakeBy(Number.NEGATIVE_INFINITY);
     await this.loop;
+  }
+
+  /** Ends the loop's sleep by `at` (at once when it has passed); during a pass, the sleep after it. */
+  private wakeBy(at: number): void {
+    if (this.sleeping) {
+      if (at < this.sleeping.until) this.sleeping.rearm(at);
+    } else this.dueDuringPass = Math.min(this.dueDuringPass, at);
+  }
+
+  /** When a notified account may be recomputed: after its pause, and after a failure's retry wait. */
+  private dueAt(accountId: string, freshness: 'now' | 'soon'): number {
+    const state = this.accounts.get(accountId);
+    if (!state) return Number.NEGATIVE_INFINITY;
+    return Math.max(state.retryAt, freshness === 'now' ? Number.NEGATIVE_INFINITY : (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
   }
 
   /**
@@ -148,15 +175,17 @@ export class BalanceAggregator {
    * MIN_RECOMPUTE_MS of the account's last recomputation, as a write by another process is.
    */
   notify(accountIds: Iterable<string>, freshness: 'now' | 'soon' = 'now'): void {
-    for (const accountId of accountIds) (freshness === 'now' ? this.urgent : this.notified).add(accountId);
-    this.wake?.();
+    for (const accountId of accountIds) {
+      (freshness === 'now' ? this.urgent : this.notified).add(accountId);
+      this.wakeBy(this.dueAt(accountId, freshness));
+    }
   }
 
   /** Resolves after a whole pass that began after this call, so every change stored before it is written. */
   caughtUp(): Promise<void> {
     return new Promise((resolve) => {
       this.waiting.push(resolve);
-      this.wake?.();
+      this.wakeBy(Number.NEGATIVE_INFINITY);
     });
   }
 
@@ -165,23 +194,37 @@ export class BalanceAggregator {
     while (this.running) {
       const waiters = this.waiting;
       this.waiting = [];
+      this.dueDuringPass = Number.POSITIVE_INFINITY;
       const { nextDue, storageAnswered } = await this.pass();
       this.onPass(storageAnswered);
       for (const resolve of waiters) resolve();
       if (!this.running) break;
       // Storage that did not answer is asked again after a pause, not at every poll.
-      const delay = storageAnswered ? Math.max(0, Math.min(this.pollMs, nextDue - this.clock())) : RETRY_MS;
-      if (storageAnswered && (this.notified.size > 0 || this.waiting.length > 0)) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      const now = this.clock();
+      const until = storageAnswered ? Math.min(now + this.pollMs, nextDue, this.dueDuringPass) : now + RETRY_MS;
+      await this.sleep(until);
     }
     for (const resolve of this.waiting.splice(0)) resolve();
+  }
+
+  /** Sleeps until `until` on the aggregator's clock, or until `wakeBy` asks for sooner. */
+  private sleep(until: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (at: number) => {
+        clearTimeout(timer);
+        this.sleeping = { until: at, rearm: arm };
+        const delay = at - this.clock();
+        if (delay > 0) timer = setTimeout(end, delay);
+        else end();
+      };
+      const end = () => {
+        clearTimeout(timer);
+        this.sleeping = undefined;
+        resolve();
+      };
+      arm(until);
+    });
   }
 
   /** One comparison of every account with its last snapshot; returns when the next one is due. */
@@ -192,7 +235,7 @@ export class BalanceAggregator {
     this.urgent.clear();
     let versions: Map<string, number>;
     try {
-      versions = await this.storedEvents();
+      versions = await this.accountVersions();
     } catch (err) {
       const failure = new AggregatorError('could not read account versions', err);
       this.log.warn({ event: 'aggregator_poll_failed', err: failure, retriable: failure.retriable }, 'could not read account versions');
@@ -200,15 +243,26 @@ export class BalanceAggregator {
     }
     const now = this.clock();
     const due: string[] = [];
-    for (const [accountId, events] of versions) {
+    /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
+    let waitingUntil = Number.POSITIVE_INFINITY;
+    for (const [accountId, version] of versions) {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
-      const arrived = state !== undefined && (state.events !== events || notified.has(accountId));
-      const changed = state === undefined || now >= state.changesAt || urgent.has(accountId) || (arrived && now >= (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
-      if (changed && (state === undefined || now >= state.retryAt)) due.push(accountId);
-      // Not yet: the next pass looks again, since the count still differs.
-      else if (urgent.has(accountId)) this.urgent.add(accountId);
+      // The index read usage rows the last snapshot did not sum, whatever the version says.
+      const usageRows = state?.usageRows === undefined ? undefined : this.usage?.usageCount(accountId);
+      const usageMoved = usageRows !== undefined && usageRows !== state?.usageRows;
+      const arrived = state !== undefined && (state.version !== version || notified.has(accountId) || usageMoved);
+      const pauseEnds = (state?.startedAt ?? 0) + MIN_RECOMPUTE_MS;
+      const changed = state === undefined || now >= state.changesAt || urgent.has(accountId) || (arrived && now >= pauseEnds);
+      if (changed && (state === undefined || now >= state.retryAt)) {
+        due.push(accountId);
+        continue;
+      }
+      // Not yet: the next pass after it is due looks again, since the version still differs.
+      if (urgent.has(accountId)) this.urgent.add(accountId);
       else if (notified.has(accountId)) this.notified.add(accountId);
+      if (changed) waitingUntil = Math.min(waitingUntil, (state as AccountState).retryAt);
+      else if (arrived) waitingUntil = Math.min(waitingUntil, Math.max(pauseEnds, (state as AccountState).retryAt));
     }
     let next = 0;
     const worker = async () => {
@@ -220,20 +274,20 @@ export class BalanceAggregator {
           const failure = err instanceof AggregatorError ? err : new AggregatorError('could not write the balances of an account', err, accountId);
           const previous = this.accounts.get(accountId);
           const retryAt = this.clock() + RETRY_MS;
-          this.accounts.set(accountId, { events: previous?.events ?? -1, changesAt: retryAt, retryAt });
+          this.accounts.set(accountId, { version: previous?.version ?? -1, changesAt: retryAt, retryAt });
           this.log.error({ event: 'aggregator_account_failed', account: accountId, err: failure, retriable: failure.retriable }, 'could not write balances of an account; will retry');
         }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    let nextDue = Number.MAX_SAFE_INTEGER;
+    let nextDue = waitingUntil;
     for (const state of this.accounts.values()) nextDue = Math.min(nextDue, state.changesAt);
     return { nextDue, storageAnswered: true };
   }
 
-  private async storedEvents(): Promise<Map<string, number>> {
-    const rows = await read(this.store, storedEventsQuery, {});
-    return new Map(rows.map(([accountId = '', events = '0']) => [accountId, Number(events)]));
+  private async accountVersions(): Promise<Map<string, number>> {
+    const rows = await read(this.store, accountVersionsQuery, {});
+    return new Map(rows.map(([accountId = '', version = '0']) => [accountId, Number(version)]));
   }
 
   /** Computes the account's ledger now and writes it as a new snapshot; fails with an `AggregatorError`. */
@@ -247,21 +301,23 @@ export class BalanceAggregator {
 
   private async writeSnapshot(accountId: string): Promise<SnapshotReport> {
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
-    // nothing. They are made before the count is read, since a pairing counts as a change of the
-    // account (migration 017); one made already, or twice, counts once (voids.ts).
+    // nothing. They are made before the version is read, since a pairing changes the account
+    // (migration 027); one made already, or twice, is subtracted once (voids.ts).
     const startedAt = this.clock();
     await pairVoidedUsage(this.store, [accountId]);
     const at = this.clock();
-    // Read before the ledger's input: an event stored after this read changes the count again, so
-    // the next pass recomputes.
+    // Read before the ledger's input: an event stored after this read changes the version again,
+    // so the next pass recomputes.
     const [versionRow] = await read(this.store, accountVersionQuery, { account: accountId });
-    const events = versionRow?.v ?? 0;
+    const accountVersion = versionRow?.v ?? 0;
     // A void stored between the pairing and that read is counted but was not paired, and no
-    // later pass would see the count change for it: it is paired now, before the ledger reads
+    // later pass would see the version change for it: it is paired now, before the ledger reads
     // the pairings. Usually there is none, and the query looks only at the account's few voids.
     await pairVoidedUsage(this.store, [accountId]);
-    // Usage from memory when the account is held there, caught up after the count and the pairings.
+    // Usage from memory when the account is held there, caught up after the version and the
+    // pairings: exactly the usage rows of one snapshot of storage, and how many (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
+    const usageRows = usage?.usageRows;
     const [input, names, nextUsage] = await Promise.all([
       loadLedgerInput(this.store, { accountId, at }, usage),
       loadWalletNames(this.store, accountId),
@@ -285,8 +341,8 @@ export class BalanceAggregator {
       this.store.insertJsonEachRow('token_event_versions_v1', ndjson(rows.tokenEvents)),
     ]);
     // The next instant the snapshot changes with no new event: a lot boundary, a move, or dated usage.
-    this.accounts.set(accountId, { events, changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0, startedAt });
-    return { accountId, version, events, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
+    this.accounts.set(accountId, { version: accountVersion, ...(usageRows === undefined ? {} : { usageRows }), changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0, startedAt });
+    return { accountId, version, accountVersion, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
   }
 
   /** The first usage dated after `at`: the balances change when it comes into range. */
@@ -298,12 +354,12 @@ export class BalanceAggregator {
 
 const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
 
-/** Events stored for every account: an account whose count changed is recomputed. */
-const storedEventsQuery = tsvQuery({
-  name: 'aggregator.stored_events',
+/** Every account's version (as `accountVersionQuery`): an account whose version changed is recomputed. */
+const accountVersionsQuery = tsvQuery({
+  name: 'aggregator.account_versions',
   params: z.object({}),
-  sql: (t) => `SELECT account_id, sum(events) AS events FROM ${t.table('account_versions_v1')} GROUP BY account_id`,
-  columns: { account_id: 'String', events: 'Int64' },
+  sql: (t) => `SELECT account_id, toInt64(sum(changes)) AS version FROM ${t.table('account_changes_v1')} GROUP BY account_id`,
+  columns: { account_id: 'String', version: 'Int64' },
 });
 
 /** The first usage dated after `at`, if any. */

@@ -13,7 +13,7 @@ export interface Snapshot {
   input: Pick<LedgerInput, 'lots' | 'moves' | 'voided'>;
   /** Display names of the account's named wallets, as of the same version. */
   names: Map<WalletKey, string>;
-  /** Stored events of the account when computed: any new event makes the snapshot stale. */
+  /** The account's version when computed (`accountVersionQuery`): a greater one makes the snapshot stale. */
   version: number;
   changesAt: number;
   /** When the version was last confirmed against storage. */
@@ -300,11 +300,15 @@ function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]>): Wal
   return [...seen];
 }
 
-/** Events stored for the account, by every process: it changes whenever the account does. */
+/**
+ * The account's version: rows ever written for it into `events_v1` and `voided_usage_v2` by any
+ * process (migration 027). It grows whenever the account changes, and never goes back, not even
+ * across a backfill, so a greater version is always the newer one.
+ */
 export const accountVersionQuery = jsonQuery({
   name: 'balances.version',
   params: z.object({ account: param.account }),
-  sql: (t) => `SELECT sum(events) AS v FROM ${t.table('account_versions_v1')} WHERE account_id = {account:String}`,
+  sql: (t) => `SELECT sum(changes) AS v FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String}`,
   rows: z.object({ v: field.int64 }),
 });
 

@@ -134,9 +134,9 @@ function usageSql(store: Tables, query: UsageQuery): { sql: string; values: Reco
       });
   const typeFilter = query.walletType ? ` AND wallet_type = {walletType:String}` : '';
   /** Voided usage of the scope in `[from, to)`, subtracted: the rollups count every stored event. */
-  const voidedPart = (scope: string) =>
+  const voidedPart = (scope: string, against: 'rollups' | 'raw') =>
     `SELECT ${rawKey(query.groupBy)} AS key, -amount AS amount, toInt64(-1) AS events
-     FROM ${voidedUsageRows(store, `account_id = {account:String} AND ${scope} AND ${within('occurred_at', [[query.from, query.to]])[0] ?? '0'}`)}`;
+     FROM ${voidedUsageRows(store, `account_id = {account:String} AND ${scope} AND ${within('occurred_at', [[query.from, query.to]])[0] ?? '0'}`, against)}`;
 
   if (query.walletId !== undefined) {
     // One wallet: its events in one key range of the raw table, which is ordered by wallet and
@@ -148,13 +148,13 @@ function usageSql(store: Tables, query: UsageQuery): { sql: string; values: Reco
         WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
           AND ${within('occurred_at', [[query.from, query.to]])[0] ?? '0'} AND type = 'usage'
         UNION ALL
-        ${voidedPart(`wallet_type = {walletType:String} AND wallet_id = {walletId:String}`)})`,
+        ${voidedPart(`wallet_type = {walletType:String} AND wallet_id = {walletId:String}`, 'raw')})`,
       query.groupBy,
     );
     return { sql: `${sql}\n   SETTINGS ${INTERACTIVE}`, values: params };
   }
 
-  const parts: string[] = [voidedPart(query.walletType ? 'wallet_type = {walletType:String}' : '1')];
+  const parts: string[] = [voidedPart(query.walletType ? 'wallet_type = {walletType:String}' : '1', 'rollups')];
   /** Raw events of the time-ordered copy over signed ranges, in one read; voided ones net out. */
   const raw = (ranges: Array<{ from: number; to: number; sign: 1 | -1 }>) => {
     const signed = touchingJoined(ranges)

@@ -21,12 +21,29 @@ import type { UsageQuery, UsageRow } from './usage.js';
  * Amounts are integers scaled by 10^4, split into two doubles (`hi` × 10^8 + `lo`), each
  * summed exactly: an amount is at most 10^16 scaled, and 90 million of either half still sum
  * below 2^53.
+ *
+ * The catch-up invariant: after every read of storage, an account's index holds exactly the
+ * usage rows of `events_v1` that one snapshot of storage holds, and says so by count. Each read
+ * returns, from one snapshot (`enable_shared_storage_snapshot_in_query`), the rows stamped since
+ * a little before the previous read and the exact number of the account's usage rows. Rows are
+ * never removed from `events_v1`, and the index only holds rows a read returned, so what it holds
+ * is a subset of that snapshot: equal counts mean equal sets. When the counts differ, a row
+ * stamped before the window became visible after the read that should have seen it (a stamp is
+ * taken when the block is formed, and the row is visible once the insert commits, which on a
+ * loaded server or a cluster can be minutes later). Then the rows held from a wider window back
+ * are forgotten and read again, until the counts agree; at the widest, the account is read whole.
+ * No answer relies on a row being visible within some time of its stamp. The count held is kept
+ * for the aggregator (`usageCount`): when it moves, whatever the cause, the account's balance
+ * tables are written again.
  */
 
-/** Rows re-read before the previous read's instant: an insert is visible a little after its stamp. */
+/** Rows re-read before the previous read's instant: the window in which rows usually become visible. */
 export const OVERLAP_MS = 2_000;
-/** Rows stamped this long before the previous read are settled: their count must match storage's. */
-export const SETTLED_MS = 60_000;
+/**
+ * How far back a read looks again when storage holds more rows than the index (each wider than
+ * the last); past the last, the account is read whole.
+ */
+const WIDER_WINDOWS_MS = [60_000, 3_600_000];
 /** How long an index is trusted without asking storage for new rows (as `VERSION_CHECK_MS`). */
 export const CHECK_MS = 1_000;
 /** How old an index may be when served while it catches up behind (as `MAX_STALENESS_MS`). */
@@ -138,6 +155,23 @@ class WalletUsage {
     return this;
   }
 
+  /** Removes the stored usage (not voided copies) stamped at or after `from`; returns how many. */
+  forgetStampedFrom(from: number): number {
+    // Ordered first, so what stays is still in time order.
+    this.ordered();
+    const { ingested, sign } = this;
+    const columns = this.columns;
+    let kept = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (sign.data[i] === 1 && (ingested.data[i] as number) >= from) continue;
+      if (kept !== i) for (const c of columns) c.data[kept] = c.data[i] as number;
+      kept++;
+    }
+    const removed = this.size - kept;
+    this.size = kept;
+    return removed;
+  }
+
   /** Entries in `[from, to)`, as an index range. */
   range(from: number, to: number): [number, number] {
     this.ordered();
@@ -190,6 +224,8 @@ export class AccountUsage {
   readonly products = new Dictionary();
   /** Entries held, usage and voided copies together. */
   size = 0;
+  /** Stored usage rows held (voided copies not counted): compared with storage's exact count. */
+  usageRows = 0;
   /** Storage's clock when the last read ran: the next one reads rows stamped from `OVERLAP_MS` before it. */
   readAt = 0;
   /** Ids of the rows read that the next read reads again: it skips them. */
@@ -201,16 +237,20 @@ export class AccountUsage {
 
   /**
    * Applies rows of a read; returns how many entries it added. Ids of rows stamped at or after
-   * `rereadFrom` are kept, since the next read returns them again.
+   * `rereadFrom` are kept, since the next read returns them again; a row is skipped only when an
+   * earlier read returned it, so two stored rows with one id are both held, as storage counts both.
    */
   apply(rows: string[][], rereadFrom: number): number {
     let added = 0;
+    const seen = this.recent;
+    const next = new Map<string, number>();
     for (const [kind = '', eventId = '', at = '0', ingested = '0', type = '', id = '', user = '', product = '', service = '', amount = '0'] of rows) {
       if (kind === 'u') {
-        if (this.recent.has(eventId)) continue;
         const stamp = Number(ingested);
-        if (stamp >= rereadFrom) this.recent.set(eventId, stamp);
+        if (stamp >= rereadFrom) next.set(eventId, stamp);
+        if (seen.has(eventId)) continue;
         this.add(walletKey(type, id), Number(at), stamp, user, product, service, amount, 1);
+        this.usageRows++;
         added++;
       } else if (kind === 'v') {
         if (this.voided.has(eventId)) continue;
@@ -219,10 +259,20 @@ export class AccountUsage {
         added++;
       }
     }
-    for (const [eventId, stamp] of this.recent) {
-      if (stamp < rereadFrom) this.recent.delete(eventId);
-    }
+    // Held rows stamped in the next window that this read did not return (a read in slices).
+    for (const [eventId, stamp] of seen) if (stamp >= rereadFrom && !next.has(eventId)) next.set(eventId, stamp);
+    this.recent = next;
     return added;
+  }
+
+  /** Forgets the stored usage stamped at or after `from`, so that a read of rows from `from` puts it back whole. */
+  forgetStampedFrom(from: number): void {
+    for (const usage of this.wallets.values()) {
+      const removed = usage.forgetStampedFrom(from);
+      this.size -= removed;
+      this.usageRows -= removed;
+    }
+    for (const [eventId, stamp] of this.recent) if (stamp >= from) this.recent.delete(eventId);
   }
 
   private add(wallet: WalletKey, at: number, ingested: number, user: string, product: string, service: string, amount: string, sign: 1 | -1): void {
@@ -231,16 +281,6 @@ export class AccountUsage {
     const [hi, lo] = halves(amount);
     usage.push(at, ingested, this.users.id(user), this.services.id(service), this.products.id(product), hi, lo, sign);
     this.size++;
-  }
-
-  /** Stored usage (not voided copies) stamped before `before`: compared with storage's count. */
-  countStampedBefore(before: number): number {
-    let n = 0;
-    for (const usage of this.wallets.values()) {
-      const { ingested, sign } = usage;
-      for (let i = 0; i < usage.size; i++) if (sign.data[i] === 1 && (ingested.data[i] as number) < before) n++;
-    }
-    return n;
   }
 
   /**
@@ -427,7 +467,6 @@ export class UsageIndex {
   private readonly pending = new Map<string, Pending>();
   private readonly maxEntries: number;
   private readonly onBackgroundFailure: BackgroundFailure;
-  private held = 0;
   /** Answers from memory and from storage, for `/metrics` and the benchmarks. */
   readonly answered = { memory: 0, storage: 0 };
 
@@ -441,13 +480,16 @@ export class UsageIndex {
 
   /** Entries held over all accounts. */
   get entries(): number {
-    return this.held;
+    let held = 0;
+    for (const usage of this.accounts.values()) held += usage.size;
+    return held;
   }
 
   /** Called after this process stored events for these accounts. */
   invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
     for (const account of accountIds) {
-      if (!this.accounts.has(account)) continue;
+      // A load under way may have read storage before this write: its first read after is a catch-up.
+      if (!this.accounts.has(account) && !this.loading.has(account)) continue;
       const p = this.pending.get(account) ?? { now: false, soon: false };
       if (freshness === 'now') p.now = true;
       else p.soon = true;
@@ -532,12 +574,24 @@ export class UsageIndex {
       this.tooBig.set(accountId, Date.now());
       return;
     }
-    const usage = new AccountUsage();
+    // Before the read: a write stored while it runs marks the account for the next read.
     this.pending.delete(accountId);
-    await this.readStorage(accountId, usage, true, true);
+    const usage = await this.readWhole(accountId);
     this.accounts.set(accountId, usage);
-    this.held += usage.size;
     this.evict(accountId);
+  }
+
+  /** The account read whole, in slices, so requests run between them. */
+  private async readWhole(accountId: string): Promise<AccountUsage> {
+    const usage = new AccountUsage();
+    const { rows, stored } = await this.readStorage(accountId, usage, 0);
+    for (let i = 0; i < rows.length; i += APPLY_SLICE) {
+      usage.apply(rows.slice(i, i + APPLY_SLICE), usage.readAt - OVERLAP_MS);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // One snapshot answered both: the rows and their count cannot differ.
+    if (usage.usageRows !== stored) throw new Error(`usage index of account ${accountId} read ${usage.usageRows} rows of ${stored}`);
+    return usage;
   }
 
   /** A read of storage for the account; `beginNow`: one begun after this call, not one under way. */
@@ -551,25 +605,19 @@ export class UsageIndex {
       if (queued) return queued;
       const next = Promise.allSettled([running]).then(() => {
         this.queuedCatchUps.delete(accountId);
-        return this.catchUp(accountId, usage, true);
+        return this.catchUp(accountId, this.accounts.get(accountId) ?? usage, true);
       });
       this.queuedCatchUps.set(accountId, next);
       return next;
     }
     const work = (async () => {
       this.pending.delete(accountId);
-      const before = usage.size;
-      const consistent = await this.readStorage(accountId, usage, false);
-      if (this.accounts.get(accountId) !== usage) return usage;
-      this.held += usage.size - before;
-      if (!consistent) {
-        // A row became visible later than the overlap allows: read the account afresh.
-        this.drop(accountId);
-        this.startLoading(accountId);
-        throw new Error(`usage index of account ${accountId} missed rows; reloading it`);
-      }
+      const caughtUp = await this.readNew(accountId, usage);
+      if (this.accounts.get(accountId) !== usage) return caughtUp;
+      // Read whole again: the new index replaces the old one, which answered meanwhile.
+      if (caughtUp !== usage) this.accounts.set(accountId, caughtUp);
       this.evict(accountId);
-      return usage;
+      return caughtUp;
     })();
     this.catchingUp.set(accountId, work);
     const clear = () => this.catchingUp.get(accountId) === work && this.catchingUp.delete(accountId);
@@ -578,51 +626,56 @@ export class UsageIndex {
   }
 
   /**
-   * One read of storage: usage rows stamped since a little before the newest held, voided
-   * events when their count changed, and the count of settled rows to check against.
+   * The rows stored since the last read, applied so that the index holds exactly what storage
+   * does (the invariant at the top): rows stamped since a little before the last read, then, while
+   * storage counts more rows than the index holds, the rows of ever wider windows again, and at
+   * last the whole account, as a new index.
    */
-  private async readStorage(accountId: string, usage: AccountUsage, first: boolean, inSlices = false): Promise<boolean> {
+  private async readNew(accountId: string, usage: AccountUsage): Promise<AccountUsage> {
+    let since = usage.readAt - OVERLAP_MS;
+    for (let wider = 0; wider <= WIDER_WINDOWS_MS.length; wider++) {
+      const { rows, stored } = await this.readStorage(accountId, usage, since);
+      // No await from here: a request sees the index before these rows or after all of them.
+      if (wider > 0) usage.forgetStampedFrom(since);
+      usage.apply(rows, usage.readAt - OVERLAP_MS);
+      if (usage.usageRows === stored) return usage;
+      since = usage.readAt - (WIDER_WINDOWS_MS[wider] ?? Number.POSITIVE_INFINITY);
+    }
+    return this.readWhole(accountId);
+  }
+
+  /**
+   * One read of storage, from one snapshot: usage rows stamped since `since`, voided events when
+   * their count changed, and the exact count of the account's usage rows.
+   */
+  private async readStorage(accountId: string, usage: AccountUsage, since: number): Promise<{ rows: string[][]; stored: number }> {
     const startedAt = Date.now();
-    const since = first ? 0 : usage.readAt - OVERLAP_MS;
-    const settled = usage.readAt - SETTLED_MS;
-    const rows = await read(this.store, usageRowsQuery, {
-      account: accountId,
-      since,
-      knownVoided: usage.voided.size,
-      check: first || settled <= 0 ? 0 : 1,
-      settled: Math.max(0, settled),
-    });
-    const readAt = Number(rows.find((r) => r[0] === 'n')?.[2] ?? startedAt);
-    // The next read starts OVERLAP_MS before this one: rows stamped since then are read again.
-    const rereadFrom = readAt - OVERLAP_MS;
-    if (inSlices) {
-      // A whole account is taken in slices, letting requests run between them.
-      for (let i = 0; i < rows.length; i += APPLY_SLICE) {
-        usage.apply(rows.slice(i, i + APPLY_SLICE), rereadFrom);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    } else usage.apply(rows, rereadFrom);
-    usage.readAt = readAt;
+    const rows = await read(this.store, usageRowsQuery, { account: accountId, since: Math.max(0, since), knownVoided: usage.voided.size });
+    usage.readAt = Number(rows.find((r) => r[0] === 'n')?.[2] ?? startedAt);
     usage.checkedAt = startedAt;
-    const check = rows.find((r) => r[0] === 'c');
-    return check === undefined || Number(check[2]) === usage.countStampedBefore(settled);
+    return { rows, stored: Number(rows.find((r) => r[0] === 'c')?.[2] ?? 0) };
+  }
+
+  /** Stored usage rows the index holds for the account, when it holds it: a change of it is a change of the account's usage. */
+  usageCount(accountId: string): number | undefined {
+    return this.accounts.get(accountId)?.usageRows;
   }
 
   private drop(accountId: string): void {
-    const usage = this.accounts.get(accountId);
-    if (!usage) return;
     this.accounts.delete(accountId);
     this.pending.delete(accountId);
-    this.held -= usage.size;
   }
 
   /** Least recently read accounts out until the budget holds; one that alone exceeds it too. */
   private evict(keep: string): void {
-    for (const account of this.accounts.keys()) {
-      if (this.held <= this.maxEntries) break;
-      if (account !== keep) this.drop(account);
+    let held = this.entries;
+    for (const [account, usage] of this.accounts) {
+      if (held <= this.maxEntries) break;
+      if (account === keep) continue;
+      held -= usage.size;
+      this.drop(account);
     }
-    if (this.held > this.maxEntries) {
+    if (held > this.maxEntries) {
       this.drop(keep);
       this.tooBig.set(keep, Date.now());
     }
@@ -640,8 +693,9 @@ const usageCountQuery = jsonQuery({
 /**
  * One read of an account's usage, as rows of one kind each (first column): `n`, storage's clock
  * (third column); `u`, a usage event stamped since `since`; `v`, a voided usage, all of them,
- * only when their number differs from `knownVoided`; `c`, with `check`, the count of usage rows
- * stamped before `settled`.
+ * only when their number differs from `knownVoided`; `c`, the count of all the account's usage
+ * rows (third column). Every part reads one snapshot of each table, so the count is of the very
+ * rows the read could see.
  */
 const usageRowsQuery = tsvQuery({
   name: 'usage_index.rows',
@@ -649,8 +703,6 @@ const usageRowsQuery = tsvQuery({
     account: param.account,
     since: param.millis,
     knownVoided: z.number().int().min(0),
-    check: z.union([z.literal(0), z.literal(1)]),
-    settled: param.millis,
   }),
   sql: (t) =>
     `SELECT 'n' AS kind, '' AS event_id, toUnixTimestamp64Milli(now64(3)) AS occurred, toInt64(0) AS ingested, '' AS wallet_type,
@@ -670,7 +722,8 @@ const usageRowsQuery = tsvQuery({
      UNION ALL
      SELECT 'c', '', toInt64(count()), toInt64(0), '', '', '', '', '', '0'
      FROM ${t.table('events_v1')}
-     WHERE {check:UInt8} = 1 AND account_id = {account:String} AND type = 'usage' AND ingested_at < fromUnixTimestamp64Milli({settled:Int64}, 'UTC')`,
+     WHERE account_id = {account:String} AND type = 'usage'
+     SETTINGS enable_shared_storage_snapshot_in_query = 1`,
   columns: {
     kind: 'String', event_id: 'String', occurred: 'Int64', ingested: 'Int64', wallet_type: 'String',
     wallet_id: 'String', user_id: 'String', product: 'String', service: 'String', amount: 'String',

@@ -5,8 +5,8 @@ import { formatScaled, toScaled } from '../../core/decimal.js';
 import { createMetrics } from '../../core/metrics.js';
 import { balanceRowsOf, type BalanceRows } from '../../aggregator/balanceRows.js';
 import { computeLedger } from '../../ledger/ledger.js';
-import { BalanceAggregator } from '../../aggregator/process.js';
-import { UsageIndex } from '../../readmodels/usageIndex.js';
+import { BalanceAggregator, MIN_RECOMPUTE_MS } from '../../aggregator/process.js';
+import { CHECK_MS, UsageIndex } from '../../readmodels/usageIndex.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { BASE, HOUR, historyArb, ledgerInputOf } from '../support/histories.js';
 import type { RefEvent } from '../support/reference.js';
@@ -196,6 +196,82 @@ describe('the balance tables', () => {
     await new BalanceAggregator({ store, log: silentLog, clock: () => at }).recompute(accountId);
     const names = await store.queryRows<{ wallet_id: string; name: string }>(`SELECT wallet_id, name FROM ${store.table('wallet_balances_v1')} WHERE account_id = 'named' ORDER BY wallet_id`);
     expect(names).toEqual([{ wallet_id: 'ops', name: 'Operations' }, { wallet_id: 'web', name: 'web' }]);
+  });
+
+  /** An account with one lot and one usage, its balances written by an aggregator that sums usage from a loaded index. */
+  async function withIndexedAccount(accountId: string, at: number, indexStore: Store = store) {
+    const bought = { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(BASE + 400 * 24 * HOUR).toISOString() } as RefEvent;
+    const used = { event_id: 'u1', type: 'usage', account_id: accountId, occurred_at: new Date(BASE + HOUR).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '10', user_id: 'ada', product: 'compiler' } as RefEvent;
+    await deliver([bought, used]);
+    const index = new UsageIndex(indexStore);
+    await index.ready(accountId);
+    await index.settled(accountId);
+    return { index, delivered: [bought, used], late: { ...used, event_id: 'u-late', amount: '25', occurred_at: new Date(BASE + 2 * HOUR).toISOString() } as RefEvent };
+  }
+
+  for (const [late, label] of [[30_000, 'seconds'], [5 * 60_000, 'minutes']] as const) {
+    it(`include a usage that became visible ${label} after its stamp, once the aggregator and the usage index had caught up`, async () => {
+      const accountId = `late-${label}`;
+      const at = BASE + 48 * HOUR;
+      const { index, delivered, late: lateUsage } = await withIndexedAccount(accountId, at);
+      const aggregator = new BalanceAggregator({ store, log: silentLog, clock: () => at, usage: index });
+      await aggregator.recompute(accountId);
+      await expectTablesMatchLedger(accountId, delivered, at);
+      const readAt = (await index.ready(accountId))?.readAt as number;
+      // Stamped when its block was formed, visible only now: as a stalled insert or a slow shard stores it.
+      await store.command(
+        `INSERT INTO ${store.table('events_v1')} (account_id, event_id, type, occurred_at, wallet_type, wallet_id, amount, user_id, product, service, source, ingested_at)
+         VALUES ('${accountId}', 'u-late', 'usage', '${lateUsage.occurred_at.replace('T', ' ').replace('Z', '')}', 'team', 'ops', 25, 'ada', 'compiler', 'compiler', 'kafka', fromUnixTimestamp64Milli(${readAt - late}, 'UTC'))`,
+      );
+      await aggregator.recompute(accountId);
+      await expectTablesMatchLedger(accountId, [...delivered, lateUsage], at);
+    });
+  }
+
+  it('are written again when the usage index finds a usage the last snapshot lacked, though the account version had already counted it', async () => {
+    const accountId = 'counted-early';
+    const at = BASE + 48 * HOUR;
+    // The index reads events_v1 as a node would on which the late row is not visible yet, while
+    // the account version (another table) already counts it.
+    let visible = false;
+    const node: Store = {
+      ...store,
+      queryTsv: (sql, params, options) =>
+        store.queryTsv(visible ? sql : sql.replaceAll(store.table('events_v1'), `(SELECT * FROM ${store.table('events_v1')} WHERE event_id != 'u-late')`), params, options),
+    };
+    const { index, delivered, late } = await withIndexedAccount(accountId, at, node);
+    // A clock that moves, from an instant at which no lot starts or ends for days.
+    const started = Date.now();
+    const aggregator = new BalanceAggregator({ store, log: silentLog, clock: () => at + Date.now() - started, usage: index, pollMs: 50 });
+    let recomputed = 0;
+    const recompute = aggregator.recompute.bind(aggregator);
+    aggregator.recompute = (id) => {
+      if (id === accountId) recomputed++;
+      return recompute(id);
+    };
+    const until = async (done: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + MIN_RECOMPUTE_MS + 4_000;
+      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      await expectTablesMatchLedger(accountId, delivered, at);
+      await deliver([late]);
+      await until(() => recomputed >= 2);
+      expect(recomputed).toBe(2);
+      // The version counted the usage; the index could not see it yet.
+      await expectTablesMatchLedger(accountId, delivered, at);
+      visible = true;
+      // A reader of the account a moment later: the index catches up behind the answer.
+      await new Promise((r) => setTimeout(r, CHECK_MS + 100));
+      await index.ready(accountId);
+      await index.settled(accountId);
+      await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
+      await expectTablesMatchLedger(accountId, [...delivered, late], at);
+    } finally {
+      await aggregator.stop();
+    }
   });
 
   it('show an event stored by another process within 2 s, and one stored in this process at once', async () => {

@@ -6,7 +6,7 @@ import { usageBy, type GroupBy, type UsageQuery } from '../../readmodels/usage.j
 import { dayBuckets, UsageIndex, type AccountUsage } from '../../readmodels/usageIndex.js';
 import { BalanceService } from '../../readmodels/balances.js';
 import { walletKey } from '../../ledger/ledger.js';
-import { freshStore, pipelineFor } from '../support/store.js';
+import { count, freshStore, pipelineFor } from '../support/store.js';
 
 /**
  * The in-memory usage index answers exactly as the storage reads do: every grouping, scope,
@@ -145,25 +145,79 @@ describe('the usage index', () => {
     expect(usage.rows(query)).toEqual(await usageBy(store, query));
   }, 60_000);
 
-  it('reads the account again when a row became visible after the rows it overlaps', async () => {
-    const index = new UsageIndex(store);
-    const usage = await loaded(index);
-    // A row stamped two minutes before the last read, as an insert stalled that long would be.
-    const stamp = usage.readAt - 120_000;
-    await store.command(
+  /** A usage row stored as an insert whose rows became visible long after their stamp would be. */
+  const storeStamped = (eventId: string, stamp: number, account = 'acme', user = 'u-1') =>
+    store.command(
       `INSERT INTO ${store.table('events_v1')} (account_id, event_id, type, occurred_at, wallet_type, wallet_id, amount, user_id, product, service, source, ingested_at)
-       VALUES ('acme', 'use-stalled', 'usage', fromUnixTimestamp64Milli(${NOW - DAY}, 'UTC'), 'team', 'alpha', 5, 'u-1', 'compiler', 'compiler-0', 'test', fromUnixTimestamp64Milli(${stamp}, 'UTC'))`,
+       VALUES ('${account}', '${eventId}', 'usage', fromUnixTimestamp64Milli(${NOW - DAY}, 'UTC'), 'team', 'alpha', 5, '${user}', 'compiler', 'compiler-0', 'test', fromUnixTimestamp64Milli(${stamp}, 'UTC'))`,
     );
-    index.invalidate(['acme'], 'now');
-    // The catch-up finds the settled count short and drops the index; storage answers meanwhile.
-    expect(await index.ready('acme')).toBeUndefined();
-    await index.settled('acme');
-    const reloaded = await index.ready('acme');
-    expect(reloaded).toBeDefined();
-    const query: UsageQuery = { accountId: 'acme', walletType: 'team', walletId: 'alpha', from: NOW - 2 * DAY, to: NOW, groupBy: 'user', tz: 'UTC', now: NOW };
-    const rows = (reloaded as AccountUsage).rows(query);
-    expect(rows).toEqual(await usageBy(store, query));
-    expect(rows.find((r) => r.key === 'u-1')).toBeDefined();
+
+  for (const [late, label] of [[30_000, 'seconds'], [5 * 60_000, 'minutes']] as const) {
+    it(`includes at the very next read a row stamped ${label} before its last read that became visible only after it`, async () => {
+      const index = new UsageIndex(store);
+      const usage = await loaded(index);
+      const user = `late-${label}`;
+      await storeStamped(`use-stalled-${label}`, usage.readAt - late, 'acme', user);
+      index.invalidate(['acme'], 'now');
+      const fresh = await index.ready('acme');
+      expect(fresh, 'the index answers, caught up').toBeDefined();
+      const query: UsageQuery = { accountId: 'acme', walletType: 'team', walletId: 'alpha', from: NOW - 2 * DAY, to: NOW, groupBy: 'user', tz: 'UTC', now: NOW };
+      const rows = (fresh as AccountUsage).rows(query);
+      expect(rows).toEqual(await usageBy(store, query));
+      expect(rows.find((r) => r.key === user)).toMatchObject({ amount: '5', events: 1 });
+      expect(index.usageCount('acme')).toBe(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')} WHERE account_id = 'acme' AND type = 'usage'`));
+    }, 60_000);
+  }
+
+  it('holds a write stored while the account was loading at the next read', async () => {
+    await post([usageEvent(30_000, rand, NOW - DAY)].map((e) => ({ ...e, account_id: 'loading', event_id: 'load-1' })));
+    // The load's read has been answered by storage, but the index has not applied it yet.
+    let answered: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (answered = resolve));
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slow: Store = {
+      ...store,
+      queryTsv: async (sql, params, options) => {
+        const rows = await store.queryTsv(sql, params, options);
+        if (sql.includes("'u'") && params?.account === 'loading') {
+          answered();
+          await released;
+        }
+        return rows;
+      },
+    };
+    const index = new UsageIndex(slow);
+    expect(await index.ready('loading')).toBeUndefined();
+    await gate;
+    await post([usageEvent(30_001, rand, NOW - DAY)].map((e) => ({ ...e, account_id: 'loading', event_id: 'load-2' })));
+    index.invalidate(['loading'], 'now');
+    release();
+    await index.settled('loading');
+    const usage = await index.ready('loading');
+    expect(usage).toBeDefined();
+    const query: UsageQuery = { accountId: 'loading', from: NOW - 3 * DAY, to: NOW, groupBy: 'user', tz: 'UTC', now: NOW };
+    expect((usage as AccountUsage).rows(query)).toEqual(await usageBy(store, query));
+    expect((usage as AccountUsage).rows(query).reduce((n, r) => n + r.events, 0)).toBe(2);
+  }, 60_000);
+
+  it('gives one answer for one wallet on a store whose pairings were netted inside the rollups before migration 017', async () => {
+    await post([
+      { ...usageEvent(40_000, rand, NOW - DAY), account_id: 'upgraded', event_id: 'up-1', wallet: { type: 'team', id: 'alpha' }, amount: '7', user_id: 'u-1' },
+      { ...usageEvent(40_001, rand, NOW - DAY), account_id: 'upgraded', event_id: 'up-2', wallet: { type: 'team', id: 'alpha' }, amount: '3', user_id: 'u-1' },
+    ]);
+    // Migration 017 copied the old pairings with netted = 1: their usage was voided before the upgrade.
+    await store.command(
+      `INSERT INTO ${store.table('voided_usage_v2')} (account_id, event_id, void_event_id, occurred_at, wallet_type, wallet_id, amount, user_id, product, service, netted)
+       SELECT account_id, event_id, 'old-void', occurred_at, toString(wallet_type), wallet_id, assumeNotNull(amount), user_id, product, service, 1
+       FROM ${store.table('events_v1')} WHERE account_id = 'upgraded' AND event_id = 'up-1'`,
+    );
+    const index = new UsageIndex(store);
+    const usage = await loaded(index, 'upgraded');
+    const query: UsageQuery = { accountId: 'upgraded', walletType: 'team', walletId: 'alpha', from: NOW - 3 * DAY, to: NOW, groupBy: 'user', tz: 'UTC', now: NOW };
+    const expected = [{ key: 'u-1', amount: '3', events: 1 }];
+    expect(await usageBy(store, query)).toEqual(expected);
+    expect(usage.rows(query)).toEqual(expected);
   }, 60_000);
 
   it('gives the balance at a past instant from memory exactly as from storage, across lots, expiries and moves', async () => {

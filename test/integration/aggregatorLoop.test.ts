@@ -1,0 +1,54 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../core/clickhouse.js';
+import { createMetrics } from '../../core/metrics.js';
+import { BalanceAggregator, MIN_RECOMPUTE_MS } from '../../aggregator/process.js';
+import { createIngestPipeline } from '../../ingest/pipeline.js';
+import { purchase, usage } from '../support/events.js';
+import { freshStore, silentLog } from '../support/store.js';
+
+let store: Store | undefined;
+afterAll(async () => {
+  await store?.command(`DROP DATABASE IF EXISTS \`${store.database}\``);
+  await store?.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the aggregator under a stream', () => {
+  it('sleeps until a streamed account is due again, instead of asking storage back to back', async () => {
+    store = await freshStore();
+    const s = store;
+    const ingest = createIngestPipeline({ store: s, metrics: createMetrics(), log: silentLog });
+    await ingest.ingest([purchase('p1'), usage('u1')].map((e) => ({ text: JSON.stringify(e) })), { source: 'kafka' });
+    let polls = 0;
+    const watched: Store = { ...s, observer: (sample) => void (sample.name === 'aggregator.account_versions' && polls++) };
+    // A long poll: only the stream and the account's own pause can wake the loop here.
+    const aggregator = new BalanceAggregator({ store: watched, log: silentLog, pollMs: 60_000 });
+    const recomputed: number[] = [];
+    const recompute = aggregator.recompute.bind(aggregator);
+    aggregator.recompute = (accountId) => {
+      recomputed.push(Date.now());
+      return recompute(accountId);
+    };
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      expect(recomputed).toHaveLength(1);
+      polls = 0;
+      // This process stores a batch for the account every 20 ms, for less than the account's pause.
+      const streamStart = Date.now();
+      while (Date.now() - streamStart < MIN_RECOMPUTE_MS - 500) {
+        aggregator.notify(['acme'], 'soon');
+        await sleep(20);
+      }
+      expect(polls, 'polls of storage during the pause').toBeLessThanOrEqual(2);
+      // Once the pause is over, the account is recomputed without another word.
+      const deadline = Date.now() + 2_000;
+      while (recomputed.length < 2 && Date.now() < deadline) await sleep(20);
+      expect(recomputed).toHaveLength(2);
+      expect((recomputed[1] as number) - (recomputed[0] as number)).toBeGreaterThanOrEqual(MIN_RECOMPUTE_MS);
+    } finally {
+      await aggregator.stop();
+    }
+  });
+});
