@@ -1,9 +1,11 @@
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
-import type { IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
+import type { BatchResult, IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
 import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sources/kafka.js';
 import { deliveredLater } from '../core/promises.js';
+import { withRetry } from '../core/retry.js';
 import { duringStep, IngestError, type IngestStep } from './errors.js';
+import { memoryBlockLog, partitionBlocks, type Block, type KafkaBlockLog, type PartitionBlocks } from './kafkaBlocks.js';
 
 export interface KafkaWorkerOptions {
   source: KafkaSource;
@@ -25,6 +27,11 @@ export interface KafkaWorkerOptions {
   maxMessageBytes?: number;
   /** Writes refusals made here, before the pipeline, to the rejected-events table. */
   recordRejections?: (rows: RejectedRecord[]) => Promise<void>;
+  /**
+   * Where block ranges are recorded for every member of the group (`storedBlockLog`). Without
+   * one, ranges are kept in this process: exact for a group of one member only.
+   */
+  blocks?: KafkaBlockLog;
 }
 
 /** A record refused by the worker itself, as one row of `rejected_events_v1`. */
@@ -46,24 +53,32 @@ const MAX_CONCURRENT_FLUSHES = 2;
  * Kafka → pipeline → commit. Flushes run in this loop, never in a timer: the timer only wakes
  * the loop, so a failed flush or a failed commit stops the worker instead of being swallowed.
  *
- * Two flushes may be in flight: the next batch decodes while the previous one is written.
- * Commits still happen strictly in flush order, and never past a batch that failed.
+ * A flush holds one block per partition, each inserted under a token of its topic, partition and
+ * offset range, at boundaries every member cuts alike (kafkaBlocks.ts says how): a range that two
+ * members write, as happens around a rebalance, is stored once. Two flushes may be in flight:
+ * the next batch decodes while the previous one is written. Commits still happen strictly in
+ * flush order, and never past a batch that failed.
  *
- * On a rebalance the buffered records are dropped and the flushes under way finish before the
- * member rejoins: the next owner of a partition reads it again from the last commit, and never
- * while this member is still writing it. A flush's offsets are committed only under the
- * assignment it was read in.
+ * On a rebalance the buffered records are dropped and no flush or insert starts for the
+ * revoked assignment; the source lets the member rejoin only once the flushes under way are done
+ * (or a bound below the session timeout passed). A flush's offsets are committed only under
+ * the assignment it was read in.
  */
 export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const { source, pipeline, metrics, log } = options;
   const failureGraceMs = options.failureGraceMs ?? 5_000;
   const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-  let pending: KafkaRecord[] = [];
+  const blockLog = options.blocks ?? memoryBlockLog();
+  /** The partitions that delivered records under the current assignment, with what waits of them. */
+  const partitions = new Map<string, PartitionBlocks>();
+  let waiting = 0;
   let oldestAt = 0;
   let inFlight = 0;
   let paused = false;
   let stopping = false;
   let revoked = false;
+  /** Counts assignments; a flush cut under an earlier one writes nothing more. */
+  let assignment = 0;
   let failure: IngestError | undefined;
   let wake: () => void = () => undefined;
   let drained: Array<() => void> = [];
@@ -88,20 +103,58 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   function unblockAll() {
-    const waiting = drained;
+    const waiters = drained;
     drained = [];
-    for (const resolve of waiting) resolve();
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Storage reads and writes of block ranges, retried while retriable, like the pipeline's writes. */
+  const blockStep = <T>(what: string, operation: () => Promise<T>) =>
+    duringStep('kafka_batch', () =>
+      withRetry(operation, {
+        attempts: Infinity,
+        baseMs: 100,
+        maxMs: 10_000,
+        isRetriable: (err) => !stopping && !failure && (err as { retriable?: unknown }).retriable === true,
+        onRetry: (err, attempt, delayMs) => log.warn({ event: 'kafka_blocks_retry', what, attempt, delayMs, err }, 'retrying a read or write of Kafka block ranges'),
+      }),
+    );
+
+  /** The partition's records so far under this assignment, created with the ranges recorded from its first offset. */
+  async function blocksOf(batch: PartitionBatch): Promise<PartitionBlocks | undefined> {
+    const id = `${batch.topic}/${batch.partition}`;
+    const known = partitions.get(id);
+    if (known) return known;
+    const readIn = assignment;
+    const first = (batch.records[0] as KafkaRecord).offset;
+    const recorded = await blockStep('read', () => blockLog.recordedFrom(batch.topic, batch.partition, first));
+    if (revoked || stopping || failure || readIn !== assignment) return undefined;
+    if (recorded.length > 0) {
+      log.info({ event: 'kafka_blocks_recorded', topic: batch.topic, partition: batch.partition, from: first, ranges: recorded.length }, 'reading a partition again: its blocks are cut at the ranges recorded before');
+    }
+    const created = partitionBlocks(batch.topic, batch.partition, recorded);
+    partitions.set(id, created);
+    return created;
   }
 
   async function onBatch(batch: PartitionBatch): Promise<void> {
     metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, batch.lag);
     // Not buffered: after a rebalance, or once stopping or failed, these records are read again
     // from the last commit by whoever owns the partition then.
-    if (revoked || stopping || failure) return;
-    if (pending.length === 0) oldestAt = Date.now();
-    for (const record of batch.records) pending.push(record);
+    if (revoked || stopping || failure || batch.records.length === 0) return;
+    let blocks: PartitionBlocks | undefined;
+    try {
+      blocks = await blocksOf(batch);
+    } catch (err) {
+      fail('kafka_batch', err);
+      return;
+    }
+    if (!blocks) return;
+    if (waiting === 0) oldestAt = Date.now();
+    blocks.add(batch.records, batch.lag);
+    waiting += batch.records.length;
     inFlight += batch.records.length;
-    if (pending.length >= options.batchSize) signal();
+    if (waiting >= options.batchSize) signal();
     if (inFlight >= options.maxInFlight) {
       // Backpressure: stop fetching until committed work brings us back under the bound.
       const started = performance.now();
@@ -126,17 +179,19 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   /** Drops what is buffered: it is fetched again from the last commit by the partition's owner. */
-  function dropPending(reason: string) {
-    if (pending.length === 0) return;
-    const dropped = pending.length;
-    pending = [];
+  function dropWaiting(reason: string) {
+    let dropped = 0;
+    for (const blocks of partitions.values()) dropped += blocks.drop();
+    partitions.clear();
+    waiting = 0;
+    if (dropped === 0) return;
     log.info({ event: 'kafka_buffer_dropped', reason, events: dropped }, 'buffered records dropped; they are read again from the last commit');
     release(dropped);
   }
 
   async function onRevoke(): Promise<void> {
     revoked = true;
-    dropPending('rebalance');
+    dropWaiting('rebalance');
     unblockAll();
     signal();
     // Writes under way finish (and commit, while this member still owns their partitions) first.
@@ -145,7 +200,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
 
   function onAssign() {
     // Fetching restarts from the committed offsets, so anything still buffered would come twice.
-    dropPending('assignment');
+    dropWaiting('assignment');
+    assignment++;
     revoked = false;
   }
 
@@ -161,31 +217,28 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     return messages;
   }
 
-  /** The highest offset per partition, +1: offsets within a partition arrive in order. */
-  function nextOffsets(records: KafkaRecord[]): CommitOffset[] {
+  /** Past each block's last offset: the blocks of a partition come in offset order. */
+  function nextOffsets(blocks: Block[]): CommitOffset[] {
     const byPartition = new Map<string, CommitOffset>();
-    for (const r of records) {
-      const next = (BigInt(r.offset) + 1n).toString();
-      const id = `${r.topic}/${r.partition}`;
+    for (const { range } of blocks) {
+      const next = (BigInt(range.last) + 1n).toString();
+      const id = `${range.topic}/${range.partition}`;
       const current = byPartition.get(id);
       if (!current || BigInt(next) > BigInt(current.offset)) {
-        byPartition.set(id, { topic: r.topic, partition: r.partition, offset: next });
+        byPartition.set(id, { topic: range.topic, partition: range.partition, offset: next });
       }
     }
     return [...byPartition.values()].sort((a, b) => a.partition - b.partition);
   }
 
-  function flush(): Promise<void> {
-    const records = pending;
-    pending = [];
-    const generation = source.generation();
-    const stored = (async () => {
-      // An oversized message is refused unread: decoding megabytes of JSON per record would let
-      // one producer stall the partition, and no event of the contract comes near the limit.
-      const fits: KafkaRecord[] = [];
-      const letters: DeadLetter[] = [];
-      const refusals: RejectedRecord[] = [];
-      for (const r of records) {
+  /** One block through the pipeline, under its token; oversized messages are refused unread. */
+  async function storeBlock(block: Block, letters: DeadLetter[], refusals: RejectedRecord[]): Promise<BatchResult> {
+    // An oversized message is refused unread: decoding megabytes of JSON per record would let
+    // one producer stall the partition, and no event of the contract comes near the limit.
+    let fits = block.records;
+    if (block.records.some((r) => (r.value?.length ?? 0) > maxMessageBytes)) {
+      fits = [];
+      for (const r of block.records) {
         const size = r.value?.length ?? 0;
         if (size <= maxMessageBytes) {
           fits.push(r);
@@ -198,31 +251,68 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
           payload: (r.value as Buffer).toString('utf8'), kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset,
         });
       }
-      const result = await pipeline.ingest(toMessages(fits), { source: 'kafka' }, { storeAttempts: Infinity });
-      result.outcomes.forEach((outcome, i) => {
-        if (outcome.status === 'rejected') {
-          letters.push({ record: fits[i] as KafkaRecord, code: outcome.code, message: outcome.message });
-        }
-      });
+    }
+    const result = await pipeline.ingest(toMessages(fits), { source: 'kafka' }, { storeAttempts: Infinity, deduplicationToken: block.token });
+    result.outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') {
+        letters.push({ record: fits[i] as KafkaRecord, code: outcome.code, message: outcome.message });
+      }
+    });
+    return result;
+  }
+
+  /** Cuts what can be flushed and starts writing it; false when every waiting record is held back. */
+  function flush(): boolean {
+    const blocks: Block[] = [];
+    for (const partition of [...partitions.values()].sort((a, b) => a.partition - b.partition)) blocks.push(...partition.cut());
+    if (blocks.length === 0) return false;
+    let events = 0;
+    for (const block of blocks) events += block.records.length;
+    waiting -= events;
+    if (waiting > 0) oldestAt = Date.now();
+    const generation = source.generation();
+    const cutIn = assignment;
+    const stored = (async () => {
+      const fresh = blocks.filter((b) => !b.recorded).map((b) => ({ ...b.range, generation }));
+      await blockStep('record', () => blockLog.record(fresh));
+      // Recorded, but nothing is inserted for an assignment this member has lost: the next owner
+      // reads these records again, at these boundaries.
+      if (revoked || cutIn !== assignment) return undefined;
+      const letters: DeadLetter[] = [];
+      const refusals: RejectedRecord[] = [];
+      // Handed over together: the pipeline decodes each while the one ahead of it is written.
+      const results = await Promise.all(blocks.map((block) => storeBlock(block, letters, refusals)));
       const recordRejections = options.recordRejections;
       if (refusals.length && recordRejections) await duringStep('store_rejections', () => recordRejections(refusals));
       await duringStep('kafka_dead_letters', () => source.sendDeadLetters(letters));
-      return { ...result, rejected: result.rejected + refusals.length };
+      let accepted = 0;
+      let duplicates = 0;
+      let rejected = refusals.length;
+      for (const r of results) {
+        accepted += r.accepted;
+        duplicates += r.duplicates;
+        rejected += r.rejected;
+      }
+      return { accepted, duplicates, rejected };
     })();
     // Commits are chained so they go out in flush order, and stop at the first failure.
     const committed = (commitChain = commitChain.then(async () => {
       const result = await stored;
       if (failure) return;
-      const offsets = nextOffsets(records);
+      const offsets = nextOffsets(blocks);
+      if (!result) {
+        log.info({ event: 'kafka_flush_abandoned', events, offsets }, 'partitions revoked before the insert; the next owner writes these records');
+        return;
+      }
       // A commit that fails after the client's own retries stops the worker: going on would
       // keep storing while the group's offsets stand still, and hide a broken consumer.
       const done = await duringStep('kafka_commit', () => source.commit(offsets, generation));
-      const counts = { events: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected };
+      const counts = { events, blocks: blocks.length, ...result };
       if (done) {
         log.debug({ event: 'kafka_batch_committed', ...counts }, 'batch stored and committed');
       } else {
         // At-least-once: the partitions moved to another member, which reads these records
-        // again from the last commit and finds them stored.
+        // again from the last commit, cuts them into the same blocks, and storage keeps one copy.
         log.info({ event: 'kafka_commit_skipped', ...counts, offsets }, 'batch stored; its partitions were reassigned, so its offsets are not committed');
       }
     }));
@@ -232,27 +322,34 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         log.error({ event: 'kafka_batch_failed', err: failure }, 'batch could not be stored or committed; nothing past it is committed');
       })
       .finally(() => {
-        release(records.length);
+        release(events);
         flushing.delete(tracked);
         signal();
       });
     flushing.add(tracked);
-    return tracked;
+    return true;
   }
 
   async function loop(): Promise<void> {
+    /** Every waiting record is held back until a recorded range is complete. */
+    let held = false;
     while (!failure) {
       const due =
-        pending.length > 0 &&
+        waiting > 0 &&
         !revoked &&
-        (stopping || pending.length >= options.batchSize || Date.now() - oldestAt >= options.flushMs);
+        (stopping || waiting >= options.batchSize || Date.now() - oldestAt >= options.flushMs);
       if (due && flushing.size < MAX_CONCURRENT_FLUSHES) {
-        void flush();
-        continue;
+        held = !flush();
+        if (!held) continue;
       }
-      if (stopping && pending.length === 0 && flushing.size === 0) return;
-      const wait = pending.length > 0 ? Math.max(1, options.flushMs - (Date.now() - oldestAt)) : options.flushMs;
+      if (stopping && flushing.size === 0 && (waiting === 0 || held)) {
+        // Records held back for a recorded range that did not complete: the next owner reads them.
+        dropWaiting('stopping');
+        return;
+      }
+      const wait = waiting > 0 && !held ? Math.max(1, options.flushMs - (Date.now() - oldestAt)) : options.flushMs;
       await waitForSignal(wait);
+      held = false;
     }
     // The other flush may be retrying a store that is down; it cannot commit past the failed
     // batch, so the worker reports the failure without waiting for it for ever.

@@ -3,6 +3,7 @@ import type { IngestConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { createKafkaWorker, type KafkaWorker, type RejectedRecord } from './kafkaWorker.js';
+import { storedBlockLog } from './kafkaBlocks.js';
 import { rejectionsBlock, type IngestPipeline } from './pipeline.js';
 import { createKafkaSource } from './sources/kafka.js';
 
@@ -42,6 +43,7 @@ export function kafkaWorkerFromConfig(
     batchSize: config.INGEST_BATCH_SIZE,
     flushMs: config.INGEST_FLUSH_MS,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
-    ...(store ? { recordRejections: rejectedEventsTable(store) } : {}),
+    // Block ranges in storage: every member of the group cuts a partition's records alike.
+    ...(store ? { recordRejections: rejectedEventsTable(store), blocks: storedBlockLog(store) } : {}),
   });
 }

@@ -1,4 +1,5 @@
-import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs';
+import { createRequire } from 'node:module';
+import { Kafka, PartitionAssigners, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type PartitionAssigner, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 import { deliveredLater } from '../../core/promises.js';
 import { isRetriable } from '../../core/errors.js';
@@ -51,9 +52,10 @@ export interface SourceCallbacks {
   onBatch(batch: PartitionBatch): Promise<void>;
   /**
    * The group is rebalancing: every partition of this member may move to another. Buffered
-   * records must be dropped (the next owner reads them again from the last commit) and writes
-   * already under way finished. Where the source can, it rejoins the group only once this resolves,
-   * so the next owner never reads a partition this member is still writing.
+   * records must be dropped (the next owner reads them again from the last commit), nothing new
+   * written for them, and writes already under way finished. The source rejoins the group only
+   * once this resolves, or once `rejoinWaitMs` passed: a member that waited longer would be
+   * dropped from the group, and its partitions moved, all the same.
    */
   onRevoke(): Promise<void>;
   /** A new assignment took effect; fetching restarts from the committed offsets. */
@@ -62,7 +64,11 @@ export interface SourceCallbacks {
 
 export interface KafkaSource {
   start(callbacks: SourceCallbacks): Promise<void>;
-  /** Grows with every assignment this member receives; commits name the one they belong to. */
+  /**
+   * The consumer group's generation of this member's assignment: grows with every assignment,
+   * and a later rebalance of the group has a larger one, whichever member looks. Commits name
+   * the one they belong to.
+   */
   generation(): number;
   /**
    * Commits offsets taken under assignment `generation`. Resolves false, committing nothing,
@@ -91,6 +97,8 @@ export interface KafkaSourceOptions {
   sessionTimeoutMs?: number;
   /** How the client opens its TCP connections; kafkajs's own when not given. */
   socketFactory?: ISocketFactory;
+  /** How long a rejoin waits for the writes under way; half the session timeout by default. */
+  rejoinWaitMs?: number;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -198,9 +206,65 @@ export async function whileKeepingMembership(work: Promise<void>, handling: Batc
   if (rebalance !== undefined) throw rebalance;
 }
 
+/**
+ * Holding kafkajs's rejoin until this member's writes are done.
+ *
+ * kafkajs rejoins the group as soon as it learns of a rebalance, and offers no hook to wait
+ * first: its runner emits REBALANCING and calls `consumerGroup.joinAndSync()` straight away
+ * (kafkajs 2.2.4, src/consumer/runner.js), while this member's flushes may still be writing
+ * partitions it is about to lose. Joining is what lets the next owner be assigned, so the member
+ * must not join before its writes under way are done (or at least their block ranges are
+ * recorded: kafkaBlocks.ts). kafkajs does not expose its ConsumerGroup, so its `joinAndSync` is
+ * wrapped once per process, and the wrapper waits only for the consumers that asked: it finds
+ * them by their cluster object, which kafkajs hands both to each consumer's partition assigners
+ * (ours registers it) and to the consumer's ConsumerGroup. Every path that joins goes through
+ * `joinAndSync`: the first join, REBALANCING, UNKNOWN_MEMBER_ID and stale metadata. Pinned to
+ * kafkajs 2.2.4 (package.json): another version is refused when a source is created, rather
+ * than left rejoining without waiting.
+ */
+const KAFKAJS_VERSION = '2.2.4';
+
+interface KafkajsConsumerGroup {
+  cluster: object;
+  generationId?: number;
+  joinAndSync(): Promise<void>;
+}
+
+type BeforeJoin = (group: KafkajsConsumerGroup) => Promise<void>;
+const beforeJoin = new WeakMap<object, BeforeJoin>();
+let joinsHeld = false;
+
+function holdJoinsWhereAsked(): void {
+  if (joinsHeld) return;
+  const require = createRequire(import.meta.url);
+  const version = (require('kafkajs/package.json') as { version: string }).version;
+  const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: KafkajsConsumerGroup };
+  const joinAndSync = ConsumerGroup.prototype.joinAndSync;
+  if (version !== KAFKAJS_VERSION || typeof joinAndSync !== 'function') {
+    throw new Error(`the Kafka source holds rejoins through kafkajs ${KAFKAJS_VERSION}'s ConsumerGroup.joinAndSync; kafkajs ${version} is installed`);
+  }
+  ConsumerGroup.prototype.joinAndSync = async function joinAndSyncOnceWritesAreDone(this: KafkajsConsumerGroup) {
+    await beforeJoin.get(this.cluster)?.(this);
+    return joinAndSync.call(this);
+  };
+  joinsHeld = true;
+}
+
+/** kafkajs's round-robin assignment, which also tells the join wrapper which consumer this is. */
+function roundRobinHoldingJoins(wait: BeforeJoin): PartitionAssigner {
+  return (config) => {
+    beforeJoin.set(config.cluster, wait);
+    return PartitionAssigners.roundRobin(config);
+  };
+}
+
 export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
+  holdJoinsWhereAsked();
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const heartbeatInterval = Math.min(3_000, Math.floor(sessionTimeout / 3));
+  // Up to a heartbeat interval may pass before the member learns of the rebalance: half the
+  // session keeps the whole wait inside it, so the broker does not drop the member meanwhile.
+  const rejoinWaitMs = options.rejoinWaitMs ?? Math.floor(sessionTimeout / 2);
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -218,6 +282,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     maxWaitTimeInMs: 100,
     sessionTimeout,
     heartbeatInterval,
+    partitionAssigners: [roundRobinHoldingJoins(async (group) => {
+      joining = group;
+      await revoke();
+    })],
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
@@ -226,6 +294,39 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   let producerConnected = false;
   let generation = 0;
   let callbacks: SourceCallbacks | undefined;
+  /** The kafkajs consumer group that is joining, to read the generation it joined in. */
+  let joining: KafkajsConsumerGroup | undefined;
+  /** This rebalance's revocation, shared by every path that learns of it. */
+  let revoking: Promise<void> | undefined;
+  /**
+   * Revokes this member's assignment once per rebalance, and waits for its writes under way at
+   * most `rejoinWaitMs`: past that the broker would drop the member from the group anyway.
+   */
+  function revoke(): Promise<void> {
+    const handlers = callbacks;
+    if (!handlers) return Promise.resolve();
+    revoking ??= (async () => {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const revoked = handlers.onRevoke().then(
+        () => true,
+        (err: unknown) => {
+          options.log.warn({ event: 'kafka_revoke_failed', err }, 'the writes under way ended with an error; the worker reports it');
+          return true;
+        },
+      );
+      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), rejoinWaitMs)));
+      const finished = await Promise.race([revoked, timedOut]);
+      clearTimeout(timer);
+      const ms = Date.now() - started;
+      if (!finished) {
+        options.log.warn({ event: 'kafka_rejoin_with_writes_under_way', ms }, 'joining the group with writes still under way: their blocks are recorded, so the next owner writes the same blocks and storage keeps one copy');
+      } else if (ms >= 10) {
+        options.log.info({ event: 'kafka_rejoin_after_writes', ms }, 'the writes under way are done; joining the group');
+      }
+    })();
+    return revoking;
+  }
   let rejectCrash: (err: Error) => void = () => undefined;
   const crashed = new Promise<Error>((_, reject) => {
     rejectCrash = reject;
@@ -250,7 +351,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       rejoins.push(now);
       options.log.warn({ event: 'kafka_consumer_rejoin', err, rejoins: rejoins.length }, 'the consumer left the group on a group protocol error; joining again');
       // kafkajs has already left the group: what this member buffered is no longer its own.
-      void callbacks?.onRevoke();
+      void revoke();
       const config = runConfig;
       (async () => {
         // As kafkajs does before it restarts: a moment for the connections it closed to go.
@@ -268,13 +369,16 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     }
     rejectCrash(err instanceof Error ? err : new Error(String(err)));
   });
-  // kafkajs emits this just before it rejoins, and cannot wait: a rebalance found by its own
-  // heartbeat between fetches (none of ours in progress) still drops what is buffered, at once.
+  // kafkajs emits this just before it rejoins: what is buffered is dropped at once, and the
+  // rejoin itself waits in joinAndSync for the same revocation.
   consumer.on(consumer.events.REBALANCING, () => {
-    void callbacks?.onRevoke();
+    void revoke();
   });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    generation++;
+    // The group's own generation where kafkajs has it, so block ranges recorded by different
+    // members compare; never less than one more than the last, so commits stay fenced.
+    generation = Math.max(generation + 1, joining?.generationId ?? 0);
+    revoking = undefined;
     const assignment = event.payload.memberAssignment as Record<string, number[]>;
     const partitions = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
     options.log.info({ event: 'kafka_partitions_assigned', generation, partitions: partitions.map((p) => p.partition) }, 'partitions assigned');
@@ -305,7 +409,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
           await whileKeepingMembership(handlers.onBatch({ topic: batch.topic, partition: batch.partition, records, lag }), {
             heartbeat,
             heartbeatIntervalMs: heartbeatInterval,
-            onRevoke: () => handlers.onRevoke(),
+            onRevoke: revoke,
             log: options.log,
           });
           // Moves only the fetch position; nothing is committed here (autoCommit is off).
