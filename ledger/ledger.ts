@@ -91,6 +91,12 @@ export interface LotState {
   effectiveAt: number;
   expiresAt: number;
   hasExpired: boolean;
+  /**
+   * Burn-down attributes after expiry: the root purchase's amount and effective_at. A lot moved
+   * out keeps them, so a child sorts where its parent did (SPEC section 3).
+   */
+  originalAmount: bigint;
+  originalEffectiveAt: number;
 }
 
 export interface WalletBalance {
@@ -136,7 +142,7 @@ export interface LedgerResult {
 
 export const DAY_MS = 86_400_000;
 
-interface Lot extends LotState {
+interface Lot extends Omit<LotState, 'originalAmount' | 'originalEffectiveAt'> {
   /** Burn-down attributes, inherited by every lot moved out of this one. */
   rootAmount: bigint;
   rootEffectiveAt: number;
@@ -372,7 +378,8 @@ export function computeLedger(input: LedgerInput): LedgerResult {
 
   return {
     at,
-    lots: allLots.map(({ rootAmount: _a, rootEffectiveAt: _e, seq: _s, ...lot }) => lot),
+    // In creation order, so within a wallet two parts of one lot keep the order burn-down gives them.
+    lots: allLots.map(({ rootAmount, rootEffectiveAt, seq: _s, ...lot }) => ({ ...lot, originalAmount: rootAmount, originalEffectiveAt: rootEffectiveAt })),
     wallets: balances,
     tokenEvents,
   };
