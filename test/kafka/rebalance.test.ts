@@ -58,6 +58,10 @@ function member(store: Store, broker: MockBroker, topic: string, groupId: string
   return { worker, log };
 }
 
+/** A member's last Kafka log lines, for a failure message. */
+const story = (log: CapturedLog) =>
+  log.lines.filter((l) => String(l.event).startsWith('kafka')).map((l) => `${String(l.time)} ${String(l.event)} ${String(l.msg)} ${JSON.stringify(l.partitions ?? l.err ?? '')}`).slice(-20).join('\n  ');
+
 const assigned = (log: CapturedLog) => log.lines.filter((l) => l.event === 'kafka_partitions_assigned').at(-1)?.partitions as number[] | undefined;
 
 /** Usage events only (voids are paired by the aggregator, which does not run here). */
@@ -167,6 +171,9 @@ describe('a rebalance while a member is writing', () => {
     const b = member(store, broker, topic, groupId, 'rb-late-b', bInserts);
     second.log = b.log;
     await b.worker.start();
+    await waitFor(() => moved() !== undefined, 'the second member is assigned partitions', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nfirst member:\n  ${story(a.log)}\nsecond member:\n  ${story(b.log)}`);
+    });
     expect(moved(), 'the test broker gave partitions 1 and 3 to the second member').toBe(true);
     await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === events.length, 'the group commits the whole topic', 60_000, 250);
     // The old member's held inserts land now; wait until they have.

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { IngestError } from '../../ingest/errors.js';
+import { boundariesOf, memoryBlockLog, type KafkaBlockLog, type RecordedRange } from '../../ingest/kafkaBlocks.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import type { BatchResult, IngestPipeline } from '../../ingest/pipeline.js';
 import { isOwnershipLost, whileKeepingMembership, type CommitOffset, type DeadLetter, type KafkaSource, type PartitionBatch, type SourceCallbacks } from '../../ingest/sources/kafka.js';
@@ -72,12 +73,15 @@ function memorySource() {
   return { source, state, deliver, batch, rebalance, revoke: () => (callbacks as SourceCallbacks).onRevoke() };
 }
 
-function acceptingPipeline(onBatch: (size: number) => Promise<void> = async () => undefined): IngestPipeline & { sizes: number[] } {
+function acceptingPipeline(onBatch: (size: number) => Promise<void> = async () => undefined): IngestPipeline & { sizes: number[]; tokens: Array<string | undefined> } {
   const sizes: number[] = [];
+  const tokens: Array<string | undefined> = [];
   return {
     sizes,
-    async ingest(messages): Promise<BatchResult> {
+    tokens,
+    async ingest(messages, _ctx, ingestOptions): Promise<BatchResult> {
       sizes.push(messages.length);
+      tokens.push(ingestOptions?.deduplicationToken);
       await onBatch(messages.length);
       return {
         outcomes: messages.map((m) =>
@@ -268,6 +272,83 @@ describe('the Kafka worker', () => {
     await deliver(batch(0, 0, 2));
     await deliver(batch(0, 2, 2));
     await expect(worker.done).rejects.toMatchObject({ name: 'IngestError', step: 'kafka_batch', cause: { message: 'schema mismatch' } });
+  });
+});
+
+describe('Kafka blocks', () => {
+  /** The token of topic `t` (hex 74), a partition and an offset range. */
+  const token = (partition: number, first: number, last: number) => `kafka-74-${partition}-${first}-${last}`;
+
+  it('a flush writes one block per partition, under a token of its topic, partition and first and last offset, recorded before its insert', async () => {
+    const { source, state, deliver, batch } = memorySource();
+    const pipeline = acceptingPipeline();
+    const blocks = memoryBlockLog();
+    const worker = createKafkaWorker({ ...options, source, pipeline, blocks, batchSize: 5, maxInFlight: 1000 });
+    await worker.start();
+    await deliver(batch(1, 100, 2));
+    await deliver(batch(0, 0, 3));
+    await worker.stop();
+    expect(pipeline.sizes).toEqual([3, 2]);
+    expect(pipeline.tokens).toEqual([token(0, 0, 2), token(1, 100, 101)]);
+    expect(blocks.ranges).toEqual([
+      { topic: 't', partition: 0, first: '0', last: '2', generation: 1 },
+      { topic: 't', partition: 1, first: '100', last: '101', generation: 1 },
+    ]);
+    expect(state.commits.flat()).toEqual([{ topic: 't', partition: 0, offset: '3' }, { topic: 't', partition: 1, offset: '102' }]);
+  });
+
+  it('a member reading a partition again cuts it at the ranges recorded before, and waits for a range\'s last record before writing it', async () => {
+    const { source, state, deliver, batch } = memorySource();
+    const pipeline = acceptingPipeline();
+    const blocks = memoryBlockLog();
+    // An earlier owner recorded 0–4 and 5–6, and may have written them.
+    await blocks.record([
+      { topic: 't', partition: 0, first: '0', last: '4', generation: 1 },
+      { topic: 't', partition: 0, first: '5', last: '6', generation: 1 },
+    ]);
+    state.generation = 2;
+    const worker = createKafkaWorker({ ...options, source, pipeline, blocks, batchSize: 3, maxInFlight: 1000 });
+    await worker.start();
+    // Three records are due by size, but the range 0–4 has not all arrived: nothing is written.
+    await deliver({ ...batch(0, 0, 3), lag: 6 });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(pipeline.sizes).toEqual([]);
+    await deliver(batch(0, 3, 6));
+    await worker.stop();
+    expect(pipeline.tokens).toEqual([token(0, 0, 4), token(0, 5, 6), token(0, 7, 8)]);
+    expect(pipeline.sizes).toEqual([5, 2, 2]);
+    // Only the new block is recorded, in this member's generation.
+    expect(blocks.ranges.slice(2)).toEqual([{ topic: 't', partition: 0, first: '7', last: '8', generation: 2 }]);
+    expect(state.commits.flat().at(-1)).toEqual({ topic: 't', partition: 0, offset: '9' });
+  });
+
+  it('a flush whose partitions are revoked while its ranges are being recorded inserts and commits nothing, and the revocation waits for it', async () => {
+    const { source, state, deliver, batch, revoke } = memorySource();
+    const pipeline = acceptingPipeline();
+    const log = memoryBlockLog();
+    let recorded: () => void = () => undefined;
+    const recording = new Promise<void>((r) => (recorded = r));
+    const blocks: KafkaBlockLog = { recordedFrom: (...args) => log.recordedFrom(...args), record: async (ranges) => { await recording; await log.record(ranges); } };
+    const worker = createKafkaWorker({ ...options, source, pipeline, blocks, batchSize: 4, maxInFlight: 1000 });
+    await worker.start();
+    await deliver(batch(0, 0, 4));
+    await new Promise((r) => setTimeout(r, 20));
+    let revoked = false;
+    const revoking = revoke().then(() => (revoked = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(revoked).toBe(false);
+    recorded();
+    await revoking;
+    await worker.stop();
+    expect(pipeline.sizes).toEqual([]);
+    expect(state.commits).toEqual([]);
+    // The range stays recorded: the next owner cuts these records the same way.
+    expect(log.ranges).toEqual([{ topic: 't', partition: 0, first: '0', last: '3', generation: 1 }]);
+  });
+
+  it('where two recorded ranges overlap, the later generation\'s stands', () => {
+    const range = (first: number, last: number, generation: number): RecordedRange => ({ topic: 't', partition: 0, first: String(first), last: String(last), generation });
+    expect(boundariesOf([range(10, 19, 3), range(0, 9, 2), range(10, 14, 2), range(15, 30, 2)])).toEqual([range(0, 9, 2), range(10, 19, 3)]);
   });
 });
 
