@@ -15,7 +15,7 @@ import {
   walletOf,
 } from '../ledger/ledger.js';
 import { voidedUsageRows } from './voidedUsage.js';
-import type { AccountUsage } from './usageIndex.js';
+import type { AccountUsage } from './accountUsage.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups, and usage as one

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import type { IngestPipeline } from '../../ingest/pipeline.js';
 import { usageBy, type GroupBy, type UsageQuery } from '../../readmodels/usage.js';
-import { dayBuckets, UsageIndex, type AccountUsage } from '../../readmodels/usageIndex.js';
+import { UsageIndex } from '../../readmodels/usageIndex.js';
+import type { AccountUsage } from '../../readmodels/accountUsage.js';
+import { dayBuckets } from '../../readmodels/dayBuckets.js';
 import { BalanceService } from '../../readmodels/balances.js';
 import { walletKey } from '../../ledger/ledger.js';
 import { count, freshStore, pipelineFor } from '../support/store.js';
@@ -110,6 +112,25 @@ describe('the usage index', () => {
         expect(buckets.labels[buckets.of(t)], `${tz} ${new Date(t).toISOString()}`).toBe(local.format(t));
       }
     }
+  });
+
+  it('cuts days where a zone did before 1972, when offsets were not whole quarter hours', async () => {
+    // Monrovia kept −0:44:30 until 1972: its days began at 00:44:30 UTC.
+    const tz = 'Africa/Monrovia';
+    const local = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+    const from = Date.UTC(1970, 0, 1);
+    const to = Date.UTC(1972, 2, 1);
+    const buckets = dayBuckets(tz, from, to);
+    for (let t = from + 44 * 60_000 + 20_000; t < to; t += DAY) {
+      for (const at of [t, t + 20_000]) expect(buckets.labels[buckets.of(at)], new Date(at).toISOString()).toBe(local.format(at));
+    }
+    const wallet = { type: 'team', id: 'alpha' };
+    await post(['1971-03-01T00:44:20Z', '1971-03-01T00:44:40Z'].map((at, i) => ({ ...usageEvent(50_000 + i, rand), account_id: 'monrovia', event_id: `mon-${i}`, occurred_at: at, wallet, amount: '1' })));
+    const usage = await loaded(new UsageIndex(store), 'monrovia');
+    const query: UsageQuery = { accountId: 'monrovia', walletType: 'team', walletId: 'alpha', from: Date.UTC(1971, 1, 27), to: Date.UTC(1971, 2, 3), groupBy: 'day', tz, now: NOW };
+    const expected = [{ key: '1971-02-28', amount: '1', events: 1 }, { key: '1971-03-01', amount: '1', events: 1 }];
+    expect(await usageBy(store, query)).toEqual(expected);
+    expect(usage.rows(query)).toEqual(expected);
   });
 
   it('catches up with events and voids stored after it loaded, once each', async () => {

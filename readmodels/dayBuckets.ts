@@ -1,0 +1,59 @@
+import { bound } from './walletUsage.js';
+
+const DAY_MS = 86_400_000;
+/** Longer than any local day: 24 hours and the largest change of offset there has been. */
+const LONGEST_DAY_MS = 50 * 3_600_000;
+
+/** The local days of a time zone that a range touches: day `i` starts at `starts[i]`. */
+export interface DayBuckets {
+  labels: string[];
+  of(t: number): number;
+}
+
+/**
+ * Days of `tz` over `[from, to)`, as storage's `toDate(t, tz)` cuts them. UTC days are
+ * arithmetic. In another zone the local date of an instant comes from `Intl` (the runtime's time
+ * zone data), and nothing is assumed of the offsets: a day's start is the first millisecond
+ * whose local date is that day's. A day is first tried 24 hours after the last start, which
+ * holds on any day without a change of offset; otherwise the start is searched for, halving the
+ * span each step. Historical offsets are not whole quarter hours (Monrovia kept −0:44:30 until
+ * 1972), and the API accepts dates from 1970.
+ */
+export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
+  if (to <= from) return { labels: [], of: () => 0 };
+  if (tz === 'UTC') {
+    const first = Math.floor(from / DAY_MS);
+    const labels: string[] = [];
+    for (let d = first; d <= Math.floor((to - 1) / DAY_MS); d++) labels.push(new Date(d * DAY_MS).toISOString().slice(0, 10));
+    return { labels, of: (t) => Math.floor(t / DAY_MS) - first };
+  }
+  const format = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const day = (t: number) => format.format(t);
+  const last = to - 1;
+  /** The first instant after `after` (on `label`'s day) that is not on `label`'s day, if it comes by `last`. */
+  const nextStart = (after: number, label: string): number | undefined => {
+    const guess = after + DAY_MS;
+    if (guess <= last && day(guess) !== label && day(guess - 1) === label) return guess;
+    if (day(last) === label) return undefined;
+    // day(lo) is `label`'s, day(hi) is not.
+    let lo = after;
+    let hi = Math.min(last, after + LONGEST_DAY_MS);
+    while (hi - lo > 1) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (day(mid) === label) lo = mid;
+      else hi = mid;
+    }
+    return hi;
+  };
+  const labels = [day(from)];
+  const starts: number[] = [];
+  for (let start = nextStart(from, labels[0] as string); start !== undefined; start = nextStart(start, labels[labels.length - 1] as string)) {
+    starts.push(start);
+    labels.push(day(start));
+  }
+  return {
+    labels,
+    // The day: the number of day starts at or before t.
+    of: (t) => bound(starts, starts.length, t, true),
+  };
+}
