@@ -49,6 +49,14 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
+/**
+ * From this instant on, every zone's offset is a whole number of quarter hours, so quarter-hour
+ * buckets tile local days. Before it, some were not: Monrovia kept −0:44:30 until 1972-01-07 and
+ * Kiritimati −10:40 until 1979-10-01 (found by scanning every zone of the runtime's time zone data
+ * twice a day from 1970 to 2040).
+ */
+const QUARTER_HOUR_OFFSETS_FROM = Date.UTC(1979, 9, 2);
+
 const time = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
 
 function rawKey(groupBy: GroupBy, at = 'occurred_at'): string {
@@ -170,8 +178,9 @@ function usageSql(store: Tables, query: UsageQuery): { sql: string; values: Reco
   };
 
   if (query.groupBy === 'day') {
-    // Across wallets, by day in a time zone: quarter hours tile every zone's days.
-    const qStart = ceilTo(query.from, QUARTER);
+    // Across wallets, by day in a time zone: quarter hours tile every zone's days since
+    // QUARTER_HOUR_OFFSETS_FROM; before it, raw events.
+    const qStart = Math.max(ceilTo(query.from, QUARTER), query.tz === 'UTC' ? Number.MIN_SAFE_INTEGER : QUARTER_HOUR_OFFSETS_FROM);
     const qEnd = floorTo(query.to, QUARTER);
     if (qStart < qEnd) {
       parts.push(

@@ -127,10 +127,13 @@ describe('the usage index', () => {
     const wallet = { type: 'team', id: 'alpha' };
     await post(['1971-03-01T00:44:20Z', '1971-03-01T00:44:40Z'].map((at, i) => ({ ...usageEvent(50_000 + i, rand), account_id: 'monrovia', event_id: `mon-${i}`, occurred_at: at, wallet, amount: '1' })));
     const usage = await loaded(new UsageIndex(store), 'monrovia');
-    const query: UsageQuery = { accountId: 'monrovia', walletType: 'team', walletId: 'alpha', from: Date.UTC(1971, 1, 27), to: Date.UTC(1971, 2, 3), groupBy: 'day', tz, now: NOW };
     const expected = [{ key: '1971-02-28', amount: '1', events: 1 }, { key: '1971-03-01', amount: '1', events: 1 }];
-    expect(await usageBy(store, query)).toEqual(expected);
-    expect(usage.rows(query)).toEqual(expected);
+    // One wallet (raw events) and the whole account (quarter-hour rollups, which do not tile these days).
+    for (const scope of [{ walletType: 'team' as const, walletId: 'alpha' }, {}]) {
+      const query: UsageQuery = { accountId: 'monrovia', ...scope, from: Date.UTC(1971, 1, 27), to: Date.UTC(1971, 2, 3), groupBy: 'day', tz, now: NOW };
+      expect(await usageBy(store, query), JSON.stringify(scope)).toEqual(expected);
+      expect(usage.rows(query), JSON.stringify(scope)).toEqual(expected);
+    }
   });
 
   it('catches up with events and voids stored after it loaded, once each', async () => {
