@@ -113,9 +113,9 @@ export function projectedDraws(lots: readonly ForecastLot[], ratePerDay: bigint,
   return project(lots, ratePerDay, now, true).draws;
 }
 
-/** Parts of one lot that burn down as one: same lot, same attributes, both active now. */
-export function lotKey(lot: ForecastLot): string {
-  return `${lot.lotId}\u0001${lot.expiresAt}\u0001${lot.originalAmount}\u0001${lot.originalEffectiveAt}`;
+/** Whether two lots are parts of one: a move keeps the lot_id, expiry and burn-down attributes. */
+export function sameLot(a: ForecastLot, b: ForecastLot): boolean {
+  return a.lotId === b.lotId && a.expiresAt === b.expiresAt && a.originalAmount === b.originalAmount && a.originalEffectiveAt === b.originalEffectiveAt;
 }
 
 /** Earliest expiry, smaller original amount, earlier original effective_at, lot_id (SPEC §3). */
@@ -126,20 +126,43 @@ export function compareBurnDown(a: ForecastLot, b: ForecastLot): number {
   return a.lotId < b.lotId ? -1 : a.lotId > b.lotId ? 1 : 0;
 }
 
-/** A lot inside the projection, amounts in sub-units (× one day in ms). */
-export interface ProjectedLot extends ForecastLot {
-  key: string;
-  left: bigint;
-  /** At its expiry, when that is within the horizon: what is left, in sub-units. */
-  unused: bigint | null;
-  /** The same truncated to 4 decimals (0 when it expires beyond the horizon): `projected_unused`. */
-  projectedUnused: bigint;
+/**
+ * A wallet's lots ready to project from `now`: in burn-down order, with parts of one lot that
+ * are both active now merged (they are adjacent in burn-down order and interchangeable, and a
+ * move naming the lot takes them as one).
+ */
+export interface WalletLots {
+  now: number;
+  lots: readonly ForecastLot[];
+}
+
+export function prepareLots(input: readonly ForecastLot[], now: number): WalletLots {
+  const lots: ForecastLot[] = [];
+  /** Lots active now by lot_id, to find a second part of one: rare, as it takes a move back. */
+  const activeIds = new Set<string>();
+  for (const lot of input) {
+    if (lot.remaining <= 0n || lot.expiresAt <= now) continue;
+    if (lot.effectiveAt <= now) {
+      const same = !activeIds.has(lot.lotId) ? -1 : lots.findIndex((l) => l.effectiveAt <= now && sameLot(l, lot));
+      if (same >= 0) {
+        const part = lots[same] as ForecastLot;
+        lots[same] = { ...part, remaining: part.remaining + lot.remaining, effectiveAt: Math.min(part.effectiveAt, lot.effectiveAt) };
+        continue;
+      }
+      activeIds.add(lot.lotId);
+    }
+    lots.push(lot);
+  }
+  return { now, lots: lots.sort(compareBurnDown) };
 }
 
 export interface Projection {
   forecast: WalletForecast;
-  /** The wallet's lots, parts of one lot merged, in burn-down order. */
-  lots: ProjectedLot[];
+  wallet: WalletLots;
+  /** Per lot of `wallet.lots`: what is left at its expiry in sub-units, or null beyond the horizon. */
+  unused: Array<bigint | null>;
+  /** Per lot: `projected_unused`, that truncated to 4 decimals (0 beyond the horizon). */
+  projectedUnused: bigint[];
   /**
    * Stretches with nothing to draw from, as usage levels (sub-units since `now`, R × elapsed ms),
    * ascending and disjoint: usage there would be overage.
@@ -147,125 +170,155 @@ export interface Projection {
   gaps: Array<{ from: bigint; to: bigint }>;
   draws: ProjectedDraw[];
   rate: bigint;
-  now: number;
-}
-
-/**
- * Lots of one wallet, in burn-down order, with parts of one lot that are both active now merged:
- * they are adjacent in burn-down order and interchangeable, as a move naming the lot takes them.
- */
-function normalise(lots: readonly ForecastLot[], now: number): ProjectedLot[] {
-  const merged = new Map<string, ProjectedLot>();
-  const out: ProjectedLot[] = [];
-  for (const lot of lots) {
-    if (lot.remaining <= 0n || lot.expiresAt <= now) continue;
-    const key = lotKey(lot);
-    const activeNow = lot.effectiveAt <= now;
-    const same = activeNow ? merged.get(key) : undefined;
-    if (same) {
-      same.remaining += lot.remaining;
-      same.left += lot.remaining * DAY;
-      same.effectiveAt = Math.min(same.effectiveAt, lot.effectiveAt);
-      continue;
-    }
-    const projected: ProjectedLot = { ...lot, key, left: lot.remaining * DAY, unused: null, projectedUnused: 0n };
-    if (activeNow) merged.set(key, projected);
-    out.push(projected);
-  }
-  return out.sort(compareBurnDown);
 }
 
 const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 const ceilToSecond = (ms: number) => Math.ceil(ms / SECOND_MS) * SECOND_MS;
 
 /** The whole projection of one wallet; `withDraws` also lists its usage stretch by stretch. */
-export function project(input: readonly ForecastLot[], rate: bigint, now: number, withDraws: boolean): Projection {
+export function project(lots: readonly ForecastLot[], rate: bigint, now: number, withDraws: boolean): Projection {
+  return projectLots(prepareLots(lots, now), rate, withDraws);
+}
+
+export function projectLots(wallet: WalletLots, rate: bigint, withDraws: boolean): Projection {
   if (rate < 0n) throw new RangeError('a burn rate cannot be negative');
-  const lots = normalise(input, now);
-  const horizon = now + HORIZON_DAYS * DAY_MS;
-  const gaps: Projection['gaps'] = [];
-  const draws: ProjectedDraw[] = [];
+  return new ProjectionRun(wallet, rate, withDraws).run();
+}
 
-  // Breakpoints within the horizon: expiries before starts at one instant (a lot is active on
-  // [effective_at, expires_at)), then the horizon itself.
-  type Breakpoint = { at: number; kind: 0 | 1 | 2; index: number };
-  const breakpoints: Breakpoint[] = [];
-  const active = new Array<boolean>(lots.length).fill(false);
-  lots.forEach((lot, index) => {
-    if (lot.effectiveAt <= now) active[index] = true;
-    else if (lot.effectiveAt <= horizon) breakpoints.push({ at: lot.effectiveAt, kind: 1, index });
-    if (lot.expiresAt <= horizon) breakpoints.push({ at: lot.expiresAt, kind: 0, index });
-  });
-  breakpoints.push({ at: horizon, kind: 2, index: -1 });
-  breakpoints.sort((a, b) => a.at - b.at || a.kind - b.kind || a.index - b.index);
-
-  let runsOutAt: number | null = null;
+/** One projection's state while it walks from breakpoint to breakpoint. */
+class ProjectionRun {
+  private readonly lots: readonly ForecastLot[];
+  private readonly now: number;
+  private readonly horizon: number;
+  /** Per lot: what is left, in sub-units; whether it is active. */
+  private readonly left: bigint[];
+  private readonly active: boolean[];
+  private readonly gaps: Projection['gaps'] = [];
+  private readonly draws: ProjectedDraw[] = [];
+  private runsOutAt: number | null = null;
   /** Usage level since `now`, in sub-units: the projection's clock. */
-  let level = 0n;
+  private level = 0n;
   /** Where the current stretch with nothing to draw began, if the wallet is in one. */
-  let dryFrom: bigint | null = null;
+  private dryFrom: bigint | null = null;
   /** No lot before this index in burn-down order is active with anything left. */
-  let cursor = 0;
+  private cursor = 0;
 
-  /** The first instant checked for a run-out within a dry stretch from `from`: now, or a whole second. */
-  const firstCheck = (from: bigint) => (from === 0n ? now : ceilToSecond(now + Number(ceilDiv(from, rate))));
-  const endDry = (until: bigint, untilAt: number, inclusive: boolean) => {
-    if (dryFrom === null) return;
-    const check = firstCheck(dryFrom);
-    if (runsOutAt === null && (check < untilAt || (inclusive && check <= untilAt))) runsOutAt = check;
-    const last = gaps[gaps.length - 1];
-    if (last && last.to === dryFrom) last.to = until;
-    else gaps.push({ from: dryFrom, to: until });
-    dryFrom = null;
-  };
-
-  for (const point of breakpoints) {
-    if (rate > 0n) {
-      const target = rate * BigInt(point.at - now);
-      while (level < target) {
-        while (cursor < lots.length && !(active[cursor] && (lots[cursor] as ProjectedLot).left > 0n)) cursor++;
-        const lot = lots[cursor];
-        if (!lot) {
-          dryFrom ??= level;
-          level = target;
-          break;
-        }
-        const take = lot.left < target - level ? lot.left : target - level;
-        if (withDraws) {
-          const consumed = lot.remaining * DAY - lot.left;
-          const amount = (consumed + take) / DAY - consumed / DAY;
-          if (amount > 0n) draws.push({ lotId: lot.lotId, expiresAt: lot.expiresAt, at: now + Number(level / rate), amount });
-        }
-        lot.left -= take;
-        level += take;
-      }
-    }
-    if (point.kind === 0) {
-      const lot = lots[point.index] as ProjectedLot;
-      active[point.index] = false;
-      lot.unused = lot.left;
-      lot.projectedUnused = lot.left / DAY;
-    } else if (point.kind === 1) {
-      active[point.index] = true;
-      if (point.index < cursor) cursor = point.index;
-      endDry(level, point.at, false);
-    } else if (rate > 0n) {
-      // At the horizon: the wallet may have run dry at it, or be dry since before it.
-      while (cursor < lots.length && !(active[cursor] && (lots[cursor] as ProjectedLot).left > 0n)) cursor++;
-      if (cursor >= lots.length) dryFrom ??= level;
-      endDry(level, horizon, true);
+  constructor(
+    private readonly wallet: WalletLots,
+    private readonly rate: bigint,
+    private readonly withDraws: boolean,
+  ) {
+    this.lots = wallet.lots;
+    this.now = wallet.now;
+    this.horizon = wallet.now + HORIZON_DAYS * DAY_MS;
+    this.left = [];
+    this.active = [];
+    for (const lot of this.lots) {
+      this.left.push(lot.remaining * DAY);
+      this.active.push(lot.effectiveAt <= this.now);
     }
   }
 
+  run(): Projection {
+    const { lots, active, left, rate, horizon } = this;
+    const count = lots.length;
+    const unused = new Array<bigint | null>(count).fill(null);
+    // Breakpoints: expiries come in burn-down order already (it starts with the expiry); starts
+    // are sorted here. At one instant expiries go first, as a lot is active on [effective_at,
+    // expires_at); the horizon ends it.
+    const starts: number[] = [];
+    for (let i = 0; i < count; i++) if (!active[i] && (lots[i] as ForecastLot).effectiveAt <= horizon) starts.push(i);
+    if (starts.length > 1) starts.sort((a, b) => (lots[a] as ForecastLot).effectiveAt - (lots[b] as ForecastLot).effectiveAt || a - b);
+
+    let nextExpiry = 0;
+    let nextStart = 0;
+    for (;;) {
+      const expiryAt = nextExpiry < count ? (lots[nextExpiry] as ForecastLot).expiresAt : Infinity;
+      const startAt = nextStart < starts.length ? (lots[starts[nextStart] as number] as ForecastLot).effectiveAt : Infinity;
+      const at = Math.min(expiryAt, startAt, horizon);
+      if (rate > 0n) this.drawUntil(at);
+      if (expiryAt === at) {
+        active[nextExpiry] = false;
+        unused[nextExpiry] = left[nextExpiry] as bigint;
+        nextExpiry++;
+      } else if (startAt === at) {
+        const index = starts[nextStart++] as number;
+        active[index] = true;
+        if (index < this.cursor) this.cursor = index;
+        this.endDry(at, false);
+      } else {
+        // At the horizon: the wallet may have run dry at it, or be dry since before it.
+        if (rate > 0n) {
+          if (this.skipToDrawable() >= count) this.dryFrom ??= this.level;
+          this.endDry(horizon, true);
+        }
+        break;
+      }
+    }
+
+    const projectedUnused = unused.map((u) => (u === null ? 0n : u / DAY));
+    const forecast = forecastOf(this.wallet, projectedUnused, rate > 0n ? this.runsOutAt : null);
+    return { forecast, wallet: this.wallet, unused, projectedUnused, gaps: this.gaps, draws: this.draws, rate };
+  }
+
+  /** The first lot in burn-down order that is active with anything left, or the lot count. */
+  private skipToDrawable(): number {
+    const { active, left } = this;
+    while (this.cursor < active.length && !(active[this.cursor] && (left[this.cursor] as bigint) > 0n)) this.cursor++;
+    return this.cursor;
+  }
+
+  /** Usage up to `at` from the active lots, burn-down order first; none of them starts or expires before it. */
+  private drawUntil(at: number): void {
+    const target = this.rate * BigInt(at - this.now);
+    while (this.level < target) {
+      const index = this.skipToDrawable();
+      const lot = this.lots[index];
+      if (!lot) {
+        this.dryFrom ??= this.level;
+        this.level = target;
+        return;
+      }
+      const before = this.left[index] as bigint;
+      const take = before < target - this.level ? before : target - this.level;
+      if (this.withDraws) {
+        const consumed = lot.remaining * DAY - before;
+        const amount = (consumed + take) / DAY - consumed / DAY;
+        if (amount > 0n) this.draws.push({ lotId: lot.lotId, expiresAt: lot.expiresAt, at: this.now + Number(this.level / this.rate), amount });
+      }
+      this.left[index] = before - take;
+      this.level += take;
+    }
+  }
+
+  /**
+   * A dry stretch ends (a lot starts) at `untilAt`, or the horizon is reached. It is a run-out
+   * when it holds one of the instants checked: now, or a whole second.
+   */
+  private endDry(untilAt: number, inclusive: boolean): void {
+    const from = this.dryFrom;
+    if (from === null) return;
+    const check = from === 0n ? this.now : ceilToSecond(this.now + Number(ceilDiv(from, this.rate)));
+    if (this.runsOutAt === null && (check < untilAt || (inclusive && check <= untilAt))) this.runsOutAt = check;
+    const last = this.gaps[this.gaps.length - 1];
+    if (last && last.to === from) last.to = this.level;
+    else this.gaps.push({ from, to: this.level });
+    this.dryFrom = null;
+  }
+}
+
+/** The forecast's answer, from what the projection leaves in each lot. */
+export function forecastOf(wallet: WalletLots, projectedUnused: readonly bigint[], runsOutAt: number | null): WalletForecast {
   const expiringUnused: ExpiringUnused[] = [];
   let projectedUnusedTotal = 0n;
   // Burn-down order starts with the expiry, so this lists them by expiry.
-  for (const lot of lots) {
-    if (lot.projectedUnused <= 0n) continue;
-    expiringUnused.push({ lotId: lot.lotId, expiresAt: lot.expiresAt, projectedUnused: lot.projectedUnused });
-    projectedUnusedTotal += lot.projectedUnused;
-  }
-  return { forecast: { runsOutAt: rate > 0n ? runsOutAt : null, expiringUnused, projectedUnusedTotal }, lots, gaps, draws, rate, now };
+  wallet.lots.forEach((lot, i) => {
+    const amount = projectedUnused[i] as bigint;
+    if (amount <= 0n) return;
+    expiringUnused.push({ lotId: lot.lotId, expiresAt: lot.expiresAt, projectedUnused: amount });
+    projectedUnusedTotal += amount;
+  });
+  return { runsOutAt, expiringUnused, projectedUnusedTotal };
 }
 
 /**
@@ -273,7 +326,7 @@ export function project(input: readonly ForecastLot[], rate: bigint, now: number
  * `until` could at most absorb, truncated to 4 decimals.
  */
 export function uncoveredBefore(projection: Projection, until: number): bigint {
-  const end = projection.rate * BigInt(Math.max(0, until - projection.now));
+  const end = projection.rate * BigInt(Math.max(0, until - projection.wallet.now));
   let total = 0n;
   for (const gap of projection.gaps) {
     if (gap.from >= end) break;

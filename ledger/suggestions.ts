@@ -9,8 +9,8 @@
  * exactly the amount, the receiver's does not change, and neither runs out earlier. So applying
  * them all lowers the account's projected unused total by exactly their sum.
  */
-import type { WalletKey } from './ledger.js';
-import { compareBurnDown, lotKey, project, uncoveredBefore, type ForecastLot, type Projection } from './forecast.js';
+import { DAY_MS, type WalletKey } from './ledger.js';
+import { compareBurnDown, forecastOf, sameLot, prepareLots, projectLots, uncoveredBefore, type ForecastLot, type Projection, type WalletLots } from './forecast.js';
 
 export interface WalletForecastInput {
   wallet: WalletKey;
@@ -34,12 +34,14 @@ export interface MoveSuggestion {
 interface WalletState {
   wallet: WalletKey;
   rate: bigint;
-  lots: ForecastLot[];
   projection: Projection;
+  /** The last offer this wallet was tried for as a receiver (or is the source of). */
+  triedFor: number;
 }
 
 /** Whether run-out instant `after` is no earlier than `before`; null is never. */
 const noEarlier = (after: number | null, before: number | null) => after === null || (before !== null && after >= before);
+const DAY = BigInt(DAY_MS);
 
 /**
  * The suggested moves among wallets of one type in one account, at `now`. Lots are offered
@@ -49,119 +51,166 @@ const noEarlier = (after: number | null, before: number | null) => after === nul
  * a move names the lot by lot_id, and two different lots sharing one would both answer.
  */
 export function suggestMoves(wallets: readonly WalletForecastInput[], now: number): MoveSuggestion[] {
-  const states: WalletState[] = wallets.map((w) => {
-    const lots = [...w.lots];
-    return { wallet: w.wallet, rate: w.ratePerDay, lots, projection: project(lots, w.ratePerDay, now, false) };
-  });
+  const states: WalletState[] = wallets.map((w) => ({ wallet: w.wallet, rate: w.ratePerDay, projection: projectLots(prepareLots(w.lots, now), w.ratePerDay, false), triedFor: -1 }));
+  const receivers = new Receivers(states);
 
   // Candidates in the order they are offered; each is looked up again when its turn comes,
   // since earlier suggestions change what is left of it and which lots its wallet holds.
-  const offers: Array<{ state: WalletState; lot: ForecastLot; key: string }> = [];
+  const offers: Array<{ state: WalletState; lot: ForecastLot }> = [];
   for (const state of states) {
-    for (const lot of state.projection.lots) if (lot.projectedUnused > 0n && lot.effectiveAt <= now) offers.push({ state, lot, key: lot.key });
+    state.projection.wallet.lots.forEach((lot, i) => {
+      if ((state.projection.projectedUnused[i] as bigint) > 0n && lot.effectiveAt <= now) offers.push({ state, lot });
+    });
   }
   offers.sort((a, b) => compareBurnDown(a.lot, b.lot) || (a.state.wallet < b.state.wallet ? -1 : a.state.wallet > b.state.wallet ? 1 : 0));
 
   const suggestions: MoveSuggestion[] = [];
-  for (const { state: source, lot, key } of offers) {
-    if (!namesOneLot(source.projection, lot.lotId, now)) continue;
+  for (const [offer, { state: source, lot }] of offers.entries()) {
+    if (!namesOneLot(source.projection.wallet, lot.lotId, now)) continue;
     // Each receiver is offered a lot once: it is given all it can use of it, or all that is left.
-    const tried = new Set<WalletState>([source]);
+    source.triedFor = offer;
     for (;;) {
-      const unused = source.projection.lots.find((l) => l.key === key)?.projectedUnused ?? 0n;
+      const index = source.projection.wallet.lots.findIndex((l) => sameLot(l, lot));
+      const unused = source.projection.projectedUnused[index] ?? 0n;
       if (unused <= 0n) break;
-      const receiver = soonestToRunOut(states, tried, lot.expiresAt);
-      if (!receiver) break;
-      tried.add(receiver);
-      const absorbable = uncoveredBefore(receiver.projection, lot.expiresAt);
-      const move = bestMove(source, receiver, lot, key, unused < absorbable ? unused : absorbable, now);
-      if (!move) continue;
+      const found = receivers.soonestToRunOut(lot.expiresAt, offer);
+      if (!found) break;
+      const { receiver, uncovered } = found;
+      receiver.triedFor = offer;
+      const given = give(receiver, lot, unused < uncovered ? unused : uncovered, now);
+      if (!given) continue;
       suggestions.push({
         from: source.wallet,
         to: receiver.wallet,
         lotId: lot.lotId,
-        amount: move.amount,
+        amount: given.amount,
         expiresAt: lot.expiresAt,
         toRunsOutAtBefore: receiver.projection.forecast.runsOutAt,
-        toRunsOutAtAfter: move.receiver.projection.forecast.runsOutAt,
+        toRunsOutAtAfter: given.projection.forecast.runsOutAt,
       });
-      Object.assign(source, move.source);
-      Object.assign(receiver, move.receiver);
+      source.projection = withdrawn(source.projection, index, given.amount);
+      receivers.update(receiver, given.projection);
     }
   }
   return suggestions;
 }
 
 /** Whether a move naming `lotId` takes from one lot of the wallet only (its active parts burn down as one). */
-function namesOneLot(projection: Projection, lotId: string, now: number): boolean {
+function namesOneLot(wallet: WalletLots, lotId: string, now: number): boolean {
   let count = 0;
-  for (const lot of projection.lots) if (lot.lotId === lotId && lot.effectiveAt <= now) count++;
+  for (const lot of wallet.lots) if (lot.lotId === lotId && lot.effectiveAt <= now) count++;
   return count === 1;
 }
 
-/** The wallet not yet tried that runs out soonest, before `expiresAt`, with usage left uncovered before it. */
-function soonestToRunOut(states: readonly WalletState[], tried: ReadonlySet<WalletState>, expiresAt: number): WalletState | undefined {
-  let best: WalletState | undefined;
-  for (const state of states) {
-    const runsOutAt = state.projection.forecast.runsOutAt;
-    if (runsOutAt === null || runsOutAt >= expiresAt || tried.has(state)) continue;
-    const bestAt = best?.projection.forecast.runsOutAt as number;
-    if (best && (runsOutAt > bestAt || (runsOutAt === bestAt && state.wallet > best.wallet))) continue;
-    if (uncoveredBefore(state.projection, expiresAt) > 0n) best = state;
+/** Wallets that run out within the horizon, soonest first. */
+class Receivers {
+  private readonly byRunOut: WalletState[];
+
+  constructor(states: readonly WalletState[]) {
+    this.byRunOut = states.filter((s) => s.projection.forecast.runsOutAt !== null).sort(Receivers.order);
   }
-  return best;
+
+  private static order(a: WalletState, b: WalletState): number {
+    const at = (a.projection.forecast.runsOutAt as number) - (b.projection.forecast.runsOutAt as number);
+    return at || (a.wallet < b.wallet ? -1 : a.wallet > b.wallet ? 1 : 0);
+  }
+
+  /** The wallet not yet tried that runs out soonest, before `expiresAt`, and usage it leaves uncovered before then. */
+  soonestToRunOut(expiresAt: number, offer: number): { receiver: WalletState; uncovered: bigint } | undefined {
+    for (const receiver of this.byRunOut) {
+      if ((receiver.projection.forecast.runsOutAt as number) >= expiresAt) return undefined;
+      if (receiver.triedFor === offer) continue;
+      const uncovered = uncoveredBefore(receiver.projection, expiresAt);
+      if (uncovered > 0n) return { receiver, uncovered };
+    }
+    return undefined;
+  }
+
+  /** A receiver's new projection: it keeps its place among the others by run-out. */
+  update(state: WalletState, projection: Projection): void {
+    // A receiver runs out before the lot expires, so it is in the list.
+    this.byRunOut.splice(this.position(state), 1);
+    state.projection = projection;
+    if (projection.forecast.runsOutAt !== null) this.byRunOut.splice(this.position(state), 0, state);
+  }
+
+  /** Where `state` is, or would go, in the list. */
+  private position(state: WalletState): number {
+    let lo = 0;
+    let hi = this.byRunOut.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Receivers.order(this.byRunOut[mid] as WalletState, state) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
 
-type Applied = { amount: bigint; source: Pick<WalletState, 'lots' | 'projection'>; receiver: Pick<WalletState, 'lots' | 'projection'> };
-
 /**
- * The move of `amount` from the source lot to the receiver, checked on both projections; when
- * the check fails, the largest smaller amount that passes (the check is monotone in the amount
- * in practice, and guarded either way), or none.
+ * The receiver's projection with a child of the lot holding `amount`, checked: the receiver's
+ * projected unused total does not change (it uses all of it in time) and it runs out no
+ * earlier. When the check fails, the largest smaller amount that passes, or none. (`amount` is
+ * what the receiver leaves uncovered before the lot expires, which it can use in full; the
+ * check guards the guarantee all the same.)
  */
-function bestMove(source: WalletState, receiver: WalletState, lot: ForecastLot, key: string, amount: bigint, now: number): Applied | undefined {
-  const tryAmount = (x: bigint): Applied | undefined => {
-    const sourceLots = withdraw(source.lots, key, x, now);
-    const receiverLots = [...receiver.lots, { ...lot, remaining: x, effectiveAt: now }];
-    const sourceProjection = project(sourceLots, source.rate, now, false);
-    const receiverProjection = project(receiverLots, receiver.rate, now, false);
-    const before = { s: source.projection.forecast, r: receiver.projection.forecast };
-    const ok =
-      sourceProjection.forecast.projectedUnusedTotal === before.s.projectedUnusedTotal - x &&
-      receiverProjection.forecast.projectedUnusedTotal === before.r.projectedUnusedTotal &&
-      noEarlier(sourceProjection.forecast.runsOutAt, before.s.runsOutAt) &&
-      noEarlier(receiverProjection.forecast.runsOutAt, before.r.runsOutAt);
-    return ok ? { amount: x, source: { lots: sourceLots, projection: sourceProjection }, receiver: { lots: receiverLots, projection: receiverProjection } } : undefined;
+function give(receiver: WalletState, lot: ForecastLot, amount: bigint, now: number): { amount: bigint; projection: Projection } | undefined {
+  const before = receiver.projection.forecast;
+  const tryAmount = (x: bigint) => {
+    const projection = projectLots(withChild(receiver.projection.wallet, lot, x, now), receiver.rate, false);
+    const ok = projection.forecast.projectedUnusedTotal === before.projectedUnusedTotal && noEarlier(projection.forecast.runsOutAt, before.runsOutAt);
+    return ok ? { amount: x, projection } : undefined;
   };
   if (amount <= 0n) return undefined;
   const full = tryAmount(amount);
   if (full) return full;
-  let best: Applied | undefined;
+  let best: { amount: bigint; projection: Projection } | undefined;
   let lo = 1n;
   let hi = amount - 1n;
   while (lo <= hi) {
     const mid = (lo + hi) / 2n;
-    const applied = tryAmount(mid);
-    if (applied) {
-      best = applied;
+    const given = tryAmount(mid);
+    if (given) {
+      best = given;
       lo = mid + 1n;
     } else hi = mid - 1n;
   }
   return best;
 }
 
-/** The wallet's lots after a move of `amount` out of the lot with this key, taken as the ledger does: its parts in order. */
-function withdraw(lots: readonly ForecastLot[], key: string, amount: bigint, now: number): ForecastLot[] {
-  let left = amount;
-  const out: ForecastLot[] = [];
-  for (const lot of lots) {
-    if (left > 0n && lot.effectiveAt <= now && lot.expiresAt > now && lotKey(lot) === key) {
-      const take = lot.remaining < left ? lot.remaining : left;
-      left -= take;
-      if (lot.remaining > take) out.push({ ...lot, remaining: lot.remaining - take });
-      continue;
-    }
-    out.push(lot);
+/**
+ * The receiver's lots after a move creates a child of `lot` holding `amount`: active from now,
+ * with the lot's expiry and burn-down attributes, so one with a part of that lot active now.
+ */
+function withChild(wallet: WalletLots, lot: ForecastLot, amount: bigint, now: number): WalletLots {
+  const lots = [...wallet.lots];
+  const same = lots.findIndex((l) => l.effectiveAt <= now && sameLot(l, lot));
+  if (same >= 0) {
+    const part = lots[same] as ForecastLot;
+    lots[same] = { ...part, remaining: part.remaining + amount };
+  } else {
+    // Created last, so after any lot it ties with in burn-down order.
+    let at = lots.length;
+    while (at > 0 && compareBurnDown(lots[at - 1] as ForecastLot, lot) > 0) at--;
+    lots.splice(at, 0, { ...lot, remaining: amount, effectiveAt: now });
   }
-  return out;
+  return { now: wallet.now, lots };
+}
+
+/**
+ * The source's projection after a move of `amount` out of lot `index`, which the projection
+ * leaves at least that much unused: the lot is drawn exactly as before (it still holds something
+ * whenever it is drawn before it expires, or runs dry exactly then), so every other lot, every
+ * dry stretch and the run-out stay as they were, and only this lot's unused amount drops.
+ */
+function withdrawn(projection: Projection, index: number, amount: bigint): Projection {
+  const lots = [...projection.wallet.lots];
+  const lot = lots[index] as ForecastLot;
+  lots[index] = { ...lot, remaining: lot.remaining - amount };
+  const wallet = { now: projection.wallet.now, lots };
+  const unused = [...projection.unused];
+  unused[index] = (unused[index] as bigint) - amount * DAY;
+  const projectedUnused = [...projection.projectedUnused];
+  projectedUnused[index] = (projectedUnused[index] as bigint) - amount;
+  return { ...projection, wallet, unused, projectedUnused, forecast: forecastOf(wallet, projectedUnused, projection.forecast.runsOutAt) };
 }
