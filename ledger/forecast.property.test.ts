@@ -52,11 +52,11 @@ function expectIdleWalletsToLetEverythingExpire({ known, now, wallets }: Scenari
  */
 function expectProjectedUsageToMatchTheLedger({ known, now, wallets, rates }: Scenario): number {
   const ledger = ledgerAt(known, now);
-  let ranOut = 0;
-  for (const { wallet, lots, rate, forecast } of forecastsOf(ledger, { wallets, rates })) {
-    const overageNow = ledger.wallets.get(wallet)?.overage ?? 0n;
-    const usage: RefEvent[] = projectedDraws(lots, rate, now).map((d, i) => ({
-      event_id: `p${String(i).padStart(5, '0')}`,
+  const forecasts = forecastsOf(ledger, { wallets, rates });
+  // Every wallet's projected usage at once: wallets draw only on their own lots.
+  const usage: RefEvent[] = forecasts.flatMap(({ wallet, lots, rate }, w) =>
+    projectedDraws(lots, rate, now).map((d, i): RefEvent => ({
+      event_id: `p${w}-${String(i).padStart(5, '0')}`,
       type: 'usage',
       account_id: 'acme',
       occurred_at: iso(d.at),
@@ -64,7 +64,14 @@ function expectProjectedUsageToMatchTheLedger({ known, now, wallets, rates }: Sc
       amount: formatScaled(d.amount),
       user_id: 'forecast',
       product: 'compiler',
-    }));
+    })),
+  );
+  const horizon = now + HORIZON_DAYS * DAY_MS;
+  const end = Math.max(now, ...forecasts.flatMap((f) => f.lots.map((l) => l.expiresAt)).filter((t) => t <= horizon));
+  const after = ledgerAt([...known, ...usage], end);
+  let ranOut = 0;
+  for (const { wallet, lots, forecast } of forecasts) {
+    const overageNow = ledger.wallets.get(wallet)?.overage ?? 0n;
     if (forecast.runsOutAt !== null) {
       const runsOutAt = forecast.runsOutAt;
       if (runsOutAt > now) ranOut++;
@@ -72,8 +79,6 @@ function expectProjectedUsageToMatchTheLedger({ known, now, wallets, rates }: Sc
       const atRunOut = ledgerAt([...known, ...usage.filter((u) => Date.parse(u.occurred_at) < runsOutAt)], runsOutAt).wallets.get(wallet);
       expect({ available: atRunOut?.available ?? 0n, overage: atRunOut?.overage ?? 0n }).toEqual({ available: 0n, overage: overageNow });
     }
-    const end = Math.max(now, ...lots.map((l) => l.expiresAt).filter((t) => t <= now + HORIZON_DAYS * DAY_MS));
-    const after = ledgerAt([...known, ...usage], end);
     expect(after.wallets.get(wallet)?.overage ?? 0n).toBe(overageNow);
     const expired = byLot(after.tokenEvents.filter((e) => e.type === 'expired' && e.wallet === wallet && e.at > now).map((e) => ({ lotId: e.lots[0]?.lotId ?? '', expiresAt: e.at, amount: e.amount })));
     const unused = byLot(forecast.expiringUnused.map((e) => ({ ...e, amount: e.projectedUnused })));

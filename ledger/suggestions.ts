@@ -4,10 +4,14 @@
  *
  * Suggestions are made one after another, each on the projection with the earlier ones applied:
  * a move takes from the source lot and creates a child in the receiver that keeps the lot's
- * lot_id, expiry and burn-down attributes and is active from now (SPEC section 3). Each is checked
- * on both wallets' projections before it is offered: the source's projected unused total drops by
- * exactly the amount, the receiver's does not change, and neither runs out earlier. So applying
- * them all lowers the account's projected unused total by exactly their sum.
+ * lot_id, expiry and burn-down attributes and is active from now (SPEC section 3).
+ *
+ * Why the sum is exact: a move takes at most what the source lot is projected to leave unused,
+ * so the source draws as before and only that lot's unused amount drops, by the amount. The
+ * receiver gets at most the usage it would leave uncovered before the lot expires, which it uses
+ * in full; its projection is recomputed and checked (its unused total unchanged, its run-out no
+ * earlier) before the suggestion is made. So applying them all, in order, lowers the account's
+ * projected unused total by exactly their sum, and no wallet runs out earlier.
  */
 import { DAY_MS, type WalletKey } from './ledger.js';
 import { compareBurnDown, forecastOf, sameLot, prepareLots, projectLots, uncoveredBefore, type ForecastLot, type Projection, type WalletLots } from './forecast.js';
