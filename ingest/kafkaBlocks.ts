@@ -138,6 +138,8 @@ export interface PartitionBlocks {
   readonly partition: number;
   /** Records waiting, including those held back until a recorded range is complete. */
   readonly waiting: number;
+  /** When the oldest waiting record arrived (ms since the epoch); 0 when none waits. */
+  readonly waitingSince: number;
   add(records: KafkaRecord[], lag: number): void;
   /** Every block that can be flushed now; what is left waits for more records. */
   cut(): Block[];
@@ -148,6 +150,7 @@ export interface PartitionBlocks {
 export function partitionBlocks(topic: string, partition: number, recorded: RecordedRange[]): PartitionBlocks {
   const boundaries = boundariesOf(recorded);
   let waiting: KafkaRecord[] = [];
+  let waitingSince = 0;
   /** The broker had nothing past the last record added: a recorded range can get no more. */
   let caughtUp = false;
 
@@ -162,7 +165,11 @@ export function partitionBlocks(topic: string, partition: number, recorded: Reco
     get waiting() {
       return waiting.length;
     },
+    get waitingSince() {
+      return waitingSince;
+    },
     add(records, lag) {
+      if (waiting.length === 0 && records.length > 0) waitingSince = Date.now();
       for (const r of records) waiting.push(r);
       caughtUp = lag === 0;
     },
@@ -197,11 +204,14 @@ export function partitionBlocks(topic: string, partition: number, recorded: Reco
         const range = { topic, partition, first: next.first, last: next.last };
         blocks.push({ range, token: blockToken(range), records, recorded: true });
       }
+      // What is held back counts as waiting from now: it is due again after another interval.
+      waitingSince = waiting.length > 0 ? Date.now() : 0;
       return blocks;
     },
     drop() {
       const dropped = waiting.length;
       waiting = [];
+      waitingSince = 0;
       return dropped;
     },
   };

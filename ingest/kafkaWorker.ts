@@ -12,7 +12,7 @@ export interface KafkaWorkerOptions {
   pipeline: IngestPipeline;
   metrics: Metrics;
   log: Logger;
-  /** Flush when this many events are waiting... */
+  /** Flush a partition's block when this many of its events are waiting... */
   batchSize: number;
   /** ...or when the oldest has waited this long, whichever comes first. */
   flushMs: number;
@@ -71,8 +71,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const blockLog = options.blocks ?? memoryBlockLog();
   /** The partitions that delivered records under the current assignment, with what waits of them. */
   const partitions = new Map<string, PartitionBlocks>();
+  /** Partitions with a block not yet written. */
+  const writing = new Set<PartitionBlocks>();
   let waiting = 0;
-  let oldestAt = 0;
   let inFlight = 0;
   let paused = false;
   let stopping = false;
@@ -150,11 +151,10 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       return;
     }
     if (!blocks) return;
-    if (waiting === 0) oldestAt = Date.now();
     blocks.add(batch.records, batch.lag);
     waiting += batch.records.length;
     inFlight += batch.records.length;
-    if (waiting >= options.batchSize) signal();
+    if (blocks.waiting >= options.batchSize) signal();
     if (inFlight >= options.maxInFlight) {
       // Backpressure: stop fetching until committed work brings us back under the bound.
       const started = performance.now();
@@ -261,15 +261,34 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     return result;
   }
 
-  /** Cuts what can be flushed and starts writing it; false when every waiting record is held back. */
+  /**
+   * A partition is due when `batchSize` of its records wait, or its oldest has waited `flushMs`,
+   * and its previous block is written. Each block is one insert into events_v1 and its views,
+   * whose cost hardly depends on its size: a partition's records gather while its last block is
+   * written, so a busy worker writes large blocks rather than many small ones.
+   */
+  const isDue = (partition: PartitionBlocks, now: number) =>
+    partition.waiting > 0 &&
+    !writing.has(partition) &&
+    (stopping || partition.waiting >= options.batchSize || now - partition.waitingSince >= options.flushMs);
+
+  /** Cuts what the due partitions can flush and starts writing it; false when all of it is held back. */
   function flush(): boolean {
+    const now = Date.now();
     const blocks: Block[] = [];
-    for (const partition of [...partitions.values()].sort((a, b) => a.partition - b.partition)) blocks.push(...partition.cut());
+    const cutFrom: PartitionBlocks[] = [];
+    for (const partition of [...partitions.values()].sort((a, b) => a.partition - b.partition)) {
+      if (!isDue(partition, now)) continue;
+      const cut = partition.cut();
+      if (cut.length === 0) continue;
+      blocks.push(...cut);
+      cutFrom.push(partition);
+      writing.add(partition);
+    }
     if (blocks.length === 0) return false;
     let events = 0;
     for (const block of blocks) events += block.records.length;
     waiting -= events;
-    if (waiting > 0) oldestAt = Date.now();
     const generation = source.generation();
     const cutIn = assignment;
     const stored = (async () => {
@@ -323,6 +342,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       })
       .finally(() => {
         release(events);
+        for (const partition of cutFrom) writing.delete(partition);
         flushing.delete(tracked);
         signal();
       });
@@ -334,11 +354,16 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     /** Every waiting record is held back until a recorded range is complete. */
     let held = false;
     while (!failure) {
-      const due =
-        waiting > 0 &&
-        !revoked &&
-        (stopping || waiting >= options.batchSize || Date.now() - oldestAt >= options.flushMs);
-      if (due && flushing.size < MAX_CONCURRENT_FLUSHES) {
+      const now = Date.now();
+      let due = false;
+      let nextDueIn = options.flushMs;
+      for (const partition of partitions.values()) {
+        // A partition whose block is being written is due again once it is: that flush signals.
+        if (partition.waiting === 0 || writing.has(partition)) continue;
+        if (isDue(partition, now)) due = true;
+        else nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
+      }
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES) {
         held = !flush();
         if (!held) continue;
       }
@@ -347,8 +372,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         dropWaiting('stopping');
         return;
       }
-      const wait = waiting > 0 && !held ? Math.max(1, options.flushMs - (Date.now() - oldestAt)) : options.flushMs;
-      await waitForSignal(wait);
+      await waitForSignal(Math.max(1, nextDueIn));
       held = false;
     }
     // The other flush may be retrying a store that is down; it cannot commit past the failed

@@ -137,8 +137,9 @@ describe('the Kafka worker', () => {
     });
     const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 5, maxInFlight: 1000 });
     await worker.start();
+    // Another partition's block: a partition's next block waits until its last one is written.
     await deliver(batch(0, 0, 5));
-    await deliver(batch(0, 5, 5));
+    await deliver(batch(1, 0, 5));
     await expect(worker.done).rejects.toMatchObject({ name: 'IngestError', step: 'store_events', retriable: false, cause: { code: '243' } });
     expect(call).toBe(2);
     expect(state.commits).toEqual([]);
