@@ -14,7 +14,7 @@
  * projected unused total by exactly their sum, and no wallet runs out earlier.
  */
 import { DAY_MS, type WalletKey } from './ledger.js';
-import { compareBurnDown, forecastOf, sameLot, prepareLots, projectLots, uncoveredBefore, type ForecastLot, type Projection, type WalletLots } from './forecast.js';
+import { compareBurnDown, forecastOf, HORIZON_DAYS, prepareLots, projectLots, sameLot, uncoveredBefore, type ForecastLot, type Projection, type WalletLots } from './forecast.js';
 
 export interface WalletForecastInput {
   wallet: WalletKey;
@@ -106,12 +106,20 @@ function namesOneLot(wallet: WalletLots, lotId: string, now: number): boolean {
   return count === 1;
 }
 
-/** Wallets that run out within the horizon, soonest first. */
+/**
+ * Wallets that could take a lot: they run out within the horizon and leave some usage uncovered
+ * in it (a wallet dry for a moment only may leave less than 0.0001), soonest run-out first.
+ */
 class Receivers {
   private readonly byRunOut: WalletState[];
 
   constructor(states: readonly WalletState[]) {
-    this.byRunOut = states.filter((s) => s.projection.forecast.runsOutAt !== null).sort(Receivers.order);
+    this.byRunOut = states.filter(Receivers.couldTake).sort(Receivers.order);
+  }
+
+  private static couldTake(state: WalletState): boolean {
+    const { forecast, wallet } = state.projection;
+    return forecast.runsOutAt !== null && uncoveredBefore(state.projection, wallet.now + HORIZON_DAYS * DAY_MS) > 0n;
   }
 
   private static order(a: WalletState, b: WalletState): number {
@@ -132,10 +140,10 @@ class Receivers {
 
   /** A receiver's new projection: it keeps its place among the others by run-out. */
   update(state: WalletState, projection: Projection): void {
-    // A receiver runs out before the lot expires, so it is in the list.
+    // A receiver was found in the list.
     this.byRunOut.splice(this.position(state), 1);
     state.projection = projection;
-    if (projection.forecast.runsOutAt !== null) this.byRunOut.splice(this.position(state), 0, state);
+    if (Receivers.couldTake(state)) this.byRunOut.splice(this.position(state), 0, state);
   }
 
   /** Where `state` is, or would go, in the list. */
