@@ -93,10 +93,10 @@ describe('the forecast of one wallet', () => {
 
   it('projected usage lists what each lot gives, stretch by stretch', () => {
     const draws = projectedDraws([lot('A', 100, 100), lot('F', 50, 60, 5)], perDay(10), NOW);
-    expect(draws.map((d) => [d.lotId, (d.at - NOW) / DAY_MS, formatScaled(d.amount)])).toEqual([
-      ['A', 0, '50'],
-      ['F', 5, '50'],
-      ['A', 10, '50'],
+    expect(draws.map((d) => [d.lotId, (d.at - NOW) / DAY_MS, (d.until - NOW) / DAY_MS, formatScaled(d.amount)])).toEqual([
+      ['A', 0, 5, '50'],
+      ['F', 5, 10, '50'],
+      ['A', 10, 15, '50'],
     ]);
   });
 });

@@ -53,16 +53,21 @@ export interface WalletForecast {
   projectedUnusedTotal: bigint;
 }
 
-/** Projected usage of one lot over one stretch of time during which that lot alone is drawn. */
+/**
+ * Projected usage of one lot over one stretch of time during which that lot alone is drawn,
+ * evenly: between stretches, the wallet's available falls in straight lines.
+ */
 export interface ProjectedDraw {
   lotId: string;
   expiresAt: number;
   /** The stretch's start, rounded down to the millisecond. */
   at: number;
+  /** The stretch's end, rounded up to the millisecond. */
+  until: number;
   /**
    * The stretch's usage, truncated so that a lot's draws add up to its projected consumption
-   * truncated: each is floor(consumed after) − floor(consumed before). A lot drawn dry gets
-   * exactly its remaining.
+   * truncated: each is floor(consumed after) − floor(consumed before), which may be 0. A lot
+   * drawn dry gets exactly its remaining.
    */
   amount: bigint;
 }
@@ -283,8 +288,13 @@ class ProjectionRun {
       const take = before < target - this.level ? before : target - this.level;
       if (this.withDraws) {
         const consumed = lot.remaining * DAY - before;
-        const amount = (consumed + take) / DAY - consumed / DAY;
-        if (amount > 0n) this.draws.push({ lotId: lot.lotId, expiresAt: lot.expiresAt, at: this.now + Number(this.level / this.rate), amount });
+        this.draws.push({
+          lotId: lot.lotId,
+          expiresAt: lot.expiresAt,
+          at: this.now + Number(this.level / this.rate),
+          until: this.now + Number(ceilDiv(this.level + take, this.rate)),
+          amount: (consumed + take) / DAY - consumed / DAY,
+        });
       }
       this.left[index] = before - take;
       this.level += take;
