@@ -97,6 +97,21 @@ function acceptingPipeline(onBatch: (size: number) => Promise<void> = async () =
 
 const options = { metrics: createMetrics(), log: silentLog, flushMs: 20 };
 
+/**
+ * Delivers a batch that is flushed at once, revokes the partitions while its flush is held, and
+ * checks that the revocation waits for the flush, until `release` lets it go on.
+ */
+async function revokeDuringFlush(kit: Pick<ReturnType<typeof memorySource>, 'deliver' | 'batch' | 'revoke'>, release: () => void): Promise<void> {
+  await kit.deliver(kit.batch(0, 0, 4));
+  await new Promise((r) => setTimeout(r, 20));
+  let revoked = false;
+  const revoking = kit.revoke().then(() => (revoked = true));
+  await new Promise((r) => setTimeout(r, 30));
+  expect(revoked).toBe(false);
+  release();
+  await revoking;
+}
+
 describe('the Kafka worker', () => {
   it('flushes on N events, and commits each partition past the last stored offset', async () => {
     const { source, state, deliver, batch } = memorySource();
@@ -188,14 +203,7 @@ describe('the Kafka worker', () => {
     const pipeline = acceptingPipeline(() => gate);
     const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 4, maxInFlight: 10_000 });
     await worker.start();
-    await deliver(batch(0, 0, 4));
-    await new Promise((r) => setTimeout(r, 20));
-    let revoked = false;
-    const revoking = revoke().then(() => (revoked = true));
-    await new Promise((r) => setTimeout(r, 30));
-    expect(revoked).toBe(false);
-    release();
-    await revoking;
+    await revokeDuringFlush({ deliver, batch, revoke }, release);
     expect(state.commits.flat()).toEqual([{ topic: 't', partition: 0, offset: '4' }]);
 
     await worker.stop();
@@ -332,14 +340,7 @@ describe('Kafka blocks', () => {
     const blocks: KafkaBlockLog = { recordedFrom: (...args) => log.recordedFrom(...args), record: async (ranges) => { await recording; await log.record(ranges); } };
     const worker = createKafkaWorker({ ...options, source, pipeline, blocks, batchSize: 4, maxInFlight: 1000 });
     await worker.start();
-    await deliver(batch(0, 0, 4));
-    await new Promise((r) => setTimeout(r, 20));
-    let revoked = false;
-    const revoking = revoke().then(() => (revoked = true));
-    await new Promise((r) => setTimeout(r, 30));
-    expect(revoked).toBe(false);
-    recorded();
-    await revoking;
+    await revokeDuringFlush({ deliver, batch, revoke }, recorded);
     await worker.stop();
     expect(pipeline.sizes).toEqual([]);
     expect(state.commits).toEqual([]);
