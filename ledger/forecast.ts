@@ -104,7 +104,10 @@ export function forecastLotsOf(ledger: LedgerResult): Map<WalletKey, ForecastLot
   return byWallet;
 }
 
-/** The forecast of one wallet from `now` at `ratePerDay` (scaled by 10^4). */
+/**
+ * The forecast of one wallet from `now` at `ratePerDay` (scaled by 10^4); `now` is the instant
+ * its lots were read at (the ledger's `at`), best a whole second, as every instant answered is.
+ */
 export function forecastWallet(lots: readonly ForecastLot[], ratePerDay: bigint, now: number): WalletForecast {
   return project(lots, ratePerDay, now, false).forecast;
 }
@@ -143,7 +146,7 @@ export interface WalletLots {
 
 export function prepareLots(input: readonly ForecastLot[], now: number): WalletLots {
   const lots: ForecastLot[] = [];
-  /** Lots active now by lot_id, to find a second part of one: rare, as it takes a move back. */
+  /** lot_ids of the lots active now, to spot a second part of one: rare, as it takes a move back. */
   const activeIds = new Set<string>();
   for (const lot of input) {
     if (lot.remaining <= 0n || lot.expiresAt <= now) continue;
