@@ -63,7 +63,7 @@ export interface StoreOptions {
  * Names that stay local on a cluster: plain views (they read the twins themselves) and the
  * migration bookkeeping, which is replicated to every node.
  */
-const CLUSTER_LOCAL_NAMES = new Set(['wallet_balances_v1', 'lot_balances_v1', 'token_events_v1', 'schema_migrations_v1', 'migration_lock_v1']);
+const CLUSTER_LOCAL_NAMES = new Set(['wallet_balances_v1', 'lot_balances_v1', 'token_events_v1', 'wallet_forecasts_v1', 'lot_forecasts_v1', 'daily_balances_v1', 'schema_migrations_v1', 'migration_lock_v1']);
 
 /**
  * The INSERT every write of rows goes through.
