@@ -12,10 +12,11 @@ import type { KafkaRecord } from './sources/kafka.js';
  * 1. a block holds records of one partition only, and its token is its topic, partition and
  *    first and last offset (`blockToken`);
  * 2. a block's range is recorded in `kafka_blocks_v1` before its insert is handed to the
- *    pipeline, and only while this member still owns the partition: a member that has learnt it
- *    lost the partition records and inserts nothing more for it, and the member does not rejoin
- *    the group (so the next owner is not assigned) until its recordings under way have landed
- *    (sources/kafka.ts holds the rejoin);
+ *    pipeline, and the insert is handed over only if the member had not learnt of a rebalance
+ *    when the record landed; a member that has learnt it starts no flush, and it does not rejoin
+ *    the group (so no next owner is assigned) until its flushes under way are done, for at most
+ *    half its session (sources/kafka.ts holds the rejoin). So every range whose insert may still
+ *    land was recorded before the next owner reads the ranges;
  * 3. a member that starts reading a partition reads the ranges recorded at and after its first
  *    offset, and cuts what it reads at exactly those boundaries, waiting for a recorded range's
  *    last record before it flushes that block; past the recorded ranges it cuts new blocks,

@@ -73,6 +73,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const partitions = new Map<string, PartitionBlocks>();
   /** Partitions with a block not yet written. */
   const writing = new Set<PartitionBlocks>();
+  /** Blocks handed to the pipeline and not yet written: it writes them one after another. */
+  let queuedBlocks = 0;
   let waiting = 0;
   let inFlight = 0;
   let paused = false;
@@ -300,7 +302,15 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       const letters: DeadLetter[] = [];
       const refusals: RejectedRecord[] = [];
       // Handed over together: the pipeline decodes each while the one ahead of it is written.
-      const results = await Promise.all(blocks.map((block) => storeBlock(block, letters, refusals)));
+      queuedBlocks += blocks.length;
+      const results = await Promise.all(
+        blocks.map((block) =>
+          storeBlock(block, letters, refusals).finally(() => {
+            queuedBlocks--;
+            signal();
+          }),
+        ),
+      );
       const recordRejections = options.recordRejections;
       if (refusals.length && recordRejections) await duringStep('store_rejections', () => recordRejections(refusals));
       await duringStep('kafka_dead_letters', () => source.sendDeadLetters(letters));
@@ -363,7 +373,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         if (isDue(partition, now)) due = true;
         else nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
       }
-      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES) {
+      // The next flush is cut when the pipeline reaches the last block queued, not before: what
+      // arrives meanwhile joins its blocks, and each block costs one insert whatever its size.
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedBlocks <= 1) {
         held = !flush();
         if (!held) continue;
       }
