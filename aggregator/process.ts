@@ -4,7 +4,10 @@ import type { Store } from '../core/clickhouse.js';
 import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
-import { computeLedger } from '../ledger/ledger.js';
+import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
+import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
+import { FORECAST_WINDOW_DAYS, splitSnapshotInput, walletForecasts } from './forecastSnapshot.js';
+import { computeLedger, DAY_MS } from '../ledger/ledger.js';
 import { accountVersionQuery } from '../readmodels/balances.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
@@ -13,8 +16,8 @@ import { AggregatorError } from './errors.js';
 import { pairVoidedUsage } from './voids.js';
 
 /**
- * The aggregator: the one writer of the balance tables (migration 020) and of the void pairings
- * (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
+ * The aggregator: the one writer of the balance tables (migration 020), of the forecast and
+ * daily balance tables (migration 029) and of the void pairings (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
  * whichever process stored it (seen by polling the account versions of `account_changes_v1`
  * every `POLL_MS`, or at once through `notify` in this process), when the process's usage index
  * holds another number of the account's usage rows than the last snapshot summed (a row that
@@ -90,6 +93,8 @@ interface AccountState {
   retryAt: number;
   /** When the last recomputation began. */
   startedAt?: number;
+  /** `historyFingerprint` of the closed days this aggregator last wrote for the account. */
+  history?: string;
 }
 
 export interface SnapshotReport {
@@ -101,6 +106,8 @@ export interface SnapshotReport {
   wallets: number;
   lots: number;
   tokenEvents: number;
+  /** Rows written to the daily balance table; 0 when the closed days were as last written. */
+  dailyBalances: number;
 }
 
 export class BalanceAggregator {
@@ -323,8 +330,18 @@ export class BalanceAggregator {
       loadWalletNames(this.store, accountId),
       this.nextUsageAfter(accountId, at),
     ]);
-    const ledger = computeLedger(input);
+    // One usage read split at every closed day's end and the burn-rate window's start serves the
+    // balances now, the daily history and the forecast alike.
+    const { input: split, days } = await splitSnapshotInput(this.store, accountId, input, usage);
+    const ledger = computeLedger(split);
     const rows = balanceRowsOf(accountId, ledger, names);
+    const forecast = forecastRowsOf(accountId, at, FORECAST_WINDOW_DAYS, walletForecasts(ledger, split), names);
+    // The closed days change only when something dated up to the last of them does (a late or
+    // backdated event, a void), or when a day closes: otherwise they are not computed or written
+    // again, and their table keeps the version that holds them.
+    const previous = this.accounts.get(accountId);
+    const history = historyFingerprint(split, days);
+    const daily = previous?.history === history ? undefined : dailyBalanceRowsOf(accountId, dailyClosingBalances(split, days));
     // A later instant always gets a higher version, and so does a later recomputation by this
     // aggregator in the same millisecond (it has seen at least as many events). The random low
     // bits keep two aggregators in one millisecond from writing one version twice; if the one
@@ -339,10 +356,22 @@ export class BalanceAggregator {
       this.store.insertJsonEachRow('wallet_balance_versions_v1', ndjson(rows.wallets)),
       this.store.insertJsonEachRow('lot_balance_versions_v1', ndjson(rows.lots)),
       this.store.insertJsonEachRow('token_event_versions_v1', ndjson(rows.tokenEvents)),
+      this.store.insertJsonEachRow('wallet_forecast_versions_v1', ndjson(forecast.wallets)),
+      this.store.insertJsonEachRow('lot_forecast_versions_v1', ndjson(forecast.lots)),
+      ...(daily ? [this.store.insertJsonEachRow('daily_balance_versions_v1', ndjson(daily))] : []),
     ]);
-    // The next instant the snapshot changes with no new event: a lot boundary, a move, or dated usage.
-    this.accounts.set(accountId, { version: accountVersion, ...(usageRows === undefined ? {} : { usageRows }), changesAt: Math.min(input.nextLotBoundary, nextUsage), retryAt: 0, startedAt });
-    return { accountId, version, accountVersion, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length };
+    // The next instant the snapshot changes with no new event: a lot boundary, a move, dated
+    // usage, or midnight, when a day closes and the burn-rate window moves on by a day.
+    const midnight = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
+    this.accounts.set(accountId, {
+      version: accountVersion,
+      ...(usageRows === undefined ? {} : { usageRows }),
+      changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
+      retryAt: 0,
+      startedAt,
+      history,
+    });
+    return { accountId, version, accountVersion, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length, dailyBalances: daily?.length ?? 0 };
   }
 
   /** The first usage dated after `at`: the balances change when it comes into range. */
