@@ -21,6 +21,7 @@ const BENCHES: Record<string, { file: string; args: string[] }> = {
   page: { file: 'page', args: [] },
   load: { file: 'load', args: ['--record', 'load'] },
   freshness: { file: 'load', args: ['--rate', '10000', '--readers', '4', '--seconds', '30', '--record', 'freshness'] },
+  forecast: { file: 'forecast', args: [] },
 };
 const names = Object.keys(BENCHES);
 const selected = process.argv.slice(2).filter((a) => names.includes(a));
@@ -76,6 +77,7 @@ function goals(): Array<Record<string, string>> {
   const n = (x: unknown, digits = 1) => (typeof x === 'number' ? x.toFixed(digits) : '?');
   const i = r.ingest ?? {};
   const f = r.freshness ?? {};
+  const fc = r.forecast ?? {};
   const best = Object.entries((r.tables?.best ?? {}) as Record<string, number>);
   const short = best.filter(([, ratio]) => ratio < 2).map(([table]) => table);
   return [
@@ -90,6 +92,13 @@ function goals(): Array<Record<string, string>> {
     row('one wallet, usage 90 d by service, p95', '< 20 ms and faster than the raw table', `${n(wallet90.p95_ms, 2)} ms (p50 ${n(wallet90.p50_ms, 2)}; raw p50 ${n(wallet90.raw_p50_ms, 2)})`, wallet90.p95_ms < 20 && wallet90.p50_ms < wallet90.raw_p50_ms),
     row('account, usage 365 d by user, p95', '< 60 ms and ≥ 5× the raw query', `${n(account365.p95_ms, 2)} ms, ${n(account365.raw_p50_ms / account365.p95_ms)}×`, account365.p95_ms < 60 && account365.raw_p50_ms / account365.p95_ms >= 5),
     row('peak RSS, embedded process, 10M events', 'report; bounded by configuration', `${r.memory?.peak_rss_mb ?? '?'} MB`, undefined),
+    row(
+      'runs_out_at error, 28-day mean (median / p90)',
+      'below the naive peer’s, both',
+      `${n(fc.median_abs_error_days, 2)} / ${n(fc.p90_abs_error_days, 2)} days; naive ${n(fc.naive_median_abs_error_days, 2)} / ${n(fc.naive_p90_abs_error_days, 2)}`,
+      fc.median_abs_error_days === undefined ? undefined : fc.median_abs_error_days < fc.naive_median_abs_error_days && fc.p90_abs_error_days < fc.naive_p90_abs_error_days,
+    ),
+    row('runs_out_at error, recent-weighted rate (median / p90)', 'report; offered only if it beats the mean', `${n(fc.ewma_median_abs_error_days, 2)} / ${n(fc.ewma_p90_abs_error_days, 2)} days`, undefined),
     row('every derived table earns its place', 'each buys ≥ 2× on a question it serves', short.length ? `below 2×: ${short.join(', ')}` : `${best.length} tables, each ≥ 2×`, best.length > 0 && short.length === 0),
   ];
 }

@@ -40,8 +40,8 @@ const PRODUCTS: Array<[string, string[]]> = [
 const DAY = 86_400_000;
 const SIZES = [5_000, 10_000, 25_000, 50_000];
 
-/** Deterministic, so the same ids carry the same content on every load. */
-function prng(seed: number) {
+/** Deterministic, so the same ids carry the same content on every load (mulberry32). */
+export function prng(seed: number) {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
