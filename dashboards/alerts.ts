@@ -51,6 +51,24 @@ export const EXPIRING_SQL = `
   ORDER BY account, wallet
 `;
 
+/** Every wallet: 1 when the forecast has it run out within 30 days (SPEC section 5, `runs_out`), else 0. */
+export const RUNS_OUT_SQL = `
+  SELECT account_id AS account, concat(toString(wallet_type), '/', wallet_id) AS wallet, name,
+         toUInt8(runs_out_at IS NOT NULL AND runs_out_at <= now64(3) + INTERVAL 30 DAY) AS runs_out_within_30d
+  FROM wallet_forecasts_v1
+  ORDER BY account, wallet
+`;
+
+/** Every wallet: what the forecast leaves unused in its lots that expire within the next 90 days (`expiring_unused`). */
+export const EXPIRING_UNUSED_SQL = `
+  SELECT w.account_id AS account, concat(toString(w.wallet_type), '/', w.wallet_id) AS wallet, w.name AS name,
+         sumIf(l.projected_unused, l.expires_at > now64(3) AND l.expires_at <= now64(3) + INTERVAL 90 DAY) AS expiring_unused
+  FROM wallet_forecasts_v1 AS w
+  LEFT JOIN lot_forecasts_v1 AS l ON l.account_id = w.account_id AND l.wallet_type = w.wallet_type AND l.wallet_id = w.wallet_id
+  GROUP BY account, wallet, name
+  ORDER BY account, wallet
+`;
+
 function queryStep(sql: string): AlertQuery {
   const target: ClickHouseTarget = clickhouse('A').table(sql).json();
   return {
@@ -107,9 +125,29 @@ export function expiringRule(): AlertRule {
   );
 }
 
+export function runsOutRule(): AlertRule {
+  return walletRule(
+    'balances-runs-out',
+    'Runs out within 30 days',
+    RUNS_OUT_SQL,
+    'Wallet {{ $labels.name }} ({{ $labels.wallet }}) of account {{ $labels.account }} runs out within 30 days at its current burn rate',
+    'runs_out_at in wallet_forecasts_v1 (burn rate over the last 28 days); see the Forecast dashboard. Buy more, or move tokens in from a wallet that would let them expire.',
+  );
+}
+
+export function expiringUnusedRule(): AlertRule {
+  return walletRule(
+    'balances-expiring-unused',
+    'Expiring unused within 90 days',
+    EXPIRING_UNUSED_SQL,
+    'Wallet {{ $labels.name }} ({{ $labels.wallet }}) of account {{ $labels.account }} is forecast to let {{ humanize $values.B.Value }} expire unused within 90 days',
+    'projected_unused of lots expiring within 90 days in lot_forecasts_v1, at the wallet\'s current burn rate; see the Forecast dashboard for the lots, and move them to a wallet that runs out first.',
+  );
+}
+
 export function alertRules(): AlertRulesFile {
   return {
     apiVersion: 1,
-    groups: [{ orgId: 1, name: ALERT_GROUP, folder: ALERT_FOLDER, interval: '1m', rules: [lowBalanceRule(), expiringRule()] }],
+    groups: [{ orgId: 1, name: ALERT_GROUP, folder: ALERT_FOLDER, interval: '1m', rules: [lowBalanceRule(), expiringRule(), runsOutRule(), expiringUnusedRule()] }],
   };
 }

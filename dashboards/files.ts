@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { alertRules } from './alerts.js';
 import { balancesDashboard } from './balances.js';
+import { forecastDashboard } from './forecast.js';
 import { tokenEventsDashboard } from './tokenEvents.js';
 import { usageDashboard } from './usage.js';
 
@@ -14,6 +15,7 @@ export const DASHBOARD_BUILDERS = {
   'dashboards/balances.json': balancesDashboard,
   'dashboards/usage-details.json': usageDashboard,
   'dashboards/token-events.json': tokenEventsDashboard,
+  'dashboards/forecast.json': forecastDashboard,
 } as const;
 
 export const ALERT_RULES_PATH = 'alerting/alert-rules.yaml';
