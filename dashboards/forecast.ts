@@ -78,19 +78,18 @@ export function balanceHistory(): timeseries.PanelBuilder {
     .gridPos({ x: 0, y: 10, w: 24, h: 10 })
     .withTarget(
       clickhouse('A').timeSeries(`
-        SELECT time, wallet, available
+        SELECT toDateTime(day, 'UTC') AS time, wallet, available
         FROM (
-          SELECT toDateTime(d.day, 'UTC') AS time, concat(if(w.name = '', d.wallet_id, w.name), ' (', toString(d.wallet_type), ')') AS wallet, d.available AS available
+          SELECT d.day AS day, concat(if(w.name = '', d.wallet_id, w.name), ' (', toString(d.wallet_type), ')') AS wallet, d.available AS available
           FROM daily_balances_v1 AS d
           LEFT JOIN wallet_balances_v1 AS w ON w.account_id = d.account_id AND w.wallet_type = d.wallet_type AND w.wallet_id = d.wallet_id
           WHERE ${walletFilter('d')}
-            AND $__dateFilter(d.day)
           UNION ALL
-          SELECT toDateTime(toDate(computed_at), 'UTC') AS time, concat(name, ' (', toString(wallet_type), ')') AS wallet, available
+          SELECT toDate(computed_at) AS day, concat(name, ' (', toString(wallet_type), ')') AS wallet, available
           FROM wallet_balances_v1
           WHERE ${walletFilter()}
-            AND $__timeFilter(computed_at)
         )
+        WHERE $__dateFilter(day)
         ORDER BY time, wallet
       `),
     )

@@ -47,7 +47,7 @@ afterAll(async () => {
   await store?.close();
 });
 
-describe('the provisioned alert rules, run on chDB over the balance tables', () => {
+describe('the provisioned alert rules, run on chDB over the balance and forecast tables', () => {
   it('fire for nothing while every wallet is green and nothing left expires within 90 days', async () => {
     await store_([
       purchase('p-steady', { wallet: { type: 'team', id: 'steady' }, occurred_at: iso(now - 10 * DAY), expires_at: iso(now + 200 * DAY) }),
@@ -56,6 +56,9 @@ describe('the provisioned alert rules, run on chDB over the balance tables', () 
     ]);
     expect(await firing('Low balance')).toEqual([]);
     expect(await firing('Expiring within 90 days')).toEqual([]);
+    // team/busy lasts 252 days at 100 over 28 days; nothing expires within 90 days.
+    expect(await firing('Runs out within 30 days')).toEqual([]);
+    expect(await firing('Expiring unused within 90 days')).toEqual([]);
   });
 
   it('low balance fires for a wallet made red: available exactly 20 % of total is red', async () => {
@@ -85,4 +88,31 @@ describe('the provisioned alert rules, run on chDB over the balance tables', () 
     const expiring = await runAsGrafana(store, expandAlertQuery(ruleSql('Expiring within 90 days'), { from: now - 600_000, to: now }));
     expect(expiring.data.find((r) => r.wallet === 'team/steady')?.expiring).toBe(50);
   });
+
+  it('runs out within 30 days fires for wallets whose burn rate over the last 28 days empties them within 30 days, not for one that lasts longer', async () => {
+    await store_([
+      // 10 a day, 20 left: two days.
+      purchase('p-hungry', { wallet: { type: 'team', id: 'hungry' }, occurred_at: iso(now - 20 * DAY), expires_at: iso(now + 200 * DAY), amount: '300' }),
+      usage('u-hungry', { wallet: { type: 'team', id: 'hungry' }, occurred_at: iso(now - 10 * DAY), amount: '280' }),
+      // 10 a day, 220 left: 22 days, before its lot expires.
+      purchase('p-careful', { wallet: { type: 'team', id: 'careful' }, occurred_at: iso(now - 20 * DAY), expires_at: iso(now + 60 * DAY), amount: '500' }),
+      usage('u-careful', { wallet: { type: 'team', id: 'careful' }, occurred_at: iso(now - 5 * DAY), amount: '280' }),
+      // 1 a day, 72 left in a lot expiring in 60 days: it lasts until the lot expires, with 12 unused.
+      purchase('p-thrifty', { wallet: { type: 'team', id: 'thrifty' }, occurred_at: iso(now - 20 * DAY), expires_at: iso(now + 60 * DAY), amount: '100' }),
+      usage('u-thrifty', { wallet: { type: 'team', id: 'thrifty' }, occurred_at: iso(now - 5 * DAY), amount: '28' }),
+    ]);
+    expect(await firing('Runs out within 30 days')).toEqual(['team/careful', 'team/hungry']);
+  });
+
+  it('expiring unused fires for lots the burn rate leaves something in when they expire within 90 days, not for a soon-expiring lot it will use up', async () => {
+    // team/careful has 220 expiring within 90 days, but uses it all before then.
+    expect(await firing('Expiring within 90 days')).toEqual(['team/careful', 'team/steady', 'team/thrifty']);
+    expect(await firing('Expiring unused within 90 days')).toEqual(['team/steady', 'team/thrifty']);
+    const result = await runAsGrafana(store, expandAlertQuery(ruleSql('Expiring unused within 90 days'), { from: now - 600_000, to: now }));
+    const unused = (wallet: string) => Number(result.data.find((r) => r.account === 'acme' && r.wallet === wallet)?.expiring_unused);
+    // steady never uses anything: its 50 expiring in 30 days all go unused; its 10 expire after 90 days.
+    expect(unused('team/steady')).toBe(50);
+    expect(unused('team/thrifty')).toBeCloseTo(12, 2);
+  });
 });
+

@@ -28,7 +28,7 @@ describe('generated provisioning', () => {
     for (const file of generatedFiles()) {
       expect(readFileSync(join(PROVISIONING, file.path), 'utf8'), `provisioning/${file.path} is stale: run npm run dashboards`).toBe(file.text);
     }
-    expect(dashboards.map((d) => d.file)).toEqual(['balances.json', 'token-events.json', 'usage-details.json']);
+    expect(dashboards.map((d) => d.file)).toEqual(['balances.json', 'forecast.json', 'token-events.json', 'usage-details.json']);
   });
 
   it('every dashboard validates against the dashboard schema, with a stable uid, the last 90 days by default and the time picker shown', () => {
@@ -116,7 +116,7 @@ describe('generated provisioning', () => {
     const file = alertRulesFile();
     expect(file.apiVersion).toBe(1);
     const rules = file.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.title)).toEqual(['Low balance', 'Expiring within 90 days']);
+    expect(rules.map((r) => r.title)).toEqual(['Low balance', 'Expiring within 90 days', 'Runs out within 30 days', 'Expiring unused within 90 days']);
     const validateRule = ajv.compile({ $ref: 'alerting#/definitions/Rule' });
     for (const group of file.groups) {
       expect(group.interval).toMatch(/^\d+[smh]$/);
@@ -186,8 +186,9 @@ describe('wallet filters compare the key columns themselves, so the primary key 
       }
       if (sql.includes('${wallet_type:')) expect(conditions, label).toMatch(/\$__conditionalAll\((\w+\.)?wallet_type IN \(\$\{wallet_type:singlequote\}\), \$wallet_type\)/);
     }
-    // The donut's two queries, Wallets, Expiring, Token events and the three usage panels.
-    expect(walletQueries).toBe(8);
+    // The donut's two queries, Wallets, Expiring, Token events, the three usage panels, and the
+    // Forecast dashboard's Runs out, Expiring unused and Balance history.
+    expect(walletQueries).toBe(11);
   });
 
   it('the check catches a wallet filter through concat(...) or toString(...), and lets a concat column or a join on the key columns through', () => {

@@ -44,6 +44,8 @@ function expectationFor(panel: PanelJson, refId: string): Expectation {
     case 'barchart':
       return { columns: { [panel.options?.xField as string]: 'text', amount: 'number' }, rows: 'some' };
     case 'timeseries':
+      // The daily balances cover the last 90 days and today: a range further back has none.
+      if (panel.title === 'Balance history') return { columns: { time: 'time', wallet: 'text', available: 'number' }, rows: 'any' };
       return { columns: { time: 'time', amount: 'number' }, rows: 'some' };
     case 'table':
       if (panel.title === 'Wallets') {
@@ -52,6 +54,10 @@ function expectationFor(panel: PanelJson, refId: string): Expectation {
       if (panel.title === 'Expiring within 90 days') {
         return { columns: { wallet: 'text', lot_id: 'text', remaining: 'number', expires_at: 'time', days_left: 'number' }, rows: 'any' };
       }
+      if (panel.title === 'Runs out') {
+        return { columns: { wallet: 'text', type: 'text', runs_out_at: 'time', days_left: 'number', burn_rate_per_day: 'number', projected_unused_total: 'number' }, rows: 'one per wallet' };
+      }
+      if (panel.title === 'Expiring unused') return { columns: { wallet: 'text', lot_id: 'text', expires_at: 'time', days_left: 'number', projected_unused: 'number' }, rows: 'any' };
       if (panel.title === 'Token events') return { columns: { time: 'time', wallet: 'text', event: 'text', amount: 'number', lots: 'text' }, rows: 'some' };
   }
   throw new Error(`no expectation for panel "${panel.title}" (${panel.type})`);
@@ -201,7 +207,7 @@ describe('every panel and variable query runs on chDB over the demo data, macros
   });
 
   it('with one or two wallets picked, every balance table is read through its primary key on (wallet_type, wallet_id)', async () => {
-    const balanceTables = /^(wallet_balance_versions_v1|lot_balance_versions_v1|token_event_versions_v1)$/;
+    const balanceTables = /^(wallet_balance_versions_v1|lot_balance_versions_v1|token_event_versions_v1|wallet_forecast_versions_v1|lot_forecast_versions_v1|daily_balance_versions_v1)$/;
     let checked = 0;
     for (const picked of [['contract/apac'], ['team/mobile', 'team/platform']]) {
       for (const { file, dashboard } of dashboardFiles()) {
@@ -220,8 +226,9 @@ describe('every panel and variable query runs on chDB over the demo data, macros
         }
       }
     }
-    // The donut's two queries, the Wallets and Expiring tables and Token events, each with one and two wallets.
-    expect(checked).toBeGreaterThanOrEqual(2 * 5);
+    // The donut's two queries, the Wallets and Expiring tables, Token events, Runs out, Expiring
+    // unused and the balance history's two parts, each with one and two wallets.
+    expect(checked).toBeGreaterThanOrEqual(2 * 9);
   });
 
   it('usage panels answer for the picked range: the custom range sums differ from the default one', async () => {
@@ -261,6 +268,56 @@ describe('every panel and variable query runs on chDB over the demo data, macros
     const result = await runAsGrafana(store, expandPanelQuery(daily.targets?.[0]?.rawSql as string, variables, range));
     const total = (amounts: number[]) => amounts.reduce((a, b) => a + b, 0).toFixed(4);
     expect(total(result.data.map((r) => Number(r.amount)))).toBe(total((await query('day')).map((r) => Number(r.amount))));
+  });
+});
+
+describe('the Forecast dashboard over the demo data', () => {
+  const forecast = () => dashboardFiles().find((d) => d.dashboard.uid === 'balances-forecast')?.dashboard as DashboardJson;
+  const panelRows = async (title: string, variables: Variables, range: TimeRange) => {
+    const panel = forecast().panels.find((p) => p.title === title) as PanelJson;
+    return (await runAsGrafana(store, expandPanelQuery(panel.targets?.[0]?.rawSql as string, variables, range))).data;
+  };
+
+  it('lists every wallet with its run-out, soonest first, and the lots forecast to expire unused, as the forecast tables hold them', async () => {
+    const variables = await resolveVariables(forecast(), {}, defaultRange);
+    const runsOut = await panelRows('Runs out', variables, defaultRange);
+    expect(runsOut).toHaveLength(24);
+    const dated = runsOut.filter((r) => r.runs_out_at !== null);
+    // Wallets that do not run out within two years come last.
+    expect(dated.length).toBeGreaterThan(0);
+    expect(runsOut.slice(0, dated.length)).toEqual(dated);
+    const times = dated.map((r) => String(r.runs_out_at));
+    expect(times).toEqual([...times].sort());
+    for (const row of dated) expect(Number(row.days_left)).toBeGreaterThanOrEqual(0);
+    const unused = await panelRows('Expiring unused', variables, defaultRange);
+    expect(unused.length, 'the demo data has teams that waste').toBeGreaterThan(0);
+    const [stored] = await store.queryRows<{ total: string }>(
+      `SELECT toString(sum(projected_unused)) AS total FROM ${store.table('lot_forecasts_v1')} WHERE account_id = {account:String} AND expires_at > now64(3)`,
+      { account: DEMO_ACCOUNT },
+    );
+    expect(unused.reduce((sum, r) => sum + Number(r.projected_unused), 0)).toBeCloseTo(Number(stored?.total), 2);
+  });
+
+  it('charts one available per wallet and UTC day over the last 90 days, today’s being the balance now, and nothing before the history starts', async () => {
+    const variables = await resolveVariables(forecast(), { wallets: (all) => all.filter((w) => ['team/platform', 'team/mobile'].includes(w)) }, defaultRange);
+    const points = await panelRows('Balance history', variables, defaultRange);
+    const byWallet = new Map<string, Array<Record<string, unknown>>>();
+    for (const point of points) byWallet.set(String(point.wallet), [...(byWallet.get(String(point.wallet)) ?? []), point]);
+    const now = await store.queryRows<{ wallet: string; available: string }>(
+      `SELECT concat(name, ' (', toString(wallet_type), ')') AS wallet, toString(available) AS available FROM ${store.table('wallet_balances_v1')}
+       WHERE account_id = {account:String} AND wallet_id IN ('platform', 'mobile')`,
+      { account: DEMO_ACCOUNT },
+    );
+    expect([...byWallet.keys()].sort()).toEqual(now.map((n) => n.wallet).sort());
+    for (const [wallet, series] of byWallet) {
+      const days = series.map((p) => String(p.time).slice(0, 10));
+      // One point a day: the range's first day is cut by the picker where it starts mid-day.
+      expect(new Set(days).size, wallet).toBe(days.length);
+      expect(days.length, wallet).toBeGreaterThanOrEqual(90);
+      expect(days.at(-1), wallet).toBe(new Date(Date.now()).toISOString().slice(0, 10));
+      expect(Number(series.at(-1)?.available)).toBeCloseTo(Number(now.find((n) => n.wallet === wallet)?.available), 4);
+    }
+    expect(await panelRows('Balance history', variables, customRange)).toEqual([]);
   });
 });
 
