@@ -4,7 +4,10 @@ import type { IncomingMessage, IngestPipeline } from './pipeline.js';
  * A realistic demo account, loaded through the ingest pipeline like any other events:
  * 20 teams and 4 contracts, lots of several sizes and terms (some expired, some expiring within
  * 90 days, most later), 13 months of usage by 200 users over 12 products, a few teams in
- * overage, moves and voids. Event ids are fixed, so loading it twice stores it once.
+ * overage, moves and voids. At the current pace (SPEC section 5) two teams run out within the
+ * month (one topped up after running dry, one whose usage surged after a launch), most teams let
+ * part of a lot expire unused, so moves between them are suggested. Event ids are fixed, so
+ * loading it twice stores it once.
  */
 export const DEMO_ACCOUNT = 'demo';
 
@@ -39,6 +42,17 @@ const PRODUCTS: Array<[string, string[]]> = [
 ];
 const DAY = 86_400_000;
 const SIZES = [5_000, 10_000, 25_000, 50_000];
+/** Teams that buy too little and run into overage. */
+const HUNGRY = ['ml-research', 'video', 'apac'];
+/**
+ * A hungry team that bought a top-up 6 days ago, sized to last about this many more days at its
+ * pace of the last 4 weeks: its card says it runs out within the month, and lots other teams will
+ * let expire are suggested to it.
+ */
+const TOP_UP_RUNWAY_DAYS: Record<string, number> = { video: 9 };
+/** A team whose usage grew this many times over since a launch this many days ago, outrunning what it bought. */
+const SURGES: Record<string, { daysAgo: number; factor: number }> = { messaging: { daysAgo: 56, factor: 4 } };
+const TOP_UP_DAYS_AGO = 6;
 
 /** Deterministic, so the same ids carry the same content on every load (mulberry32). */
 export function prng(seed: number) {
@@ -69,8 +83,8 @@ export function demoEvents(now: number): Array<Record<string, unknown>> {
 
   wallets.forEach((wallet, w) => {
     const usersOfWallet = users.filter((_, u) => u % wallets.length === w || rand() < 0.04);
-    // Monthly burn relative to what is bought: three teams buy too little and run into overage.
-    const hungry = ['ml-research', 'video', 'apac'].includes(wallet.id);
+    // Monthly burn relative to what is bought.
+    const hungry = HUNGRY.includes(wallet.id);
     let bought = 0;
     const purchases = 3 + Math.floor(rand() * 3);
     for (let p = 0; p < purchases; p++) {
@@ -109,22 +123,46 @@ export function demoEvents(now: number): Array<Record<string, unknown>> {
     });
     const monthlyBurn = (bought / 13) * (hungry ? 1.6 : 0.35 + rand() * 0.4);
     const eventsPerDay = 8 + Math.floor(rand() * 10);
+    /** Usage of the last 28 days, the window of the forecast's burn rate. */
+    let recentUsage = 0;
+    const surge = SURGES[wallet.id];
     for (let day = 0; day < 395; day++) {
-      const perEvent = monthlyBurn / 30 / eventsPerDay;
+      const perEvent = (monthlyBurn / 30 / eventsPerDay) * (surge && day >= 395 - surge.daysAgo ? surge.factor : 1);
       for (let e = 0; e < eventsPerDay; e++) {
         const [product, services] = pick(PRODUCTS);
+        const occurredAt = start + day * DAY + Math.floor(rand() * DAY);
+        const amount = (perEvent * (0.2 + rand() * 1.6)).toFixed(2);
+        if (day >= 395 - 28) recentUsage += Number(amount);
         events.push({
           event_id: `demo-u-${w}-${day}-${e}`,
           type: 'usage',
           account_id: DEMO_ACCOUNT,
-          occurred_at: iso(start + day * DAY + Math.floor(rand() * DAY)),
+          occurred_at: iso(occurredAt),
           wallet,
-          amount: (perEvent * (0.2 + rand() * 1.6)).toFixed(2),
+          amount,
           user_id: pick(usersOfWallet.length ? usersOfWallet : users),
           product,
           service: pick(services),
         });
       }
+    }
+    const runway = TOP_UP_RUNWAY_DAYS[wallet.id];
+    if (runway !== undefined) {
+      // Ordered in round thousands, as a finance team would; the forecast shows what that buys.
+      const amount = Math.round(((recentUsage / 28) * (runway + TOP_UP_DAYS_AGO)) / 1000) * 1000;
+      events.push({
+        event_id: `demo-${wallet.type}-${wallet.id}-lot-top-up`,
+        type: 'purchase',
+        account_id: DEMO_ACCOUNT,
+        occurred_at: iso(today - TOP_UP_DAYS_AGO * DAY),
+        effective_at: iso(today - TOP_UP_DAYS_AGO * DAY),
+        expires_at: iso(today + 365 * DAY),
+        wallet,
+        amount: String(amount),
+        lot_id: `${wallet.id.toUpperCase()}-T`,
+        sku: 'flex-top-up',
+        order_id: `SO-${10_000 + w * 10 + 9}`,
+      });
     }
   });
 

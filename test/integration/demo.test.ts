@@ -2,6 +2,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { BalanceService } from '../../readmodels/balances.js';
 import { DEMO_ACCOUNT, demoEvents, loadDemo } from '../../ingest/demo.js';
+import { computeLedger, DAY_MS, walletKey, type WalletKey } from '../../ledger/ledger.js';
+import { burnRatePerDay, forecastLotsOf, forecastWallet } from '../../ledger/forecast.js';
+import { suggestMoves } from '../../ledger/suggestions.js';
+import { ledgerInputOf } from '../support/histories.js';
+import { units, type RefEvent } from '../support/reference.js';
 import { count, freshStore, pipelineFor } from '../support/store.js';
 
 let store: Store | undefined;
@@ -24,6 +29,41 @@ describe('the demo account', () => {
     expect((Math.max(...times) - Math.min(...times)) / 86_400_000).toBeGreaterThan(390);
     expect(events.filter((e) => e.type === 'move').length).toBeGreaterThanOrEqual(5);
     expect(events.filter((e) => e.type === 'void').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('at the current pace, teams run out within 30 days, others let tokens expire unused, and a move between them is suggested', () => {
+    const events = demoEvents(now) as unknown as RefEvent[];
+    const ledger = computeLedger(ledgerInputOf(events, now, 'segments'));
+    // Each wallet's own non-voided usage over the default window of 28 days.
+    const voided = new Set(events.filter((e) => e.type === 'void').map((e) => e.voids_event_id));
+    const windowUsage = new Map<WalletKey, bigint>();
+    for (const e of events) {
+      const at = Date.parse(e.occurred_at);
+      if (e.type !== 'usage' || voided.has(e.event_id) || at < now - 28 * DAY_MS || at >= now) continue;
+      const wallet = walletKey(e.wallet?.type ?? '', e.wallet?.id ?? '');
+      windowUsage.set(wallet, (windowUsage.get(wallet) ?? 0n) + units(e.amount as string));
+    }
+    const lots = forecastLotsOf(ledger);
+    const teams = [...ledger.wallets.values()]
+      .filter((w) => w.wallet.startsWith('team/'))
+      .map((balance) => {
+        const ratePerDay = burnRatePerDay(windowUsage.get(balance.wallet) ?? 0n, 28);
+        const own = lots.get(balance.wallet) ?? [];
+        return { wallet: balance.wallet, available: balance.available, lots: own, ratePerDay, forecast: forecastWallet(own, ratePerDay, now) };
+      });
+
+    const runningOutSoon = teams.filter((t) => t.available > 0n && t.forecast.runsOutAt !== null && t.forecast.runsOutAt <= now + 30 * DAY_MS);
+    expect(runningOutSoon.length).toBeGreaterThanOrEqual(2);
+    expect(teams.filter((t) => t.forecast.runsOutAt !== null && t.forecast.runsOutAt > now + 90 * DAY_MS).length).toBeGreaterThan(teams.length / 2);
+    expect(teams.filter((t) => t.forecast.projectedUnusedTotal > 0n).length).toBeGreaterThan(3);
+
+    const suggestions = suggestMoves(teams, now);
+    expect(suggestions.length).toBeGreaterThanOrEqual(1);
+    // The first saves tokens about to expire for a team that runs out before they do.
+    const [first] = suggestions;
+    expect(runningOutSoon.map((t) => t.wallet)).toContain(first?.to);
+    expect(first?.toRunsOutAtBefore).toBeLessThan(first?.expiresAt as number);
+    expect(first?.toRunsOutAtAfter).toBeGreaterThan(first?.toRunsOutAtBefore as number);
   });
 
   it('loads through the pipeline once: a second load stores nothing', async () => {
