@@ -54,8 +54,8 @@ export interface SourceCallbacks {
    * The group is rebalancing: every partition of this member may move to another. Buffered
    * records must be dropped (the next owner reads them again from the last commit), nothing new
    * written for them, and writes already under way finished. The source rejoins the group only
-   * once this resolves, or once `rejoinWaitMs` passed: a member that waited longer would be
-   * dropped from the group, and its partitions moved, all the same.
+   * once this resolves, or once half the session timeout passed: a member that waited longer
+   * would be dropped from the group, and its partitions moved, all the same.
    */
   onRevoke(): Promise<void>;
   /** A new assignment took effect; fetching restarts from the committed offsets. */
@@ -97,8 +97,6 @@ export interface KafkaSourceOptions {
   sessionTimeoutMs?: number;
   /** How the client opens its TCP connections; kafkajs's own when not given. */
   socketFactory?: ISocketFactory;
-  /** How long a rejoin waits for the writes under way; half the session timeout by default. */
-  rejoinWaitMs?: number;
 }
 
 export function deadLetterTopic(topic: string): string {
@@ -264,7 +262,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const heartbeatInterval = Math.min(3_000, Math.floor(sessionTimeout / 3));
   // Up to a heartbeat interval may pass before the member learns of the rebalance: half the
   // session keeps the whole wait inside it, so the broker does not drop the member meanwhile.
-  const rejoinWaitMs = options.rejoinWaitMs ?? Math.floor(sessionTimeout / 2);
+  const rejoinWaitMs = Math.floor(sessionTimeout / 2);
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
