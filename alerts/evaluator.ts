@@ -8,8 +8,9 @@ import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { sleep, withRetry } from '../core/retry.js';
 import { toClickHouseTime } from '../core/time.js';
-import { alertsOf, type Alert } from '../readmodels/alerts.js';
+import { alertsOf, DEFAULT_RUNS_OUT_DAYS, type Alert } from '../readmodels/alerts.js';
 import type { BalanceService } from '../readmodels/balances.js';
+import { ForecastService } from '../readmodels/forecasts.js';
 import { acquireEvaluatorLease } from './lease.js';
 
 /**
@@ -45,6 +46,10 @@ export interface AlertNotification {
 export interface AlertEvaluatorOptions {
   store: Store;
   balances: Pick<BalanceService, 'current'>;
+  /** Forecasts for the `runs_out` and `expiring_unused` alerts; by default from `balances` and `store`. */
+  forecasts?: Pick<ForecastService, 'current'>;
+  /** `ALERT_RUNS_OUT_DAYS`: a wallet that runs out within this many days fires `runs_out`. */
+  runsOutDays?: number;
   log: Logger;
   /** Counts an account whose evaluation failed, as `balances_background_failures_total{task="alerts.account"}`. */
   metrics?: Pick<Metrics, 'backgroundFailures'>;
@@ -104,8 +109,11 @@ const DEFAULT_LEASE_MS = 30_000;
 export class AlertEvaluator {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  private readonly forecasts: Pick<ForecastService, 'current'>;
 
-  constructor(private readonly options: AlertEvaluatorOptions) {}
+  constructor(private readonly options: AlertEvaluatorOptions) {
+    this.forecasts = options.forecasts ?? new ForecastService(options.balances, options.store);
+  }
 
   /**
    * One evaluation of every account, under the evaluator's lease, taken for it and released
@@ -141,10 +149,10 @@ export class AlertEvaluator {
 
   /** Delivers and records each change of the account's alerts; `delivered` collects them as they go. */
   private async evaluateAccount(accountId: string, lease: HeldLease, delivered: AlertNotification[]): Promise<void> {
-    const { store, balances } = this.options;
-    const ledger = await balances.current(accountId);
+    const { store } = this.options;
+    const { ledger, forecast } = await this.forecasts.current(accountId);
     const now = new Date(ledger.at).toISOString();
-    const current = new Map(alertsOf(ledger).map((a) => [a.key, a]));
+    const current = new Map(alertsOf(ledger, { forecast, runsOutDays: this.options.runsOutDays ?? DEFAULT_RUNS_OUT_DAYS }).map((a) => [a.key, a]));
     const stored = new Map((await read(store, alertStatesQuery, { account: accountId })).map((s) => [s.alert_key, s]));
     const changes: AlertNotification[] = [];
     for (const alert of current.values()) {

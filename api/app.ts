@@ -12,6 +12,7 @@ import { answerClientErrors, ApiError, errorHandler } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
+import { forecastsRouter } from './routes/forecasts.js';
 import { ResponseCache } from './responseCache.js';
 import { openApiDocument } from './openapi.js';
 import { queries } from './schemas.js';
@@ -20,6 +21,8 @@ import { securityHeaders } from './securityHeaders.js';
 import { staticPage } from './static.js';
 import type { BalanceService } from '../readmodels/balances.js';
 import { UsageIndex } from '../readmodels/usageIndex.js';
+import { ForecastService } from '../readmodels/forecasts.js';
+import { DEFAULT_RUNS_OUT_DAYS } from '../readmodels/alerts.js';
 import { readGate } from './readGate.js';
 import { isRetriable } from '../core/errors.js';
 
@@ -45,6 +48,8 @@ export interface AppOptions {
   readsPerTurn?: number;
   /** Usage held in memory for the usage routes; one over `store` with the default budget when not given. */
   usageIndex?: UsageIndex;
+  /** `ALERT_RUNS_OUT_DAYS`: `/v1/alerts` lists `runs_out` for a wallet that runs out within this many days. */
+  alertRunsOutDays?: number;
 }
 
 /** The metrics' route label of a request no route answered. */
@@ -108,7 +113,9 @@ export function createApp(options: AppOptions): Express {
   const answers = new ResponseCache();
   const usageIndex = options.usageIndex ?? new UsageIndex(store);
   options.balances.useUsageIndex(usageIndex);
-  app.use(balancesRouter(options.balances, answers, usageIndex));
+  const forecasts = new ForecastService(options.balances, store, usageIndex);
+  app.use(balancesRouter(options.balances, answers, usageIndex, forecasts, options.alertRunsOutDays ?? DEFAULT_RUNS_OUT_DAYS));
+  app.use(forecastsRouter(options.balances, store, usageIndex, forecasts));
   app.use(usageRouter(store, options.balances, answers, usageIndex));
   app.use(staticPage());
 

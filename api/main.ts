@@ -80,6 +80,7 @@ await webBuild;
 const app = createApp({
   store: lanes.reads, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
   usageIndex,
+  alertRunsOutDays: config.ALERT_RUNS_OUT_DAYS,
   // Kafka is consumed on this event loop too: reads start one per turn, so it keeps up (readGate.ts).
   ...(config.KAFKA_BROKERS?.length ? { readsPerTurn: 1 } : {}),
   corsOrigins: config.BALANCES_CORS_ORIGINS,
@@ -109,7 +110,7 @@ if (worker) {
 }
 
 // Every API process runs one; only the holder of the evaluator's lease in storage evaluates and delivers.
-const alerts = new AlertEvaluator({ store: lanes.reads, balances, log, metrics, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS });
+const alerts = new AlertEvaluator({ store: lanes.reads, balances, log, metrics, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS, runsOutDays: config.ALERT_RUNS_OUT_DAYS });
 alerts.start();
 aggregator?.start();
 

@@ -75,6 +75,38 @@ export const operations: Operation[] = [
     response: 'UsageSummary',
     errors: [...READ_ERRORS, 404],
   },
+  {
+    method: 'get',
+    path: '/v1/wallets/{type}/{id}/forecast',
+    operationId: 'getWalletForecast',
+    summary: 'The wallet projected forward at its burn rate: when it runs out, and what its lots leave to expire',
+    roles: ['admin', 'analyst'],
+    query: queries.forecast,
+    walletPath: true,
+    response: 'Forecast',
+    errors: [...READ_ERRORS, 404],
+  },
+  {
+    method: 'get',
+    path: '/v1/wallets/{type}/{id}/history',
+    operationId: 'getWalletBalanceHistory',
+    summary: 'The balance at the close of each local day of the range (default the last 90 days)',
+    roles: ['admin', 'analyst'],
+    query: queries.history,
+    walletPath: true,
+    response: 'BalanceHistory',
+    errors: [...READ_ERRORS, 404],
+  },
+  {
+    method: 'get',
+    path: '/v1/suggestions/moves',
+    operationId: 'listSuggestedMoves',
+    summary: 'Moves between wallets of one type that turn tokens the projection lets expire into usage elsewhere',
+    roles: ['admin', 'analyst'],
+    query: queries.suggestions,
+    response: 'MoveSuggestions',
+    errors: READ_ERRORS,
+  },
   { method: 'get', path: '/v1/expiring', operationId: 'listExpiringLots', summary: 'Lots with something left that expire within the window', roles: ['admin', 'analyst'], query: queries.expiring, response: 'Expiring', errors: READ_ERRORS },
   {
     method: 'get',
@@ -87,7 +119,7 @@ export const operations: Operation[] = [
     errors: [...READ_ERRORS, 404],
     produces: ['application/json', 'text/csv'],
   },
-  { method: 'get', path: '/v1/alerts', operationId: 'listAlerts', summary: 'Current low_balance and expiring alerts', roles: ['admin', 'analyst'], query: queries.none, response: 'Alerts', errors: READ_ERRORS },
+  { method: 'get', path: '/v1/alerts', operationId: 'listAlerts', summary: 'Current low_balance, expiring, runs_out and expiring_unused alerts', roles: ['admin', 'analyst'], query: queries.none, response: 'Alerts', errors: READ_ERRORS },
 ];
 
 const STATUS_TEXT: Record<Status, string> = {

@@ -24,6 +24,15 @@ export const queries = {
     .strict(),
   expiring: z.object({ within_days: digits.optional().describe('default 90'), wallet_type: walletType.optional() }).strict(),
   usageSummary: z.object({ days: digits.optional().describe('1 to 1830, default 90') }).strict(),
+  forecast: z.object({ window_days: digits.optional().describe('days of past usage the burn rate averages, 7 to 365, default 28') }).strict(),
+  suggestions: z.object({ wallet_type: walletType.optional() }).strict(),
+  history: z
+    .object({
+      from: instant.optional().describe('default: 90 days before to'),
+      to: instant.optional().describe('default: now; the range is [from, to), at most 5 years'),
+      tz: z.string().optional().describe('IANA time zone of the days, default UTC'),
+    })
+    .strict(),
   usage: z
     .object({
       wallet_type: walletType.optional(),
@@ -45,6 +54,8 @@ const amount = z
   .describe('exact decimal text with at most 4 decimal places, such as "1234.5"; a JSON number cannot hold every such amount near 10^12');
 const time = z.string().describe('RFC 3339');
 const wallet = z.object({ type: walletType, id: z.string() });
+const runsOutAt = time.nullable().describe('when the wallet runs out at its burn rate, to the second; null when the rate is 0 or not within 730 days');
+const days = z.number().int();
 
 export const responses = {
   Error: z.object({
@@ -68,7 +79,44 @@ export const responses = {
         status: z.enum(['green', 'red']),
         overage: amount,
         expiring_within_90d: amount,
+        burn_rate_per_day: amount.describe('usage of the last 28 days ÷ 28, truncated to 4 decimals'),
+        runs_out_at: runsOutAt,
+        projected_unused_total: amount.describe('what the projection at the burn rate leaves to expire'),
       }),
+    ),
+  }),
+  Forecast: z.object({
+    wallet,
+    at: time.describe('the instant the projection runs from, to the second; the window ends there'),
+    window_days: days,
+    burn_rate_per_day: amount.describe('non-voided usage in [at − window_days, at) ÷ window_days, truncated to 4 decimals'),
+    runs_out_at: runsOutAt,
+    expiring_unused: z.array(z.object({ lot_id: z.string(), expires_at: time, projected_unused: amount })).describe('lots with something left now that the projection leaves something in when they expire, by expiry'),
+    projected_unused_total: amount,
+  }),
+  MoveSuggestions: z.object({
+    at: time,
+    suggestions: z.array(
+      z.object({
+        from: wallet,
+        to: wallet,
+        lot_id: z.string(),
+        amount: amount.describe('the move event\'s amount, with its lot_id'),
+        expires_at: time,
+        to_runs_out_at_before: runsOutAt,
+        to_runs_out_at_after: runsOutAt,
+      }),
+    ),
+  }),
+  BalanceHistory: z.object({
+    wallet,
+    from: time,
+    to: time,
+    tz: z.string(),
+    rows: z.array(
+      z
+        .object({ day: z.string().describe('local date, YYYY-MM-DD'), total: amount, used: amount, available: amount, expired: amount.describe('cumulative'), overage: amount.describe('cumulative') })
+        .describe('the balance at the close of the local day (its last millisecond; `to` for the last day, and never after now)'),
     ),
   }),
   Balance: z.object({
@@ -129,6 +177,15 @@ export const responses = {
           expires_at: time,
           days_left: z.number().int(),
           lots: z.array(z.object({ lot_id: z.string(), remaining: amount, expires_at: time, days_left: z.number().int() })),
+        }),
+        z.object({ type: z.literal('runs_out'), wallet, runs_out_at: time, days_left: days, burn_rate_per_day: amount, available: amount }),
+        z.object({
+          type: z.literal('expiring_unused'),
+          wallet,
+          projected_unused: amount,
+          expires_at: time,
+          days_left: days,
+          lots: z.array(z.object({ lot_id: z.string(), projected_unused: amount, expires_at: time, days_left: days })),
         }),
       ]),
     ),

@@ -141,6 +141,8 @@ const serverShape = {
   BALANCES_USAGE_INDEX_ENTRIES: z.coerce.number().int().min(0).default(2_000_000),
   ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   ALERT_EVALUATION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** A wallet that runs out within this many days at its burn rate fires a `runs_out` alert. */
+  ALERT_RUNS_OUT_DAYS: z.coerce.number().int().min(1).max(730).default(30),
 };
 
 const ingestShape = { ...commonShape, ...kafkaShape };

@@ -74,6 +74,15 @@ export interface LedgerInput {
   usageSegments: UsageSegment[];
   /** Event ids removed by a void; purchases, moves and usage events among them are ignored. */
   voided: ReadonlySet<string>;
+  /**
+   * Instants (≤ `at`) at which to report these wallets' balances too, in the same pass
+   * (`LedgerResult.checkpoints`). Each counts what happened at or before it, so no usage
+   * segment may span one: every `instant + 1` must be a segment boundary. Lots purchased later
+   * are left out of a checkpoint's balance, but one backdated to before a checkpoint it was not
+   * yet purchased at would have been drawn from already: `balancesAtInstants` runs such
+   * checkpoints apart.
+   */
+  checkpoints?: { wallets: readonly WalletKey[]; instants: readonly number[] };
 }
 
 export interface LotState {
@@ -138,6 +147,8 @@ export interface LedgerResult {
   lots: LotState[];
   wallets: Map<WalletKey, WalletBalance>;
   tokenEvents: TokenEvent[];
+  /** The balances asked for by `LedgerInput.checkpoints`, by instant ascending. */
+  checkpoints?: Array<{ at: number; wallets: Map<WalletKey, WalletBalance> }>;
 }
 
 export const DAY_MS = 86_400_000;
@@ -148,6 +159,8 @@ interface Lot extends Omit<LotState, 'originalAmount' | 'originalEffectiveAt'> {
   rootEffectiveAt: number;
   /** Creation order: the last tie-break between two parts of the same lot in one wallet. */
   seq: number;
+  /** When it came to be: its purchase's occurred_at, or its move's. */
+  createdAt: number;
 }
 
 /** Burn-down order: earliest expiry, smaller original amount, earlier effective_at, lot_id. */
@@ -163,13 +176,16 @@ const enum Step {
   Expiry = 0,
   Ordered = 1,
   Segment = 2,
+  /** After everything else at its instant: a balance at T counts what happened at T. */
+  Checkpoint = 3,
 }
 
 type Action =
   | { time: number; step: Step.Expiry; lot: Lot }
   | { time: number; step: Step.Ordered; eventId: string; move: MoveInput }
   | { time: number; step: Step.Ordered; eventId: string; usage: UsageEvent }
-  | { time: number; step: Step.Segment; segment: UsageSegment };
+  | { time: number; step: Step.Segment; segment: UsageSegment }
+  | { time: number; step: Step.Checkpoint };
 
 function compareActions(a: Action, b: Action): number {
   if (a.time !== b.time) return a.time - b.time;
@@ -223,6 +239,7 @@ export function computeLedger(input: LedgerInput): LedgerResult {
       rootAmount: purchase.amount,
       rootEffectiveAt: purchase.effectiveAt,
       seq: seq++,
+      createdAt: purchase.occurredAt,
     });
     tokenEvents.push({
       type: 'purchased',
@@ -247,6 +264,10 @@ export function computeLedger(input: LedgerInput): LedgerResult {
     if (segment.from > at || segment.amount === 0n) continue;
     wallets.add(segment.wallet);
     actions.push({ time: segment.from, step: Step.Segment, segment });
+  }
+  const checkpoints: NonNullable<LedgerResult['checkpoints']> = [];
+  for (const instant of input.checkpoints?.instants ?? []) {
+    if (instant <= at) actions.push({ time: instant, step: Step.Checkpoint });
   }
   actions.sort(compareActions);
 
@@ -300,6 +321,7 @@ export function computeLedger(input: LedgerInput): LedgerResult {
         rootAmount: lot.rootAmount,
         rootEffectiveAt: lot.rootEffectiveAt,
         seq: seq++,
+        createdAt: time,
       });
     }
     const shortfall = move.amount !== undefined ? move.amount - taken : undefined;
@@ -335,6 +357,10 @@ export function computeLedger(input: LedgerInput): LedgerResult {
       }
     } else if (action.step === Step.Segment) {
       draw(action.segment.wallet, action.time, action.segment.amount);
+    } else if (action.step === Step.Checkpoint) {
+      const balances = new Map<WalletKey, WalletBalance>();
+      for (const wallet of input.checkpoints?.wallets ?? []) balances.set(wallet, walletBalance(wallet, lotsByWallet.get(wallet) ?? [], overage.get(wallet) ?? 0n, action.time));
+      checkpoints.push({ at: action.time, wallets: balances });
     } else if ('move' in action) {
       const before = actions.length;
       applyMove(action.move);
@@ -348,40 +374,44 @@ export function computeLedger(input: LedgerInput): LedgerResult {
   }
 
   const balances = new Map<WalletKey, WalletBalance>();
-  const horizon = at + 90 * DAY_MS;
-  for (const wallet of wallets) {
-    let total = 0n;
-    let used = 0n;
-    let expired = 0n;
-    let expiring = 0n;
-    for (const lot of lotsByWallet.get(wallet) ?? []) {
-      expired += lot.expired;
-      if (!lot.hasExpired && lot.remaining > 0n && lot.expiresAt <= horizon) expiring += lot.remaining;
-      if (lot.effectiveAt <= at && at < lot.expiresAt) {
-        total += lot.amount - lot.movedOut;
-        used += lot.consumed;
-      }
-    }
-    const available = total - used;
-    balances.set(wallet, {
-      wallet,
-      total,
-      used,
-      available,
-      // green when available > 20 % of total, computed exactly: 5 × available > total.
-      status: available * 5n > total ? 'green' : 'red',
-      overage: overage.get(wallet) ?? 0n,
-      expired,
-      expiringWithin90d: expiring,
-    });
-  }
+  for (const wallet of wallets) balances.set(wallet, walletBalance(wallet, lotsByWallet.get(wallet) ?? [], overage.get(wallet) ?? 0n, at));
 
   return {
     at,
     // In creation order, so within a wallet two parts of one lot keep the order burn-down gives them.
-    lots: allLots.map(({ rootAmount, rootEffectiveAt, seq: _s, ...lot }) => ({ ...lot, originalAmount: rootAmount, originalEffectiveAt: rootEffectiveAt })),
+    lots: allLots.map(({ rootAmount, rootEffectiveAt, seq: _s, createdAt: _c, ...lot }) => ({ ...lot, originalAmount: rootAmount, originalEffectiveAt: rootEffectiveAt })),
     wallets: balances,
     tokenEvents,
+    ...(input.checkpoints ? { checkpoints } : {}),
+  };
+}
+
+/** A wallet's balance at `at` from its lots as they stand then; lots created after `at` do not count. */
+function walletBalance(wallet: WalletKey, lots: readonly Lot[], overage: bigint, at: number): WalletBalance {
+  const horizon = at + 90 * DAY_MS;
+  let total = 0n;
+  let used = 0n;
+  let expired = 0n;
+  let expiring = 0n;
+  for (const lot of lots) {
+    expired += lot.expired;
+    if (!lot.hasExpired && lot.remaining > 0n && lot.expiresAt <= horizon && lot.createdAt <= at) expiring += lot.remaining;
+    if (lot.effectiveAt <= at && at < lot.expiresAt) {
+      total += lot.amount - lot.movedOut;
+      used += lot.consumed;
+    }
+  }
+  const available = total - used;
+  return {
+    wallet,
+    total,
+    used,
+    available,
+    // green when available > 20 % of total, computed exactly: 5 × available > total.
+    status: available * 5n > total ? 'green' : 'red',
+    overage,
+    expired,
+    expiringWithin90d: expiring,
   };
 }
 

@@ -174,6 +174,14 @@ export class BalanceService {
     this.scheduled.set(accountId, later);
   }
 
+  /**
+   * The lots, moves and voids the account's snapshot was computed from, as fresh as `current`
+   * last made it; for reads that run the ledger over them at other instants (a balance history).
+   */
+  snapshotInput(accountId: string): Snapshot['input'] | undefined {
+    return this.snapshots.get(accountId)?.input;
+  }
+
   /** The last computed ledger of the account, however old, without asking storage; for existence checks. */
   latest(accountId: string): LedgerResult | undefined {
     return this.snapshots.get(accountId)?.result;
@@ -282,7 +290,7 @@ export class BalanceService {
 }
 
 /** A wallet and every wallet that these links (moves) connect to it, directly or not. */
-function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]>): WalletKey[] {
+export function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]>): WalletKey[] {
   const neighbours = new Map<WalletKey, WalletKey[]>();
   for (const [a, b] of links) {
     neighbours.set(a, [...(neighbours.get(a) ?? []), b]);

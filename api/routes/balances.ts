@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import type { BalanceService } from '../../readmodels/balances.js';
 import type { UsageIndex } from '../../readmodels/usageIndex.js';
+import type { ForecastService } from '../../readmodels/forecasts.js';
 import { alertsOf } from '../../readmodels/alerts.js';
 import { DAY_MS, walletKey, walletOf, type LedgerResult, type LotState, type TokenEvent, type WalletBalance, type WalletKey } from '../../ledger/ledger.js';
 import { formatScaled } from '../../core/decimal.js';
@@ -67,36 +68,49 @@ export function expiringLotJson(lot: LotState, at: number) {
   };
 }
 
-export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex): Router {
+/**
+ * The wallet of a `/v1/wallets/{type}/{id}/…` path; 404 for a wallet this key's account never
+ * named, exactly as for one that does not exist. A wallet in the current snapshot exists; only
+ * others cost a lookup.
+ */
+export async function existingWallet(balances: Pick<BalanceService, 'walletExists'>, req: Request, current?: LedgerResult): Promise<WalletKey> {
+  const type = parseWalletType('type', req.params.type, true) as string;
+  const id = String(req.params.id);
+  const key = walletKey(type, id);
+  if (current?.wallets.has(key)) return key;
+  if (!(await balances.walletExists(accountOf(req), type, id))) {
+    throw walletNotFound(type, id);
+  }
+  return key;
+}
+
+/** An instant answered by a forecast (whole seconds), or null. */
+export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex, forecasts: ForecastService, runsOutDays: number): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
-
-  /**
-   * 404 for a wallet this key's account never named, exactly as for one that does not exist.
-   * A wallet in the current snapshot exists; only others cost a lookup.
-   */
-  async function existingWallet(req: Request, current?: LedgerResult): Promise<WalletKey> {
-    const type = parseWalletType('type', req.params.type, true) as string;
-    const id = String(req.params.id);
-    const key = walletKey(type, id);
-    if (current?.wallets.has(key)) return key;
-    if (!(await balances.walletExists(accountOf(req), type, id))) {
-      throw walletNotFound(type, id);
-    }
-    return key;
-  }
 
   router.get('/v1/wallets', readers, validateQuery(queries.wallets), async (req, res) => {
     const type = parseWalletType('type', req.query.type, false);
     const account = accountOf(req);
-    const ledger = await balances.current(account);
+    const { ledger, forecast } = await forecasts.current(account);
     const names = balances.namesOf(account);
     const wallets = [...ledger.wallets.values()]
       .filter((w) => type === undefined || walletOf(w.wallet).type === type)
       .sort((a, b) => cmp(a.wallet, b.wallet))
       .map((w) => {
         const wallet = walletOf(w.wallet);
-        return { wallet, name: names.get(w.wallet) ?? wallet.id, ...balanceFields(w), expiring_within_90d: formatScaled(w.expiringWithin90d) };
+        const row = forecast.wallets.get(w.wallet);
+        return {
+          wallet,
+          name: names.get(w.wallet) ?? wallet.id,
+          ...balanceFields(w),
+          expiring_within_90d: formatScaled(w.expiringWithin90d),
+          burn_rate_per_day: formatScaled(row?.ratePerDay ?? 0n),
+          runs_out_at: isoOrNull(row?.forecast.runsOutAt ?? null),
+          projected_unused_total: formatScaled(row?.forecast.projectedUnusedTotal ?? 0n),
+        };
       });
     res.set('Cache-Control', 'private, max-age=5').json({ at: iso(ledger.at), wallets });
   });
@@ -106,7 +120,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
     const now = balances.now();
     const at = req.query.at === undefined ? undefined : parseInstant('at', req.query.at, now);
     const answerAt = async (current?: LedgerResult) => {
-      const wallet = await existingWallet(req, current ?? balances.latest(account));
+      const wallet = await existingWallet(balances, req, current ?? balances.latest(account));
       // A past instant is computed in memory when the account's usage is held there.
       const ledger = current ?? (await balances.at(account, wallet, at as number, await usageIndex.ready(account)));
       const balance = ledger.wallets.get(wallet);
@@ -128,7 +142,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
     const limit = parseInteger('limit', req.query.limit, 100, 1, 1000);
     const after = decodeCursor(req.query.cursor);
     const ledger = await balances.current(accountOf(req));
-    const wallet = await existingWallet(req, ledger);
+    const wallet = await existingWallet(balances, req, ledger);
     const events = ledger.tokenEvents
       .filter((e) => e.wallet === wallet && e.at >= range.from && e.at < range.to)
       .sort(newestFirst)
@@ -156,10 +170,10 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
   });
 
   router.get('/v1/alerts', readers, validateQuery(queries.none), async (req, res) => {
-    const ledger = await balances.current(accountOf(req));
+    const { ledger, forecast } = await forecasts.current(accountOf(req));
     res.set('Cache-Control', 'private, max-age=30').json({
       at: iso(ledger.at),
-      alerts: alertsOf(ledger).map((a) => ({ type: a.type, wallet: a.wallet, ...a.details })),
+      alerts: alertsOf(ledger, { forecast, runsOutDays }).map((a) => ({ type: a.type, wallet: a.wallet, ...a.details })),
     });
   });
 
