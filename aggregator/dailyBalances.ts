@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { computeLedger, DAY_MS, type LedgerInput, type WalletBalance, type WalletKey } from '../ledger/ledger.js';
+import { breakpointsByWallet, computeLedger, DAY_MS, type LedgerInput, type WalletBalance, type WalletKey } from '../ledger/ledger.js';
 
 /**
  * Each wallet's closing balance per UTC day (SPEC section 3, "Balance at time T"), for the daily
@@ -64,17 +64,33 @@ export function dailyClosingBalances(input: Omit<LedgerInput, 'at'>, days: reado
 }
 
 /**
- * What the closed days' balances depend on, as a digest to compare: the days, and every input the
- * ledger applies up to the last day's end. Equal digests, equal balances.
+ * What the closed days' balances depend on, as a digest to compare: the days, the lots, moves and
+ * voids up to the last day's end, and the usage up to it summed per wallet, day and stretch
+ * between the wallet's own breakpoints (lots starting or expiring, moves): within one, usage
+ * draws from the same lots wherever it falls, so finer splits (the burn-rate window's start,
+ * which moves with the clock) leave the digest as it is. Equal digests, equal balances.
  */
-export function historyFingerprint(input: Omit<LedgerInput, 'at'>, days: readonly number[]): string {
-  const last = days.length === 0 ? Number.NEGATIVE_INFINITY : closingInstant(days[days.length - 1] as number);
+export function historyFingerprint(input: LedgerInput, days: readonly number[]): string {
+  if (days.length === 0) return '';
+  const first = days[0] as number;
+  const last = closingInstant(days[days.length - 1] as number);
   const live = (eventId: string) => !input.voided.has(eventId);
-  const parts: string[] = [days.length === 0 ? '' : `${days[0]}-${last}`];
+  const parts: string[] = [`${first}-${last}`];
   for (const lot of input.lots) if (lot.occurredAt <= last && live(lot.eventId)) parts.push(`l${lot.eventId}|${lot.lotId}|${lot.wallet}|${lot.amount}|${lot.effectiveAt}|${lot.expiresAt}`);
   for (const move of input.moves) if (move.occurredAt <= last && live(move.eventId)) parts.push(`m${move.eventId}|${move.occurredAt}|${move.from}|${move.to}|${move.lotId ?? ''}|${move.amount ?? ''}`);
   for (const usage of input.usageEvents) if (usage.at <= last && live(usage.eventId)) parts.push(`u${usage.eventId}|${usage.wallet}|${usage.at}|${usage.amount}`);
-  for (const segment of input.usageSegments) if (segment.from <= last && segment.amount !== 0n) parts.push(`s${segment.wallet}|${segment.from}|${segment.amount}`);
+  const { points } = breakpointsByWallet(input.lots, input.moves, input.at);
+  const sums = new Map<string, bigint>();
+  for (const segment of input.usageSegments) {
+    if (segment.from > last) continue;
+    const own = points.get(segment.wallet) ?? [];
+    let stretch = 0;
+    while (stretch < own.length && (own[stretch] as number) <= segment.from) stretch++;
+    const day = segment.from < first ? 'before' : String(Math.floor(segment.from / DAY_MS));
+    const key = `s${segment.wallet}|${day}|${stretch}`;
+    sums.set(key, (sums.get(key) ?? 0n) + segment.amount);
+  }
+  for (const [key, amount] of sums) if (amount !== 0n) parts.push(`${key}|${amount}`);
   // Inputs arrive in storage's order, which may differ between two reads of the same rows.
   return createHash('sha256').update(parts.sort().join('\n')).digest('hex');
 }

@@ -62,7 +62,7 @@ async function walletForecasts() {
      FROM ${store.table('wallet_forecasts_v1')} WHERE account_id = {account:String} ORDER BY wallet`,
     { account: ACCOUNT },
   );
-  return rows.map((r) => ({ ...r, rate: amount(r.rate), unused: amount(r.unused) }));
+  return rows.map((r): Record<string, unknown> => ({ ...r, rate: amount(r.rate), unused: amount(r.unused) }));
 }
 
 async function lotForecasts() {
@@ -71,7 +71,7 @@ async function lotForecasts() {
      FROM ${store.table('lot_forecasts_v1')} WHERE account_id = {account:String} ORDER BY wallet, expires_at`,
     { account: ACCOUNT },
   );
-  return rows.map((r) => ({ ...r, unused: amount(r.unused) }));
+  return rows.map((r): Record<string, unknown> => ({ ...r, unused: amount(r.unused) }));
 }
 
 async function dailyBalances() {
@@ -81,7 +81,7 @@ async function dailyBalances() {
      FROM ${store.table('daily_balances_v1')} WHERE account_id = {account:String} ORDER BY wallet, day`,
     { account: ACCOUNT },
   );
-  return rows.map((r) => ({ ...r, total: amount(r.total), used: amount(r.used), available: amount(r.available), expired: amount(r.expired), overage: amount(r.overage) }));
+  return rows.map((r): Record<string, unknown> => ({ ...r, total: amount(r.total), used: amount(r.used), available: amount(r.available), expired: amount(r.expired), overage: amount(r.overage) }));
 }
 
 /** The ledger's own balance at the end of each of the 90 closed days, computed from the events without ClickHouse. */
@@ -148,11 +148,14 @@ describe('the forecast and daily balance tables, written by the aggregator', () 
   });
 
   it('keep the closed days when only today changed, and write them again when an event dated among them arrives or is voided', async () => {
-    const writer = aggregator();
+    let clock = AT - 2 * HOUR;
+    const writer = new BalanceAggregator({ store, log: silentLog, clock: () => clock });
     const first = await writer.recompute(ACCOUNT);
     expect(first.dailyBalances).toBe(4 * 40);
-    // Usage today: the forecast moves (70 more over 28 days), the closed days do not.
+    // Usage today, and the clock later the same day (the burn-rate window moves with it): the
+    // forecast moves (70 more over 28 days), the closed days do not.
     await deliver([usage('u-fast-today', wallet('fast'), '70', AT - HOUR)]);
+    clock = AT;
     expect((await writer.recompute(ACCOUNT)).dailyBalances).toBe(0);
     expect((await walletForecasts()).find((r) => r.wallet === 'team/fast')).toMatchObject({ rate: '12.5', runs_out_at: time(AT + 52 * DAY) });
     expect(await dailyBalances()).toEqual(ledgerDays(delivered, AT));
