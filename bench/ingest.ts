@@ -16,6 +16,7 @@ import { createApp } from '../api/app.js';
 import { BalanceService } from '../readmodels/balances.js';
 import { decodeEvent } from '../ingest/contract.js';
 import { createKafkaWorker } from '../ingest/kafkaWorker.js';
+import { storedBlockLog } from '../ingest/kafkaBlocks.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
 import { createKafkaSource } from '../ingest/sources/kafka.js';
 import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js';
@@ -196,6 +197,8 @@ async function ourWorker(topic: string): Promise<Drain> {
     batchSize: 20_000,
     flushMs: 200,
     maxInFlight: 100_000,
+    // As deployed: each block's range is recorded in storage before its insert.
+    blocks: storedBlockLog(store),
   });
   const watching = drained(store, topic);
   await worker.start();

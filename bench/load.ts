@@ -385,7 +385,8 @@ async function server(): Promise<void> {
   const http = outer.listen(0, '127.0.0.1');
   await new Promise((r) => http.once('listening', r));
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log);
+  // Wired as api/main.ts wires it: refusals and block ranges go to storage through ingest's lane.
+  const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, ingestStore);
   if (!worker) throw new Error('no Kafka worker configured');
   await worker.start();
   let workerFailure: unknown;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
 import { jsonQuery, read } from '../core/query.js';
@@ -38,6 +39,12 @@ export interface BlockRange {
   /** Offsets of the block's first and last record, as Kafka gives them. */
   first: string;
   last: string;
+  /**
+   * A digest of the last record (`recordDigest`). Offsets start again at 0 when a topic is
+   * deleted and created again under its name: without it, new records at offsets an earlier
+   * incarnation wrote would get that block's token and be dropped as its copy.
+   */
+  lastRecord: string;
 }
 
 /** A range as it was recorded, with the consumer group generation it was cut in. */
@@ -54,21 +61,29 @@ export interface KafkaBlockLog {
 
 /**
  * The block's `insert_deduplication_token`: topic (hex, since a token keeps only
- * `[A-Za-z0-9_-]` and topics may hold dots), partition, first and last offset.
+ * `[A-Za-z0-9_-]` and topics may hold dots), partition, first and last offset, and the digest
+ * of the last record.
  */
 export function blockToken(range: BlockRange): string {
-  return `kafka-${Buffer.from(range.topic, 'utf8').toString('hex')}-${range.partition}-${range.first}-${range.last}`;
+  return `kafka-${Buffer.from(range.topic, 'utf8').toString('hex')}-${range.partition}-${range.first}-${range.last}-${range.lastRecord}`;
+}
+
+/** What a record holds (key and value), in 16 hex digits: the same record read again gives the same. */
+export function recordDigest(record: KafkaRecord): string {
+  const hash = createHash('sha256');
+  hash.update(record.key ?? Buffer.alloc(0)).update('\u0000').update(record.value ?? Buffer.alloc(0));
+  return hash.digest('hex').slice(0, 16);
 }
 
 const rangesQuery = jsonQuery({
   name: 'ingest.kafka_blocks_from',
   params: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string().regex(/^\d+$/) }),
   sql: (t) =>
-    `SELECT DISTINCT topic, partition, toString(first_offset) AS first, toString(last_offset) AS last, generation
+    `SELECT DISTINCT topic, partition, toString(first_offset) AS first, toString(last_offset) AS last, last_record AS lastRecord, generation
      FROM ${t.table('kafka_blocks_v1')}
      WHERE account_id = '' AND topic = {topic:String} AND partition = {partition:Int32} AND last_offset >= {offset:Int64}
      ORDER BY first, last, generation`,
-  rows: z.object({ topic: z.string(), partition: z.number(), first: z.string(), last: z.string(), generation: z.number() }),
+  rows: z.object({ topic: z.string(), partition: z.number(), first: z.string(), last: z.string(), lastRecord: z.string(), generation: z.number() }),
 });
 
 export function storedBlockLog(store: Store): KafkaBlockLog {
@@ -76,7 +91,7 @@ export function storedBlockLog(store: Store): KafkaBlockLog {
     recordedFrom: (topic, partition, offset) => read(store, rangesQuery, { topic, partition, offset }),
     async record(ranges) {
       if (ranges.length === 0) return;
-      const rows = ranges.map((r) => JSON.stringify({ topic: r.topic, partition: r.partition, first_offset: r.first, last_offset: r.last, generation: r.generation }));
+      const rows = ranges.map((r) => JSON.stringify({ topic: r.topic, partition: r.partition, first_offset: r.first, last_offset: r.last, last_record: r.lastRecord, generation: r.generation }));
       await store.insertJsonEachRow('kafka_blocks_v1', rows.join('\n') + '\n');
     },
   };
@@ -156,7 +171,8 @@ export function partitionBlocks(topic: string, partition: number, recorded: Reco
   let caughtUp = false;
 
   const block = (records: KafkaRecord[], recordedRange: boolean): Block => {
-    const range = { topic, partition, first: (records[0] as KafkaRecord).offset, last: (records[records.length - 1] as KafkaRecord).offset };
+    const last = records[records.length - 1] as KafkaRecord;
+    const range = { topic, partition, first: (records[0] as KafkaRecord).offset, last: last.offset, lastRecord: recordDigest(last) };
     return { range, token: blockToken(range), records, recorded: recordedRange };
   };
 
@@ -198,11 +214,19 @@ export function partitionBlocks(topic: string, partition: number, recorded: Reco
         const end = waiting.findIndex((r) => compareOffsets(r.offset, next.last) > 0);
         const upTo = end === -1 ? waiting.length : end;
         const records = waiting.slice(0, upTo);
+        const lastOfRange = records[records.length - 1] as KafkaRecord;
+        if (lastOfRange.offset !== next.last || recordDigest(lastOfRange) !== next.lastRecord) {
+          // The partition does not hold the record that closed the recorded range: the ranges
+          // were written for an earlier incarnation of the topic, whose offsets these reuse.
+          // None of them is this log's: cut freely.
+          boundaries.length = 0;
+          continue;
+        }
         waiting = waiting.slice(upTo);
         boundaries.shift();
         // The recorded range's own token, also when its first records are gone (committed
         // before, or deleted by retention): an earlier copy of the range holds these records too.
-        const range = { topic, partition, first: next.first, last: next.last };
+        const range = { topic, partition, first: next.first, last: next.last, lastRecord: next.lastRecord };
         blocks.push({ range, token: blockToken(range), records, recorded: true });
       }
       // What is held back counts as waiting from now: it is due again after another interval.

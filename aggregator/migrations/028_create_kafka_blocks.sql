@@ -11,6 +11,9 @@ CREATE TABLE IF NOT EXISTS ${db}.kafka_blocks_v1
     partition      Int32,
     first_offset   Int64,
     last_offset    Int64,
+    -- a digest of the block's last record: a topic created again under its name reuses offsets,
+    -- and a range whose last record differs belongs to the earlier topic
+    last_record    String,
     -- the consumer group generation the block was cut in: where two recorded ranges overlap,
     -- the later generation's stands
     generation     Int32,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { IngestError } from '../../ingest/errors.js';
-import { boundariesOf, memoryBlockLog, type KafkaBlockLog, type RecordedRange } from '../../ingest/kafkaBlocks.js';
+import { boundariesOf, memoryBlockLog, recordDigest, type KafkaBlockLog, type RecordedRange } from '../../ingest/kafkaBlocks.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import type { BatchResult, IngestPipeline } from '../../ingest/pipeline.js';
 import { isOwnershipLost, whileKeepingMembership, type CommitOffset, type DeadLetter, type KafkaSource, type PartitionBatch, type SourceCallbacks } from '../../ingest/sources/kafka.js';
@@ -285,8 +285,12 @@ describe('the Kafka worker', () => {
 });
 
 describe('Kafka blocks', () => {
-  /** The token of topic `t` (hex 74), a partition and an offset range. */
-  const token = (partition: number, first: number, last: number) => `kafka-74-${partition}-${first}-${last}`;
+  /** The digest of the record the test source sends at an offset. */
+  const digestAt = (partition: number, offset: number) => recordDigest({ topic: 't', partition, offset: String(offset), key: null, value: Buffer.from(`{"n":${offset}}`) });
+  /** The token of topic `t` (hex 74), a partition, an offset range and the digest of its last record. */
+  const token = (partition: number, first: number, last: number) => `kafka-74-${partition}-${first}-${last}-${digestAt(partition, last)}`;
+  /** A range as a member records it. */
+  const rangeOf = (partition: number, first: number, last: number, generation: number): RecordedRange => ({ topic: 't', partition, first: String(first), last: String(last), lastRecord: digestAt(partition, last), generation });
 
   it('a flush writes one block per partition, under a token of its topic, partition and first and last offset, recorded before its insert', async () => {
     const { source, state, deliver, batch } = memorySource();
@@ -300,8 +304,8 @@ describe('Kafka blocks', () => {
     expect(pipeline.sizes).toEqual([3, 2]);
     expect(pipeline.tokens).toEqual([token(0, 0, 2), token(1, 100, 101)]);
     expect(blocks.ranges).toEqual([
-      { topic: 't', partition: 0, first: '0', last: '2', generation: 1 },
-      { topic: 't', partition: 1, first: '100', last: '101', generation: 1 },
+      rangeOf(0, 0, 2, 1),
+      rangeOf(1, 100, 101, 1),
     ]);
     expect(state.commits.flat()).toEqual([{ topic: 't', partition: 0, offset: '3' }, { topic: 't', partition: 1, offset: '102' }]);
   });
@@ -312,8 +316,8 @@ describe('Kafka blocks', () => {
     const blocks = memoryBlockLog();
     // An earlier owner recorded 0–4 and 5–6, and may have written them.
     await blocks.record([
-      { topic: 't', partition: 0, first: '0', last: '4', generation: 1 },
-      { topic: 't', partition: 0, first: '5', last: '6', generation: 1 },
+      rangeOf(0, 0, 4, 1),
+      rangeOf(0, 5, 6, 1),
     ]);
     state.generation = 2;
     const worker = createKafkaWorker({ ...options, source, pipeline, blocks, batchSize: 3, maxInFlight: 1000 });
@@ -327,8 +331,25 @@ describe('Kafka blocks', () => {
     expect(pipeline.tokens).toEqual([token(0, 0, 4), token(0, 5, 6), token(0, 7, 8)]);
     expect(pipeline.sizes).toEqual([5, 2, 2]);
     // Only the new block is recorded, in this member's generation.
-    expect(blocks.ranges.slice(2)).toEqual([{ topic: 't', partition: 0, first: '7', last: '8', generation: 2 }]);
+    expect(blocks.ranges.slice(2)).toEqual([rangeOf(0, 7, 8, 2)]);
     expect(state.commits.flat().at(-1)).toEqual({ topic: 't', partition: 0, offset: '9' });
+  });
+
+  it('a topic created again under its name reuses offsets, but not the ranges of the earlier topic: its records get tokens of their own', async () => {
+    const { source, state, deliver, batch } = memorySource();
+    const pipeline = acceptingPipeline();
+    const blocks = memoryBlockLog();
+    // The earlier topic's blocks at offsets 0–4 and 5–6 may still be in the deduplication window.
+    await blocks.record([rangeOf(0, 0, 4, 1), rangeOf(0, 5, 6, 1)]);
+    state.generation = 2;
+    const worker = createKafkaWorker({ ...options, source, pipeline, blocks, batchSize: 7, maxInFlight: 1000 });
+    await worker.start();
+    await deliver(batch(0, 0, 7, (o) => `{"new":${o}}`));
+    await worker.stop();
+    const newDigest = recordDigest({ topic: 't', partition: 0, offset: '6', key: null, value: Buffer.from('{"new":6}') });
+    expect(pipeline.sizes).toEqual([7]);
+    expect(pipeline.tokens).toEqual([`kafka-74-0-0-6-${newDigest}`]);
+    expect(pipeline.tokens).not.toContain(token(0, 0, 4));
   });
 
   it('a flush whose partitions are revoked while its ranges are being recorded inserts and commits nothing, and the revocation waits for it', async () => {
@@ -345,11 +366,11 @@ describe('Kafka blocks', () => {
     expect(pipeline.sizes).toEqual([]);
     expect(state.commits).toEqual([]);
     // The range stays recorded: the next owner cuts these records the same way.
-    expect(log.ranges).toEqual([{ topic: 't', partition: 0, first: '0', last: '3', generation: 1 }]);
+    expect(log.ranges).toEqual([rangeOf(0, 0, 3, 1)]);
   });
 
   it('where two recorded ranges overlap, the later generation\'s stands', () => {
-    const range = (first: number, last: number, generation: number): RecordedRange => ({ topic: 't', partition: 0, first: String(first), last: String(last), generation });
+    const range = (first: number, last: number, generation: number): RecordedRange => rangeOf(0, first, last, generation);
     expect(boundariesOf([range(10, 19, 3), range(0, 9, 2), range(10, 14, 2), range(15, 30, 2)])).toEqual([range(0, 9, 2), range(10, 19, 3)]);
   });
 });
