@@ -248,7 +248,7 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     let reached = false;
     for (let i = 0; i < 40 && !reached; i++) {
       await page.keyboard.press('Tab');
-      reached = await page.evaluate(() => document.activeElement?.textContent === 'Token events');
+      reached = await page.evaluate(() => document.activeElement?.textContent === 'Details');
     }
     expect(reached).toBe(true);
     await page.keyboard.press('Enter');

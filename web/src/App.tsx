@@ -3,12 +3,14 @@ import { type Api, createApi, parseWalletKey, type WalletRow, walletKey } from '
 import { forgetKey, readKey, storeKey } from './session';
 import { useLiveBalances } from './live';
 import { useViewState } from './urlState';
+import { useMoveSuggestions } from './suggestions';
 import { selectWallets } from './walletList';
 import { agoText } from './format';
 import { useColorScheme } from './charts';
 import { SignIn } from './components/SignIn';
 import { Toolbar } from './components/Toolbar';
 import { ExpiringBanner } from './components/ExpiringBanner';
+import { SuggestedMovesPanel } from './components/SuggestedMoves';
 import { VirtualGrid } from './components/VirtualGrid';
 import { WalletCard } from './components/WalletCard';
 import { WalletDetails } from './components/WalletDetails';
@@ -49,12 +51,13 @@ function useNow(intervalMs: number): number {
 
 const CARD_MIN_WIDTH = 330;
 /** Narrow screens wrap a card's lines, so its cell is taller. */
-const cardHeight = () => (matchMedia('(max-width: 600px)').matches ? 336 : 300);
+const cardHeight = () => (matchMedia('(max-width: 600px)').matches ? 384 : 344);
 const CARD_GAP = 16;
 
 function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string) => void }) {
   const expired = useCallback(() => onSignOut('Your API key is no longer accepted. Sign in again.'), [onSignOut]);
   const live = useLiveBalances(api, expired);
+  const suggestions = useMoveSuggestions(api, live.wallets)?.suggestions ?? [];
   const [view, update] = useViewState();
   const [scheme, setScheme] = useState(0);
   useColorScheme(useCallback(() => setScheme((n) => n + 1), []));
@@ -122,6 +125,7 @@ function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string)
         ) : (
           <>
             <ExpiringBanner lots={live.expiring90} rows={byKey} onOpen={open} />
+            <SuggestedMovesPanel suggestions={suggestions} rows={byKey} />
             <Toolbar view={view} update={update} shown={selected.length} total={rows.length} />
             {section('flex-title', 'Flex tokens', 'A card per team', teams, allTeams)}
             {section('credits-title', 'Shared cloud credits', 'A card per contract', contracts, rows.length - allTeams)}
@@ -137,7 +141,12 @@ function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string)
           row={byKey.get(walletKey(openWallet))}
           rows={byKey}
           expiring={live.expiring90}
+          nextExpiry={live.nextExpiry.get(walletKey(openWallet))}
+          suggestions={suggestions}
+          historyDays={view.history}
+          onHistoryDays={(history) => update({ history })}
           version={live.version}
+          scheme={scheme}
           onClose={() => update({ wallet: undefined })}
           onShowUsage={(wallet) => {
             update({ wallet: undefined, scope: wallet });

@@ -19,6 +19,15 @@ export type UsageRow = UsageAnswer['rows'][number];
 export type GroupBy = UsageAnswer['group_by'];
 export type UsageQuery = NonNullable<paths['/v1/usage']['get']['parameters']['query']>;
 
+/** A route's 200 answer, as the OpenAPI document types it. */
+type Answer<P extends keyof paths> = paths[P] extends { get: { responses: { 200: { content: { 'application/json': infer T } } } } } ? T : never;
+export type Forecast = Answer<'/v1/wallets/{type}/{id}/forecast'>;
+export type ExpiringUnused = Forecast['expiring_unused'][number];
+export type BalanceHistory = Answer<'/v1/wallets/{type}/{id}/history'>;
+export type HistoryRow = BalanceHistory['rows'][number];
+export type MoveSuggestions = Answer<'/v1/suggestions/moves'>;
+export type MoveSuggestion = MoveSuggestions['suggestions'][number];
+
 export const walletKey = (w: WalletRef) => `${w.type}/${w.id}`;
 export const walletLabel = (row: { wallet: WalletRef; name?: string | null }) => row.name || row.wallet.id;
 

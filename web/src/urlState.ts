@@ -2,10 +2,13 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 
 /**
  * What an admin would share lives in the query string: search, filters, sort, the open wallet,
- * and the usage scope, range and top N. Reloading or sending the link shows the same view.
+ * the usage scope, range and top N, and the span of the open wallet's balance history. Reloading or sending the link shows the same view.
  */
-export type Filter = 'red' | 'expiring' | 'overage';
-export type Sort = 'name' | 'available' | 'expiry' | 'overage' | 'total';
+export type Filter = 'red' | 'expiring' | 'overage' | 'runs-out';
+export type Sort = 'name' | 'available' | 'expiry' | 'runs-out' | 'overage' | 'total';
+/** The balance history's span in the wallet's details, in days back from today. */
+export type HistoryDays = 30 | 90 | 365;
+export const HISTORY_DAYS: HistoryDays[] = [30, 90, 365];
 
 export interface ViewState {
   q: string;
@@ -19,10 +22,11 @@ export interface ViewState {
   from?: string;
   to?: string;
   top: number;
+  history: HistoryDays;
 }
 
-const FILTERS: Filter[] = ['red', 'expiring', 'overage'];
-const SORTS: Sort[] = ['name', 'available', 'expiry', 'overage', 'total'];
+const FILTERS: Filter[] = ['red', 'expiring', 'overage', 'runs-out'];
+const SORTS: Sort[] = ['name', 'available', 'expiry', 'runs-out', 'overage', 'total'];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export function readViewState(search = location.search): ViewState {
@@ -32,6 +36,7 @@ export function readViewState(search = location.search): ViewState {
   const from = params.get('from') ?? '';
   const to = params.get('to') ?? '';
   const top = Number(params.get('top'));
+  const historyDays = Number(params.get('history'));
   return {
     q: params.get('q') ?? '',
     filters,
@@ -40,6 +45,7 @@ export function readViewState(search = location.search): ViewState {
     scope: params.get('scope') || undefined,
     ...(DATE.test(from) && DATE.test(to) && from <= to ? { from, to } : {}),
     top: [5, 10, 20].includes(top) ? top : 10,
+    history: HISTORY_DAYS.includes(historyDays as HistoryDays) ? (historyDays as HistoryDays) : 90,
   };
 }
 
@@ -55,6 +61,7 @@ export function viewStateSearch(state: ViewState): string {
     params.set('to', state.to);
   }
   if (state.top !== 10) params.set('top', String(state.top));
+  if (state.history !== 90) params.set('history', String(state.history));
   const text = params.toString();
   return text ? `?${text}` : '';
 }

@@ -1,15 +1,16 @@
 import type { Filter, Sort, ViewState } from '../urlState';
 
-const FILTER_LABELS: Record<Filter, string> = { red: 'Low balance', expiring: 'Expiring ≤ 90 days', overage: 'In overage' };
+const FILTER_LABELS: Record<Filter, string> = { red: 'Low balance', expiring: 'Expiring ≤ 90 days', overage: 'In overage', 'runs-out': 'Runs out ≤ 30 days' };
 const SORT_LABELS: Record<Sort, string> = {
   name: 'Name',
   available: 'Lowest available %',
   expiry: 'Soonest expiry',
+  'runs-out': 'Soonest run-out',
   overage: 'Largest overage',
   total: 'Largest total',
 };
 
-/** Search by name or id, the three filters and the sort; every change is reflected in the URL. */
+/** Search by name or id, the filters and the sort; every change is reflected in the URL. */
 export function Toolbar({ view, update, shown, total }: { view: ViewState; update: (change: Partial<ViewState>) => void; shown: number; total: number }) {
   const toggle = (filter: Filter) => update({ filters: view.filters.includes(filter) ? view.filters.filter((f) => f !== filter) : [...view.filters, filter] });
   return (

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type Api, type ExpiringLot, type UsageSummary, type WalletRow, walletKey, walletLabel } from '../api';
 import { formatAmount, toScaled } from '../amount';
-import { daysLeftText, formatCount, formatDate } from '../format';
+import { daysLeftText, formatCount, formatDate, runsOutText } from '../format';
+import { runsOutSoon } from '../walletList';
 import { Donut } from './Donut';
 import { Icon } from './Icon';
 import { scheduleSummary } from '../summaryQueue';
@@ -40,7 +41,10 @@ function useSummary(api: Api, key: string, row: WalletRow, version: number): Usa
   return summary;
 }
 
-/** One wallet: the donut, the past 90 days beside it, the next expiry and the way to its events. */
+/**
+ * One wallet: the donut, the past 90 days beside it, when it runs out at the current pace, the next
+ * expiry, what is forecast to expire unused, and the way to its details.
+ */
 export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Props) {
   const key = walletKey(row.wallet);
   const summary = useSummary(api, key, row, version);
@@ -48,8 +52,18 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
   const headingId = `card-${key.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
   const overage = toScaled(row.overage) > 0n;
   const expiringSoon = toScaled(row.expiring_within_90d) > 0n;
+  const unused = toScaled(row.projected_unused_total) > 0n;
+  const soon = runsOutSoon(row);
   return (
-    <article class="card" data-wallet={key} data-status={row.status} aria-labelledby={headingId}>
+    <article
+      class="card"
+      data-wallet={key}
+      data-status={row.status}
+      data-runs-out-at={row.runs_out_at ?? ''}
+      data-projected-unused={row.projected_unused_total}
+      data-burn-rate={row.burn_rate_per_day}
+      aria-labelledby={headingId}
+    >
       <header class="card-head">
         <div class="card-title">
           <h3 id={headingId}>{name}</h3>
@@ -90,6 +104,9 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
         </div>
       </dl>
       <div class="card-foot">
+        <p class={`runs-out ${soon ? 'runs-out-soon' : ''}`} data-field="runs-out" title={`At the past 28 days' pace: ${formatAmount(row.burn_rate_per_day)} a day`}>
+          <Icon name="trend" /> {soon ? <strong>{runsOutText(row.runs_out_at)}</strong> : runsOutText(row.runs_out_at)}
+        </p>
         <p class={`expiry ${expiringSoon ? 'expiry-soon' : ''}`}>
           {nextExpiry ? (
             <>
@@ -99,13 +116,18 @@ export function WalletCard({ api, row, nextExpiry, version, scheme, onOpen }: Pr
             'Nothing left to expire'
           )}
         </p>
+        {unused && (
+          <p class="unused" data-field="projected-unused">
+            <Icon name="warning" /> {formatAmount(row.projected_unused_total)} forecast to expire unused
+          </p>
+        )}
         {overage && (
           <p class="overage">
             <Icon name="warning" /> Overage {formatAmount(row.overage)}
           </p>
         )}
-        <button type="button" class="link-button" onClick={() => onOpen(key)} aria-label={`Token events of ${name}`}>
-          Token events
+        <button type="button" class="link-button" onClick={() => onOpen(key)} aria-label={`Details and token events of ${name}`}>
+          Details
         </button>
       </div>
     </article>

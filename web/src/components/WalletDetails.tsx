@@ -1,7 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type Api, type ExpiringLot, type TokenEvent, type WalletRef, type WalletRow, walletKey, walletLabel } from '../api';
+import { type Api, type ExpiringLot, type MoveSuggestion, type TokenEvent, type WalletRef, type WalletRow, walletKey, walletLabel } from '../api';
 import { formatAmount, toScaled } from '../amount';
 import { daysLeftText, formatDate, formatDateTime } from '../format';
+import type { HistoryDays } from '../urlState';
+import { WalletForecast } from './WalletForecast';
 
 interface Props {
   api: Api;
@@ -9,7 +11,12 @@ interface Props {
   row?: WalletRow;
   rows: Map<string, WalletRow>;
   expiring: ExpiringLot[];
+  nextExpiry?: ExpiringLot;
+  suggestions: MoveSuggestion[];
+  historyDays: HistoryDays;
+  onHistoryDays: (days: HistoryDays) => void;
   version: number;
+  scheme: number;
   onClose: () => void;
   onShowUsage: (wallet: string) => void;
 }
@@ -24,10 +31,10 @@ const EVENT_TYPE: Record<TokenEvent['type'], string> = {
 };
 
 /**
- * One wallet in a modal dialog: its balance, its expiring lots and its token events, newest
- * first, a page at a time. The dialog is the browser's own, so focus stays in it and Escape closes it.
+ * One wallet in a modal dialog: its balance, its forecast with the balance history and suggested
+ * moves, its expiring lots and its token events, newest first, a page at a time. The dialog is the browser's own, so focus stays in it and Escape closes it.
  */
-export function WalletDetails({ api, wallet, row, rows, expiring, version, onClose, onShowUsage }: Props) {
+export function WalletDetails({ api, wallet, row, rows, expiring, nextExpiry, suggestions, historyDays, onHistoryDays, version, scheme, onClose, onShowUsage }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const key = walletKey(wallet);
   const name = row ? walletLabel(row) : wallet.id;
@@ -121,6 +128,19 @@ export function WalletDetails({ api, wallet, row, rows, expiring, version, onClo
           View usage details of {name}
         </button>
       </p>
+
+      <WalletForecast
+        api={api}
+        wallet={wallet}
+        name={name}
+        row={row}
+        rows={rows}
+        nextExpiry={nextExpiry}
+        suggestions={suggestions}
+        historyDays={historyDays}
+        onHistoryDays={onHistoryDays}
+        scheme={scheme}
+      />
 
       <h3>Expiring within 90 days</h3>
       {lots.length === 0 ? (
