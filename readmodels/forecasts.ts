@@ -125,8 +125,8 @@ const usageByWalletQuery = jsonQuery({
   name: 'forecasts.usage_by_wallet',
   params: z.object({ account: param.account, from: param.millis, to: param.millis, firstDay: param.millis, endDay: param.millis }),
   sql: (t) =>
-    `SELECT wt, wi, toString(sum(amount)) AS amount FROM (
-       SELECT toString(wallet_type) AS wt, wallet_id AS wi, toDecimal128(amount, 4) AS amount FROM ${t.table('usage_wallet_daily_v1')}
+    `SELECT wt, wi, toString(sum(a)) AS amount FROM (
+       SELECT toString(wallet_type) AS wt, wallet_id AS wi, toDecimal128(amount, 4) AS a FROM ${t.table('usage_wallet_daily_v1')}
        WHERE account_id = {account:String}
          AND day >= toDate(${instant('firstDay')}) AND day < toDate(${instant('endDay')})
        UNION ALL
@@ -138,7 +138,7 @@ const usageByWalletQuery = jsonQuery({
        SELECT toString(wallet_type), wallet_id, -toDecimal128(amount, 4)
        FROM ${voidedUsageRows(t, `account_id = {account:String} AND occurred_at >= ${instant('from')} AND occurred_at < ${instant('to')}`)})
      GROUP BY wt, wi
-     HAVING sum(amount) != 0
+     HAVING sum(a) != 0
      SETTINGS compile_expressions = 0, compile_aggregate_expressions = 0`,
   rows: z.object({ wt: field.text, wi: field.text, amount: field.decimal }),
 });

@@ -70,6 +70,15 @@ describe('alerts', () => {
         days_left: 30,
         lots: [{ lot_id: 'al-p2', remaining: '50', expires_at: '2026-07-01T00:00:00.000Z', days_left: 30 }],
       },
+      // Nothing used in the last 28 days: the projection lets the whole lot expire.
+      {
+        type: 'expiring_unused',
+        wallet: { type: 'team', id: 'soon' },
+        projected_unused: '50',
+        expires_at: '2026-07-01T00:00:00.000Z',
+        days_left: 30,
+        lots: [{ lot_id: 'al-p2', projected_unused: '50', expires_at: '2026-07-01T00:00:00.000Z', days_left: 30 }],
+      },
     ]);
   });
 
@@ -78,13 +87,13 @@ describe('alerts', () => {
     const evaluator = () =>
       new AlertEvaluator({ store, balances: new BalanceService(store, () => clock), log: silentLog, webhookUrl: hook.url, intervalMs: 60_000, retryBaseMs: 10 });
     const first = await evaluator().evaluateOnce();
-    expect(first.map((n) => `${n.status} ${n.alert_key}`).sort()).toEqual(['firing expiring/team/soon', 'firing low_balance/team/low']);
-    expect(hook.requests()).toBe(4);
-    expect(hook.received.map((n) => n.alert_key).sort()).toEqual(['expiring/team/soon', 'low_balance/team/low']);
+    expect(first.map((n) => `${n.status} ${n.alert_key}`).sort()).toEqual(['firing expiring/team/soon', 'firing expiring_unused/team/soon', 'firing low_balance/team/low']);
+    expect(hook.requests()).toBe(5);
+    expect(hook.received.map((n) => n.alert_key).sort()).toEqual(['expiring/team/soon', 'expiring_unused/team/soon', 'low_balance/team/low']);
     expect(hook.received[0]).toMatchObject({ status: 'firing', account_id: 'acme' });
 
     expect(await evaluator().evaluateOnce()).toEqual([]);
-    expect(hook.received).toHaveLength(2);
+    expect(hook.received).toHaveLength(3);
 
     // More tokens bring the low wallet back to green: one "resolved", once.
     await post([purchase('al-p4', { wallet: { type: 'team', id: 'low' }, amount: '100', expires_at: '2027-06-01T00:00:00Z', occurred_at: '2026-05-20T00:00:00Z' })]);
@@ -96,6 +105,7 @@ describe('alerts', () => {
     clock = Date.UTC(2026, 6, 2);
     const later = await evaluator().evaluateOnce();
     expect(later.map((n) => `${n.status} ${n.alert_key}`)).toContain('resolved expiring/team/soon');
+    expect(later.map((n) => `${n.status} ${n.alert_key}`)).toContain('resolved expiring_unused/team/soon');
     expect(later.map((n) => `${n.status} ${n.alert_key}`)).toContain('firing low_balance/team/soon');
     await hook.close();
   });
@@ -109,7 +119,8 @@ describe('alerts', () => {
     await hook.close();
     const ok = await receiver(0);
     const working = new AlertEvaluator({ store, balances, log: silentLog, webhookUrl: ok.url, intervalMs: 60_000, retryBaseMs: 5 });
-    expect((await working.evaluateOnce()).map((n) => `${n.status} ${n.alert_key}`)).toEqual(['firing low_balance/team/fine']);
+    // 49 used in the last 28 days leaves 1: it also runs out within the day.
+    expect((await working.evaluateOnce()).map((n) => `${n.status} ${n.alert_key}`)).toEqual(['firing low_balance/team/fine', 'firing runs_out/team/fine']);
     await ok.close();
   });
 

@@ -51,13 +51,15 @@ afterAll(async () => {
 });
 
 /** Every read route, with the paths an attacker would try: its own, the other account's, and none. */
-const WALLET_ROUTES = ['balance', 'events', 'usage-summary'] as const;
+const WALLET_ROUTES = ['balance', 'events', 'usage-summary', 'forecast', 'history'] as const;
 const LIST_READS = [
   '/v1/wallets',
   '/v1/wallets?type=team',
   '/v1/wallets?type=contract',
   '/v1/expiring?within_days=3650',
   '/v1/alerts',
+  '/v1/suggestions/moves',
+  '/v1/suggestions/moves?wallet_type=team',
   ...['service', 'user', 'product', 'day'].flatMap((g) => [
     `/v1/usage?group_by=${g}&from=2025-01-01T00:00:00Z`,
     `/v1/usage?group_by=${g}&wallet_type=team&from=2025-01-01T00:00:00Z`,
@@ -77,6 +79,9 @@ const COVERED = new Set([
   'get /v1/expiring',
   'get /v1/usage',
   'get /v1/alerts',
+  'get /v1/wallets/{type}/{id}/forecast',
+  'get /v1/wallets/{type}/{id}/history',
+  'get /v1/suggestions/moves',
 ]);
 
 async function text(path: string, key: string, accept = 'application/json'): Promise<{ status: number; body: string }> {

@@ -453,8 +453,9 @@ describe('ledger rules over HTTP', () => {
     expect(await amounts('r13-a', '2026-02-15T00:00:00Z')).toEqual({ total: '0', used: '0', available: '0', status: 'red', overage: '25', expired: '0' });
     const listed = await getJson<WalletsList>('/v1/wallets?type=team');
     expect(listed.wallets.filter((w) => w.wallet.id.startsWith('r13-'))).toEqual([
-      { wallet: team('r13-a'), name: 'r13-a', total: '100', used: '0', available: '100', status: 'green', overage: '25', expiring_within_90d: '0' },
-      { wallet: team('r13-b'), name: 'r13-b', total: '100', used: '0', available: '100', status: 'green', overage: '0', expiring_within_90d: '0' },
+      // No usage in the last 28 days: nothing burns, so every lot is forecast to expire whole.
+      { wallet: team('r13-a'), name: 'r13-a', total: '100', used: '0', available: '100', status: 'green', overage: '25', expiring_within_90d: '0', burn_rate_per_day: '0', runs_out_at: null, projected_unused_total: '100' },
+      { wallet: team('r13-b'), name: 'r13-b', total: '100', used: '0', available: '100', status: 'green', overage: '0', expiring_within_90d: '0', burn_rate_per_day: '0', runs_out_at: null, projected_unused_total: '100' },
     ]);
   });
 

@@ -95,7 +95,7 @@ describe('the OpenAPI document', () => {
     await conforms('get', '/v1/wallets', {}, 401);
     await conforms('get', '/v1/wallets', { key: 'acme-ingest' }, 403);
 
-    for (const route of ['balance', 'events', 'usage-summary']) {
+    for (const route of ['balance', 'events', 'usage-summary', 'forecast', 'history']) {
       await conforms('get', `/v1/wallets/team/platform/${route}`, admin, 200);
       await conforms('get', `/v1/wallets/team/nobody/${route}`, admin, 404);
       await conforms('get', `/v1/wallets/team/platform/${route}`, { key: 'globex-admin' }, 404);
@@ -106,6 +106,17 @@ describe('the OpenAPI document', () => {
     await conforms('get', '/v1/wallets/team/platform/balance?at=2026-03-01T00:00:00Z', admin, 200);
     await conforms('get', '/v1/wallets/team/platform/events?limit=1&from=now-365d', admin, 200);
     await conforms('get', '/v1/wallets/team/mobile/events', admin, 200);
+    await conforms('get', '/v1/wallets/team/platform/forecast?window_days=7', admin, 200);
+    await conforms('get', '/v1/wallets/contract/apac/forecast', admin, 200);
+    await conforms('get', '/v1/wallets/team/platform/forecast?window_days=400', admin, 400);
+    await conforms('get', '/v1/wallets/team/platform/history?from=2026-01-01T00:00:00Z&tz=Europe/Paris', admin, 200);
+    await conforms('get', '/v1/wallets/team/platform/history?tz=Nowhere/City', admin, 400);
+
+    await conforms('get', '/v1/suggestions/moves', admin, 200);
+    await conforms('get', '/v1/suggestions/moves?wallet_type=team', admin, 200);
+    await conforms('get', '/v1/suggestions/moves?wallet_type=person', admin, 400);
+    await conforms('get', '/v1/suggestions/moves', {}, 401);
+    await conforms('get', '/v1/suggestions/moves', { key: 'acme-ingest' }, 403);
 
     await conforms('get', '/v1/expiring?within_days=60', admin, 200);
     await conforms('get', '/v1/expiring?within_days=soon', admin, 400);
@@ -152,7 +163,7 @@ describe('the OpenAPI document', () => {
       headers: { 'if-none-match': etag as string, 'cache-control': 'max-age=0' },
     });
     expect(again.status).toBe(304);
-    for (const path of ['/v1/wallets', '/v1/expiring', '/v1/alerts', '/v1/wallets/team/platform/balance']) {
+    for (const path of ['/v1/wallets', '/v1/expiring', '/v1/alerts', '/v1/wallets/team/platform/balance', '/v1/wallets/team/platform/forecast', '/v1/wallets/team/platform/history', '/v1/suggestions/moves']) {
       const r = await api.request(path, { key: 'acme-admin' });
       expect(r.headers.get('cache-control'), path).toMatch(/^private, max-age=\d+$/);
       expect(r.headers.get('etag'), path).toBeTruthy();

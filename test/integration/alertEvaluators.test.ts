@@ -71,7 +71,10 @@ afterEach(async () => {
   store = undefined;
 });
 
-/** A store holding `events`, with a low-balance wallet and a soon-expiring one for acme and for zeta. */
+/**
+ * A store holding `events`, with a low-balance wallet and a soon-expiring one for acme and for
+ * zeta: three alerts each, as nothing is used from the soon-expiring lot (`expiring_unused`).
+ */
 async function storeWith(extra: Array<Record<string, unknown>> = []): Promise<Store> {
   store = await freshStore();
   const events = ['acme', 'zeta', ...extra.map((e) => e.account_id as string)].flatMap((account) => [
@@ -96,12 +99,14 @@ describe('Two alert evaluators over one store', () => {
     first.start();
     second.start();
     closing.push(() => first.stop(), () => second.stop());
-    await until(() => hook.delivered.length >= 4);
+    await until(() => hook.delivered.length >= 6);
     await new Promise((r) => setTimeout(r, 600));
     expect(tally(hook.delivered)).toEqual({
       'acme firing expiring/team/soon': 1,
+      'acme firing expiring_unused/team/soon': 1,
       'acme firing low_balance/team/low': 1,
       'zeta firing expiring/team/soon': 1,
+      'zeta firing expiring_unused/team/soon': 1,
       'zeta firing low_balance/team/low': 1,
     });
 
@@ -110,30 +115,30 @@ describe('Two alert evaluators over one store', () => {
     await first.stop();
     await pipelineFor(s).ingest([{ text: JSON.stringify(purchase('acme-p-more', { wallet: { type: 'team', id: 'low' }, amount: '100', expires_at: '2027-06-01T00:00:00Z', occurred_at: '2026-05-20T00:00:00Z' })) }], { source: 'http' });
     clock += 60_000;
-    await until(() => hook.delivered.length >= 5);
+    await until(() => hook.delivered.length >= 7);
     await new Promise((r) => setTimeout(r, 600));
     expect(tally(hook.delivered)['acme resolved low_balance/team/low']).toBe(1);
-    expect(hook.delivered).toHaveLength(5);
+    expect(hook.delivered).toHaveLength(7);
 
     // Two more evaluating at the very same moment, as one-off passes: nothing is new, nothing is sent.
     await second.stop();
     clock += 60_000;
     expect([...(await Promise.all([evaluator().evaluateOnce(), evaluator().evaluateOnce()]))].flat()).toEqual([]);
-    expect(hook.delivered).toHaveLength(5);
+    expect(hook.delivered).toHaveLength(7);
   });
 
   it('a resend of the same change, by another evaluator a minute later, carries the same Idempotency-Key', async () => {
     const s = await storeWith();
     // The receiver takes the request in, then answers 503: the evaluator cannot know it arrived.
-    const hook = await webhook((request) => request <= 4);
+    const hook = await webhook((request) => request <= 6);
     closing.push(hook.close);
     let clock = Date.UTC(2026, 5, 1);
     const evaluator = () => new AlertEvaluator({ store: s, balances: new BalanceService(s, () => clock), log: silentLog, webhookUrl: hook.url, intervalMs: 60_000, attempts: 1 });
     expect(await evaluator().evaluateOnce()).toEqual([]);
-    expect(hook.refused).toHaveLength(4);
+    expect(hook.refused).toHaveLength(6);
     clock += 60_000;
-    expect(await evaluator().evaluateOnce()).toHaveLength(4);
-    expect(hook.delivered).toHaveLength(4);
+    expect(await evaluator().evaluateOnce()).toHaveLength(6);
+    expect(hook.delivered).toHaveLength(6);
 
     const keyFor = (deliveries: Delivery[], alert: string) => deliveries.find((d) => `${d.notification.account_id} ${d.notification.alert_key}` === alert)?.idempotencyKey;
     const alerts = hook.delivered.map((d) => `${d.notification.account_id} ${d.notification.alert_key}`);
@@ -141,14 +146,14 @@ describe('Two alert evaluators over one store', () => {
       expect(keyFor(hook.delivered, alert), alert).toBeTruthy();
       expect(keyFor(hook.delivered, alert), alert).toBe(keyFor(hook.refused, alert));
     }
-    // Each change has a key of its own: four alerts, four keys; acme's resolution a fifth.
-    expect(new Set(hook.delivered.map((d) => d.idempotencyKey)).size).toBe(4);
+    // Each change has a key of its own: six alerts, six keys; acme's resolution a seventh.
+    expect(new Set(hook.delivered.map((d) => d.idempotencyKey)).size).toBe(6);
     await pipelineFor(s).ingest([{ text: JSON.stringify(purchase('acme-p-more', { wallet: { type: 'team', id: 'low' }, amount: '100', expires_at: '2027-06-01T00:00:00Z', occurred_at: '2026-05-20T00:00:00Z' })) }], { source: 'http' });
     clock += 60_000;
     expect((await evaluator().evaluateOnce()).map((n) => `${n.status} ${n.alert_key}`)).toEqual(['resolved low_balance/team/low']);
     const resolution = hook.delivered.at(-1);
     expect(resolution?.notification.status).toBe('resolved');
-    expect(new Set(hook.delivered.map((d) => d.idempotencyKey)).size).toBe(5);
+    expect(new Set(hook.delivered.map((d) => d.idempotencyKey)).size).toBe(7);
   });
 
   it('an account whose evaluation throws is logged and counted, and every other account is still evaluated', async () => {
@@ -169,7 +174,14 @@ describe('Two alert evaluators over one store', () => {
     const metrics = createMetrics();
     const evaluator = new AlertEvaluator({ store: s, balances, log: captured.log, webhookUrl: hook.url, intervalMs: 60_000, metrics });
     const delivered = await evaluator.evaluateOnce();
-    expect(delivered.map((n) => `${n.account_id} ${n.alert_key}`).sort()).toEqual(['acme expiring/team/soon', 'acme low_balance/team/low', 'zeta expiring/team/soon', 'zeta low_balance/team/low']);
+    expect(delivered.map((n) => `${n.account_id} ${n.alert_key}`).sort()).toEqual([
+      'acme expiring/team/soon',
+      'acme expiring_unused/team/soon',
+      'acme low_balance/team/low',
+      'zeta expiring/team/soon',
+      'zeta expiring_unused/team/soon',
+      'zeta low_balance/team/low',
+    ]);
     expect(captured.lines.filter((l) => l.event === 'alert_account_failed').map((l) => l.account).sort()).toEqual(['aardvark', 'broken']);
     expect(await metrics.registry.getSingleMetricAsString('balances_background_failures_total')).toContain('balances_background_failures_total{task="alerts.account"} 2');
   });
@@ -190,8 +202,42 @@ describe('Two alert evaluators over one store', () => {
     closing.push(() => heir.stop());
     await new Promise((r) => setTimeout(r, 1_000));
     expect(hook.delivered).toEqual([]);
-    await until(() => hook.delivered.length >= 4);
-    expect(Object.keys(tally(hook.delivered))).toHaveLength(4);
+    await until(() => hook.delivered.length >= 6);
+    expect(Object.keys(tally(hook.delivered))).toHaveLength(6);
+  });
+
+  it('deliver runs_out and expiring_unused under keys of their type and wallet, once each, and resolve them once the forecast clears', async () => {
+    const s = await storeWith();
+    const burner = [
+      // 60 used in the last 28 days from 100: 40 left at 2.1428 a day lasts 18.67 days, to the second.
+      purchase('acme-p-burn', { wallet: { type: 'team', id: 'burner' }, amount: '100', expires_at: '2027-06-01T00:00:00Z' }),
+      usage('acme-u-burn', { wallet: { type: 'team', id: 'burner' }, amount: '60', occurred_at: '2026-05-20T00:00:00Z' }),
+    ];
+    await pipelineFor(s).ingest(burner.map((e) => ({ text: JSON.stringify(e) })), { source: 'http' });
+    const hook = await webhook();
+    closing.push(hook.close);
+    let clock = Date.UTC(2026, 5, 1);
+    const evaluator = () => new AlertEvaluator({ store: s, balances: new BalanceService(s, () => clock), log: silentLog, webhookUrl: hook.url, intervalMs: 60_000, retryBaseMs: 5 });
+    const fired = (await evaluator().evaluateOnce()).filter((n) => n.account_id === 'acme' && (n.type === 'runs_out' || n.type === 'expiring_unused'));
+    expect(fired.map((n) => ({ key: n.alert_key, status: n.status, version: n.version, details: n.details }))).toEqual([
+      { key: 'runs_out/team/burner', status: 'firing', version: 1, details: { runs_out_at: new Date(clock + Math.ceil((40 / 2.1428) * 86_400) * 1000).toISOString(), days_left: 19, burn_rate_per_day: '2.1428', available: '40' } },
+      {
+        key: 'expiring_unused/team/soon',
+        status: 'firing',
+        version: 1,
+        details: { projected_unused: '50', expires_at: '2026-07-01T00:00:00.000Z', days_left: 30, lots: [{ lot_id: 'acme-p-soon', projected_unused: '50', expires_at: '2026-07-01T00:00:00.000Z', days_left: 30 }] },
+      },
+    ]);
+    const keyOfAlert = (alert: string) => hook.delivered.find((d) => d.notification.account_id === 'acme' && d.notification.alert_key === alert)?.idempotencyKey;
+    expect(keyOfAlert('runs_out/team/burner')).toBe('acme/runs_out/team/burner/1');
+    // A day later the run-out is a day nearer, but the alert is the same one: nothing is sent.
+    clock += 86_400_000;
+    expect(await evaluator().evaluateOnce()).toEqual([]);
+    // A purchase that lasts beyond the month resolves runs_out; the soon lot is not touched.
+    await pipelineFor(s).ingest([{ text: JSON.stringify(purchase('acme-p-burn-2', { wallet: { type: 'team', id: 'burner' }, amount: '1000', expires_at: '2027-06-01T00:00:00Z', occurred_at: '2026-06-01T12:00:00Z' })) }], { source: 'http' });
+    clock += 60_000;
+    expect((await evaluator().evaluateOnce()).map((n) => `${n.account_id} ${n.status} ${n.alert_key} ${n.version}`)).toEqual(['acme resolved runs_out/team/burner 2']);
+    expect(await evaluator().evaluateOnce()).toEqual([]);
   });
 });
 
