@@ -1,6 +1,6 @@
 import { formatScaled } from '../core/decimal.js';
-import type { WalletForecast } from '../ledger/forecast.js';
 import { walletOf, type WalletKey } from '../ledger/ledger.js';
+import type { AccountForecast } from '../readmodels/forecasts.js';
 import { clickhouseTime } from './balanceRows.js';
 import type { DailyBalances } from './dailyBalances.js';
 
@@ -45,29 +45,16 @@ export interface DailyBalanceRow {
   overage: string;
 }
 
-/** One wallet's forecast at the snapshot's instant. */
-export interface WalletForecastOf {
-  wallet: WalletKey;
-  /** `burn_rate_per_day`, scaled by 10^4. */
-  ratePerDay: bigint;
-  forecast: WalletForecast;
-}
-
 export interface ForecastRows {
   wallets: WalletForecastRow[];
   lots: LotForecastRow[];
 }
 
-export function forecastRowsOf(
-  accountId: string,
-  at: number,
-  windowDays: number,
-  forecasts: Iterable<WalletForecastOf>,
-  names: ReadonlyMap<WalletKey, string>,
-): ForecastRows {
+export function forecastRowsOf(accountId: string, account: AccountForecast, names: ReadonlyMap<WalletKey, string>): ForecastRows {
+  const { at, windowDays } = account;
   const wallets: WalletForecastRow[] = [];
   const lots: LotForecastRow[] = [];
-  for (const { wallet, ratePerDay, forecast } of forecasts) {
+  for (const { wallet, ratePerDay, forecast } of account.wallets.values()) {
     const { type, id } = walletOf(wallet);
     wallets.push({
       account_id: accountId,

@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
-import { FORECAST_WINDOW_DAYS, splitSnapshotInput, walletForecasts } from './forecastSnapshot.js';
+import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
 import { accountVersionQuery } from '../readmodels/balances.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
@@ -330,18 +330,21 @@ export class BalanceAggregator {
       loadWalletNames(this.store, accountId),
       this.nextUsageAfter(accountId, at),
     ]);
-    // One usage read split at every closed day's end and the burn-rate window's start serves the
-    // balances now, the daily history and the forecast alike.
-    const { input: split, days } = await splitSnapshotInput(this.store, accountId, input, usage);
+    // One usage read split at every closed day's end and at the burn-rate window's ends serves
+    // the balances now, each day's closing balance and the forecast alike.
+    const snapshot = await splitSnapshotInput(this.store, accountId, input, usage);
+    const { input: split, days } = snapshot;
     const ledger = computeLedger(split);
     const rows = balanceRowsOf(accountId, ledger, names);
-    const forecast = forecastRowsOf(accountId, at, FORECAST_WINDOW_DAYS, walletForecasts(ledger, split), names);
+    const forecast = forecastRowsOf(accountId, snapshotForecast(ledger, snapshot), names);
     // The closed days change only when something dated up to the last of them does (a late or
-    // backdated event, a void), or when a day closes: otherwise they are not computed or written
-    // again, and their table keeps the version that holds them.
-    const previous = this.accounts.get(accountId);
-    const history = historyFingerprint(split, days);
-    const daily = previous?.history === history ? undefined : dailyBalanceRowsOf(accountId, dailyClosingBalances(split, days));
+    // backdated event, a void), when a wallet appears, or when a day closes: otherwise they are
+    // not computed or written again, and their table keeps the version that holds them. Another
+    // aggregator's later version holds them too: it computed them from no fewer events, or sees
+    // its count differ at its next poll and writes again.
+    const wallets = [...ledger.wallets.keys()].sort();
+    const history = historyFingerprint(split, wallets, days);
+    const daily = this.accounts.get(accountId)?.history === history ? undefined : dailyBalanceRowsOf(accountId, dailyClosingBalances(split, wallets, days));
     // A later instant always gets a higher version, and so does a later recomputation by this
     // aggregator in the same millisecond (it has seen at least as many events). The random low
     // bits keep two aggregators in one millisecond from writing one version twice; if the one

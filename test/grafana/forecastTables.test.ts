@@ -84,21 +84,29 @@ async function dailyBalances() {
   return rows.map((r): Record<string, unknown> => ({ ...r, total: amount(r.total), used: amount(r.used), available: amount(r.available), expired: amount(r.expired), overage: amount(r.overage) }));
 }
 
-/** The ledger's own balance at the end of each of the 90 closed days, computed from the events without ClickHouse. */
+/**
+ * The ledger's own balance at the end of each of the 90 closed days, computed from the events
+ * without ClickHouse, one ledger run per day, for every wallet the ledger knows at `at`: 0 before
+ * a wallet's first event.
+ */
 function ledgerDays(events: RefEvent[], at: number) {
   const today = Math.floor(at / DAY) * DAY;
+  const wallets = [...computeLedger(ledgerInputOf(events, at, 'events')).wallets.keys()];
   const rows: Array<Record<string, unknown>> = [];
   for (let day = today - DAILY_HISTORY_DAYS * DAY; day < today; day += DAY) {
-    for (const balance of computeLedger(ledgerInputOf(events, closingInstant(day), 'events')).wallets.values()) {
-      const { type, id } = walletOf(balance.wallet);
+    const balances = computeLedger(ledgerInputOf(events, closingInstant(day), 'events')).wallets;
+    for (const key of wallets) {
+      const balance = balances.get(key);
+      const { type, id } = walletOf(key);
+      const zero = formatScaled(0n);
       rows.push({
         wallet: `${type}/${id}`,
         day: dayOf(day),
-        total: formatScaled(balance.total),
-        used: formatScaled(balance.used),
-        available: formatScaled(balance.available),
-        expired: formatScaled(balance.expired),
-        overage: formatScaled(balance.overage),
+        total: balance ? formatScaled(balance.total) : zero,
+        used: balance ? formatScaled(balance.used) : zero,
+        available: balance ? formatScaled(balance.available) : zero,
+        expired: balance ? formatScaled(balance.expired) : zero,
+        overage: balance ? formatScaled(balance.overage) : zero,
       });
     }
   }
@@ -135,8 +143,10 @@ describe('the forecast and daily balance tables, written by the aggregator', () 
   it('hold the closing balance of each of the last 90 UTC days, equal to the ledger at each day’s last millisecond', async () => {
     const rows = await dailyBalances();
     expect(rows).toEqual(ledgerDays(delivered, AT));
-    // Every wallet from its purchase 40 days ago, no row for today (wallet_balances_v1 holds it).
-    expect(rows.filter((r) => r.wallet === 'team/fast')).toHaveLength(40);
+    // Every wallet on each of the 90 days, nothing before its purchase 40 days ago; no row for
+    // today (wallet_balances_v1 holds it).
+    expect(rows.filter((r) => r.wallet === 'team/fast')).toHaveLength(90);
+    expect(rows.filter((r) => r.wallet === 'team/fast' && r.total !== '0')).toHaveLength(40);
     expect(rows.some((r) => r.day === dayOf(AT))).toBe(false);
     const on = (w: string, ms: number) => rows.find((r) => r.wallet === w && r.day === dayOf(ms));
     expect(on('team/fast', AT - 15 * DAY)).toMatchObject({ total: '1000', used: '0', available: '1000' });
@@ -151,11 +161,13 @@ describe('the forecast and daily balance tables, written by the aggregator', () 
     let clock = AT - 2 * HOUR;
     const writer = new BalanceAggregator({ store, log: silentLog, clock: () => clock });
     const first = await writer.recompute(ACCOUNT);
-    expect(first.dailyBalances).toBe(4 * 40);
+    expect(first.dailyBalances).toBe(4 * 90);
     // Usage today, and the clock later the same day (the burn-rate window moves with it): the
     // forecast moves (70 more over 28 days), the closed days do not.
     await deliver([usage('u-fast-today', wallet('fast'), '70', AT - HOUR)]);
-    clock = AT;
+    // A millisecond past AT: the first test's aggregator wrote AT's snapshot, and only a later
+    // instant is sure to get a higher version (two writers at one instant draw random low bits).
+    clock = AT + 1;
     expect((await writer.recompute(ACCOUNT)).dailyBalances).toBe(0);
     expect((await walletForecasts()).find((r) => r.wallet === 'team/fast')).toMatchObject({ rate: '12.5', runs_out_at: time(AT + 52 * DAY) });
     expect(await dailyBalances()).toEqual(ledgerDays(delivered, AT));
@@ -168,7 +180,7 @@ describe('the forecast and daily balance tables, written by the aggregator', () 
     // Voided, it is gone from the history and the forecast again.
     await deliver([{ event_id: 'v-idle', type: 'void', account_id: ACCOUNT, occurred_at: iso(AT - HOUR), voids_event_id: 'u-idle-late' } as RefEvent]);
     await writer.recompute(ACCOUNT);
-    expect((await dailyBalances()).filter((r) => r.wallet === 'team/idle' && r.available !== '50')).toEqual([]);
+    expect((await dailyBalances()).filter((r) => r.wallet === 'team/idle' && r.total !== '0' && r.available !== '50')).toEqual([]);
     expect((await walletForecasts()).find((r) => r.wallet === 'team/idle')).toMatchObject({ rate: '0', runs_out_at: null, unused: '50' });
   });
 
