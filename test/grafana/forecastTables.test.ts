@@ -4,6 +4,7 @@ import { formatScaled, toScaled } from '../../core/decimal.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
 import { closingInstant, DAILY_HISTORY_DAYS } from '../../aggregator/dailyBalances.js';
 import { computeLedger, walletOf } from '../../ledger/ledger.js';
+import { DEFAULT_WINDOW_DAYS, forecastsOf, usageInWindow, windowOf } from '../../readmodels/forecasts.js';
 import { ledgerInputOf } from '../support/histories.js';
 import type { RefEvent } from '../support/reference.js';
 import { freshStore, pipelineFor, silentLog } from '../support/store.js';
@@ -126,7 +127,7 @@ afterAll(async () => {
 describe('the forecast and daily balance tables, written by the aggregator', () => {
   const aggregator = () => new BalanceAggregator({ store, log: silentLog, clock: () => AT });
 
-  it("hold each wallet's burn rate over 28 days, when it runs out and what its lots leave unused, as the ledger's forecast says", async () => {
+  it("hold each wallet's burn rate over 28 days, when it runs out and what its lots leave unused, as the ledger's forecast and the API say", async () => {
     await aggregator().recompute(ACCOUNT);
     expect(await walletForecasts()).toEqual([
       { wallet: 'contract/old', at: time(AT), window_days: 28, rate: '1', runs_out_at: time(AT), unused: '0' },
@@ -138,6 +139,19 @@ describe('the forecast and daily balance tables, written by the aggregator', () 
       { wallet: 'team/idle', lot_id: 'p-idle', expires_at: time(AT + 60 * DAY), unused: '50' },
       { wallet: 'team/slow', lot_id: 'p-slow-soon', expires_at: time(AT + 30 * DAY), unused: '384' },
     ]);
+    // What the API answers: the window's usage read from storage on its own, the same projection.
+    const ledger = computeLedger(ledgerInputOf(delivered, AT, 'events'));
+    const window = windowOf(AT, DEFAULT_WINDOW_DAYS);
+    const api = forecastsOf(ledger, await usageInWindow(store, ACCOUNT, window.from, window.to), DEFAULT_WINDOW_DAYS, AT);
+    const stored = new Map((await walletForecasts()).map((r) => [r.wallet, r]));
+    for (const [key, row] of api.wallets) {
+      const { type, id } = walletOf(key);
+      expect(stored.get(`${type}/${id}`)).toMatchObject({
+        rate: formatScaled(row.ratePerDay),
+        runs_out_at: row.forecast.runsOutAt === null ? null : time(row.forecast.runsOutAt),
+        unused: formatScaled(row.forecast.projectedUnusedTotal),
+      });
+    }
   });
 
   it('hold the closing balance of each of the last 90 UTC days, equal to the ledger at each day’s last millisecond', async () => {
