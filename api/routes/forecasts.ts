@@ -5,7 +5,7 @@ import { DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, type ForecastSer
 import { walletHistory } from '../../readmodels/balanceHistory.js';
 import { isTimeZone } from '../../readmodels/usage.js';
 import { walletOf } from '../../ledger/ledger.js';
-import { forecastWallet } from '../../ledger/forecast.js';
+import type { MoveSuggestion } from '../../ledger/suggestions.js';
 import type { Store } from '../../core/clickhouse.js';
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
@@ -24,13 +24,12 @@ export function forecastsRouter(balances: BalanceService, store: Store, usageInd
 
   router.get('/v1/wallets/:type/:id/forecast', readers, validateQuery(queries.forecast), async (req, res) => {
     const windowDays = parseInteger('window_days', req.query.window_days, DEFAULT_WINDOW_DAYS, MIN_WINDOW_DAYS, MAX_WINDOW_DAYS);
-    const { ledger, forecast } = await forecasts.current(accountOf(req), windowDays);
-    const wallet = await existingWallet(balances, req, ledger);
-    // A wallet named only by events after now has nothing to project yet.
-    const row = forecast.wallets.get(wallet) ?? { ratePerDay: 0n, forecast: forecastWallet([], 0n, forecast.at) };
+    const account = accountOf(req);
+    const wallet = await existingWallet(balances, req, await balances.current(account));
+    const { at, row } = await forecasts.wallet(account, wallet, windowDays);
     res.set('Cache-Control', 'private, max-age=5').json({
       wallet: walletOf(wallet),
-      at: iso(forecast.at),
+      at: iso(at),
       window_days: windowDays,
       burn_rate_per_day: formatScaled(row.ratePerDay),
       runs_out_at: isoOrNull(row.forecast.runsOutAt),
@@ -39,21 +38,14 @@ export function forecastsRouter(balances: BalanceService, store: Store, usageInd
     });
   });
 
+  /** Suggestions stand for a snapshot, and 1,000 wallets may have thousands: each list is written out once. */
+  const bodies = new WeakMap<MoveSuggestion[], string>();
   router.get('/v1/suggestions/moves', readers, validateQuery(queries.suggestions), async (req, res) => {
     const type = parseWalletType('wallet_type', req.query.wallet_type, false);
-    const { forecast, suggestions } = await forecasts.current(accountOf(req));
-    res.set('Cache-Control', 'private, max-age=5').json({
-      at: iso(forecast.at),
-      suggestions: suggestions(type).map((s) => ({
-        from: walletOf(s.from),
-        to: walletOf(s.to),
-        lot_id: s.lotId,
-        amount: formatScaled(s.amount),
-        expires_at: iso(s.expiresAt),
-        to_runs_out_at_before: isoOrNull(s.toRunsOutAtBefore),
-        to_runs_out_at_after: isoOrNull(s.toRunsOutAtAfter),
-      })),
-    });
+    const { at, suggestions } = await forecasts.suggestedMoves(accountOf(req), type);
+    let body = bodies.get(suggestions);
+    if (body === undefined) bodies.set(suggestions, (body = JSON.stringify(suggestionsJson(at, suggestions))));
+    res.set('Cache-Control', 'private, max-age=5').type('application/json').send(body);
   });
 
   router.get('/v1/wallets/:type/:id/history', readers, validateQuery(queries.history), async (req, res) => {
@@ -80,4 +72,19 @@ export function forecastsRouter(balances: BalanceService, store: Store, usageInd
   });
 
   return router;
+}
+
+function suggestionsJson(at: number, suggestions: readonly MoveSuggestion[]) {
+  return {
+    at: iso(at),
+    suggestions: suggestions.map((s) => ({
+      from: walletOf(s.from),
+      to: walletOf(s.to),
+      lot_id: s.lotId,
+      amount: formatScaled(s.amount),
+      expires_at: iso(s.expiresAt),
+      to_runs_out_at_before: isoOrNull(s.toRunsOutAtBefore),
+      to_runs_out_at_after: isoOrNull(s.toRunsOutAtAfter),
+    })),
+  };
 }
