@@ -210,6 +210,42 @@ describe('balance history', () => {
     expect(body.rows[89]).toEqual(row('2026-05-31', '1000', '780', '220'));
   });
 
+  it('equals the balance at each day close, across moves, a backdated purchase and days in another zone, read from storage', async () => {
+    const own = await freshStore();
+    const fresh = await startApi(own, { clock: () => NOW });
+    try {
+      const events = [
+        purchase('hm-a', { wallet: team('a'), amount: '100', occurred_at: '2026-04-01T00:00:00Z', expires_at: '2026-04-09T12:00:00Z' }),
+        purchase('hm-b', { wallet: team('b'), amount: '40', occurred_at: '2026-04-03T00:00:00Z', expires_at: '2026-12-01T00:00:00Z' }),
+        // Bought on April 6 but effective from April 2: the ledger draws on it before it was bought.
+        purchase('hm-late', { wallet: team('a'), amount: '25', occurred_at: '2026-04-06T08:00:00Z', effective_at: '2026-04-02T00:00:00Z', expires_at: '2026-12-01T00:00:00Z' }),
+        ...Array.from({ length: 12 }, (_, i) => usage(`hm-u${i}`, { wallet: team(i % 3 === 0 ? 'b' : 'a'), amount: `${7 + i}.5`, occurred_at: new Date(Date.UTC(2026, 3, 1, 6) + i * 19 * 3_600_000).toISOString() })),
+        { event_id: 'hm-m1', type: 'move', account_id: 'acme', occurred_at: '2026-04-04T10:00:00Z', from: team('a'), to: team('b'), amount: '30' },
+        { event_id: 'hm-m2', type: 'move', account_id: 'acme', occurred_at: '2026-04-07T23:30:00Z', from: team('b'), to: team('a'), lot_id: 'hm-a' },
+      ];
+      expect((await (await fresh.request('/v1/events', { method: 'POST', key: 'acme-admin', body: JSON.stringify(events) })).json()).rejected).toEqual([]);
+      for (const tz of ['UTC', 'Asia/Kolkata']) {
+        for (const id of ['a', 'b']) {
+          const history = await (await fresh.request(`/v1/wallets/team/${id}/history?from=2026-03-31T00:00:00Z&to=2026-04-12T00:00:00Z&tz=${tz}`, { key: 'acme-admin' })).json();
+          expect(history.rows.length, tz).toBeGreaterThanOrEqual(12);
+          const days = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+          for (const r of history.rows as Array<Record<string, string>>) {
+            // The day's last millisecond: the last instant whose local date is that day, up to `to`.
+            let close = Date.parse('2026-04-12T00:00:00Z') - 1;
+            while (days.format(close) > (r.day as string)) close -= 15 * 60_000;
+            while (days.format(close + 1) === r.day && close + 1 < Date.parse('2026-04-12T00:00:00Z')) close += 1;
+            const at = new Date(close).toISOString();
+            const balance = await (await fresh.request(`/v1/wallets/team/${id}/balance?at=${at}`, { key: 'acme-admin' })).json();
+            expect(r, `${tz} ${id} ${r.day}`).toEqual({ day: r.day, total: balance.total, used: balance.used, available: balance.available, expired: balance.expired, overage: balance.overage });
+          }
+        }
+      }
+    } finally {
+      await fresh.close();
+      await own.close();
+    }
+  });
+
   it('refuses a range over 5 years, an unknown zone and a foreign wallet', async () => {
     const long = await get('/v1/wallets/team/runner/history?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z');
     expect(long.status).toBe(400);
