@@ -35,6 +35,19 @@ describe('configuration', () => {
     }
   });
 
+  it('alerts runs_out within 30 days by default, and refuses a horizon that is not 1 to 730 days, naming ALERT_RUNS_OUT_DAYS', () => {
+    expect(parseConfig(serverConfigSchema, {}).ALERT_RUNS_OUT_DAYS).toBe(30);
+    expect(parseConfig(serverConfigSchema, { ALERT_RUNS_OUT_DAYS: '14' }).ALERT_RUNS_OUT_DAYS).toBe(14);
+    for (const value of ['0', '731', 'soon', '2.5']) {
+      expect(() => parseConfig(serverConfigSchema, { ALERT_RUNS_OUT_DAYS: value }), value).toThrow(ConfigError);
+      try {
+        parseConfig(serverConfigSchema, { ALERT_RUNS_OUT_DAYS: value });
+      } catch (err) {
+        expect((err as ConfigError).problems.map((p) => p.variable)).toEqual(['ALERT_RUNS_OUT_DAYS']);
+      }
+    }
+  });
+
   it('treats an empty variable as unset', () => {
     expect(parseConfig(serverConfigSchema, { PORT: '' }).PORT).toBe(3000);
   });
