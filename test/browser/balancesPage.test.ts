@@ -141,17 +141,17 @@ describe('the Balances page', { timeout: 120_000 }, () => {
 
     await page.getByRole('searchbox').fill(id);
     const card = page.locator(`article.card[data-wallet="${chosen.key}"]`);
-    await card.getByRole('button', { name: /Token events/ }).click();
+    await card.getByRole('button', { name: /^Details/ }).click();
     const dialog = page.locator(`dialog[data-details-wallet="${chosen.key}"]`);
-    await expect.poll(() => dialog.locator('tbody tr').count(), { timeout: 30_000 }).toBe(10);
+    await expect.poll(() => dialog.locator('table.events tbody tr').count(), { timeout: 30_000 }).toBe(10);
     expect(page.url()).toContain(`wallet=${encodeURIComponent(chosen.key)}`);
     const more = dialog.getByRole('button', { name: 'Load more' });
     while (await more.isVisible()) {
-      const before = await dialog.locator('tbody tr').count();
+      const before = await dialog.locator('table.events tbody tr').count();
       await more.click();
-      await expect.poll(() => dialog.locator('tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(before);
+      await expect.poll(() => dialog.locator('table.events tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(before);
     }
-    const shown = await dialog.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-type')));
+    const shown = await dialog.locator('table.events tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-type')));
     expect(shown).toEqual(events.map((e) => e.type));
 
     // The open wallet is part of the link: a reload shows the same dialog.
@@ -246,7 +246,7 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     await page.keyboard.type('platform');
     await expect.poll(() => page.locator('article.card[data-wallet]').count()).toBe(1);
     let reached = false;
-    for (let i = 0; i < 40 && !reached; i++) {
+    for (let i = 0; i < 80 && !reached; i++) {
       await page.keyboard.press('Tab');
       reached = await page.evaluate(() => document.activeElement?.textContent === 'Details');
     }
@@ -307,8 +307,8 @@ describe('the Balances page', { timeout: 120_000 }, () => {
       }
     }
     const card = page.locator('article.card[data-wallet]').first();
-    await card.getByRole('button', { name: /Token events/ }).click();
-    await page.locator('dialog[open] tbody tr').first().waitFor({ timeout: 30_000 });
+    await card.getByRole('button', { name: /^Details/ }).click();
+    await page.locator('dialog[open] table.events tbody tr').first().waitFor({ timeout: 30_000 });
     await page.screenshot({ path: artifactPath('balances-390-dark-details.png') });
     await page.setViewportSize({ width: 1440, height: 900 });
     await page.emulateMedia({ colorScheme: 'light' });

@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, type ExpiringLot, type WalletRow, Unauthorized } from './api';
+import { walletsSignature } from './walletList';
 
 /**
  * Live balances by conditional polling: twice a second (paused while the tab is hidden) the wallet
  * list is asked for with If-None-Match, and the server's 304 makes an unchanged answer cost
- * almost nothing. When it changes, the expiring lots are read again and `version` moves on, which
- * tells cards to refresh what they show.
+ * almost nothing. When a balance or a burn rate changes, the expiring lots are read again and
+ * `version` moves on, which tells cards to refresh what they show. A forecast runs from the moment
+ * it is read, so run-outs move on with the clock: those alone update the wallets, not `version`.
  */
 export interface LiveBalances {
   wallets?: WalletRow[];
@@ -29,6 +31,7 @@ export function useLiveBalances(api: Api, onUnauthorized: () => void): LiveBalan
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let expiringReadAt = 0;
+    let signature = '';
 
     /** One conditional GET: the new body, or undefined when the server answered 304. */
     async function conditional<T>(name: string, read: (headers: Record<string, string>) => Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T | undefined> {
@@ -43,11 +46,15 @@ export function useLiveBalances(api: Api, onUnauthorized: () => void): LiveBalan
     async function poll(): Promise<void> {
       const wallets = await conditional('wallets', (headers) => api.client.GET('/v1/wallets', { headers }));
       if (stopped) return;
+      const rows = wallets?.wallets as WalletRow[] | undefined;
+      const next = rows ? walletsSignature(rows) : signature;
+      const changed = next !== signature;
+      signature = next;
       // Cards first: expiry details follow in a second render.
       setLive((current) =>
-        wallets ? { ...current, wallets: wallets.wallets as WalletRow[], version: current.version + 1, updatedAt: Date.now(), error: undefined } : { ...current, updatedAt: Date.now(), error: undefined },
+        rows ? { ...current, wallets: rows, version: current.version + (changed ? 1 : 0), updatedAt: Date.now(), error: undefined } : { ...current, updatedAt: Date.now(), error: undefined },
       );
-      if (wallets === undefined && Date.now() - expiringReadAt < EXPIRING_REFRESH_MS) return;
+      if (!changed && Date.now() - expiringReadAt < EXPIRING_REFRESH_MS) return;
       expiringReadAt = Date.now();
       const [soon, all] = await Promise.all([
         conditional('expiring90', (headers) => api.client.GET('/v1/expiring', { params: { query: { within_days: '90' } }, headers })),

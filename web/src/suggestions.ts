@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api, MoveSuggestions, WalletRow } from './api';
-import { balanceSignature } from './walletList';
+import { walletsSignature } from './walletList';
 
 /**
  * The account's suggested moves, read again whenever a wallet's balance or burn rate changes: a
@@ -8,7 +8,7 @@ import { balanceSignature } from './walletList';
  */
 export function useMoveSuggestions(api: Api, wallets: WalletRow[] | undefined): MoveSuggestions | undefined {
   const [answer, setAnswer] = useState<MoveSuggestions>();
-  const signature = useMemo(() => wallets?.map(balanceSignature).join(';'), [wallets]);
+  const signature = useMemo(() => (wallets ? walletsSignature(wallets) : undefined), [wallets]);
   useEffect(() => {
     if (signature === undefined) return;
     let cancelled = false;

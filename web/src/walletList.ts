@@ -20,11 +20,15 @@ export function runsOutSoon(row: WalletRow, now = Date.now()): boolean {
 
 /**
  * What a wallet's forecast and history are read from: its balance and burn rate. `runs_out_at`
- * is left out, since it moves on with the clock while nothing else changes.
+ * and `projected_unused_total` are left out: a forecast runs from the moment it is read, so they
+ * move on with the clock while nothing else changes.
  */
 export function balanceSignature(row: WalletRow | undefined): string {
-  return row ? [row.total, row.used, row.available, row.overage, row.burn_rate_per_day, row.projected_unused_total].join('|') : '';
+  return row ? [row.total, row.used, row.available, row.overage, row.burn_rate_per_day].join('|') : '';
 }
+
+/** Every wallet's signature: it changes when an event changed some wallet's balance or rate. */
+export const walletsSignature = (rows: readonly WalletRow[]) => rows.map((row) => `${walletKey(row.wallet)}=${balanceSignature(row)}`).join(';');
 
 /** The wallets the toolbar asks for: searched by name or id, filtered, then sorted. */
 export function selectWallets(rows: WalletRow[], view: ViewState, nextExpiry: Map<string, ExpiringLot>, now = Date.now()): WalletRow[] {
