@@ -195,6 +195,15 @@ const balanceAt = await profiled('GET …/balance?at=now-30d', 50, () =>
   }, 50),
 );
 const expiring = await sample(() => get('/v1/expiring?within_days=90'), 50);
+// Forecasts (SPEC §5) against the plain balance read: one wallet's projection, and the account's
+// suggested moves over every wallet.
+const oneForecast = await profiled('GET …/forecast (one wallet)', RUNS, () =>
+  sample(() => {
+    const w = listed.wallets[(i++ * 7919) % listed.wallets.length]?.wallet;
+    return get(`/v1/wallets/${w?.type}/${w?.id}/forecast`);
+  }, RUNS),
+);
+const suggestions = await profiled('GET /v1/suggestions/moves (every wallet)', 50, () => sample(() => get('/v1/suggestions/moves'), 50));
 
 // Usage analytics through the API, against the same question asked of the raw table.
 const walletsForUsage = listed.wallets.map((w) => w.wallet);
@@ -242,6 +251,12 @@ report(`Balance reads: ${WALLETS} wallets, ${(EVENTS / 1e6).toFixed(1)}M usage e
   { read: 'GET …/balance?at=now-30d (one wallet group, no snapshot)', 'p50 ms': p50(balanceAt), 'p95 ms': p95(balanceAt), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(balanceAt, 95), 1) },
   { read: 'GET /v1/expiring', 'p50 ms': p50(expiring), 'p95 ms': p95(expiring), 'peer p50 ÷ this p95': fmt(replayP50 / percentile(expiring, 95), 1) },
 ]);
+report('Forecasts, against the plain balance read of one wallet in the same run', [
+  { read: 'GET …/balance, one wallet (peer)', 'p50 ms': p50(oneBalance), 'p95 ms': p95(oneBalance), 'this p95 ÷ peer p95': 1 },
+  { read: 'GET /v1/wallets with burn rate, run-out and projected unused (target p95 < 100 ms)', 'p50 ms': p50(wallets), 'p95 ms': p95(wallets), 'this p95 ÷ peer p95': fmt(percentile(wallets, 95) / percentile(oneBalance, 95), 1) },
+  { read: 'GET …/forecast, one wallet (target p95 < 20 ms)', 'p50 ms': p50(oneForecast), 'p95 ms': p95(oneForecast), 'this p95 ÷ peer p95': fmt(percentile(oneForecast, 95) / percentile(oneBalance, 95), 1) },
+  { read: `GET /v1/suggestions/moves, ${WALLETS} wallets (target p95 < 200 ms)`, 'p50 ms': p50(suggestions), 'p95 ms': p95(suggestions), 'this p95 ÷ peer p95': fmt(percentile(suggestions, 95) / percentile(oneBalance, 95), 1) },
+]);
 report('Usage analytics through the API, against the raw table in the same run', [
   { query: 'raw table: one wallet, 90 days by service (peer)', 'p50 ms': p50(rawOneWalletService), 'p95 ms': p95(rawOneWalletService), 'peer p50 ÷ this p95': 1 },
   { query: 'GET /v1/usage one wallet, 90 days by service (target p95 < 20 ms)', 'p50 ms': p50(oneWalletService), 'p95 ms': p95(oneWalletService), 'peer p50 ÷ this p95': fmt(percentile(rawOneWalletService, 50) / percentile(oneWalletService, 95), 2) },
@@ -262,6 +277,9 @@ recordResults('queries', {
   balance_at_30d_ago: figures(balanceAt, rawReplay),
   usage_90d_by_service: figures(oneWalletService, rawOneWalletService),
   usage_365d_by_user_account: figures(accountByUser, rawAccountByUser),
+  // The forecasts' peer is the plain balance read of one wallet.
+  forecast_one: figures(oneForecast, oneBalance),
+  suggestions_moves: figures(suggestions, oneBalance),
 });
 recordResults('tables', { events: EVENTS, ...tablesReport });
 // chDB runs inside this process: the peak covers storage's memory as well as the API's.

@@ -72,7 +72,7 @@ function goals(): Array<Record<string, string>> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const r = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
   const q = (name: string) => r.queries?.[name] ?? {};
-  const [wallets, one, past, wallet90, account365] = ['wallets_list', 'balance_one', 'balance_at_30d_ago', 'usage_90d_by_service', 'usage_365d_by_user_account'].map(q);
+  const [wallets, one, past, wallet90, account365, forecastOne, suggestions] = ['wallets_list', 'balance_one', 'balance_at_30d_ago', 'usage_90d_by_service', 'usage_365d_by_user_account', 'forecast_one', 'suggestions_moves'].map(q);
   const row = (measure: string, goal: string, figure: string, met: boolean | undefined) => ({ measure, goal, figure, met: met === undefined ? '—' : met ? 'yes' : 'no' });
   const n = (x: unknown, digits = 1) => (typeof x === 'number' ? x.toFixed(digits) : '?');
   const i = r.ingest ?? {};
@@ -91,6 +91,8 @@ function goals(): Array<Record<string, string>> {
     row('one wallet’s balance at now−30d p95', '< 50 ms', `${n(past.p95_ms, 2)} ms`, past.p95_ms < 50),
     row('one wallet, usage 90 d by service, p95', '< 20 ms and faster than the raw table', `${n(wallet90.p95_ms, 2)} ms (p50 ${n(wallet90.p50_ms, 2)}; raw p50 ${n(wallet90.raw_p50_ms, 2)})`, wallet90.p95_ms < 20 && wallet90.p50_ms < wallet90.raw_p50_ms),
     row('account, usage 365 d by user, p95', '< 60 ms and ≥ 5× the raw query', `${n(account365.p95_ms, 2)} ms, ${n(account365.raw_p50_ms / account365.p95_ms)}×`, account365.p95_ms < 60 && account365.raw_p50_ms / account365.p95_ms >= 5),
+    row('one wallet’s forecast p95', '< 20 ms', `${n(forecastOne.p95_ms, 2)} ms (plain balance read ${n(forecastOne.raw_p95_ms, 2)} ms)`, forecastOne.p95_ms === undefined ? undefined : forecastOne.p95_ms < 20),
+    row('suggested moves over every wallet p95', '< 200 ms', `${n(suggestions.p95_ms, 2)} ms (plain balance read ${n(suggestions.raw_p95_ms, 2)} ms)`, suggestions.p95_ms === undefined ? undefined : suggestions.p95_ms < 200),
     row('peak RSS, embedded process, 10M events', 'report; bounded by configuration', `${r.memory?.peak_rss_mb ?? '?'} MB`, undefined),
     row(
       'runs_out_at error, 28-day mean (median / p90)',
