@@ -169,14 +169,18 @@ interface CachedSuggestions {
 
 interface CachedUsage {
   lots: LedgerResult['lots'];
+  /** The window's end; summed from memory, the sums serve that second only. */
+  at: number;
+  fromMemory: boolean;
   sums: Promise<Map<WalletKey, bigint>>;
 }
 
 /**
- * Forecasts of the current ledger (`BalanceService.current`), kept with its snapshot: the
- * window's usage is summed once per snapshot and window (a snapshot stands until the account
- * changes, and at most `FRESHNESS_MS`), the projection once per second. Accounts whose usage is
- * in memory sum it there; others in one query. Suggested moves, which re-project receivers
+ * Forecasts of the current ledger (`BalanceService.current`), kept with its snapshot, and
+ * projected once per second. The window's usage is summed each second from memory when the
+ * account's usage is held there (a pass over the window's entries); otherwise in one query, once
+ * per snapshot and window, so its window may end up to a snapshot's life (`FRESHNESS_MS`, 30 s)
+ * before the forecast's instant, as a snapshot's balances are that old at most. Suggested moves, which re-project receivers
  * for every offer (a few hundred milliseconds for 1,000 wallets that all run out), are made
  * once per snapshot, from the forecast of the second they were first asked for, and say so.
  */
@@ -237,10 +241,15 @@ export class ForecastService {
 
   private usageOf(key: string, accountId: string, ledger: LedgerResult, at: number, windowDays: number): Promise<Map<WalletKey, bigint>> {
     const cached = this.usage.get(key);
-    if (cached && cached.lots === ledger.lots) return cached.sums;
+    if (cached && cached.lots === ledger.lots && (!cached.fromMemory || cached.at === at)) return cached.sums;
     const window = windowOf(at, windowDays);
-    const sums = (async () => usageInWindow(this.store, accountId, window.from, window.to, await this.usageIndex?.ready(accountId)))();
-    const entry = { lots: ledger.lots, sums };
+    const entry: CachedUsage = { lots: ledger.lots, at, fromMemory: false, sums: Promise.resolve(new Map()) };
+    const sums = (async () => {
+      const memory = await this.usageIndex?.ready(accountId);
+      entry.fromMemory = memory !== undefined;
+      return usageInWindow(this.store, accountId, window.from, window.to, memory);
+    })();
+    entry.sums = sums;
     this.remember(this.usage, key, entry);
     sums.catch(() => this.usage.get(key) === entry && this.usage.delete(key));
     return sums;
