@@ -52,7 +52,19 @@ function describe(name: string, history: History, geometry: Geometry, forecast: 
   return `${parts.join('; ')}.`;
 }
 
-function chartOption(history: History, geometry: Geometry, description: string): ChartOption {
+/**
+ * The time axis runs from the first day to the projection's end, and to the even pace's end when
+ * that is no further ahead than the history reaches back: an even pace to a far expiry is cut
+ * there rather than squeezing the history.
+ */
+function axisEnd(geometry: Geometry, days: number): number {
+  const span = days * 86_400_000;
+  const projected = geometry.projection[geometry.projection.length - 1]?.at ?? geometry.now;
+  const evenPace = geometry.evenPace[geometry.evenPace.length - 1]?.at ?? geometry.now;
+  return Math.max(projected, Math.min(evenPace, geometry.now + span), geometry.now + span / 3);
+}
+
+function chartOption(history: History, geometry: Geometry, description: string, days: number): ChartOption {
   const text = themeColor('text-muted');
   const grid = themeColor('border');
   const accent = themeColor('accent');
@@ -88,7 +100,7 @@ function chartOption(history: History, geometry: Geometry, description: string):
     aria: { enabled: true, label: { description } },
     tooltip: { trigger: 'item', confine: true },
     grid: { left: 8, right: 20, top: 16, bottom: 8, containLabel: true },
-    xAxis: { type: 'time', axisLabel: { color: text, hideOverlap: true }, axisLine: { lineStyle: { color: grid } }, splitLine: { show: false } },
+    xAxis: { type: 'time', max: axisEnd(geometry, days), axisLabel: { color: text, hideOverlap: true }, axisLine: { lineStyle: { color: grid } }, splitLine: { show: false } },
     yAxis: { type: 'value', min: 0, axisLabel: { color: text }, splitLine: { lineStyle: { color: grid } } },
     series: [
       {
@@ -180,7 +192,7 @@ export function BalanceHistory({ api, wallet, name, available, forecast, nextExp
     };
   }, [history, events, forecast, nextExpiry, available]);
   const description = history && geometry ? describe(name, history, geometry, forecast, nextExpiry) : `Balance history of ${name}: loading`;
-  const option = useMemo(() => (history && geometry ? chartOption(history, geometry, description) : undefined), [geometry, scheme]);
+  const option = useMemo(() => (history && geometry ? chartOption(history, geometry, description, days) : undefined), [geometry, scheme]);
   const container = useChart(option, [option]);
   const count = (kind: MarkerKind) => geometry?.markers.filter((m) => m.kind === kind).length ?? 0;
   const projectionEnd = geometry?.projection[geometry.projection.length - 1];

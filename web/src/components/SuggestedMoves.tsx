@@ -76,7 +76,7 @@ export function SuggestedMoves({ suggestions, rows, accountId, initial = suggest
   );
 }
 
-/** Every suggested move of the account, on the page itself: the first few, then all on demand. */
+/** Every suggested move of the account, on the page itself: the first few (one on a phone), then all on demand. */
 export function SuggestedMovesPanel({ suggestions, rows }: { suggestions: MoveSuggestion[]; rows: Map<string, WalletRow> }) {
   if (suggestions.length === 0) return null;
   const saved = suggestions.reduce((sum, s) => sum + toScaled(s.amount), 0n);
@@ -88,7 +88,7 @@ export function SuggestedMovesPanel({ suggestions, rows }: { suggestions: MoveSu
           {suggestions.length === 1 ? '1 move' : `${suggestions.length} moves`} would put {formatScaled(saved)} tokens to use that the forecast lets expire
         </p>
       </div>
-      <SuggestedMoves suggestions={suggestions} rows={rows} initial={3} />
+      <SuggestedMoves suggestions={suggestions} rows={rows} initial={matchMedia('(max-width: 600px)').matches ? 1 : 3} />
     </section>
   );
 }

@@ -102,7 +102,7 @@ export function WalletForecast({ api, wallet, name, row, rows, nextExpiry, sugge
       />
       <h3 id="wallet-moves-title">Suggested moves</h3>
       <div aria-labelledby="wallet-moves-title" role="region" data-wallet-suggestions={mine.length}>
-        {mine.length === 0 ? <p class="muted">No move is suggested for {name}.</p> : <SuggestedMoves suggestions={mine} rows={rows} />}
+        {mine.length === 0 ? <p class="muted">No move is suggested for {name}.</p> : <SuggestedMoves suggestions={mine} rows={rows} initial={5} />}
       </div>
     </section>
   );
