@@ -118,6 +118,11 @@ describe.each([1440, 390])('the forecast on the Balances page at %i px', { timeo
       else expect(await unused.count()).toBe(0);
     }
     // What the scenario was built to show.
+    const runsOut = (team: ForecastTeam) => card(team).locator('[data-field="runs-out"]').textContent();
+    await page.getByRole('searchbox').fill('Team');
+    expect((await runsOut('dry'))?.trim()).toBe('Runs out today');
+    expect((await runsOut('idle'))?.trim()).toBe('Does not run out within two years');
+    expect((await runsOut('steady'))?.trim()).toMatch(/^Runs out in 7[67] days · /);
     const byTeam = new Map(answer.map((w) => [w.wallet.id, w]));
     expect(byTeam.get('idle')?.runs_out_at).toBeNull();
     expect(Date.parse(byTeam.get('dry')?.runs_out_at ?? '')).toBeLessThanOrEqual(Date.now());
@@ -209,7 +214,10 @@ describe.each([1440, 390])('the forecast on the Balances page at %i px', { timeo
     expect(event.occurred_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(Date.parse(event.occurred_at as string)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 1000);
     expect(Date.parse(event.occurred_at as string)).toBeLessThanOrEqual(Date.now());
-    expect(await moveDialog.getByRole('button', { name: 'Copy JSON' }).isVisible()).toBe(true);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: api.url });
+    await moveDialog.getByRole('button', { name: 'Copy JSON' }).click();
+    await expect.poll(() => moveDialog.getByRole('status').textContent()).toBe('Copied to the clipboard.');
+    expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual(event);
     expect(await page.evaluate(() => document.activeElement?.closest('dialog')?.classList.contains('move-dialog'))).toBe(true);
 
     for (const scheme of ['light', 'dark'] as const) {
