@@ -63,10 +63,9 @@ export function WalletForecast({ api, wallet, name, row, rows, nextExpiry, sugge
         <>
           <p class="forecast-runs-out">
             <strong>{runsOutText(forecast.runs_out_at)}</strong>
-            <span class="muted">
-              {' '}
-              · {formatAmount(forecast.burn_rate_per_day)} a day over the past {forecast.window_days} days
-            </span>
+          </p>
+          <p class="muted">
+            At {formatAmount(forecast.burn_rate_per_day)} a day, the average of the past {forecast.window_days} days
           </p>
           {toScaled(forecast.projected_unused_total) > 0n ? (
             <>
