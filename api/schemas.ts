@@ -98,6 +98,7 @@ export const responses = {
     at: time,
     suggestions: z.array(
       z.object({
+        account_id: z.string().describe('the account of both wallets: the move event\'s account_id'),
         from: wallet,
         to: wallet,
         lot_id: z.string(),

@@ -44,7 +44,7 @@ export function forecastsRouter(balances: BalanceService, store: Store, usageInd
     const type = parseWalletType('wallet_type', req.query.wallet_type, false);
     const { at, suggestions } = await forecasts.suggestedMoves(accountOf(req), type);
     let body = bodies.get(suggestions);
-    if (body === undefined) bodies.set(suggestions, (body = JSON.stringify(suggestionsJson(at, suggestions))));
+    if (body === undefined) bodies.set(suggestions, (body = JSON.stringify(suggestionsJson(accountOf(req), at, suggestions))));
     res.set('Cache-Control', 'private, max-age=5').type('application/json').send(body);
   });
 
@@ -74,10 +74,12 @@ export function forecastsRouter(balances: BalanceService, store: Store, usageInd
   return router;
 }
 
-function suggestionsJson(at: number, suggestions: readonly MoveSuggestion[]) {
+/** Each suggestion names its account, so the `move` event that carries it out can be written whole. */
+function suggestionsJson(accountId: string, at: number, suggestions: readonly MoveSuggestion[]) {
   return {
     at: iso(at),
     suggestions: suggestions.map((s) => ({
+      account_id: accountId,
       from: walletOf(s.from),
       to: walletOf(s.to),
       lot_id: s.lotId,

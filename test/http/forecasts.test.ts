@@ -135,9 +135,9 @@ describe('suggested moves', () => {
       at: '2026-06-01T00:00:00.000Z',
       suggestions: [
         // odd runs out June 15 and would use 16 days × 0.0178 of it by July 1.
-        { from: team('waster'), to: team('odd'), lot_id: 'fc-w1', amount: '0.2848', expires_at: '2026-07-01T00:00:00.000Z', to_runs_out_at_before: '2026-06-15T00:00:00.000Z', to_runs_out_at_after: '2026-07-01T00:00:00.000Z' },
+        { account_id: 'acme', from: team('waster'), to: team('odd'), lot_id: 'fc-w1', amount: '0.2848', expires_at: '2026-07-01T00:00:00.000Z', to_runs_out_at_before: '2026-06-15T00:00:00.000Z', to_runs_out_at_after: '2026-07-01T00:00:00.000Z' },
         // runner runs out June 23 and would use 8 days × 10 by July 1.
-        { from: team('waster'), to: team('runner'), lot_id: 'fc-w1', amount: '80', expires_at: '2026-07-01T00:00:00.000Z', to_runs_out_at_before: '2026-06-23T00:00:00.000Z', to_runs_out_at_after: '2026-07-01T00:00:00.000Z' },
+        { account_id: 'acme', from: team('waster'), to: team('runner'), lot_id: 'fc-w1', amount: '80', expires_at: '2026-07-01T00:00:00.000Z', to_runs_out_at_before: '2026-06-23T00:00:00.000Z', to_runs_out_at_after: '2026-07-01T00:00:00.000Z' },
       ],
     });
   });

@@ -15,8 +15,6 @@ export interface MoveEvent {
   amount: string;
 }
 
-/** The API answers never name the account: the admin puts their own in. */
-export const ACCOUNT_PLACEHOLDER = 'YOUR_ACCOUNT_ID';
 
 /** A fresh idempotency key: sending the same event twice moves once. */
 export function newMoveEventId(): string {
@@ -27,11 +25,11 @@ export function newMoveEventId(): string {
 /** RFC 3339 to the second, in UTC. */
 const toSecond = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function moveEventFor(suggestion: MoveSuggestion, eventId: string, at: Date, accountId = ACCOUNT_PLACEHOLDER): MoveEvent {
+export function moveEventFor(suggestion: MoveSuggestion, eventId: string, at: Date): MoveEvent {
   return {
     event_id: eventId,
     type: 'move',
-    account_id: accountId,
+    account_id: suggestion.account_id,
     occurred_at: toSecond(at),
     from: { type: suggestion.from.type, id: suggestion.from.id },
     to: { type: suggestion.to.type, id: suggestion.to.id },

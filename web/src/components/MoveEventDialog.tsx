@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ACCOUNT_PLACEHOLDER, type MoveEvent, moveEventJson } from '../moveEvent';
+import { type MoveEvent, moveEventJson } from '../moveEvent';
 
 interface Props {
   event: MoveEvent;
@@ -46,12 +46,6 @@ export function MoveEventDialog({ event, summary, onClose }: Props) {
       </header>
       <p id="move-summary" class="muted">
         Moves {summary}. This page does not send it: post it to <code>/v1/events</code> or publish it to the events topic.
-        {event.account_id === ACCOUNT_PLACEHOLDER && (
-          <>
-            {' '}
-            Replace <code>{ACCOUNT_PLACEHOLDER}</code> with your account id.
-          </>
-        )}
       </p>
       <pre class="move-json" tabIndex={0} aria-label="Move event JSON">
         <code ref={code} data-move-json>

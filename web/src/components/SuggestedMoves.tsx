@@ -8,8 +8,6 @@ import { MoveEventDialog } from './MoveEventDialog';
 interface Props {
   suggestions: MoveSuggestion[];
   rows: Map<string, WalletRow>;
-  /** The account, when the API names it; the event then needs no editing. */
-  accountId?: string;
   /** How many to list before "Show all". */
   initial?: number;
 }
@@ -24,7 +22,7 @@ const suggestionKey = (s: MoveSuggestion) => `${walletKey(s.from)}>${walletKey(s
  * Moves that turn tokens the forecast lets expire into usage elsewhere, as the API suggests them,
  * each with the exact `move` event that would carry it out.
  */
-export function SuggestedMoves({ suggestions, rows, accountId, initial = suggestions.length }: Props) {
+export function SuggestedMoves({ suggestions, rows, initial = suggestions.length }: Props) {
   const [shown, setShown] = useState<{ event: MoveEvent; summary: string }>();
   const [all, setAll] = useState(false);
   const nameOf = (wallet: WalletRef) => {
@@ -57,7 +55,7 @@ export function SuggestedMoves({ suggestions, rows, accountId, initial = suggest
                     eventId = newMoveEventId();
                     eventIds.set(key, eventId);
                   }
-                  setShown({ event: moveEventFor(suggestion, eventId, new Date(), accountId), summary });
+                  setShown({ event: moveEventFor(suggestion, eventId, new Date()), summary });
                 }}
               >
                 Show move event
