@@ -48,6 +48,8 @@ export interface AppOptions {
   readsPerTurn?: number;
   /** Usage held in memory for the usage routes; one over `store` with the default budget when not given. */
   usageIndex?: UsageIndex;
+  /** Forecasts per snapshot, shared with the alert evaluator; one over the balances and usage index when not given. */
+  forecasts?: ForecastService;
   /** `ALERT_RUNS_OUT_DAYS`: `/v1/alerts` lists `runs_out` for a wallet that runs out within this many days. */
   alertRunsOutDays?: number;
 }
@@ -113,7 +115,7 @@ export function createApp(options: AppOptions): Express {
   const answers = new ResponseCache();
   const usageIndex = options.usageIndex ?? new UsageIndex(store);
   options.balances.useUsageIndex(usageIndex);
-  const forecasts = new ForecastService(options.balances, store, usageIndex);
+  const forecasts = options.forecasts ?? new ForecastService(options.balances, store, usageIndex);
   app.use(balancesRouter(options.balances, answers, usageIndex, forecasts, options.alertRunsOutDays ?? DEFAULT_RUNS_OUT_DAYS));
   app.use(forecastsRouter(options.balances, store, usageIndex, forecasts));
   app.use(usageRouter(store, options.balances, answers, usageIndex));

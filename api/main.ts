@@ -18,6 +18,7 @@ import { BalanceAggregator } from '../aggregator/process.js';
 import { pairVoidedUsage } from '../aggregator/voids.js';
 import { lanesOf } from '../core/lanes.js';
 import { UsageIndex } from '../readmodels/usageIndex.js';
+import { ForecastService } from '../readmodels/forecasts.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
@@ -44,9 +45,11 @@ const abort = new AbortController();
 // On embedded chDB, ingest's queries go ahead of reads and background work (core/lanes.ts).
 const lanes = lanesOf(store);
 const balances = new BalanceService(lanes.reads, Date.now, { onBackgroundFailure: reportBackgroundFailures(log, metrics) });
+const usageIndex = new UsageIndex(lanes.reads, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure: reportBackgroundFailures(log, metrics) });
+// One forecast per snapshot, for the API and the alert evaluator alike, its usage window summed from memory.
+const forecasts = new ForecastService(balances, lanes.reads, usageIndex);
 // The balance tables' writer runs in this process when no other process can reach the store
 // (embedded chDB), or with --aggregate; against a server it is usually `npm run aggregate`.
-const usageIndex = new UsageIndex(lanes.reads, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure: reportBackgroundFailures(log, metrics) });
 const aggregator = args.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store: lanes.reads, log, usage: usageIndex }) : undefined;
 const pipeline = createIngestPipeline({
   store: lanes.ingest, metrics, log, signal: abort.signal,
@@ -80,6 +83,7 @@ await webBuild;
 const app = createApp({
   store: lanes.reads, pipeline, metrics, log, apiKeys, bodyLimitBytes: config.BALANCES_BODY_LIMIT_BYTES, balances,
   usageIndex,
+  forecasts,
   alertRunsOutDays: config.ALERT_RUNS_OUT_DAYS,
   // Kafka is consumed on this event loop too: reads start one per turn, so it keeps up (readGate.ts).
   ...(config.KAFKA_BROKERS?.length ? { readsPerTurn: 1 } : {}),
@@ -110,7 +114,7 @@ if (worker) {
 }
 
 // Every API process runs one; only the holder of the evaluator's lease in storage evaluates and delivers.
-const alerts = new AlertEvaluator({ store: lanes.reads, balances, log, metrics, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS, runsOutDays: config.ALERT_RUNS_OUT_DAYS });
+const alerts = new AlertEvaluator({ store: lanes.reads, balances, forecasts, log, metrics, webhookUrl: config.ALERT_WEBHOOK_URL, intervalMs: config.ALERT_EVALUATION_INTERVAL_MS, runsOutDays: config.ALERT_RUNS_OUT_DAYS });
 alerts.start();
 aggregator?.start();
 

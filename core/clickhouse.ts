@@ -71,17 +71,14 @@ const CLUSTER_LOCAL_NAMES = new Set(['wallet_balances_v1', 'lot_balances_v1', 't
  *   the server writes now, not one it may merge with others' rows later.
  * - Its token also names the blocks its views write (`deduplicate_blocks_in_dependent_materialized_views`),
  *   so a retry of the identical block fills only a view that missed it.
- * - On a cluster, the Distributed twin forwards the block to its shard before the INSERT returns
- *   (`distributed_foreground_insert`): a confirmed insert is stored, not queued for later.
  * - The views over a table are fed side by side: inserts into events_v1 and its views ran 18–25%
  *   faster on 2 cores (25k-event inserts, measured alternately with and without).
  */
-export function insertStatement(qualifiedTable: string, options: { token?: string; cluster?: string }): string {
+export function insertStatement(qualifiedTable: string, options: { token?: string }): string {
   const settings = ['async_insert = 0', 'parallel_view_processing = 1'];
   if (options.token !== undefined) {
     settings.push(`insert_deduplication_token = '${options.token.replace(/[^A-Za-z0-9_-]/g, '')}'`, 'deduplicate_blocks_in_dependent_materialized_views = 1');
   }
-  if (options.cluster) settings.push('distributed_foreground_insert = 1');
   return `INSERT INTO ${qualifiedTable} SETTINGS ${settings.join(', ')} FORMAT JSONEachRow`;
 }
 
@@ -96,8 +93,9 @@ export function createStore(options: StoreOptions): Store {
       password: options.password ?? '',
       request_timeout: 120_000,
       compression: { request: false, response: true },
-      // Writes that are not row inserts (INSERT … SELECT of fills and void pairing) go through
-      // the Distributed twins too: they also reach their shard before they return.
+      // On a cluster every write goes through a Distributed twin, which forwards it to its shard
+      // before the statement returns: a confirmed insert is stored, not queued for later. Sent
+      // with every request, so row inserts and INSERT … SELECT (fills, void pairing) alike.
       ...(options.cluster ? { clickhouse_settings: { distributed_foreground_insert: 1 } } : {}),
     });
   } else {
@@ -126,7 +124,7 @@ export function createStore(options: StoreOptions): Store {
         if (ndjson.length === 0) return;
         // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
         const result = await client.exec({
-          query: insertStatement(table(name), { token: insertOptions?.deduplicationToken, cluster }),
+          query: insertStatement(table(name), { token: insertOptions?.deduplicationToken }),
           values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
         });
         result.stream.resume();

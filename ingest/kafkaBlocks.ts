@@ -64,7 +64,7 @@ export interface KafkaBlockLog {
  * `[A-Za-z0-9_-]` and topics may hold dots), partition, first and last offset, and the digest
  * of the last record.
  */
-export function blockToken(range: BlockRange): string {
+function blockToken(range: BlockRange): string {
   return `kafka-${Buffer.from(range.topic, 'utf8').toString('hex')}-${range.partition}-${range.first}-${range.last}-${range.lastRecord}`;
 }
 

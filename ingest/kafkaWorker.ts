@@ -1,3 +1,4 @@
+import { isRetriable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { BatchResult, IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
@@ -118,7 +119,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         attempts: Infinity,
         baseMs: 100,
         maxMs: 10_000,
-        isRetriable: (err) => !stopping && !failure && (err as { retriable?: unknown }).retriable === true,
+        isRetriable: (err) => !stopping && !failure && isRetriable(err),
         onRetry: (err, attempt, delayMs) => log.warn({ event: 'kafka_blocks_retry', what, attempt, delayMs, err }, 'retrying a read or write of Kafka block ranges'),
       }),
     );

@@ -161,12 +161,12 @@ const digest = (parts: Iterable<string>) => {
 };
 
 /** A block named by the events a batch brought, as validated and in their order: a resend names it again. */
-export function eventsToken(lines: Iterable<string>): string {
+function eventsToken(lines: Iterable<string>): string {
   return `e-${digest(lines)}`;
 }
 
 /** Rejections named by what they hold (payload, reason, Kafka coordinates): a redelivery names them again. */
-export function rejectionsToken(rows: RejectedRow[]): string {
+function rejectionsToken(rows: RejectedRow[]): string {
   return `r-${digest(rows.map((r) => JSON.stringify([r.source, r.account_id, r.event_id, r.code, r.payload, r.kafka_topic, r.kafka_partition, r.kafka_offset])))}`;
 }
 

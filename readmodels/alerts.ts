@@ -60,13 +60,13 @@ export function alertsOf(ledger: LedgerResult, forecasts?: ForecastAlertOptions)
         wallet: walletOf(key),
         details: {
           amount: formatScaled(lots.reduce((s, l) => s + l.remaining, 0n)),
-          expires_at: new Date(first.expiresAt).toISOString(),
-          days_left: Math.max(0, Math.ceil((first.expiresAt - ledger.at) / DAY_MS)),
+          expires_at: iso(first.expiresAt),
+          days_left: daysLeft(first.expiresAt, ledger.at),
           lots: lots.map((l) => ({
             lot_id: l.lotId,
             remaining: formatScaled(l.remaining),
-            expires_at: new Date(l.expiresAt).toISOString(),
-            days_left: Math.max(0, Math.ceil((l.expiresAt - ledger.at) / DAY_MS)),
+            expires_at: iso(l.expiresAt),
+            days_left: daysLeft(l.expiresAt, ledger.at),
           })),
         },
       });

@@ -56,7 +56,7 @@ export async function walletHistory(
   range: { from: number; to: number; tz: string },
 ): Promise<ClosingBalance[]> {
   const ledger = await balances.current(accountId);
-  const input = balances.snapshotInput(accountId) ?? (await balances.current(accountId), balances.snapshotInput(accountId));
+  const input = balances.snapshotInput(accountId);
   if (!input) throw new Error(`no snapshot of account ${accountId} to run its history from`);
   const days = localDayEnds(range.tz, range.from, range.to)
     .map(({ day, end }) => ({ day, end: Math.min(end, ledger.at + 1) }))
