@@ -25,26 +25,9 @@ export interface ClosingBalance {
 
 /** Local days of `tz` touching `[from, to)`, each with the instant it ends, `to` for the last. */
 export function localDayEnds(tz: string, from: number, to: number): Array<{ day: string; end: number }> {
-  const buckets = dayBuckets(tz, from, to);
-  const days: Array<{ day: string; end: number }> = [];
-  let start = from;
-  buckets.labels.forEach((day, i) => {
-    if (i === buckets.labels.length - 1) {
-      days.push({ day, end: to });
-      return;
-    }
-    // The first instant of the next day: days are at most 50 hours long.
-    let lo = start;
-    let hi = Math.min(to, start + 50 * 3_600_000);
-    while (lo < hi) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      if (buckets.of(mid) > i) hi = mid;
-      else lo = mid + 1;
-    }
-    days.push({ day, end: lo });
-    start = lo;
-  });
-  return days;
+  const { labels, starts } = dayBuckets(tz, from, to);
+  // A day ends where the next begins; the last at `to`.
+  return labels.map((day, i) => ({ day, end: starts[i] ?? to }));
 }
 
 export async function walletHistory(

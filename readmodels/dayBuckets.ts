@@ -7,6 +7,8 @@ const LONGEST_DAY_MS = 50 * 3_600_000;
 /** The local days of a time zone that a range touches: day `i` starts at `starts[i]`. */
 export interface DayBuckets {
   labels: string[];
+  /** The first instant of each day after the first: `starts[i]` begins day `i + 1`. */
+  starts: number[];
   of(t: number): number;
 }
 
@@ -20,12 +22,12 @@ export interface DayBuckets {
  * 1972), and the API accepts dates from 1970.
  */
 export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
-  if (to <= from) return { labels: [], of: () => 0 };
+  if (to <= from) return { labels: [], starts: [], of: () => 0 };
   if (tz === 'UTC') {
     const first = Math.floor(from / DAY_MS);
     const labels: string[] = [];
     for (let d = first; d <= Math.floor((to - 1) / DAY_MS); d++) labels.push(new Date(d * DAY_MS).toISOString().slice(0, 10));
-    return { labels, of: (t) => Math.floor(t / DAY_MS) - first };
+    return { labels, starts: labels.slice(1).map((_, i) => (first + i + 1) * DAY_MS), of: (t) => Math.floor(t / DAY_MS) - first };
   }
   const format = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
   const day = (t: number) => format.format(t);
@@ -53,6 +55,7 @@ export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
   }
   return {
     labels,
+    starts,
     // The day: the number of day starts at or before t.
     of: (t) => bound(starts, starts.length, t, true),
   };

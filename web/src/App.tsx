@@ -57,7 +57,7 @@ const CARD_GAP = 16;
 function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string) => void }) {
   const expired = useCallback(() => onSignOut('Your API key is no longer accepted. Sign in again.'), [onSignOut]);
   const live = useLiveBalances(api, expired);
-  const suggestions = useMoveSuggestions(api, live.wallets)?.suggestions ?? [];
+  const suggestions = useMoveSuggestions(api, live.version)?.suggestions ?? [];
   const [view, update] = useViewState();
   const [scheme, setScheme] = useState(0);
   useColorScheme(useCallback(() => setScheme((n) => n + 1), []));

@@ -1,16 +1,15 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api, MoveSuggestions, WalletRow } from './api';
-import { walletsSignature } from './walletList';
+import { useEffect, useState } from 'preact/hooks';
+import type { Api, MoveSuggestions } from './api';
 
 /**
- * The account's suggested moves, read again whenever a wallet's balance or burn rate changes: a
- * move, a purchase or new usage changes what the forecast lets expire and who runs out.
+ * The account's suggested moves, read again whenever a wallet's balance or burn rate changes
+ * (the live wallet list's `version`, 0 until it has wallets): a move, a purchase or new usage
+ * changes what the forecast lets expire and who runs out.
  */
-export function useMoveSuggestions(api: Api, wallets: WalletRow[] | undefined): MoveSuggestions | undefined {
+export function useMoveSuggestions(api: Api, version: number): MoveSuggestions | undefined {
   const [answer, setAnswer] = useState<MoveSuggestions>();
-  const signature = useMemo(() => (wallets ? walletsSignature(wallets) : undefined), [wallets]);
   useEffect(() => {
-    if (signature === undefined) return;
+    if (version === 0) return;
     let cancelled = false;
     api.client
       .GET('/v1/suggestions/moves')
@@ -23,6 +22,6 @@ export function useMoveSuggestions(api: Api, wallets: WalletRow[] | undefined): 
     return () => {
       cancelled = true;
     };
-  }, [api, signature]);
+  }, [api, version]);
   return answer;
 }
