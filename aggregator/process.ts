@@ -8,12 +8,12 @@ import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
-import { accountVersionQuery } from '../readmodels/balances.js';
+import { accountChangesQuery } from '../storage/accountChanges.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { loadWalletNames } from '../readmodels/walletNames.js';
 import { AggregatorError } from './errors.js';
-import { pairVoidedUsage } from './voids.js';
+import { pairVoidedUsage } from '../storage/voids.js';
 
 /**
  * The aggregator: the one writer of the balance tables (migration 020), of the forecast and
@@ -83,7 +83,7 @@ export function shardOf(accountId: string, count: number): number {
 }
 
 interface AccountState {
-  /** The account's version (`accountVersionQuery`) read before the last recomputation. */
+  /** The account's version (`accountChangesQuery`) read before the last recomputation. */
   version: number;
   /** Usage rows the usage index held for the account when last recomputed, if it held it. */
   usageRows?: number;
@@ -315,7 +315,7 @@ export class BalanceAggregator {
     const at = this.clock();
     // Read before the ledger's input: an event stored after this read changes the version again,
     // so the next pass recomputes.
-    const [versionRow] = await read(this.store, accountVersionQuery, { account: accountId });
+    const [versionRow] = await read(this.store, accountChangesQuery, { account: accountId });
     const accountVersion = versionRow?.v ?? 0;
     // A void stored between the pairing and that read is counted but was not paired, and no
     // later pass would see the version change for it: it is paired now, before the ledger reads
@@ -386,7 +386,7 @@ export class BalanceAggregator {
 
 const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
 
-/** Every account's version (as `accountVersionQuery`): an account whose version changed is recomputed. */
+/** Every account's version (as `accountChangesQuery`): an account whose version changed is recomputed. */
 const accountVersionsQuery = tsvQuery({
   name: 'aggregator.account_versions',
   params: z.object({}),

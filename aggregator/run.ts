@@ -4,7 +4,7 @@ import { loadConfigOrExit, storageConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { observeQueries } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
-import { migrate } from './migrate.js';
+import { migrate } from '../storage/migrate.js';
 import { BalanceAggregator } from './process.js';
 
 /**

@@ -21,7 +21,7 @@ export function readGate(perTurn: number): RequestHandler {
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    setTimeout(turn, 0);
+    setImmediate(turn);
   };
   return (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();

@@ -11,7 +11,7 @@ import { createStore, type Store } from '../core/clickhouse.js';
 import type { QueryObserver } from '../core/query.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
-import { migrate } from '../aggregator/migrate.js';
+import { migrate } from '../storage/migrate.js';
 import { createApp } from '../api/app.js';
 import { BalanceService } from '../readmodels/balances.js';
 import { decodeEvent } from '../ingest/contract.js';

@@ -269,8 +269,8 @@ async function server(): Promise<void> {
   const { createMetrics } = await import('../core/metrics.js');
   const { parseConfig, serverConfigSchema } = await import('../core/config.js');
   const { reportBackgroundFailures } = await import('../core/background.js');
-  const { migrate } = await import('../aggregator/migrate.js');
-  const { pairVoidedUsage } = await import('../aggregator/voids.js');
+  const { migrate } = await import('../storage/migrate.js');
+  const { pairVoidedUsage } = await import('../storage/voids.js');
   const { BalanceService, freshnessOf } = await import('../readmodels/balances.js');
   const { BalanceAggregator } = await import('../aggregator/process.js');
   const { AlertEvaluator } = await import('../alerts/evaluator.js');

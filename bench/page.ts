@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 import { createStore } from '../core/clickhouse.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics } from '../core/metrics.js';
-import { migrate } from '../aggregator/migrate.js';
+import { migrate } from '../storage/migrate.js';
 import { BalanceService, freshnessOf } from '../readmodels/balances.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
 import { createApp } from '../api/app.js';

@@ -6,6 +6,7 @@ import { createChdbConnection } from 'chdb/connection';
 import { lockDataDir } from './dataDirLock.js';
 import { StageError } from './errors.js';
 import type { QueryObserver } from './query.js';
+import { inlineParams } from './sqlLiterals.js';
 
 /**
  * The one way the product reaches ClickHouse. The embedded chDB connection and the HTTP
@@ -82,6 +83,9 @@ export function insertStatement(qualifiedTable: string, options: { token?: strin
   return `INSERT INTO ${qualifiedTable} SETTINGS ${settings.join(', ')} FORMAT JSONEachRow`;
 }
 
+/** The longest statement embedded chDB parses, its parameters written in (1 GiB). */
+const MAX_LITERAL_QUERY_BYTES = 1 << 30;
+
 export function createStore(options: StoreOptions): Store {
   const kind = options.url ? 'http' : 'chdb';
   let client: ClickHouseClient;
@@ -111,6 +115,13 @@ export function createStore(options: StoreOptions): Store {
   if (options.cluster && kind === 'chdb') throw new Error('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded store is one process');
   const cluster = options.cluster;
   const table = (name: string) => `${db}.\`${cluster && !CLUSTER_LOCAL_NAMES.has(name) ? `${name}_dist` : name}\``;
+  // chDB runs parameterised queries one at a time per process, literal SQL side by side
+  // (sqlLiterals.ts); a server binds parameters itself.
+  const bound = (query: string, params?: Record<string, unknown>) =>
+    kind === 'chdb' ? { query: inlineParams(query, params), query_params: {} } : { query, query_params: params ?? {} };
+  // Literals count towards the statement's size: a lookup of a large batch's keys is a few MB.
+  const ready = kind === 'chdb' ? client.command({ query: `SET max_query_size = ${MAX_LITERAL_QUERY_BYTES}` }) : Promise.resolve();
+  ready.catch(() => undefined);
 
   return {
     client,
@@ -122,6 +133,7 @@ export function createStore(options: StoreOptions): Store {
     insertJsonEachRow: (name, ndjson, insertOptions) =>
       classified(`insert into ${name}`, async () => {
         if (ndjson.length === 0) return;
+        await ready;
         // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
         const result = await client.exec({
           query: insertStatement(table(name), { token: insertOptions?.deduplicationToken }),
@@ -132,13 +144,15 @@ export function createStore(options: StoreOptions): Store {
     queryRows: <T>(query: string, params?: Record<string, unknown>) =>
       classified('query', async () => {
         // One JSON document parses several times faster than the same rows as JSONEachRow lines.
-        const rs = await client.query({ query, format: 'JSON', query_params: params ?? {} });
+        await ready;
+        const rs = await client.query({ ...bound(query, params), format: 'JSON' });
         return (await rs.json<T>()).data;
       }),
     queryTsv: (query, params, tsvOptions) =>
       classified('query', async () => {
         const format = tsvOptions?.namesAndTypes ? 'TabSeparatedWithNamesAndTypes' : 'TabSeparated';
-        const rs = await client.query({ query, format, query_params: params ?? {} });
+        await ready;
+        const rs = await client.query({ ...bound(query, params), format });
         const text = await rs.text();
         if (text.length === 0) return [];
         const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
@@ -146,12 +160,14 @@ export function createStore(options: StoreOptions): Store {
       }),
     queryJsonLines: (query, params) =>
       classified('query', async () => {
-        const rs = await client.query({ query, format: 'JSONEachRow', query_params: params ?? {} });
+        await ready;
+        const rs = await client.query({ ...bound(query, params), format: 'JSONEachRow' });
         return rs.text();
       }),
     command: (query, params) =>
       classified('command', async () => {
-        await client.command({ query, query_params: params ?? {} });
+        await ready;
+        await client.command(bound(query, params));
       }),
     ping: () =>
       classified('ping', async () => {

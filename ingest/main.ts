@@ -3,7 +3,7 @@ import { ingestConfigSchema, loadConfigOrExit } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createMetrics, observeQueries } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
-import { migrate } from '../aggregator/migrate.js';
+import { migrate } from '../storage/migrate.js';
 import { createIngestPipeline } from './pipeline.js';
 import { kafkaWorkerFromConfig } from './service.js';
 import { ingestNdjsonFile } from './sources/file.js';

@@ -7,6 +7,7 @@ import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { loadWalletNames } from './walletNames.js';
+import { accountChangesQuery } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
@@ -14,7 +15,7 @@ export interface Snapshot {
   input: Pick<LedgerInput, 'lots' | 'moves' | 'voided'>;
   /** Display names of the account's named wallets, as of the same version. */
   names: Map<WalletKey, string>;
-  /** The account's version when computed (`accountVersionQuery`): a greater one makes the snapshot stale. */
+  /** The account's version when computed (`accountChangesQuery`): a greater one makes the snapshot stale. */
   version: number;
   changesAt: number;
   /** When the version was last confirmed against storage. */
@@ -79,7 +80,7 @@ export class BalanceService {
   }
 
   async version(accountId: string): Promise<number> {
-    const [row] = await read(this.store, accountVersionQuery, { account: accountId });
+    const [row] = await read(this.store, accountChangesQuery, { account: accountId });
     return row?.v ?? 0;
   }
 
@@ -308,18 +309,6 @@ export function connected(wallet: WalletKey, links: Array<[WalletKey, WalletKey]
   }
   return [...seen];
 }
-
-/**
- * The account's version: rows ever written for it into `events_v1` and `voided_usage_v2` by any
- * process (migration 027). It grows whenever the account changes, and never goes back, not even
- * across a backfill, so a greater version is always the newer one.
- */
-export const accountVersionQuery = jsonQuery({
-  name: 'balances.version',
-  params: z.object({ account: param.account }),
-  sql: (t) => `SELECT sum(changes) AS v FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String}`,
-  rows: z.object({ v: field.int64 }),
-});
 
 /** The account's moves as links between wallets. */
 const moveLinksQuery = tsvQuery({

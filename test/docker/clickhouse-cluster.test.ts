@@ -1,7 +1,7 @@
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, type Store } from '../../core/clickhouse.js';
-import { migrate } from '../../aggregator/migrate.js';
+import { migrate } from '../../storage/migrate.js';
 import { startApi, type TestApi } from '../support/api.js';
 import { dockerAvailable } from '../support/docker.js';
 import { purchase, usage } from '../support/events.js';

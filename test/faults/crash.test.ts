@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../aggregator/migrate.js';
+import { migrate } from '../../storage/migrate.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
 import { createStore, type Store } from '../../core/clickhouse.js';
 import { startApi } from '../support/api.js';

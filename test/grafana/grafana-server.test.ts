@@ -3,7 +3,7 @@ import { ClickHouseContainer, type StartedClickHouseContainer } from '@testconta
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, type Store } from '../../core/clickhouse.js';
-import { migrate } from '../../aggregator/migrate.js';
+import { migrate } from '../../storage/migrate.js';
 import { BalanceAggregator } from '../../aggregator/process.js';
 import { DEMO_ACCOUNT, loadDemo } from '../../ingest/demo.js';
 import { dockerAvailable } from '../support/docker.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drainPending } from 'chdb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../aggregator/migrate.js';
+import { migrate } from '../../storage/migrate.js';
 import { createStore, type Store } from '../../core/clickhouse.js';
 import { startApi } from '../support/api.js';
 import { move, purchase, usage, voidOf } from '../support/events.js';

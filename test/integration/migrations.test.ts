@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
-import { loadMigrations, migrate, type Migration } from '../../aggregator/migrate.js';
-import { acquireMigrationLock, MigrationLockTimeout } from '../../aggregator/migrationLock.js';
+import { loadMigrations, migrate, type Migration } from '../../storage/migrate.js';
+import { acquireMigrationLock, MigrationLockTimeout } from '../../storage/migrationLock.js';
 import { usage } from '../support/events.js';
 import { count, freshStore, pipelineFor } from '../support/store.js';
 

@@ -6,7 +6,7 @@ import { createStore, StorageError, type Store } from '../../core/clickhouse.js'
 import { createLogger } from '../../core/log.js';
 import { createMetrics, observeQueries } from '../../core/metrics.js';
 import { field, jsonQuery, read, tsvQuery, type QuerySample } from '../../core/query.js';
-import { migrate } from '../../aggregator/migrate.js';
+import { migrate } from '../../storage/migrate.js';
 import { faultyStore } from '../support/faultyStore.js';
 import { testDataDir, uniqueName } from '../support/store.js';
 
@@ -100,7 +100,7 @@ describe('the product', () => {
       const path = join(dir, name);
       return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
     });
-  const files = ['aggregator', 'alerts', 'api', 'core', 'ingest', 'ledger', 'readmodels', 'dashboards', 'scripts'].flatMap(sources);
+  const files = ['aggregator', 'alerts', 'api', 'core', 'storage', 'ingest', 'ledger', 'readmodels', 'dashboards', 'scripts'].flatMap(sources);
 
   it('names each of its queries once, as <area>.<what>', () => {
     const names = files.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/(?:json|tsv)Query\(\{\s*name: '([^']+)'/g)].map((m) => m[1]));

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
-import { rebuildRollups } from '../../aggregator/backfill.js';
+import { rebuildRollups } from '../../storage/backfill.js';
 import { move, purchase, usage, voidOf } from '../support/events.js';
 import { count, freshStore, pipelineFor, silentLog } from '../support/store.js';
-import { pairVoidedUsage } from '../../aggregator/voids.js';
+import { pairVoidedUsage } from '../../storage/voids.js';
 import { usageBy } from '../../readmodels/usage.js';
 import { BalanceService } from '../../readmodels/balances.js';
 import { walletKey } from '../../ledger/ledger.js';

@@ -4,10 +4,10 @@ import { StorageError, type Store } from '../../core/clickhouse.js';
 import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../readmodels/balances.js';
 import { createMetrics } from '../../core/metrics.js';
 import { reportBackgroundFailures } from '../../core/background.js';
-import { pairVoidedUsage } from '../../aggregator/voids.js';
+import { pairVoidedUsage } from '../../storage/voids.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { purchase, usage, voidOf } from '../support/events.js';
-import { rebuildRollups } from '../../aggregator/backfill.js';
+import { rebuildRollups } from '../../storage/backfill.js';
 import { freshStore, silentLog } from '../support/store.js';
 
 let store: Store;

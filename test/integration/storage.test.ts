@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
-import { loadMigrations, migrate } from '../../aggregator/migrate.js';
+import { loadMigrations, migrate } from '../../storage/migrate.js';
 import { ndjson, purchase, usage, voidOf } from '../support/events.js';
 import { runEntry } from '../support/processes.js';
 import { count, freshStore, pipelineFor, silentLog, uniqueName } from '../support/store.js';
@@ -12,7 +12,7 @@ import { testDataDir } from '../support/store.js';
 import { usageBy } from '../../readmodels/usage.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
-import { pairVoidedUsage } from '../../aggregator/voids.js';
+import { pairVoidedUsage } from '../../storage/voids.js';
 
 let store: Store | undefined;
 afterEach(async () => {

@@ -6,7 +6,7 @@ import type { Store } from '../../core/clickhouse.js';
 import type { ApiKey } from '../../core/config.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
-import { pairVoidedUsage } from '../../aggregator/voids.js';
+import { pairVoidedUsage } from '../../storage/voids.js';
 import { silentLog } from './store.js';
 
 export const KEYS: ApiKey[] = [

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { createStore, type Store } from '../../core/clickhouse.js';
 import { createLogger } from '../../core/log.js';
 import { createMetrics } from '../../core/metrics.js';
-import { migrate } from '../../aggregator/migrate.js';
+import { migrate } from '../../storage/migrate.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
-import { pairVoidedUsage } from '../../aggregator/voids.js';
+import { pairVoidedUsage } from '../../storage/voids.js';
 
 /** chDB allows one data directory per process: every test file (its own process) gets one. */
 export const testDataDir = join(tmpdir(), `balances-test-${process.pid}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadMigrations } from '../../aggregator/migrate.js';
-import { renderForCluster, type ClusterRendering } from '../../aggregator/clusterSql.js';
+import { loadMigrations } from '../../storage/migrate.js';
+import { renderForCluster, type ClusterRendering } from '../../storage/clusterSql.js';
 
 /** Every migration rendered for a cluster named `balances`, in order, as `migrate` renders them. */
 async function renderedMigrations(): Promise<string[]> {
