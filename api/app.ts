@@ -42,10 +42,10 @@ export interface AppOptions {
   /** How long a POST /v1/events waits for storage before answering 503. */
   ingestDeadlineMs?: number;
   /**
-   * Reads started per turn of the event loop, the others waiting for the next (`readGate.ts`),
-   * for a process that also consumes Kafka; not paced when not given.
+   * Whether this process's Kafka ingest is behind: reads are then paced so it catches up
+   * first (`readGate.ts`). Not paced when not given.
    */
-  readsPerTurn?: number;
+  ingestBehind?: () => boolean;
   /** Usage held in memory for the usage routes; one over `store` with the default budget when not given. */
   usageIndex?: UsageIndex;
   /** Forecasts per snapshot, shared with the alert evaluator; one over the balances and usage index when not given. */
@@ -109,7 +109,7 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT));
-  if (options.readsPerTurn !== undefined) app.use('/v1', readGate(options.readsPerTurn));
+  if (options.ingestBehind) app.use('/v1', readGate(options.ingestBehind));
   app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();

@@ -1,30 +1,34 @@
 import type { RequestHandler } from 'express';
 
 /**
- * Reads start at most `perTurn` at a time on each turn of the event loop's timers. The process
- * that serves the API also consumes Kafka, stores events and keeps read models current, all on
- * one event loop: with dozens of readers at once, each turn would run dozens of read handlers
- * back to back, and the consumer's socket (a turn for every chunk of a fetch) and storage
- * callbacks would wait behind all of them; on a small machine events arriving steadily then
- * fell behind without bound. With reads started a few per turn, a busy loop starts fewer of
- * them and everything else keeps its turns. A read waiting on storage holds nothing back:
- * this paces the starts, not the number in progress. Writes are not paced.
+ * Ingest goes first. The process that serves the API may also consume Kafka, store events and
+ * keep the read models current, all on one event loop and a few cores. Reads start at once
+ * while ingest keeps up. While it is behind (`ingestBehind`: records have waited past their
+ * flush time), reads start one per turn of the timers, in arrival order, so the consumer's
+ * socket, decoding and storage callbacks get their turns and the stream is stored first; a
+ * flood of readers then waits a little instead of starving the stream without bound.
+ *
+ * A read waiting on storage holds nothing back: this paces the starts, not the number in
+ * progress. Writes are not paced.
  */
-export function readGate(perTurn: number): RequestHandler {
+export function readGate(ingestBehind: () => boolean): RequestHandler {
   const waiting: Array<() => void> = [];
   let scheduled = false;
   const turn = () => {
     scheduled = false;
-    for (let started = 0; started < perTurn && waiting.length > 0; started++) (waiting.shift() as () => void)();
+    // Once ingest caught up, everything waiting starts; until then, one per turn.
+    do (waiting.shift() as () => void)();
+    while (waiting.length > 0 && !ingestBehind());
     if (waiting.length > 0) schedule();
   };
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(turn);
+    setTimeout(turn, 0);
   };
   return (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    if (waiting.length === 0 && !ingestBehind()) return next();
     let left = false;
     // A client that left while waiting is not served.
     res.once('close', () => (left = true));

@@ -377,7 +377,7 @@ async function server(): Promise<void> {
     usageIndex,
     corsOrigins: config.BALANCES_CORS_ORIGINS,
     rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
-    readsPerTurn: 1,
+    ingestBehind: () => worker?.behind() ?? false,
   });
   const outer = express();
   outer.use((req, _res, next) => routeOf.run(ROUTES[Number(req.get('x-bench-route'))]?.name ?? '', next));

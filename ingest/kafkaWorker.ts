@@ -46,6 +46,8 @@ export interface KafkaWorker {
   stop(): Promise<void>;
   /** Resolves when the worker has stopped; rejects with an `IngestError` if it stopped on one. */
   readonly done: Promise<void>;
+  /** True while received records have waited past their flush time: storage is not keeping up. */
+  behind(): boolean;
 }
 
 const MAX_CONCURRENT_FLUSHES = 2;
@@ -420,6 +422,14 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
 
   return {
     done,
+    behind() {
+      if (waiting === 0) return false;
+      const now = Date.now();
+      for (const partition of partitions.values()) {
+        if (partition.waiting > 0 && now - partition.waitingSince >= options.flushMs) return true;
+      }
+      return false;
+    },
     async start() {
       loopPromise = loop();
       loopPromise.then(
