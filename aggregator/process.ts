@@ -39,11 +39,13 @@ const RETRY_MS = 2_000;
 /** Accounts recomputed at once. */
 const CONCURRENCY = 2;
 /**
- * The shortest time between two recomputations of one account begun because events arrived:
- * under a steady stream, one recomputation a second instead of one after another, which on a
- * small machine took the CPU that storing the stream needs.
+ * The shortest time between two recomputations of one account begun because streamed events
+ * arrived. Each stored batch asks for one; batches arriving while one runs are taken by the next,
+ * which starts when it ends and this pause has passed. Short enough that a streamed event is in
+ * the balance tables within about a second (`npm run bench -- freshness`); long enough that
+ * recomputing a large account back to back does not take the CPU that storing the stream needs.
  */
-export const MIN_RECOMPUTE_MS = 2_000;
+export const MIN_RECOMPUTE_MS = 500;
 
 export interface AggregatorOptions {
   store: Store;
@@ -119,10 +121,10 @@ export class BalanceAggregator {
   private readonly shard: Shard | undefined;
   private readonly usage: UsageIndex | undefined;
   private readonly accounts = new Map<string, AccountState>();
-  /** Accounts this process stored events for since they were last recomputed. */
-  private readonly notified = new Set<string>();
-  /** Accounts a write read back at once changed: recomputed at the next pass. */
-  private readonly urgent = new Set<string>();
+  /** Accounts this process streamed events for since they were last recomputed: due after their pause. */
+  private readonly dueSoon = new Set<string>();
+  /** Accounts changed by a write its client reads back at once: due at the next pass. */
+  private readonly dueNow = new Set<string>();
   /** The highest version this aggregator wrote. */
   private lastVersion = 0n;
   private running = false;
@@ -183,7 +185,7 @@ export class BalanceAggregator {
    */
   notify(accountIds: Iterable<string>, freshness: 'now' | 'soon' = 'now'): void {
     for (const accountId of accountIds) {
-      (freshness === 'now' ? this.urgent : this.notified).add(accountId);
+      (freshness === 'now' ? this.dueNow : this.dueSoon).add(accountId);
       this.wakeBy(this.dueAt(accountId, freshness));
     }
   }
@@ -236,10 +238,10 @@ export class BalanceAggregator {
 
   /** One comparison of every account with its last snapshot; returns when the next one is due. */
   private async pass(): Promise<{ nextDue: number; storageAnswered: boolean }> {
-    const notified = new Set(this.notified);
-    this.notified.clear();
-    const urgent = new Set(this.urgent);
-    this.urgent.clear();
+    const dueSoon = new Set(this.dueSoon);
+    this.dueSoon.clear();
+    const dueNow = new Set(this.dueNow);
+    this.dueNow.clear();
     let versions: Map<string, number>;
     try {
       versions = await this.accountVersions();
@@ -258,16 +260,16 @@ export class BalanceAggregator {
       // The index read usage rows the last snapshot did not sum, whatever the version says.
       const usageRows = state?.usageRows === undefined ? undefined : this.usage?.usageCount(accountId);
       const usageMoved = usageRows !== undefined && usageRows !== state?.usageRows;
-      const arrived = state !== undefined && (state.version !== version || notified.has(accountId) || usageMoved);
+      const arrived = state !== undefined && (state.version !== version || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + MIN_RECOMPUTE_MS;
-      const changed = state === undefined || now >= state.changesAt || urgent.has(accountId) || (arrived && now >= pauseEnds);
+      const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
       if (changed && (state === undefined || now >= state.retryAt)) {
         due.push(accountId);
         continue;
       }
       // Not yet: the next pass after it is due looks again, since the version still differs.
-      if (urgent.has(accountId)) this.urgent.add(accountId);
-      else if (notified.has(accountId)) this.notified.add(accountId);
+      if (dueNow.has(accountId)) this.dueNow.add(accountId);
+      else if (dueSoon.has(accountId)) this.dueSoon.add(accountId);
       if (changed) waitingUntil = Math.min(waitingUntil, (state as AccountState).retryAt);
       else if (arrived) waitingUntil = Math.min(waitingUntil, Math.max(pauseEnds, (state as AccountState).retryAt));
     }

@@ -94,3 +94,27 @@ export function recordResults(section: string, figures: Record<string, unknown>)
   results[section] = { at: new Date().toISOString(), ...figures };
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }
+
+export interface CpuProfile {
+  nodes: Array<{ id: number; hitCount?: number; callFrame: { functionName: string; url: string } }>;
+  startTime: number;
+  endTime: number;
+}
+
+/** Self time per function of a V8 CPU profile, largest first. */
+export function topFunctions(profile: CpuProfile, count: number): Array<Record<string, string | number>> {
+  const root = new URL('../', import.meta.url).href;
+  const totalHits = profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
+  const msPerHit = (profile.endTime - profile.startTime) / 1000 / Math.max(1, totalHits);
+  const byFunction = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const { functionName, url } = node.callFrame;
+    const where = url ? url.replace(root, '').replace(/^file:\/\//, '') : '';
+    const name = `${functionName || '(anonymous)'} ${where}`.trim();
+    byFunction.set(name, (byFunction.get(name) ?? 0) + (node.hitCount ?? 0));
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([fn, hits]) => ({ function: fn, 'self ms': fmt(hits * msPerHit, 0), share: `${fmt((100 * hits) / Math.max(1, totalHits), 1)}%` }));
+}

@@ -37,7 +37,7 @@ describe('the aggregator under a stream', () => {
       polls = 0;
       // This process stores a batch for the account every 20 ms, for less than the account's pause.
       const streamStart = Date.now();
-      while (Date.now() - streamStart < MIN_RECOMPUTE_MS - 500) {
+      while (Date.now() - streamStart < MIN_RECOMPUTE_MS * 0.6) {
         aggregator.notify(['acme'], 'soon');
         await sleep(20);
       }
