@@ -1,14 +1,22 @@
-import { createRequire } from 'node:module';
-import { Kafka, PartitionAssigners, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type PartitionAssigner, type Producer } from 'kafkajs';
+/**
+ * The Kafka transport behind a small interface of our own, so the rest of ingest never sees
+ * kafkajs (which is in maintenance mode and may be swapped out): consuming in batches, manual
+ * commits fenced by the group generation, dead letters, and joining again after a crash kafkajs
+ * does not recover from.
+ *
+ * Invariants: a commit goes out only under the assignment its records were read in; this member
+ * joins the group only after the worker's revocation, or half the session timeout
+ * (kafkajsJoinHold.ts); a batch waiting on back-pressure keeps the membership (kafkaMembership.ts).
+ */
+import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 import { deliveredLater } from '../../core/promises.js';
 import { isRetriable } from '../../core/errors.js';
 import { sleep, withRetry } from '../../core/retry.js';
+import { isOwnershipLost, isRejoinableCrash } from './kafkaErrors.js';
+import { holdJoinsWhereAsked, roundRobinHoldingJoins, type KafkajsConsumerGroup } from './kafkajsJoinHold.js';
+import { whileKeepingMembership } from './kafkaMembership.js';
 
-/**
- * The Kafka transport behind a small interface of our own, so the rest of ingest never sees
- * kafkajs (which is in maintenance mode and may be swapped out).
- */
 export interface KafkaRecord {
   topic: string;
   partition: number;
@@ -114,147 +122,10 @@ function kafkaLogCreator(log: Logger) {
     };
 }
 
-/** Kafka error types which mean this member's assignment is no longer current. */
-const OWNERSHIP_LOST = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
-/** What kafkajs treats as "rejoin the group" when a heartbeat answers it. */
-const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'UNKNOWN_MEMBER_ID']);
-
-/** The protocol error type of a kafkajs error, looking through the retrier's wrappers. */
-function kafkaErrorType(err: unknown): string | undefined {
-  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
-    const type = (e as { type?: unknown }).type;
-    if (typeof type === 'string') return type;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-export function isOwnershipLost(err: unknown): boolean {
-  return OWNERSHIP_LOST.has(kafkaErrorType(err) ?? '');
-}
-
-export function isRejoinNeeded(err: unknown): boolean {
-  return REJOIN.has(kafkaErrorType(err) ?? '');
-}
-
-/**
- * Errors after which kafkajs leaves the group and does not come back by itself, though joining
- * again is safe: a broker that refused a group request as malformed (librdkafka's broker does so
- * for a SyncGroup that races a member leaving). Nothing is committed that was not stored, so a
- * member that joins again reads the uncommitted records again and dedupe drops what landed.
- */
-const REJOINABLE_CRASH = new Set(['INVALID_REQUEST', ...REJOIN]);
 /** Rejoins allowed in REJOIN_WINDOW_MS before a crash stops the consumer for good. */
 export const MAX_REJOINS = 3;
 const REJOIN_WINDOW_MS = 60_000;
 const REJOIN_DELAY_MS = 300;
-
-export function isRejoinableCrash(err: unknown): boolean {
-  return REJOINABLE_CRASH.has(kafkaErrorType(err) ?? '');
-}
-
-export interface BatchHandling {
-  heartbeat(): Promise<void>;
-  heartbeatIntervalMs: number;
-  onRevoke(): Promise<void>;
-  log: Logger;
-}
-
-/**
- * Runs `work` (a batch handed to the worker) while keeping the group membership alive: a worker
- * blocked on back-pressure by a slow store would otherwise miss its session timeout and be
- * evicted, which moves its partitions and starts a rebalance storm. A heartbeat that finds the
- * group rebalancing revokes the buffered records before this batch returns, and rethrows, so
- * kafkajs rejoins only after them. The batch ends with a heartbeat of its own for the same reason.
- */
-export async function whileKeepingMembership(work: Promise<void>, handling: BatchHandling): Promise<void> {
-  let finished = false;
-  let rebalance: unknown;
-  const settled = work.finally(() => {
-    finished = true;
-  });
-  deliveredLater(settled);
-  const beat = async (): Promise<boolean> => {
-    try {
-      await handling.heartbeat();
-      return true;
-    } catch (err) {
-      if (!isRejoinNeeded(err)) {
-        // kafkajs retries its own requests; a connection error here is met again by its next heartbeat.
-        handling.log.warn({ event: 'kafka_heartbeat_failed', err }, 'heartbeat failed while a batch was waiting');
-        return true;
-      }
-      rebalance = err;
-      await handling.onRevoke();
-      return false;
-    }
-  };
-  while (!finished) {
-    let timer: NodeJS.Timeout | undefined;
-    const tick = new Promise<'tick'>((resolve) => {
-      timer = setTimeout(() => resolve('tick'), handling.heartbeatIntervalMs);
-    });
-    const first = await Promise.race([settled.then(() => 'done' as const, () => 'done' as const), tick]);
-    clearTimeout(timer);
-    if (first === 'done') break;
-    if (!(await beat())) break;
-  }
-  await settled;
-  if (rebalance === undefined) await beat();
-  if (rebalance !== undefined) throw rebalance;
-}
-
-/**
- * Holding kafkajs's rejoin until this member's writes are done.
- *
- * kafkajs rejoins the group as soon as it learns of a rebalance, and offers no hook to wait
- * first: its runner emits REBALANCING and calls `consumerGroup.joinAndSync()` straight away
- * (kafkajs 2.2.4, src/consumer/runner.js), while this member's flushes may still be writing
- * partitions it is about to lose. Joining is what lets the next owner be assigned, so the member
- * must not join before its writes under way are done (or at least their block ranges are
- * recorded: kafkaBlocks.ts). kafkajs does not expose its ConsumerGroup, so its `joinAndSync` is
- * wrapped once per process, and the wrapper waits only for the consumers that asked: it finds
- * them by their cluster object, which kafkajs hands both to each consumer's partition assigners
- * (ours registers it) and to the consumer's ConsumerGroup. Every path that joins goes through
- * `joinAndSync`: the first join, REBALANCING, UNKNOWN_MEMBER_ID and stale metadata. Pinned to
- * kafkajs 2.2.4 (package.json): another version is refused when a source is created, rather
- * than left rejoining without waiting.
- */
-const KAFKAJS_VERSION = '2.2.4';
-
-interface KafkajsConsumerGroup {
-  cluster: object;
-  generationId?: number;
-  joinAndSync(): Promise<void>;
-}
-
-type BeforeJoin = (group: KafkajsConsumerGroup) => Promise<void>;
-const beforeJoin = new WeakMap<object, BeforeJoin>();
-let joinsHeld = false;
-
-function holdJoinsWhereAsked(): void {
-  if (joinsHeld) return;
-  const require = createRequire(import.meta.url);
-  const version = (require('kafkajs/package.json') as { version: string }).version;
-  const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: KafkajsConsumerGroup };
-  const joinAndSync = ConsumerGroup.prototype.joinAndSync;
-  if (version !== KAFKAJS_VERSION || typeof joinAndSync !== 'function') {
-    throw new Error(`the Kafka source holds rejoins through kafkajs ${KAFKAJS_VERSION}'s ConsumerGroup.joinAndSync; kafkajs ${version} is installed`);
-  }
-  ConsumerGroup.prototype.joinAndSync = async function joinAndSyncOnceWritesAreDone(this: KafkajsConsumerGroup) {
-    await beforeJoin.get(this.cluster)?.(this);
-    return joinAndSync.call(this);
-  };
-  joinsHeld = true;
-}
-
-/** kafkajs's round-robin assignment, which also tells the join wrapper which consumer this is. */
-function roundRobinHoldingJoins(wait: BeforeJoin): PartitionAssigner {
-  return (config) => {
-    beforeJoin.set(config.cluster, wait);
-    return PartitionAssigners.roundRobin(config);
-  };
-}
 
 export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   holdJoinsWhereAsked();
