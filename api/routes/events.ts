@@ -4,47 +4,12 @@ import { requireRole } from '../auth.js';
 import { requireEventsMediaType, utf8Body } from '../validate.js';
 import { ApiError, storageUnavailable } from '../errors.js';
 import { deliveredLater } from '../../core/promises.js';
+import { arrayElementTexts } from '../../core/jsonText.js';
 
 /**
- * Splits a JSON array body into the raw text of each element, so every event is decoded from
- * its own text exactly as a Kafka message or an NDJSON line is. The body must already have
- * passed `JSON.parse`.
+ * The raw texts of the events in a request body: a JSON array, a single object, or NDJSON. Each
+ * event is decoded later from its own text, exactly as a Kafka message or an NDJSON line is.
  */
-export function splitJsonArray(body: string): string[] {
-  const elements: string[] = [];
-  let depth = 0;
-  let inString = false;
-  let start = -1;
-  for (let i = 0; i < body.length; i++) {
-    const c = body.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++;
-      else if (c === 34) inString = false;
-      continue;
-    }
-    if (c === 34) {
-      inString = true;
-      if (depth === 1 && start < 0) start = i;
-    } else if (c === 91 || c === 123) {
-      if (depth === 1 && start < 0) start = i;
-      depth++;
-    } else if (c === 93 || c === 125) {
-      depth--;
-      if (depth === 0) {
-        if (start >= 0) elements.push(body.slice(start, i).trim());
-        break;
-      }
-    } else if (c === 44 && depth === 1) {
-      elements.push(body.slice(start, i).trim());
-      start = -1;
-    } else if (depth === 1 && start < 0 && c > 32) {
-      start = i;
-    }
-  }
-  return elements;
-}
-
-/** The raw texts of the events in a request body: a JSON array, a single object, or NDJSON. */
 export function eventTexts(body: string, contentType: string | undefined): string[] {
   const trimmed = body.trim();
   if (trimmed === '') throw new ApiError(400, 'invalid_body', 'the request body is empty');
@@ -56,7 +21,7 @@ export function eventTexts(body: string, contentType: string | undefined): strin
     } catch (err) {
       throw new ApiError(400, 'invalid_body', `the body is not valid JSON: ${(err as Error).message}`);
     }
-    if (Array.isArray(parsed)) return splitJsonArray(trimmed);
+    if (Array.isArray(parsed)) return arrayElementTexts(trimmed);
     if (typeof parsed === 'object' && parsed !== null) return [trimmed];
     throw new ApiError(400, 'invalid_body', 'the body must be a JSON array of events or NDJSON');
   }
