@@ -76,8 +76,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const partitions = new Map<string, PartitionBlocks>();
   /** Partitions with a block not yet written. */
   const writing = new Set<PartitionBlocks>();
-  /** Blocks handed to the pipeline and not yet written: it writes them one after another. */
-  let queuedBlocks = 0;
+  /** Flushes handed to the pipeline and not yet written: it writes them one after another. */
+  let queuedFlushes = 0;
   let waiting = 0;
   let inFlight = 0;
   let paused = false;
@@ -236,34 +236,42 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     return [...byPartition.values()].sort((a, b) => a.partition - b.partition);
   }
 
-  /** One block through the pipeline, under its token; oversized messages are refused unread. */
-  async function storeBlock(block: Block, letters: DeadLetter[], refusals: RejectedRecord[]): Promise<BatchResult> {
-    // An oversized message is refused unread: decoding megabytes of JSON per record would let
-    // one producer stall the partition, and no event of the contract comes near the limit.
-    let fits = block.records;
-    if (block.records.some((r) => (r.value?.length ?? 0) > maxMessageBytes)) {
-      fits = [];
-      for (const r of block.records) {
-        const size = r.value?.length ?? 0;
-        if (size <= maxMessageBytes) {
-          fits.push(r);
-          continue;
-        }
-        const message = `the message is ${size} bytes, over the limit of ${maxMessageBytes}`;
-        letters.push({ record: r, code: 'message_too_large', message });
-        refusals.push({
-          source: 'kafka', account_id: '', event_id: '', code: 'message_too_large', message,
-          payload: (r.value as Buffer).toString('utf8'), kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset,
-        });
+  /** The records of a block the pipeline reads: an oversized message is refused unread. */
+  function fitting(block: Block, letters: DeadLetter[], refusals: RejectedRecord[]): KafkaRecord[] {
+    // Decoding megabytes of JSON per record would let one producer stall the partition, and no
+    // event of the contract comes near the limit.
+    if (!block.records.some((r) => (r.value?.length ?? 0) > maxMessageBytes)) return block.records;
+    const fits: KafkaRecord[] = [];
+    for (const r of block.records) {
+      const size = r.value?.length ?? 0;
+      if (size <= maxMessageBytes) {
+        fits.push(r);
+        continue;
       }
+      const message = `the message is ${size} bytes, over the limit of ${maxMessageBytes}`;
+      letters.push({ record: r, code: 'message_too_large', message });
+      refusals.push({
+        source: 'kafka', account_id: '', event_id: '', code: 'message_too_large', message,
+        payload: (r.value as Buffer).toString('utf8'), kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset,
+      });
     }
-    const result = await pipeline.ingest(toMessages(fits), { source: 'kafka' }, { storeAttempts: Infinity, deduplicationToken: block.token });
-    result.outcomes.forEach((outcome, i) => {
-      if (outcome.status === 'rejected') {
-        letters.push({ record: fits[i] as KafkaRecord, code: outcome.code, message: outcome.message });
-      }
-    });
-    return result;
+    return fits;
+  }
+
+  /** A flush's blocks through the pipeline in one step, each under its token. */
+  async function storeBlocks(blocks: Block[], letters: DeadLetter[], refusals: RejectedRecord[]): Promise<BatchResult[]> {
+    const fits = blocks.map((block) => fitting(block, letters, refusals));
+    const results = await pipeline.ingestBlocks(
+      blocks.map((block, i) => ({ messages: toMessages(fits[i] as KafkaRecord[]), deduplicationToken: block.token })),
+      { source: 'kafka' },
+      { storeAttempts: Infinity },
+    );
+    results.forEach((result, b) =>
+      result.outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'rejected') letters.push({ record: (fits[b] as KafkaRecord[])[i] as KafkaRecord, code: outcome.code, message: outcome.message });
+      }),
+    );
+    return results;
   }
 
   /**
@@ -304,16 +312,12 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (revoked || cutIn !== assignment) return undefined;
       const letters: DeadLetter[] = [];
       const refusals: RejectedRecord[] = [];
-      // Handed over together: the pipeline decodes each while the one ahead of it is written.
-      queuedBlocks += blocks.length;
-      const results = await Promise.all(
-        blocks.map((block) =>
-          storeBlock(block, letters, refusals).finally(() => {
-            queuedBlocks--;
-            signal();
-          }),
-        ),
-      );
+      // One step of the pipeline: it decodes these while the flush ahead of them is written.
+      queuedFlushes++;
+      const results = await storeBlocks(blocks, letters, refusals).finally(() => {
+        queuedFlushes--;
+        signal();
+      });
       const recordRejections = options.recordRejections;
       if (refusals.length && recordRejections) await duringStep('store_rejections', () => recordRejections(refusals));
       await duringStep('kafka_dead_letters', () => source.sendDeadLetters(letters));
@@ -376,9 +380,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         if (isDue(partition, now)) due = true;
         else nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
       }
-      // The next flush is cut when the pipeline reaches the last block queued, not before: what
+      // The next flush is cut when the pipeline reaches the last flush queued, not before: what
       // arrives meanwhile joins its blocks, and each block costs one insert whatever its size.
-      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedBlocks <= 1) {
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedFlushes <= 1) {
         held = !flush();
         if (!held) continue;
       }

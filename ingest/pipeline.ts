@@ -32,6 +32,13 @@ export interface IngestPipeline {
    * naming the step that failed, retriable when its storage failure is.
    */
   ingest(messages: IncomingMessage[], ctx: ValidationContext, options?: IngestOptions): Promise<BatchResult>;
+  /**
+   * Several blocks, each under its own token (a Kafka flush: one block per partition), stored in
+   * one step: their keys are looked up together, and the blocks are inserted side by side. An
+   * event in two of them is written by the first. Resolves with each block's result once all are
+   * written; rejects as `ingest` does if any could not be.
+   */
+  ingestBlocks(blocks: Array<{ messages: IncomingMessage[]; deduplicationToken: string }>, ctx: ValidationContext, options?: Omit<IngestOptions, 'deduplicationToken'>): Promise<BatchResult[]>;
 }
 
 export interface IngestOptions {
@@ -94,6 +101,21 @@ interface Candidate {
   line: string;
   /** Later copies of the same event in this batch. */
   followers: Array<{ index: number; row: EventRow }>;
+}
+
+/** A block as its keys' lookup left it: its body, and the keys it writes. */
+interface CandidateBlock {
+  body: string;
+  written: Set<string>;
+}
+
+/** One block of a batch, decoded: what to store, what was refused, and each message's outcome so far. */
+interface DecodedBlock {
+  messages: IncomingMessage[];
+  token: string | undefined;
+  outcomes: MessageOutcome[];
+  candidates: Candidate[];
+  rejectedRows: RejectedRow[];
 }
 
 /** decode + validate: the event contract, never throwing for bad input. */
@@ -210,7 +232,7 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
    * some tables and not others, a new lookup would find the keys stored and leave the failed
    * rollup without them for good.
    */
-  const unfinished = new Map<string, { body: string; written: Set<string> }>();
+  const unfinished = new Map<string, CandidateBlock>();
 
   /**
    * dedupe + store. The keys are looked up once; the block that lookup makes is then written
@@ -219,146 +241,177 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
    * views write (migration 025), and deduplicates the views' blocks with it, so a retry after an
    * insert whose acknowledgement was lost, or that failed in one view after the others committed,
    * writes only what is missing, and a second process sending the same block writes nothing.
+   *
+   * Several blocks go through one step: one lookup for all their keys, then their inserts side
+   * by side, each block under its own token. An event that two of them hold is written by the
+   * first and judged a copy of it in the other, as within one block.
    */
-  function createStoreStep(attempts: number, givenToken: string | undefined) {
-    return async function storeEvents(candidates: Candidate[], outcomes: MessageOutcome[]): Promise<{ storedFor: Set<string>; conflicts: Array<{ index: number; row: EventRow }> }> {
-      const accounts = [...new Set(candidates.map((c) => c.row.account_id))];
-      const token = givenToken ?? eventsToken(candidates.map((c) => c.line));
-      let block = unfinished.get(token);
-      if (!block) {
-        const stored = await retrying('store_events', attempts, () => lookupStoredKeys(store, candidates.map((c) => c.key), accounts));
+  async function storeEvents(blocks: DecodedBlock[], attempts: number): Promise<{ storedFor: Set<string>; conflicts: Array<Array<{ index: number; row: EventRow }>> }> {
+    const tokens = blocks.map((b) => b.token ?? eventsToken(b.candidates.map((c) => c.line)));
+    const toLookUp = blocks.filter((_, i) => !unfinished.has(tokens[i] as string));
+    const lookUpKeys = toLookUp.flatMap((b) => b.candidates.map((c) => c.key));
+    const lookUpAccounts = [...new Set(toLookUp.flatMap((b) => b.candidates.map((c) => c.row.account_id)))];
+    const stored = lookUpKeys.length > 0 ? await retrying('store_events', attempts, () => lookupStoredKeys(store, lookUpKeys, lookUpAccounts)) : new Set<string>();
+    /** Keys an earlier block of this step writes, with the content it writes. */
+    const claimed = new Map<string, string>();
+    const written = blocks.map((block, i) => {
+      let kept = unfinished.get(tokens[i] as string);
+      if (!kept) {
         let body = '';
-        const written = new Set<string>();
-        for (const candidate of candidates) {
-          if (stored.has(candidate.key)) continue;
+        const keys = new Set<string>();
+        for (const candidate of block.candidates) {
+          if (stored.has(candidate.key) || claimed.has(candidate.key)) continue;
           body += candidate.line + '\n';
-          written.add(candidate.key);
+          keys.add(candidate.key);
         }
-        block = { body, written };
+        kept = { body, written: keys };
       }
-      const { body, written } = block;
-      try {
-        await retrying('store_events', attempts, () => store.insertJsonEachRow('events_v1', body, { deduplicationToken: token }));
-        unfinished.delete(token);
-      } catch (err) {
-        unfinished.delete(token);
-        unfinished.set(token, block);
-        if (unfinished.size > UNFINISHED_BLOCKS) unfinished.delete(unfinished.keys().next().value as string);
-        throw err;
+      for (const candidate of block.candidates) if (kept.written.has(candidate.key) && !claimed.has(candidate.key)) claimed.set(candidate.key, contentOf(candidate.row));
+      return kept;
+    });
+    const inserts = await Promise.allSettled(
+      written.map(async (kept, i) => {
+        const token = tokens[i] as string;
+        try {
+          await retrying('store_events', attempts, () => store.insertJsonEachRow('events_v1', kept.body, { deduplicationToken: token }));
+          unfinished.delete(token);
+        } catch (err) {
+          unfinished.delete(token);
+          unfinished.set(token, kept);
+          if (unfinished.size > UNFINISHED_BLOCKS) unfinished.delete(unfinished.keys().next().value as string);
+          throw err;
+        }
+      }),
+    );
+    const failed = inserts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    const duplicateKeys: string[] = [];
+    const duplicateAccounts = new Set<string>();
+    blocks.forEach((block, i) => {
+      for (const candidate of block.candidates) {
+        if ((written[i] as CandidateBlock).written.has(candidate.key)) {
+          block.outcomes[candidate.index] = { status: 'accepted', eventId: candidate.row.event_id };
+        } else if (!claimed.has(candidate.key)) {
+          duplicateKeys.push(candidate.key);
+          duplicateAccounts.add(candidate.row.account_id);
+        }
       }
-      const duplicates: Candidate[] = [];
-      for (const candidate of candidates) {
-        if (written.has(candidate.key)) outcomes[candidate.index] = { status: 'accepted', eventId: candidate.row.event_id };
-        else duplicates.push(candidate);
-      }
-      // A copy is a redelivery when its content is that of the stored copy (or, for an event
-      // stored now, of the batch's first copy), and a conflicting payload when it is not: the
-      // first stored copy stands, the other is reported.
-      const contents = duplicates.length > 0 ? await retrying('load_duplicates', attempts, () => storedContents(store, duplicates.map((c) => c.key), accounts)) : new Map<string, string>();
-      const conflicts: Array<{ index: number; row: EventRow }> = [];
+    });
+    // A copy is a redelivery when its content is that of the stored copy (or, for an event
+    // stored now, of the copy written), and a conflicting payload when it is not: the first
+    // stored copy stands, the other is reported.
+    const contents = duplicateKeys.length > 0 ? await retrying('load_duplicates', attempts, () => storedContents(store, duplicateKeys, [...duplicateAccounts])) : new Map<string, string>();
+    const storedFor = new Set<string>();
+    const conflicts = blocks.map((block, i) => {
+      const found: Array<{ index: number; row: EventRow }> = [];
       const judge = (copy: { index: number; row: EventRow }, reference: string | undefined) => {
         if (reference !== undefined && reference !== contentOf(copy.row)) {
           const rejection = conflict(copy.row);
-          outcomes[copy.index] = { status: 'rejected', code: rejection.code, message: rejection.message, eventId: copy.row.event_id };
-          conflicts.push(copy);
+          block.outcomes[copy.index] = { status: 'rejected', code: rejection.code, message: rejection.message, eventId: copy.row.event_id };
+          found.push(copy);
         } else {
-          outcomes[copy.index] = { status: 'duplicate', eventId: copy.row.event_id };
+          block.outcomes[copy.index] = { status: 'duplicate', eventId: copy.row.event_id };
         }
       };
-      for (const candidate of candidates) {
-        const reference = written.has(candidate.key) ? contentOf(candidate.row) : contents.get(candidate.key);
-        if (!written.has(candidate.key)) judge(candidate, reference);
+      const mine = (written[i] as CandidateBlock).written;
+      for (const candidate of block.candidates) {
+        if (mine.has(candidate.key)) storedFor.add(candidate.row.account_id);
+        const reference = claimed.get(candidate.key) ?? contents.get(candidate.key);
+        if (!mine.has(candidate.key)) judge(candidate, reference);
         for (const follower of candidate.followers) judge(follower, reference);
       }
-      return { storedFor: new Set(candidates.filter((c) => written.has(c.key)).map((c) => c.row.account_id)), conflicts };
-    };
+      return found;
+    });
+    return { storedFor, conflicts };
   }
 
   /** Rejections are an audit log named by their content: a retried or redelivered batch writes them once. */
-  function createRejectStep(attempts: number) {
-    return async function storeRejections(rows: RejectedRow[]): Promise<void> {
-      if (rows.length === 0) return;
-      const { body, deduplicationToken } = rejectionsBlock(rows);
-      await retrying('store_rejections', attempts, () => store.insertJsonEachRow('rejected_events_v1', body, { deduplicationToken }));
-    };
+  async function storeRejections(rows: RejectedRow[], attempts: number): Promise<void> {
+    if (rows.length === 0) return;
+    const { body, deduplicationToken } = rejectionsBlock(rows);
+    await retrying('store_rejections', attempts, () => store.insertJsonEachRow('rejected_events_v1', body, { deduplicationToken }));
+  }
+
+  /** decode + validate + in-batch dedupe of one block, never throwing for bad input. */
+  async function decodeBlock(messages: IncomingMessage[], ctx: ValidationContext, token: string | undefined): Promise<DecodedBlock> {
+    const decode = createDecodeStep(ctx);
+    const dedupeInBatch = createBatchDedupeStep();
+    const block: DecodedBlock = { messages, token, outcomes: new Array(messages.length), candidates: [], rejectedRows: [] };
+    for (let i = 0; i < messages.length; i++) {
+      // A large batch decodes in slices, letting the process answer requests in between.
+      if (i > 0 && i % DECODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      const message = messages[i] as IncomingMessage;
+      const decoded = decode(message);
+      if (decoded.kind !== 'ok') {
+        if (decoded.kind === 'dlq') {
+          block.outcomes[i] = { status: 'rejected', code: decoded.code, message: decoded.message, eventId: decoded.eventId };
+          block.rejectedRows.push(rejectedRow(message, ctx, decoded));
+        }
+        continue;
+      }
+      const deduped = dedupeInBatch(i, decoded.value);
+      // A later copy's outcome is decided with its first copy's, once storage is asked.
+      if (deduped.kind === 'ok') block.candidates.push(deduped.value);
+    }
+    return block;
+  }
+
+  async function ingestBlocks(given: Array<{ messages: IncomingMessage[]; deduplicationToken?: string }>, ctx: ValidationContext, ingestOptions?: Omit<IngestOptions, 'deduplicationToken'>): Promise<BatchResult[]> {
+    const attempts = ingestOptions?.storeAttempts ?? 5;
+    // The blocks take their place in the write queue now, so batches store in the order they
+    // came, and decode while the batch ahead of them stores.
+    const decoding = (async () => {
+      const decoded: DecodedBlock[] = [];
+      for (const b of given) decoded.push(await decodeBlock(b.messages, ctx, b.deduplicationToken));
+      return decoded;
+    })();
+    // Awaited by the write step, which may start later: a failure is its caller's, not unhandled.
+    decoding.catch(() => undefined);
+    const stored = serialised(async () => {
+      // Nothing of a batch that could not be decoded whole is stored; its caller gets the error.
+      const blocks = await decoding;
+      const started = performance.now();
+      const withEvents = blocks.filter((b) => b.candidates.length > 0);
+      // Events first: if the rejections then fail, a retry of the batch finds the events
+      // stored and reports them as duplicates, so nothing is counted twice.
+      const { storedFor, conflicts } = withEvents.length ? await storeEvents(withEvents, attempts) : { storedFor: new Set<string>(), conflicts: [] };
+      withEvents.forEach((block, i) => {
+        for (const copy of conflicts[i] ?? []) block.rejectedRows.push(rejectedRow(block.messages[copy.index] as IncomingMessage, ctx, { kind: 'dlq', ...conflict(copy.row) }));
+      });
+      // Each block's rejections under their own token: a redelivery names them again.
+      await Promise.all(blocks.map((b) => storeRejections(b.rejectedRows, attempts)));
+      if (storedFor.size > 0) options.onStored?.([...storedFor], ctx.source);
+      // Also after a batch of duplicates: a redelivery after a crash between the insert and
+      // this step brings the derived state up to date.
+      const afterStore = options.afterStore;
+      const touched = [...new Set(withEvents.flatMap((b) => b.candidates.map((c) => c.row.account_id)))];
+      if (afterStore && touched.length > 0) await duringStep('after_store', () => afterStore(touched, ctx.source));
+      for (const b of blocks) metrics.batchSize.observe(b.messages.length);
+      metrics.flushSeconds.observe((performance.now() - started) / 1000);
+      return blocks;
+    });
+    const blocks = await stored;
+    return blocks.map((block) => {
+      let accepted = 0;
+      let duplicates = 0;
+      for (const outcome of block.outcomes) {
+        if (outcome.status === 'accepted') accepted++;
+        else if (outcome.status === 'duplicate') duplicates++;
+      }
+      const rejected = block.rejectedRows.length;
+      metrics.events.inc({ outcome: 'accepted', source: ctx.source }, accepted);
+      metrics.events.inc({ outcome: 'duplicate', source: ctx.source }, duplicates);
+      metrics.events.inc({ outcome: 'rejected', source: ctx.source }, rejected);
+      return { outcomes: block.outcomes, accepted, duplicates, rejected };
+    });
   }
 
   return {
     async ingest(messages, ctx, ingestOptions) {
-      const attempts = ingestOptions?.storeAttempts ?? 5;
-      const decode = createDecodeStep(ctx);
-      const dedupeInBatch = createBatchDedupeStep();
-      const outcomes: MessageOutcome[] = new Array(messages.length);
-      const candidates: Candidate[] = [];
-      const rejectedRows: RejectedRow[] = [];
-
-      // The batch takes its place in the write queue now, so batches store in the order they
-      // came, and decodes while the batch ahead of it stores.
-      let decodedAll: () => void = () => undefined;
-      const decoding = new Promise<void>((resolve) => (decodedAll = resolve));
-      const storeEvents = createStoreStep(attempts, ingestOptions?.deduplicationToken);
-      const storeRejections = createRejectStep(attempts);
-      let decodeFailed = false;
-      const stored = serialised(async () => {
-        await decoding;
-        // Nothing of a batch that could not be decoded whole is stored; its caller gets the error.
-        if (decodeFailed) return;
-        const started = performance.now();
-        // Events first: if the rejections then fail, a retry of the batch finds the events
-        // stored and reports them as duplicates, so nothing is counted twice.
-        const { storedFor, conflicts } = candidates.length ? await storeEvents(candidates, outcomes) : { storedFor: new Set<string>(), conflicts: [] };
-        for (const copy of conflicts) rejectedRows.push(rejectedRow(messages[copy.index] as IncomingMessage, ctx, { kind: 'dlq', ...conflict(copy.row) }));
-        await storeRejections(rejectedRows);
-        if (storedFor.size > 0) options.onStored?.([...storedFor], ctx.source);
-        // Also after a batch of duplicates: a redelivery after a crash between the insert and
-        // this step brings the derived state up to date.
-        const afterStore = options.afterStore;
-        if (afterStore && candidates.length > 0) await duringStep('after_store', () => afterStore([...new Set(candidates.map((c) => c.row.account_id))], ctx.source));
-        metrics.batchSize.observe(messages.length);
-        metrics.flushSeconds.observe((performance.now() - started) / 1000);
-      });
-
-      try {
-        for (let i = 0; i < messages.length; i++) {
-          // A large batch decodes in slices, letting the process answer requests in between.
-          if (i > 0 && i % DECODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-          decodeOne(i);
-        }
-      } catch (err) {
-        decodeFailed = true;
-        throw err;
-      } finally {
-        decodedAll();
-      }
-      await stored;
-
-      function decodeOne(i: number): void {
-        const message = messages[i] as IncomingMessage;
-        const decoded = decode(message);
-        if (decoded.kind !== 'ok') {
-          if (decoded.kind === 'dlq') {
-            outcomes[i] = { status: 'rejected', code: decoded.code, message: decoded.message, eventId: decoded.eventId };
-            rejectedRows.push(rejectedRow(message, ctx, decoded));
-          }
-          return;
-        }
-        const row = decoded.value;
-        const deduped = dedupeInBatch(i, row);
-        // A later copy's outcome is decided with its first copy's, once storage is asked.
-        if (deduped.kind === 'ok') candidates.push(deduped.value);
-      }
-
-      let accepted = 0;
-      let duplicates = 0;
-      for (const outcome of outcomes) {
-        if (outcome.status === 'accepted') accepted++;
-        else if (outcome.status === 'duplicate') duplicates++;
-      }
-      const rejected = rejectedRows.length;
-      metrics.events.inc({ outcome: 'accepted', source: ctx.source }, accepted);
-      metrics.events.inc({ outcome: 'duplicate', source: ctx.source }, duplicates);
-      metrics.events.inc({ outcome: 'rejected', source: ctx.source }, rejected);
-      return { outcomes, accepted, duplicates, rejected };
+      const [result] = await ingestBlocks([{ messages, deduplicationToken: ingestOptions?.deduplicationToken }], ctx, ingestOptions);
+      return result as BatchResult;
     },
+    ingestBlocks,
   };
 }

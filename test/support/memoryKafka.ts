@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { StorageError } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { IngestError } from '../../ingest/errors.js';
-import type { BatchResult, IngestPipeline } from '../../ingest/pipeline.js';
+import type { BatchResult, IncomingMessage, IngestPipeline } from '../../ingest/pipeline.js';
 import type { CommitOffset, DeadLetter, KafkaSource, PartitionBatch, SourceCallbacks } from '../../ingest/sources/kafka.js';
 import { silentLog } from './store.js';
 
@@ -78,22 +78,24 @@ export function memorySource() {
 export function acceptingPipeline(onBatch: (size: number) => Promise<void> = async () => undefined): IngestPipeline & { sizes: number[]; tokens: Array<string | undefined> } {
   const sizes: number[] = [];
   const tokens: Array<string | undefined> = [];
+  const ingest = async (messages: IncomingMessage[], deduplicationToken: string | undefined): Promise<BatchResult> => {
+    sizes.push(messages.length);
+    tokens.push(deduplicationToken);
+    await onBatch(messages.length);
+    return {
+      outcomes: messages.map((m) =>
+        m.text.startsWith('{') ? { status: 'accepted' as const, eventId: m.text } : { status: 'rejected' as const, code: 'invalid_json' as const, message: 'bad' },
+      ),
+      accepted: messages.filter((m) => m.text.startsWith('{')).length,
+      duplicates: 0,
+      rejected: messages.filter((m) => !m.text.startsWith('{')).length,
+    };
+  };
   return {
     sizes,
     tokens,
-    async ingest(messages, _ctx, ingestOptions): Promise<BatchResult> {
-      sizes.push(messages.length);
-      tokens.push(ingestOptions?.deduplicationToken);
-      await onBatch(messages.length);
-      return {
-        outcomes: messages.map((m) =>
-          m.text.startsWith('{') ? { status: 'accepted' as const, eventId: m.text } : { status: 'rejected' as const, code: 'invalid_json' as const, message: 'bad' },
-        ),
-        accepted: messages.filter((m) => m.text.startsWith('{')).length,
-        duplicates: 0,
-        rejected: messages.filter((m) => !m.text.startsWith('{')).length,
-      };
-    },
+    ingest: (messages, _ctx, ingestOptions) => ingest(messages, ingestOptions?.deduplicationToken),
+    ingestBlocks: (blocks) => Promise.all(blocks.map((b) => ingest(b.messages, b.deduplicationToken))),
   };
 }
 
