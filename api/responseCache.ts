@@ -1,8 +1,12 @@
+import { LRUCache } from 'lru-cache';
+import { cachePolicy } from '../core/cache.js';
+
 /**
  * Answers to expensive reads, shared for a moment. Identical requests that arrive while one is
  * being computed wait for it instead of asking storage again, and its answer serves repeats for
- * `ttlMs`. Keys carry the account's write stamp (`BalanceService.writeStamp`), so a write by
- * this process is read back at once; another process's write shows once the entry expires.
+ * `ttlMs`, the least recently read dropped first past `maxEntries` (`cachePolicy`). Keys carry
+ * the account's write stamp (`BalanceService.writeStamp`), so a write by this process is read
+ * back at once; another process's write shows once the entry expires.
  * Embedded chDB runs one query at a time, so every query a repeat does not make shortens the
  * queue for all other reads and for ingest.
  */
@@ -22,25 +26,22 @@ export function answerKey(writeStamp: number, account: string, now: number, url:
 }
 
 export class ResponseCache {
-  private readonly entries = new Map<string, { expires: number; answer: Promise<CachedAnswer> }>();
+  /** The answer as it is computed, so repeats that arrive meanwhile wait for the same one. */
+  private readonly answers: LRUCache<string, Promise<CachedAnswer>>;
 
-  constructor(
-    private readonly ttlMs = 1_000,
-    private readonly maxEntries = 2_000,
-  ) {}
+  constructor(ttlMs: number = cachePolicy.answerTtlMs, maxEntries: number = cachePolicy.answers) {
+    this.answers = new LRUCache({ max: maxEntries, ttl: ttlMs });
+  }
 
   get(key: string, compute: () => Promise<CachedAnswer>): Promise<CachedAnswer> {
-    const now = Date.now();
-    const entry = this.entries.get(key);
-    if (entry && entry.expires > now) return entry.answer;
+    const cached = this.answers.get(key);
+    if (cached) return cached;
     const answer = compute();
     // A failure is not kept: the next request computes again.
     answer.then(undefined, () => {
-      if (this.entries.get(key)?.answer === answer) this.entries.delete(key);
+      if (this.answers.peek(key) === answer) this.answers.delete(key);
     });
-    this.entries.delete(key);
-    this.entries.set(key, { expires: now + this.ttlMs, answer });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.answers.set(key, answer);
     return answer;
   }
 }

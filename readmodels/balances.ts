@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
 import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
@@ -6,6 +7,7 @@ import type { AccountUsage } from './accountUsage.js';
 import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
+import { cachePolicy, SingleFlight } from '../core/cache.js';
 import { loadWalletNames } from './walletNames.js';
 import { accountChangesQuery } from '../storage/accountChanges.js';
 
@@ -18,26 +20,16 @@ export interface Snapshot {
   /** The account's version when computed (`accountChangesQuery`): a greater one makes the snapshot stale. */
   version: number;
   changesAt: number;
-  /** When the version was last confirmed against storage. */
+  /** When the version was last confirmed against storage: trusted for `cachePolicy.confirmMs`. */
   checkedAt: number;
-  /** Wall-clock time of the computation, for the staleness bound. */
+  /** Wall-clock time of the computation, for the staleness bound (`cachePolicy.staleMs`). */
   computedAt: number;
 }
 
 /**
- * How long a snapshot is trusted without asking storage for the account's version. Writes by
- * this process invalidate it at once; writes by another process show within this bound.
+ * `now`: the writer reads its write back next (an API client); `soon`: within the staleness
+ * bound (a Kafka stream, a backfill), a snapshot served meanwhile while a newer one is computed.
  */
-export const VERSION_CHECK_MS = 1_000;
-
-/**
- * How old a snapshot may be when served while a newer one is computed behind it, after writes
- * that need not be read back at once (a Kafka stream, a backfill, another process). Under a
- * steady stream, reads stay fast instead of each waiting for a full recomputation.
- */
-export const MAX_STALENESS_MS = 10_000;
-
-/** `now`: the writer reads its write back next (an API client); `soon`: within the bound. */
 export type Freshness = 'now' | 'soon';
 
 /** An API request's writes are read back at once; streamed and bulk writes within the bound. */
@@ -57,13 +49,16 @@ export interface BalanceServiceOptions {
  * Answers at another instant are computed for the wallets they concern.
  */
 export class BalanceService {
-  private readonly snapshots = new Map<string, Snapshot>();
+  /** Least recently read dropped first; an account dropped is computed again when read. */
+  private readonly snapshots: LRUCache<string, Snapshot>;
   /** Accounts whose next read must see this process's latest writes. */
   private readonly dirty = new Set<string>();
   /** Accounts with writes that a read may see a little later. */
   private readonly behind = new Set<string>();
+  /** How many times this process stored events for each account; the least recently written dropped first. */
+  private readonly writes: LRUCache<string, number>;
+  private readonly refreshing = new SingleFlight<Snapshot>();
 
-  private readonly maxAccounts: number;
   private readonly onBackgroundFailure: BackgroundFailure;
 
   constructor(
@@ -71,7 +66,17 @@ export class BalanceService {
     private readonly clock: () => number = Date.now,
     options: BalanceServiceOptions = {},
   ) {
-    this.maxAccounts = options.maxAccounts ?? 1_000;
+    const maxAccounts = options.maxAccounts ?? cachePolicy.snapshotAccounts;
+    this.snapshots = new LRUCache<string, Snapshot>({
+      max: maxAccounts,
+      dispose: (_snapshot, accountId, reason) => {
+        if (reason !== 'evict') return;
+        // Read fresh when read again: no mark to keep.
+        this.dirty.delete(accountId);
+        this.behind.delete(accountId);
+      },
+    });
+    this.writes = new LRUCache<string, number>({ max: cachePolicy.writeStampsPerAccount * maxAccounts });
     this.onBackgroundFailure = options.onBackgroundFailure ?? warnOnBackgroundFailure;
   }
 
@@ -84,15 +89,12 @@ export class BalanceService {
     return row?.v ?? 0;
   }
 
-  /** How many times this process stored events for each account, most recent last. */
-  private readonly writes = new Map<string, number>();
-
   /**
    * Changes whenever this process stores events for the account: answers cached under it are
    * not served after this process's own writes.
    */
   writeStamp(accountId: string): number {
-    return this.writes.get(accountId) ?? 0;
+    return this.writes.peek(accountId) ?? 0;
   }
 
   private readonly listeners: Array<(accountIds: string[], freshness: Freshness) => void> = [];
@@ -117,10 +119,7 @@ export class BalanceService {
     const accounts = [...accountIds];
     for (const listener of this.listeners) listener(accounts, freshness);
     for (const accountId of accounts) {
-      const stamp = (this.writes.get(accountId) ?? 0) + 1;
-      this.writes.delete(accountId);
-      this.writes.set(accountId, stamp);
-      if (this.writes.size > 10 * this.maxAccounts) this.writes.delete(this.writes.keys().next().value as string);
+      this.writes.set(accountId, (this.writes.peek(accountId) ?? 0) + 1);
       // An account with nothing cached or computing is read fresh anyway: no mark to keep.
       if (!this.snapshots.has(accountId) && !this.refreshing.has(accountId)) continue;
       (freshness === 'now' ? this.dirty : this.behind).add(accountId);
@@ -131,16 +130,11 @@ export class BalanceService {
   async current(accountId: string): Promise<LedgerResult> {
     const at = this.clock();
     const cached = this.snapshots.get(accountId);
-    if (cached) {
-      // Most recently read last.
-      this.snapshots.delete(accountId);
-      this.snapshots.set(accountId, cached);
-    }
     const usable = cached !== undefined && at < cached.changesAt && at >= cached.result.at;
     if (usable && !this.dirty.has(accountId)) {
-      const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < VERSION_CHECK_MS;
+      const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < cachePolicy.confirmMs;
       if (confirmed) return { ...cached.result, at };
-      if (Date.now() - cached.computedAt < MAX_STALENESS_MS) {
+      if (Date.now() - cached.computedAt < cachePolicy.staleMs) {
         // Serve what we have; the refresh runs behind it.
         this.refreshBehind(accountId, cached);
         return { ...cached.result, at };
@@ -150,12 +144,12 @@ export class BalanceService {
     return { ...snapshot.result, at: Math.max(at, snapshot.result.at) };
   }
 
-  /** Refreshes waiting for their turn: one a VERSION_CHECK_MS at most, per account. */
+  /** Refreshes waiting for their turn: one a `confirmMs` at most, per account. */
   private readonly scheduled = new Map<string, Promise<void>>();
 
   /**
    * A refresh behind a served answer: once per account at a time and, under a steady stream of
-   * writes, at most once a VERSION_CHECK_MS after the last one, instead of one after another.
+   * writes, at most once a `confirmMs` after the last one, instead of one after another.
    */
   private refreshBehind(accountId: string, cached: Snapshot): void {
     if (this.refreshing.has(accountId) || this.scheduled.has(accountId)) return;
@@ -163,7 +157,7 @@ export class BalanceService {
       () => undefined,
       (err: unknown) => this.onBackgroundFailure('snapshot_refresh', err),
     );
-    const wait = cached.checkedAt + VERSION_CHECK_MS - Date.now();
+    const wait = cached.checkedAt + cachePolicy.confirmMs - Date.now();
     if (wait <= 0) {
       void run();
       return;
@@ -180,12 +174,12 @@ export class BalanceService {
    * last made it; for reads that run the ledger over them at other instants (a balance history).
    */
   snapshotInput(accountId: string): Snapshot['input'] | undefined {
-    return this.snapshots.get(accountId)?.input;
+    return this.snapshots.peek(accountId)?.input;
   }
 
   /** The last computed ledger of the account, however old, without asking storage; for existence checks. */
   latest(accountId: string): LedgerResult | undefined {
-    return this.snapshots.get(accountId)?.result;
+    return this.snapshots.peek(accountId)?.result;
   }
 
   /**
@@ -193,28 +187,27 @@ export class BalanceService {
    * a wallet never named is absent.
    */
   namesOf(accountId: string): Map<WalletKey, string> {
-    return this.snapshots.get(accountId)?.names ?? new Map();
+    return this.snapshots.peek(accountId)?.names ?? new Map();
   }
 
   /** Resolves when no refresh of the account is running. */
   async settled(accountId: string): Promise<void> {
     await this.scheduled.get(accountId);
     // A failure here was reported by the refresh's own reader.
-    await Promise.allSettled([this.refreshing.get(accountId)]);
+    await this.refreshing.settled(accountId);
   }
 
-  private readonly refreshing = new Map<string, Promise<Snapshot>>();
-
-  /** Confirms the snapshot against storage, recomputing it when the account has changed. */
+  /**
+   * Confirms the snapshot against storage, recomputing it when the account has changed. Reads
+   * share the refresh running, except one that must see a write: it does not wait for an older one.
+   */
   private refresh(accountId: string): Promise<Snapshot> {
-    const running = this.refreshing.get(accountId);
-    if (running && !this.dirty.has(accountId)) return running;
-    const work = (async () => {
+    const compute = async () => {
       this.dirty.delete(accountId);
       this.behind.delete(accountId);
       const at = this.clock();
       const version = await this.version(accountId);
-      const cached = this.snapshots.get(accountId);
+      const cached = this.snapshots.peek(accountId);
       if (cached && cached.version === version && at < cached.changesAt && at >= cached.result.at) {
         cached.checkedAt = Date.now();
         return cached;
@@ -225,27 +218,11 @@ export class BalanceService {
       const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
-      const current = this.snapshots.get(accountId);
-      if (!current || current.version <= version) {
-        // Most recently computed last: the first key is the one to drop.
-        this.snapshots.delete(accountId);
-        this.snapshots.set(accountId, snapshot);
-        while (this.snapshots.size > this.maxAccounts) {
-          const oldest = this.snapshots.keys().next().value as string;
-          this.snapshots.delete(oldest);
-          this.dirty.delete(oldest);
-          this.behind.delete(oldest);
-        }
-      }
+      const current = this.snapshots.peek(accountId);
+      if (!current || current.version <= version) this.snapshots.set(accountId, snapshot);
       return snapshot;
-    })();
-    this.refreshing.set(accountId, work);
-    // Only the bookkeeping: whoever awaits `work` receives its failure.
-    work.then(
-      () => this.refreshing.get(accountId) === work && this.refreshing.delete(accountId),
-      () => this.refreshing.get(accountId) === work && this.refreshing.delete(accountId),
-    );
-    return work;
+    };
+    return this.dirty.has(accountId) ? this.refreshing.begin(accountId, compute) : this.refreshing.join(accountId, compute);
   }
 
   /**
@@ -257,7 +234,7 @@ export class BalanceService {
   async at(accountId: string, wallet: WalletKey, at: number, usage?: AccountUsage): Promise<LedgerResult> {
     if (usage || this.snapshots.has(accountId)) {
       await this.current(accountId);
-      const input = this.snapshots.get(accountId)?.input;
+      const input = this.snapshots.peek(accountId)?.input;
       if (input) return this.atFromSnapshot(accountId, input, wallet, at, usage);
     }
     const wallets = await this.connectedWallets(accountId, wallet);

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /** An account over the budget is asked about again after this long. */
 const TOO_BIG_RECHECK_MS = 300_000;
 
@@ -7,11 +9,22 @@ const TOO_BIG_RECHECK_MS = 300_000;
  * not loaded again for a while (storage answers for it).
  */
 export class HeldAccounts<T extends { size: number }> {
-  /** Least recently read first. */
-  private readonly accounts = new Map<string, T>();
+  private readonly accounts: LRUCache<string, T>;
   private readonly tooBig = new Map<string, number>();
+  /** Accounts the budget dropped during the current `hold`. */
+  private dropped: string[] = [];
 
-  constructor(readonly maxEntries: number) {}
+  constructor(readonly maxEntries: number) {
+    this.accounts = new LRUCache<string, T>({
+      // The cache counts in whole positive units: an account without usage takes one, and a
+      // budget of 0 still holds those (they hold no usage).
+      maxSize: Math.max(1, maxEntries),
+      sizeCalculation: (value) => Math.max(1, value.size),
+      dispose: (_value, accountId, reason) => {
+        if (reason === 'evict') this.dropped.push(accountId);
+      },
+    });
+  }
 
   /** Entries held over all accounts. */
   get entries(): number {
@@ -21,48 +34,29 @@ export class HeldAccounts<T extends { size: number }> {
   }
 
   get(accountId: string): T | undefined {
-    return this.accounts.get(accountId);
+    return this.accounts.peek(accountId);
   }
 
   /** The account's value, now the most recently read. */
   read(accountId: string): T | undefined {
-    const value = this.accounts.get(accountId);
-    if (value) {
-      this.accounts.delete(accountId);
-      this.accounts.set(accountId, value);
-    }
-    return value;
+    return this.accounts.get(accountId);
   }
 
   /**
-   * Holds `value` for the account (in its place, or as the most recently read when new), then
-   * drops accounts until the budget holds; returns the accounts dropped.
+   * Holds `value` for the account as the most recently read, at its size now (an index grows in
+   * place as it catches up), then drops accounts until the budget holds; returns the accounts
+   * dropped, the account itself when it alone exceeds the budget.
    */
   hold(accountId: string, value: T): string[] {
-    this.accounts.set(accountId, value);
-    return this.fit(accountId);
-  }
-
-  /** Drops the least recently read accounts until the budget holds, `keep` last; returns them. */
-  fit(keep: string): string[] {
-    const dropped: string[] = [];
-    let held = this.entries;
-    for (const [account, value] of this.accounts) {
-      if (held <= this.maxEntries) break;
-      if (account === keep) continue;
-      held -= value.size;
-      this.accounts.delete(account);
-      dropped.push(account);
-    }
-    if (held > this.maxEntries && this.accounts.delete(keep)) {
-      this.markTooBig(keep);
-      dropped.push(keep);
-    }
-    return dropped;
-  }
-
-  drop(accountId: string): void {
+    this.dropped = [];
+    // The cache sizes a value when it is set, and not again when the same value is set anew.
     this.accounts.delete(accountId);
+    this.accounts.set(accountId, value);
+    if (!this.accounts.has(accountId)) {
+      this.markTooBig(accountId);
+      this.dropped.push(accountId);
+    }
+    return this.dropped;
   }
 
   /** The account does not fit the budget: it is not loaded again for a while. */

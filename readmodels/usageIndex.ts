@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
 import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
+import { cachePolicy, SingleFlight } from '../core/cache.js';
 import { AccountUsage } from './accountUsage.js';
 import type { Freshness } from './balances.js';
 import { HeldAccounts } from './heldAccounts.js';
@@ -30,7 +31,8 @@ import { HeldAccounts } from './heldAccounts.js';
  * each under load), so 32 readers asking for usage queue for seconds; the same answers from
  * memory take about a millisecond. Storage stays the source of truth and the planner in
  * `usage.ts` the fallback: an account is answered from memory only once loaded and fresh enough
- * (the same bounds as balances), and never when its events exceed the budget (`heldAccounts.ts`).
+ * (the bounds of `cachePolicy`, as balances), and never when its events exceed the budget
+ * (`heldAccounts.ts`).
  */
 
 /** Rows re-read before the previous read's instant: the window in which rows usually become visible. */
@@ -40,10 +42,6 @@ export const OVERLAP_MS = 2_000;
  * the last); past the last, the account is read whole.
  */
 const WIDER_WINDOWS_MS = [60_000, 3_600_000];
-/** How long an index is trusted without asking storage for new rows (as `VERSION_CHECK_MS`). */
-export const CHECK_MS = 1_000;
-/** How old an index may be when served while it catches up behind (as `MAX_STALENESS_MS`). */
-export const STALE_MS = 10_000;
 /** Rows applied between two turns of the event loop while an account loads. */
 const APPLY_SLICE = 10_000;
 
@@ -56,7 +54,7 @@ export interface UsageIndexOptions {
 interface Pending {
   /** A write this process made that the next read must see. */
   now: boolean;
-  /** Writes a read may see within `STALE_MS`. */
+  /** Writes a read may see within `cachePolicy.staleMs`. */
   soon: boolean;
 }
 
@@ -67,10 +65,9 @@ interface Pending {
  */
 export class UsageIndex {
   private readonly accounts: HeldAccounts<AccountUsage>;
-  private readonly loading = new Map<string, Promise<void>>();
-  private readonly catchingUp = new Map<string, Promise<AccountUsage>>();
-  /** A read waiting for the running one to end, for writes that must be seen. */
-  private readonly queuedCatchUps = new Map<string, Promise<AccountUsage>>();
+  private readonly loads = new SingleFlight<void>();
+  /** Reads of storage for new rows: one at a time per account. */
+  private readonly catchUps = new SingleFlight<AccountUsage>();
   private readonly pending = new Map<string, Pending>();
   private readonly onBackgroundFailure: BackgroundFailure;
   /** Answers from memory and from storage, for `/metrics` and the benchmarks. */
@@ -80,7 +77,7 @@ export class UsageIndex {
     private readonly store: Store,
     options: UsageIndexOptions = {},
   ) {
-    this.accounts = new HeldAccounts(options.maxEntries ?? 2_000_000);
+    this.accounts = new HeldAccounts(options.maxEntries ?? cachePolicy.usageEntries);
     this.onBackgroundFailure = options.onBackgroundFailure ?? warnOnBackgroundFailure;
   }
 
@@ -93,7 +90,7 @@ export class UsageIndex {
   invalidate(accountIds: Iterable<string>, freshness: Freshness = 'now'): void {
     for (const account of accountIds) {
       // A load under way may have read storage before this write: its first read after is a catch-up.
-      if (!this.accounts.get(account) && !this.loading.has(account)) continue;
+      if (!this.accounts.get(account) && !this.loads.has(account)) continue;
       const p = this.pending.get(account) ?? { now: false, soon: false };
       if (freshness === 'now') p.now = true;
       else p.soon = true;
@@ -115,13 +112,13 @@ export class UsageIndex {
     const pending = this.pending.get(accountId);
     const age = Date.now() - usage.checkedAt;
     try {
-      if (pending?.now || age >= STALE_MS) {
+      if (pending?.now || age >= cachePolicy.staleMs) {
         const fresh = await this.catchUp(accountId, usage);
         this.answered.memory++;
         return fresh;
       }
-      // At most one read of storage a CHECK_MS, even under a steady stream of writes.
-      if (age >= CHECK_MS) {
+      // At most one read of storage a `confirmMs`, even under a steady stream of writes.
+      if (age >= cachePolicy.confirmMs) {
         this.catchUp(accountId, usage).catch((err: unknown) => this.onBackgroundFailure('usage_index_catch_up', err));
       }
       this.answered.memory++;
@@ -153,18 +150,15 @@ export class UsageIndex {
   }
 
   private startLoading(accountId: string): void {
-    if (this.loading.has(accountId) || this.accounts.recentlyTooBig(accountId)) return;
-    const work = this.load(accountId)
-      .catch((err: unknown) => this.onBackgroundFailure('usage_index_load', err))
-      .finally(() => this.loading.delete(accountId));
-    this.loading.set(accountId, work);
+    if (this.loads.has(accountId) || this.accounts.recentlyTooBig(accountId)) return;
+    void this.loads.join(accountId, () => this.load(accountId).catch((err: unknown) => this.onBackgroundFailure('usage_index_load', err)));
   }
 
   /** Resolves when no load of the account is running; for tests and benchmarks. */
   async settled(accountId: string): Promise<void> {
-    await this.loading.get(accountId);
+    await this.loads.settled(accountId);
     // A failure here was reported by whoever started the catch-up.
-    await Promise.allSettled([this.catchingUp.get(accountId)]);
+    await this.catchUps.settled(accountId);
   }
 
   private async load(accountId: string): Promise<void> {
@@ -195,32 +189,21 @@ export class UsageIndex {
 
   /** A read of storage for the account; `beginNow`: one begun after this call, not one under way. */
   private catchUp(accountId: string, usage: AccountUsage, beginNow = false): Promise<AccountUsage> {
-    const running = this.catchingUp.get(accountId);
-    if (running) {
-      if (!beginNow && !this.pending.get(accountId)?.now) return running;
-      // A read that must see a write waits for a read of storage begun after it. Reads of one
-      // account never overlap: two would both apply the rows they share, and count them twice.
-      const queued = this.queuedCatchUps.get(accountId);
-      if (queued) return queued;
-      const next = Promise.allSettled([running]).then(() => {
-        this.queuedCatchUps.delete(accountId);
-        return this.catchUp(accountId, this.accounts.get(accountId) ?? usage, true);
-      });
-      this.queuedCatchUps.set(accountId, next);
-      return next;
-    }
-    const work = (async () => {
+    const read = async () => {
+      // The index as held when the read begins: a queued read follows the one before it.
+      const held = this.accounts.get(accountId) ?? usage;
       this.pending.delete(accountId);
-      const caughtUp = await this.readNew(accountId, usage);
-      if (this.accounts.get(accountId) !== usage) return caughtUp;
-      // Read whole again: the new index replaces the old one, which answered meanwhile.
+      const caughtUp = await this.readNew(accountId, held);
+      if (this.accounts.get(accountId) !== held) return caughtUp;
+      // Held again, at its size now: caught up in place, or read whole as a new index that
+      // replaces the old one, which answered meanwhile.
       this.forget(this.accounts.hold(accountId, caughtUp));
       return caughtUp;
-    })();
-    this.catchingUp.set(accountId, work);
-    const clear = () => this.catchingUp.get(accountId) === work && this.catchingUp.delete(accountId);
-    work.then(clear, clear);
-    return work;
+    };
+    if (!beginNow && !this.pending.get(accountId)?.now) return this.catchUps.join(accountId, read);
+    // A read that must see a write waits for a read of storage begun after it. Reads of one
+    // account never overlap: two would both apply the rows they share, and count them twice.
+    return this.catchUps.next(accountId, read);
   }
 
   /**

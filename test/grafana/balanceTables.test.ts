@@ -6,7 +6,8 @@ import { createMetrics } from '../../core/metrics.js';
 import { balanceRowsOf, type BalanceRows } from '../../aggregator/balanceRows.js';
 import { computeLedger } from '../../ledger/ledger.js';
 import { BalanceAggregator, MIN_RECOMPUTE_MS } from '../../aggregator/process.js';
-import { CHECK_MS, UsageIndex } from '../../readmodels/usageIndex.js';
+import { UsageIndex } from '../../readmodels/usageIndex.js';
+import { cachePolicy } from '../../core/cache.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { BASE, HOUR, historyArb, ledgerInputOf } from '../support/histories.js';
 import type { RefEvent } from '../support/reference.js';
@@ -264,7 +265,7 @@ describe('the balance tables', () => {
       await expectTablesMatchLedger(accountId, delivered, at);
       visible = true;
       // A reader of the account a moment later: the index catches up behind the answer.
-      await new Promise((r) => setTimeout(r, CHECK_MS + 100));
+      await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 100));
       await index.ready(accountId);
       await index.settled(accountId);
       await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { walletKey } from '../../ledger/ledger.js';
 import { StorageError, type Store } from '../../core/clickhouse.js';
-import { BalanceService, MAX_STALENESS_MS, VERSION_CHECK_MS, freshnessOf } from '../../readmodels/balances.js';
+import { BalanceService, freshnessOf } from '../../readmodels/balances.js';
+import { cachePolicy } from '../../core/cache.js';
 import { createMetrics } from '../../core/metrics.js';
 import { reportBackgroundFailures } from '../../core/background.js';
 import { pairVoidedUsage } from '../../storage/voids.js';
@@ -45,7 +46,7 @@ describe('the balance snapshot of "now"', () => {
   it('waits for the refresh once the snapshot is older than the staleness bound', async () => {
     await pipeline.ingest(lines([usage('s-u3', { amount: '1' })]), { source: 'kafka' });
     // The first clock reading decides staleness; the refresh itself keeps real time.
-    vi.spyOn(Date, 'now').mockReturnValueOnce(Date.now() + MAX_STALENESS_MS + 1);
+    vi.spyOn(Date, 'now').mockReturnValueOnce(Date.now() + cachePolicy.staleMs + 1);
     expect(await used()).toBe(16);
   });
 
@@ -53,7 +54,7 @@ describe('the balance snapshot of "now"', () => {
     const other = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
     await other.ingest(lines([usage('s-u4', { amount: '4' })]), { source: 'kafka' });
     expect(await used()).toBe(16);
-    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 50));
+    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
     await used();
     await balances.settled('acme');
     expect(await used()).toBe(20);
