@@ -18,10 +18,10 @@ import { pairVoidedUsage } from '../storage/voids.js';
 /**
  * The aggregator: the one writer of the balance tables (migration 020), of the forecast and
  * daily balance tables (migration 029) and of the void pairings (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
- * whichever process stored it (seen by polling the account versions of `account_changes_v1`
+ * whichever process stored it (seen by polling the account change counts of `account_changes_v1`
  * every `POLL_MS`, or at once through `notify` in this process), when the process's usage index
  * holds another number of the account's usage rows than the last snapshot summed (a row that
- * became visible after the version counted it), and when the clock passes the account's next lot
+ * became visible after the change count counted it), and when the clock passes the account's next lot
  * boundary. Each recomputation pairs the account's voids, then writes a complete snapshot under
  * a new snapshot number, so restarts, replays and a second aggregator never leave a wrong row. A
  * restarted aggregator recomputes every account it owns at its first pass, so pairings and
@@ -32,7 +32,7 @@ import { pairVoidedUsage } from '../storage/voids.js';
  * an account that is due at once.
  */
 
-/** How often every account's version is compared with the last snapshot's. */
+/** How often every account's change count is compared with the last snapshot's. */
 export const POLL_MS = 250;
 /** How long a failed account waits before it is tried again. */
 const RETRY_MS = 2_000;
@@ -85,8 +85,8 @@ export function shardOf(accountId: string, count: number): number {
 }
 
 interface AccountState {
-  /** The account's version (`accountChangesQuery`) read before the last recomputation. */
-  version: number;
+  /** The account's change count (`accountChangesQuery`) read before the last recomputation. */
+  changes: number;
   /** Usage rows the usage index held for the account when last recomputed, if it held it. */
   usageRows?: number;
   /** When the last snapshot stops being right without a new event. */
@@ -101,10 +101,10 @@ interface AccountState {
 
 export interface SnapshotReport {
   accountId: string;
-  /** The number the snapshot's rows carry in the balance tables' `version` column. */
-  version: bigint;
-  /** The account's version the snapshot reflects. */
-  accountVersion: number;
+  /** The snapshot's number: its rows carry it in the balance tables' `version` column. */
+  snapshot: bigint;
+  /** The account's change count the snapshot reflects. */
+  changes: number;
   wallets: number;
   lots: number;
   tokenEvents: number;
@@ -125,8 +125,8 @@ export class BalanceAggregator {
   private readonly dueSoon = new Set<string>();
   /** Accounts changed by a write its client reads back at once: due at the next pass. */
   private readonly dueNow = new Set<string>();
-  /** The highest version this aggregator wrote. */
-  private lastVersion = 0n;
+  /** The highest snapshot number this aggregator wrote. */
+  private lastSnapshot = 0n;
   private running = false;
   private loop: Promise<void> | undefined;
   /** The loop's sleep, while it sleeps: when it ends, and how to end it sooner. */
@@ -242,32 +242,32 @@ export class BalanceAggregator {
     this.dueSoon.clear();
     const dueNow = new Set(this.dueNow);
     this.dueNow.clear();
-    let versions: Map<string, number>;
+    let changeCounts: Map<string, number>;
     try {
-      versions = await this.accountVersions();
+      changeCounts = await this.changeCounts();
     } catch (err) {
-      const failure = new AggregatorError('could not read account versions', err);
-      this.log.warn({ event: 'aggregator_poll_failed', err: failure, retriable: failure.retriable }, 'could not read account versions');
+      const failure = new AggregatorError('could not read account change counts', err);
+      this.log.warn({ event: 'aggregator_poll_failed', err: failure, retriable: failure.retriable }, 'could not read account change counts');
       return { nextDue: this.clock() + RETRY_MS, storageAnswered: false };
     }
     const now = this.clock();
     const due: string[] = [];
     /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
     let waitingUntil = Number.POSITIVE_INFINITY;
-    for (const [accountId, version] of versions) {
+    for (const [accountId, changes] of changeCounts) {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
-      // The index read usage rows the last snapshot did not sum, whatever the version says.
+      // The index read usage rows the last snapshot did not sum, whatever the change count says.
       const usageRows = state?.usageRows === undefined ? undefined : this.usage?.usageCount(accountId);
       const usageMoved = usageRows !== undefined && usageRows !== state?.usageRows;
-      const arrived = state !== undefined && (state.version !== version || dueSoon.has(accountId) || usageMoved);
+      const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + MIN_RECOMPUTE_MS;
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
       if (changed && (state === undefined || now >= state.retryAt)) {
         due.push(accountId);
         continue;
       }
-      // Not yet: the next pass after it is due looks again, since the version still differs.
+      // Not yet: the next pass after it is due looks again, since the change count still differs.
       if (dueNow.has(accountId)) this.dueNow.add(accountId);
       else if (dueSoon.has(accountId)) this.dueSoon.add(accountId);
       if (changed) waitingUntil = Math.min(waitingUntil, (state as AccountState).retryAt);
@@ -283,7 +283,7 @@ export class BalanceAggregator {
           const failure = err instanceof AggregatorError ? err : new AggregatorError('could not write the balances of an account', err, accountId);
           const previous = this.accounts.get(accountId);
           const retryAt = this.clock() + RETRY_MS;
-          this.accounts.set(accountId, { version: previous?.version ?? -1, changesAt: retryAt, retryAt });
+          this.accounts.set(accountId, { changes: previous?.changes ?? -1, changesAt: retryAt, retryAt });
           this.log.error({ event: 'aggregator_account_failed', account: accountId, err: failure, retriable: failure.retriable }, 'could not write balances of an account; will retry');
         }
       }
@@ -294,9 +294,9 @@ export class BalanceAggregator {
     return { nextDue, storageAnswered: true };
   }
 
-  private async accountVersions(): Promise<Map<string, number>> {
-    const rows = await read(this.store, accountVersionsQuery, {});
-    return new Map(rows.map(([accountId = '', version = '0']) => [accountId, Number(version)]));
+  private async changeCounts(): Promise<Map<string, number>> {
+    const rows = await read(this.store, changeCountsQuery, {});
+    return new Map(rows.map(([accountId = '', changes = '0']) => [accountId, Number(changes)]));
   }
 
   /** Computes the account's ledger now and writes it as a new snapshot; fails with an `AggregatorError`. */
@@ -310,20 +310,20 @@ export class BalanceAggregator {
 
   private async writeSnapshot(accountId: string): Promise<SnapshotReport> {
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
-    // nothing. They are made before the version is read, since a pairing changes the account
+    // nothing. They are made before the change count is read, since a pairing changes the account
     // (migration 027); one made already, or twice, is subtracted once (voids.ts).
     const startedAt = this.clock();
     await pairVoidedUsage(this.store, [accountId]);
     const at = this.clock();
-    // Read before the ledger's input: an event stored after this read changes the version again,
+    // Read before the ledger's input: an event stored after this read changes the count again,
     // so the next pass recomputes.
-    const [versionRow] = await read(this.store, accountChangesQuery, { account: accountId });
-    const accountVersion = versionRow?.v ?? 0;
+    const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
+    const changes = changesRow?.v ?? 0;
     // A void stored between the pairing and that read is counted but was not paired, and no
-    // later pass would see the version change for it: it is paired now, before the ledger reads
+    // later pass would see the count change for it: it is paired now, before the ledger reads
     // the pairings. Usually there is none, and the query looks only at the account's few voids.
     await pairVoidedUsage(this.store, [accountId]);
-    // Usage from memory when the account is held there, caught up after the version and the
+    // Usage from memory when the account is held there, caught up after the change count and the
     // pairings: exactly the usage rows of one snapshot of storage, and how many (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
     const usageRows = usage?.usageRows;
@@ -347,13 +347,13 @@ export class BalanceAggregator {
     const wallets = [...ledger.wallets.keys()].sort();
     const history = historyFingerprint(split, wallets, days);
     const daily = this.accounts.get(accountId)?.history === history ? undefined : dailyBalanceRowsOf(accountId, dailyClosingBalances(split, wallets, days));
-    // A later instant always gets a higher version, and so does a later recomputation by this
+    // A later instant always gets a higher snapshot number, and so does a later recomputation by this
     // aggregator in the same millisecond (it has seen at least as many events). The random low
-    // bits keep two aggregators in one millisecond from writing one version twice; if the one
+    // bits keep two aggregators in one millisecond from writing one number twice; if the one
     // that saw fewer events wins, it sees the count differ at its next poll and writes again.
-    const version = maxOf(BigInt(at) * 1_048_576n + BigInt(randomInt(1_048_576)), this.lastVersion + 1n);
-    this.lastVersion = version;
-    const common = { version: version.toString(), computed_at: clickhouseTime(at) };
+    const number = maxOf(BigInt(at) * 1_048_576n + BigInt(randomInt(1_048_576)), this.lastSnapshot + 1n);
+    this.lastSnapshot = number;
+    const common = { version: number.toString(), computed_at: clickhouseTime(at) };
     // Each table's rows are one insert, so one part: the views show a version once all of it is
     // there. The placeholder (empty wallet_id) makes a version exist even with no other row.
     const ndjson = (list: object[]) => [{ account_id: accountId, wallet_type: 'team', wallet_id: '' }, ...list].map((row) => JSON.stringify({ ...row, ...common })).join('\n');
@@ -369,14 +369,14 @@ export class BalanceAggregator {
     // usage, or midnight, when a day closes and the burn-rate window moves on by a day.
     const midnight = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     this.accounts.set(accountId, {
-      version: accountVersion,
+      changes,
       ...(usageRows === undefined ? {} : { usageRows }),
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt,
       history,
     });
-    return { accountId, version, accountVersion, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length, dailyBalances: daily?.length ?? 0 };
+    return { accountId, snapshot: number, changes, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length, dailyBalances: daily?.length ?? 0 };
   }
 
   /** The first usage dated after `at`: the balances change when it comes into range. */
@@ -388,12 +388,12 @@ export class BalanceAggregator {
 
 const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
 
-/** Every account's version (as `accountChangesQuery`): an account whose version changed is recomputed. */
-const accountVersionsQuery = tsvQuery({
+/** Every account's change count (as `accountChangesQuery`): an account whose count changed is recomputed. */
+const changeCountsQuery = tsvQuery({
   name: 'aggregator.account_versions',
   params: z.object({}),
-  sql: (t) => `SELECT account_id, toInt64(sum(changes)) AS version FROM ${t.table('account_changes_v1')} GROUP BY account_id`,
-  columns: { account_id: 'String', version: 'Int64' },
+  sql: (t) => `SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id`,
+  columns: { account_id: 'String', changes: 'Int64' },
 });
 
 /** The first usage dated after `at`, if any. */
