@@ -6,16 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createStore } from '../core/clickhouse.js';
+import { parseConfig, serverConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { createMetrics } from '../core/metrics.js';
-import { migrate } from '../storage/migrate.js';
-import { BalanceService, freshnessOf } from '../readmodels/balances.js';
 import { computeLedger } from '../ledger/ledger.js';
 import { loadLedgerInput } from '../readmodels/ledgerSource.js';
-import { createApp } from '../api/app.js';
+import { composeServer } from '../api/compose.js';
 import { pairVoidedUsage } from '../storage/voids.js';
-import { createIngestPipeline } from '../ingest/pipeline.js';
-import { BalanceAggregator } from '../aggregator/process.js';
 import { measureTables, tablesRows } from './tables.js';
 import { benchDataDir, fmt, percentile, recordResults, report, sample, samplePair, stealMeter } from './harness.js';
 
@@ -31,10 +27,13 @@ const log = createLogger('silent');
 /** Every named query this process runs, in order: where each timed read spends its storage time. */
 const queries: Array<{ name: string; ms: number }> = [];
 const store = createStore({ dataDir: benchDataDir('balances'), database: 'bench', observer: (s) => queries.push({ name: s.name, ms: s.seconds * 1000 }) });
-await migrate(store);
-const metrics = createMetrics();
-const balances = new BalanceService(store);
-const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)), afterStore: (a) => pairVoidedUsage(store, a) });
+// The server process as `npm start` wires it, with this benchmark's store and key, no rate limit
+// (the benchmark is one client asking as fast as it can), and the default usage index budget, which
+// this account exceeds, so every usage read goes to storage. Its background parts (aggregator,
+// alert evaluator) are not started: the reads below are measured alone.
+const config = parseConfig(serverConfigSchema, { LOG_LEVEL: 'silent', BALANCES_RATE_LIMIT_PER_MIN: '0' });
+const server = await composeServer({ config, store, log, apiKeys: [{ key: 'bench', accountId: ACCOUNT, role: 'admin' }] });
+const { pipeline } = server;
 
 const walletId = (w: number) => `wallet-${String(w).padStart(4, '0')}`;
 const walletType = (w: number) => (w % 25 === 0 ? 'contract' : 'team');
@@ -100,9 +99,11 @@ const voids = Array.from({ length: Math.floor(EVENTS / 1000) }, (_, v) =>
   JSON.stringify({ event_id: `void-${v}`, type: 'void', account_id: ACCOUNT, occurred_at: new Date(now - 60_000).toISOString(), voids_event_id: `use-${(v * 7_919 + 13) % EVENTS}` }),
 );
 for (let v = 0; v < voids.length; v += 1000) await pipeline.ingest(voids.slice(v, v + 1000).map((text) => ({ text })), { source: 'bench' });
+// A bulk load is paired as the aggregator pairs a stream: once stored.
+await pairVoidedUsage(store, [ACCOUNT]);
 const loadSeconds = (performance.now() - loadStarted) / 1000;
 // The balance tables Grafana reads, as the aggregator writes them.
-await new BalanceAggregator({ store, log }).recompute(ACCOUNT);
+await server.aggregator?.recompute(ACCOUNT);
 // A bulk load leaves each table in several unmerged parts that a live system merges in the
 // background over time; merge them all now and wait, so the reads below see the steady state
 // and no background work competes with them for the two cores: no merge, no deletion of the
@@ -127,18 +128,9 @@ await settled(`SELECT count() AS n FROM system.merges WHERE database = {db:Strin
 await settled(`SELECT count() AS n FROM system.parts WHERE database = {db:String} AND NOT active`);
 execFileSync('sync');
 
-const app = createApp({
-  store,
-  pipeline,
-  metrics,
-  log,
-  apiKeys: [{ key: 'bench', accountId: ACCOUNT, role: 'admin' }],
-  bodyLimitBytes: 8 * 1024 * 1024,
-  balances,
-});
-const server = app.listen(0, '127.0.0.1');
-await new Promise((r) => server.once('listening', r));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const listener = server.app.listen(0, '127.0.0.1');
+await new Promise((r) => listener.once('listening', r));
+const base = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
 const request = async (path: string) => {
   const res = await fetch(base + path, { headers: { authorization: 'Bearer bench' } });
   if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
@@ -236,7 +228,7 @@ const [accountByUser, rawAccountByUser] = await profiled('GET /v1/usage whole ac
   // Enough pairs that the p95 is not simply the third-slowest answer.
   100,
 ));
-server.close();
+listener.close();
 // Each derived table against the next-best plan for each question it serves, after the API reads.
 const tablesReport = await measureTables(store, ACCOUNT);
 

@@ -10,12 +10,9 @@
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import { createStore } from '../core/clickhouse.js';
+import { parseConfig, serverConfigSchema } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { createMetrics } from '../core/metrics.js';
-import { migrate } from '../storage/migrate.js';
-import { BalanceService, freshnessOf } from '../readmodels/balances.js';
-import { createIngestPipeline } from '../ingest/pipeline.js';
-import { createApp } from '../api/app.js';
+import { composeServer } from '../api/compose.js';
 import { ensureWebBuild } from '../scripts/buildWeb.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/browser/support.js';
 import { THOUSAND_ACCOUNT, teamId, thousandWalletEvents } from '../test/browser/thousandWallets.js';
@@ -26,15 +23,15 @@ const KEY = 'bench';
 
 await ensureWebBuild({ quiet: true });
 const store = createStore({ dataDir: benchDataDir('page'), database: 'bench' });
-await migrate(store);
 const log = createLogger('silent');
-const metrics = createMetrics();
-const balances = new BalanceService(store);
-const pipeline = createIngestPipeline({ store, metrics, log, onStored: (accounts, source) => balances.invalidate(accounts, freshnessOf(source)) });
-const app = createApp({ store, pipeline, metrics, log, apiKeys: [{ key: KEY, accountId: THOUSAND_ACCOUNT, role: 'admin' }], bodyLimitBytes: 8 * 1024 * 1024, balances });
-const server = app.listen(0, '127.0.0.1');
-await new Promise((r) => server.once('listening', r));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+// The server process as `npm start` wires it, with this benchmark's store and key, and no rate
+// limit (the page polls and the harness asks as fast as they can). Its background parts
+// (aggregator, alert evaluator) are not started: the page is measured against the API alone.
+const config = parseConfig(serverConfigSchema, { LOG_LEVEL: 'silent', BALANCES_RATE_LIMIT_PER_MIN: '0' });
+const server = await composeServer({ config, store, log, apiKeys: [{ key: KEY, accountId: THOUSAND_ACCOUNT, role: 'admin' }] });
+const listener = server.app.listen(0, '127.0.0.1');
+await new Promise((r) => listener.once('listening', r));
+const base = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
 const post = async (events: unknown[]) => {
   const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(events) });
   if (res.status !== 200) throw new Error(`POST /v1/events answered ${res.status}`);
@@ -171,6 +168,6 @@ report('Where navigation time goes, in the page (ms since navigation start, p50)
 ]);
 
 await browser.close();
-server.close();
+listener.close();
 await store.close();
 process.exit(0);
