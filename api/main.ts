@@ -2,26 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit, serverConfigSchema } from '../core/config.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, flushLogs } from '../core/log.js';
 import { createMetrics, observeQueries } from '../core/metrics.js';
 import { onShutdown, storeFromConfig } from '../core/runtime.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { composeServer } from './compose.js';
-import { ensureWebBuild } from '../scripts/buildWeb.js';
 
 /**
  * `npm start`: the API and the ingest (HTTP, and Kafka when KAFKA_BROKERS is set) in one process.
  * `--demo` also loads the demo account and, without BALANCES_API_KEYS, prints an admin key for it.
+ * The Balances page is built before this process starts (`npm start`'s prestart, `npm run build`);
+ * without a build the API serves and `/` says how to make one.
  */
 const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default: false }, aggregate: { type: 'boolean', default: false } }, strict: true });
 const config = loadConfigOrExit(serverConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'balances');
-// The Balances page is built, alongside storage and demo loading, when it is missing or older than
-// its sources; without the build tools (a production install) the API serves and `/` says how.
-const webBuild = ensureWebBuild({ quiet: true }).then(
-  (built) => built && log.info({ event: 'web_built' }, 'Balances page built'),
-  (err: unknown) => log.warn({ event: 'web_build_failed', err }, 'the Balances page could not be built; the API serves without it'),
-);
 const metrics = createMetrics();
 const store = storeFromConfig(config, observeQueries(log, metrics));
 const abort = new AbortController();
@@ -38,20 +33,11 @@ if (args.demo) {
   log.info({ event: 'demo_loaded', ...report, seconds: (performance.now() - started) / 1000 }, 'demo account loaded');
 }
 
-await webBuild;
-
 const listener = server.app.listen(config.PORT);
 await once(listener, 'listening');
 const address = listener.address();
 const port = typeof address === 'object' && address ? address.port : config.PORT;
 log.info({ event: 'listening', port, storage: store.kind }, `listening on http://localhost:${port}`);
-if (demoKey) {
-  process.stdout.write(
-    `\nDemo account "${DEMO_ACCOUNT}" is ready on http://localhost:${port}\n` +
-      `Admin API key for this run: ${demoKey}\n` +
-      `  curl -H "Authorization: Bearer ${demoKey}" http://localhost:${port}/v1/wallets\n\n`,
-  );
-}
 
 await server.start();
 
@@ -62,3 +48,16 @@ onShutdown(async (signal) => {
   await server.stop();
   await store.close();
 });
+
+if (demoKey) {
+  // The key is what a person starting the demo needs, so it is the last thing printed: after the
+  // aggregator's first pass, whose slow queries would otherwise log below it, and after every line
+  // logged so far has reached stdout.
+  await server.aggregator?.caughtUp();
+  await flushLogs(log);
+  process.stdout.write(
+    `\nDemo account "${DEMO_ACCOUNT}" is ready on http://localhost:${port}\n` +
+      `Admin API key for this run: ${demoKey}\n` +
+      `  curl -H "Authorization: Bearer ${demoKey}" http://localhost:${port}/v1/wallets\n\n`,
+  );
+}

@@ -1,8 +1,8 @@
 /**
  * Builds the Balances page into web/dist, which the API serves at `/`.
- *   npm run build:web     API types from the OpenAPI document, the page's type-check, then Vite
- * `npm start` calls `ensureWebBuild`, which runs only Vite, and only when web/dist is missing or
- * older than the page's sources.
+ *   npm run build:web                      API types from the OpenAPI document, the page's type-check, then Vite
+ *   tsx scripts/buildWeb.ts --if-stale     Vite only, and only when web/dist is missing or older than
+ *                                          the page's sources: what `npm start` and `npm run serve` run first
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -75,12 +75,21 @@ export async function typeCheckWeb(): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const checkOnly = process.argv.includes('--check');
-  try {
-    await typeCheckWeb();
-    if (!checkOnly) await bundleWeb();
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(1);
+  if (process.argv.includes('--if-stale')) {
+    try {
+      if (await ensureWebBuild({ quiet: true })) console.log(`Balances page built into ${WEB_DIST}`);
+    } catch (err) {
+      // Without the build tools (a production install) the API still starts, and `/` says how to build.
+      console.error(`The Balances page could not be built, so the API serves without it: ${(err as Error).message}`);
+    }
+  } else {
+    const checkOnly = process.argv.includes('--check');
+    try {
+      await typeCheckWeb();
+      if (!checkOnly) await bundleWeb();
+    } catch (err) {
+      console.error((err as Error).message);
+      process.exit(1);
+    }
   }
 }

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { BalanceService } from '../../readmodels/balances.js';
@@ -8,6 +12,7 @@ import { suggestMoves } from '../../ledger/suggestions.js';
 import { ledgerInputOf } from '../support/histories.js';
 import { units, type RefEvent } from '../support/reference.js';
 import { count, freshStore, pipelineFor } from '../support/store.js';
+import { startEntry, type RunningEntry } from '../support/processes.js';
 
 let store: Store | undefined;
 afterAll(async () => {
@@ -87,4 +92,46 @@ describe('the demo account', () => {
     expect([...ledger.wallets.values()].some((w) => w.status === 'red')).toBe(true);
     expect([...ledger.wallets.values()].some((w) => w.status === 'green')).toBe(true);
   });
+});
+
+/** The demo's closing lines: its URL and admin key, then a curl line and a blank line. */
+const BANNER = /\nDemo account "demo" is ready on (http:\/\/localhost:\d+)\nAdmin API key for this run: (demo-\S+)\n {2}curl .*\n\n/;
+
+/** Waits until stdout holds the whole banner; null if the process ends or the time runs out first. */
+async function bannerOf(api: RunningEntry, timeoutMs: number): Promise<RegExpExecArray | null> {
+  const until = Date.now() + timeoutMs;
+  let ended = false;
+  void api.exited.then(() => (ended = true));
+  for (;;) {
+    const found = BANNER.exec(api.stdout());
+    if (found || ended || Date.now() > until) return found;
+    await sleep(100);
+  }
+}
+
+describe('npm start with the demo account', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'balances-demo-start-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('logs JSON lines when stdout is not a terminal, and prints the URL and admin key last, a key that answers', async () => {
+    const api = startEntry('api/main.ts', ['--demo'], { BALANCES_DATA_DIR: dataDir, PORT: '0' }, { timeoutMs: 240_000 });
+    const banner = await bannerOf(api, 200_000);
+    expect(banner, `no banner; stdout: ${api.stdout().slice(-2000)}; stderr: ${api.stderr().slice(-2000)}`).not.toBeNull();
+    const [printed, url, key] = banner as RegExpExecArray;
+    // Whatever the start-up still had to log would arrive now, below the key.
+    await sleep(1_000);
+    const stdout = api.stdout();
+    const at = stdout.indexOf(printed);
+    expect(stdout.slice(at + printed.length).trim()).toBe('');
+    const lines = stdout.slice(0, at).split('\n').filter((line) => line.trim() !== '');
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ event: expect.any(String), msg: expect.any(String) });
+    expect(lines.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual(expect.arrayContaining(['demo_loaded', 'listening']));
+
+    const wallets = await fetch(`${url}/v1/wallets`, { headers: { authorization: `Bearer ${key}` } });
+    expect(wallets.status).toBe(200);
+    expect(((await wallets.json()) as { wallets: unknown[] }).wallets).toHaveLength(24);
+
+    api.kill('SIGTERM');
+    expect((await api.exited).code).toBe(0);
+  }, 300_000);
 });

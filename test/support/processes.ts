@@ -18,6 +18,8 @@ export interface RunningEntry {
   readonly pid: number;
   /** Log lines so far. */
   readonly logs: LogLine[];
+  /** Everything written to stdout so far, log lines and any other text. */
+  stdout(): string;
   stderr(): string;
   kill(signal: NodeJS.Signals): void;
   /** Resolves with the first log line, past or future, that matches; rejects if the process exits first. */
@@ -79,6 +81,7 @@ export function startEntry(
   return {
     pid: child.pid ?? -1,
     logs,
+    stdout: () => stdout,
     stderr: () => stderr,
     kill,
     exited,
