@@ -12,7 +12,8 @@ import { clusterClause, everyNodeEngine, renderForCluster, throughTwins, type Cl
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 export interface Migration {
-  version: number;
+  /** Its number, from the file name (`NNN_verb_object.sql`); stored as `version` in `schema_migrations_v1`. */
+  number: number;
   name: string;
   statements: string[];
   /** Rollups this migration creates over existing events, filled once its statements ran. */
@@ -34,7 +35,7 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
       .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
       .filter(Boolean);
     const fills = [...text.matchAll(/^-- fill: ([a-z0-9_]+)\s*$/gm)].map((m) => m[1] as string);
-    migrations.push({ version: Number(file.slice(0, 3)), name: file.replace(/\.sql$/, ''), statements, fills });
+    migrations.push({ number: Number(file.slice(0, 3)), name: file.replace(/\.sql$/, ''), statements, fills });
   }
   return migrations;
 }
@@ -73,7 +74,7 @@ export async function migrate(store: Store, migrations?: Migration[], options: M
   const appliedVersions = async () =>
     new Set((await read(store, appliedQuery, {})).map((r) => r.version));
   // Most starts find nothing to do, and take no lock.
-  if (all.every(((done) => (m: Migration) => done.has(m.version))(await appliedVersions()))) {
+  if (all.every(((done) => (m: Migration) => done.has(m.number))(await appliedVersions()))) {
     return { applied: [], alreadyApplied: all.length };
   }
 
@@ -85,7 +86,7 @@ export async function migrate(store: Store, migrations?: Migration[], options: M
     // On a cluster, which tables exist decides how later statements refer to them.
     const rendering: ClusterRendering | undefined = store.cluster ? { cluster: store.cluster, tables: new Set() } : undefined;
     for (const migration of all) {
-      if (done.has(migration.version)) {
+      if (done.has(migration.number)) {
         if (rendering) for (const statement of migration.statements) renderForCluster(statement, rendering);
         continue;
       }
@@ -99,7 +100,7 @@ export async function migrate(store: Store, migrations?: Migration[], options: M
         for (const table of migration.fills) await fillRollup(store, table);
       }
       lock.assertHeld();
-      await store.insertJsonEachRow('schema_migrations_v1', JSON.stringify({ version: migration.version, name: migration.name }) + '\n');
+      await store.insertJsonEachRow('schema_migrations_v1', JSON.stringify({ version: migration.number, name: migration.name }) + '\n');
       applied.push(migration.name);
     }
     return { applied, alreadyApplied: all.length - applied.length };

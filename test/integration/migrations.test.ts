@@ -15,7 +15,7 @@ const lines = (events: Array<Record<string, unknown>>) => events.map((e) => ({ t
 
 /** A migration adding a rollup over the events already stored, written as fill migrations are. */
 const probeMigration: Migration = {
-  version: 900,
+  number: 900,
   name: '900_create_fill_probe',
   fills: ['fill_probe_v1'],
   statements: [

@@ -49,7 +49,7 @@ describe('migrations', () => {
     const all = await loadMigrations();
     const adding = all.find((m) => m.fills.includes('usage_by_time_v1'));
     expect(adding).toBeDefined();
-    await migrate(store, all.filter((m) => m.version < (adding?.version ?? 0)));
+    await migrate(store, all.filter((m) => m.number < (adding?.number ?? 0)));
     // Stored as a process of that older version would: no void pairing of today's kind.
     await createIngestPipeline({ store, metrics: createMetrics(), log: silentLog }).ingest(
       lines([
