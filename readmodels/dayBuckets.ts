@@ -29,6 +29,51 @@ export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
     for (let d = first; d <= Math.floor((to - 1) / DAY_MS); d++) labels.push(new Date(d * DAY_MS).toISOString().slice(0, 10));
     return { labels, starts: labels.slice(1).map((_, i) => (first + i + 1) * DAY_MS), of: (t) => Math.floor(t / DAY_MS) - first };
   }
+  const calendar = calendarOf(tz, from, to);
+  // Day `first` of the calendar holds `from`, day `last` holds `to - 1`.
+  const first = bound(calendar.starts, calendar.starts.length, from, true);
+  const last = bound(calendar.starts, calendar.starts.length, to - 1, true);
+  const labels = calendar.labels.slice(first, last + 1);
+  const starts = calendar.starts.slice(first, last);
+  return {
+    labels,
+    starts,
+    // The day: the number of day starts at or before t.
+    of: (t) => bound(starts, starts.length, t, true),
+  };
+}
+
+/**
+ * A zone's days over a span, found once and reused by every range inside it: `labels[i]` is
+ * day `i`, `starts[i]` the first instant of day `i + 1`. A range outside the span finds the
+ * days again over the wider span, with a month to spare on each side, so a range ending now
+ * widens it about once a month.
+ */
+interface Calendar {
+  from: number;
+  to: number;
+  labels: string[];
+  starts: number[];
+}
+
+/** Zones whose calendars are kept; the one kept longest is dropped first. */
+const MAX_CALENDARS = 32;
+const MARGIN_MS = 31 * DAY_MS;
+const calendars = new Map<string, Calendar>();
+
+function calendarOf(tz: string, from: number, to: number): Calendar {
+  const known = calendars.get(tz);
+  if (known && known.from <= from && to <= known.to) return known;
+  const wider = { from: Math.min(from, known?.from ?? from) - MARGIN_MS, to: Math.max(to, known?.to ?? to) + MARGIN_MS };
+  const calendar = { ...wider, ...daysOf(tz, wider.from, wider.to) };
+  calendars.delete(tz);
+  calendars.set(tz, calendar);
+  if (calendars.size > MAX_CALENDARS) calendars.delete(calendars.keys().next().value as string);
+  return calendar;
+}
+
+/** The days of `tz` over `[from, to)`, searched as `dayBuckets` says. */
+function daysOf(tz: string, from: number, to: number): { labels: string[]; starts: number[] } {
   const format = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
   const day = (t: number) => format.format(t);
   const last = to - 1;
@@ -53,10 +98,5 @@ export function dayBuckets(tz: string, from: number, to: number): DayBuckets {
     starts.push(start);
     labels.push(day(start));
   }
-  return {
-    labels,
-    starts,
-    // The day: the number of day starts at or before t.
-    of: (t) => bound(starts, starts.length, t, true),
-  };
+  return { labels, starts };
 }
