@@ -1,11 +1,12 @@
 import { isRetriable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
-import type { BatchResult, IncomingMessage, IngestPipeline, RejectedRow } from './pipeline.js';
-import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sources/kafka.js';
+import type { BatchResult, IngestPipeline } from './pipeline.js';
+import type { DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sources/kafka.js';
 import { deliveredLater } from '../core/promises.js';
 import { withRetry } from '../core/retry.js';
 import { duringStep, IngestError, type IngestStep } from './errors.js';
+import { fitting, nextOffsets, toMessages, type RejectedRecord } from './kafkaRecords.js';
 import { memoryBlockLog, partitionBlocks, type Block, type KafkaBlockLog, type PartitionBlocks } from './kafkaBlocks.js';
 
 export interface KafkaWorkerOptions {
@@ -35,8 +36,7 @@ export interface KafkaWorkerOptions {
   blocks?: KafkaBlockLog;
 }
 
-/** A record refused by the worker itself, as one row of `rejected_events_v1`. */
-export type RejectedRecord = RejectedRow & { source: 'kafka' };
+export type { RejectedRecord } from './kafkaRecords.js';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -210,57 +210,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     revoked = false;
   }
 
-  function toMessages(records: KafkaRecord[]): IncomingMessage[] {
-    const messages: IncomingMessage[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i] as KafkaRecord;
-      messages[i] = {
-        text: r.value === null ? '' : r.value.toString('utf8'),
-        kafka: { topic: r.topic, partition: r.partition, offset: r.offset },
-      };
-    }
-    return messages;
-  }
-
-  /** Past each block's last offset: the blocks of a partition come in offset order. */
-  function nextOffsets(blocks: Block[]): CommitOffset[] {
-    const byPartition = new Map<string, CommitOffset>();
-    for (const { range } of blocks) {
-      const next = (BigInt(range.last) + 1n).toString();
-      const id = `${range.topic}/${range.partition}`;
-      const current = byPartition.get(id);
-      if (!current || BigInt(next) > BigInt(current.offset)) {
-        byPartition.set(id, { topic: range.topic, partition: range.partition, offset: next });
-      }
-    }
-    return [...byPartition.values()].sort((a, b) => a.partition - b.partition);
-  }
-
-  /** The records of a block the pipeline reads: an oversized message is refused unread. */
-  function fitting(block: Block, letters: DeadLetter[], refusals: RejectedRecord[]): KafkaRecord[] {
-    // Decoding megabytes of JSON per record would let one producer stall the partition, and no
-    // event of the contract comes near the limit.
-    if (!block.records.some((r) => (r.value?.length ?? 0) > maxMessageBytes)) return block.records;
-    const fits: KafkaRecord[] = [];
-    for (const r of block.records) {
-      const size = r.value?.length ?? 0;
-      if (size <= maxMessageBytes) {
-        fits.push(r);
-        continue;
-      }
-      const message = `the message is ${size} bytes, over the limit of ${maxMessageBytes}`;
-      letters.push({ record: r, code: 'message_too_large', message });
-      refusals.push({
-        source: 'kafka', account_id: '', event_id: '', code: 'message_too_large', message,
-        payload: (r.value as Buffer).toString('utf8'), kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset,
-      });
-    }
-    return fits;
-  }
-
   /** A flush's blocks through the pipeline in one step, each under its token. */
   async function storeBlocks(blocks: Block[], letters: DeadLetter[], refusals: RejectedRecord[]): Promise<BatchResult[]> {
-    const fits = blocks.map((block) => fitting(block, letters, refusals));
+    const fits = blocks.map((block) => fitting(block, maxMessageBytes, letters, refusals));
     const results = await pipeline.ingestBlocks(
       blocks.map((block, i) => ({ messages: toMessages(fits[i] as KafkaRecord[]), deduplicationToken: block.token })),
       { source: 'kafka' },

@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
 import type { Store } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import { withRetry } from '../core/retry.js';
-import { contentOf, decodeEvent, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
-import { eventKey, lookupStoredKeys, storedContents } from './dedupe.js';
+import { contentOf, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
+import { lookupStoredKeys, storedContents } from './dedupe.js';
+import { conflict, createBatchDedupeStep, createDecodeStep, DECODE_SLICE, eventsToken, rejectedRow, rejectionsBlock, UNFINISHED_BLOCKS, type CandidateBlock, type DecodedBlock, type RejectedRow } from './steps.js';
 import { duringStep, type IngestStep } from './errors.js';
+
+export { rejectionsBlock, type RejectedRow, type StepResult } from './steps.js';
 
 /** One raw event as a source received it. */
 export interface IncomingMessage {
@@ -68,133 +70,6 @@ export interface PipelineOptions {
    * itself writes only what arrives.
    */
   afterStore?: (accountIds: string[], source: string) => Promise<void>;
-}
-
-/**
- * What a step decided about one message, in the manner of a tagged result: carry on with a
- * value, drop it with a reason (it is a duplicate), or send it to the dead letters with the code
- * and message that the rejected-events table and the DLQ keep.
- */
-export type StepResult<T> =
-  | { kind: 'ok'; value: T }
-  | { kind: 'drop'; reason: 'duplicate_in_batch' | 'already_stored' }
-  | { kind: 'dlq'; code: RejectionCode; message: string; accountId?: string; eventId?: string };
-
-/** One row of `rejected_events_v1`: what was refused, why, and the raw payload. */
-export interface RejectedRow {
-  source: string;
-  account_id: string;
-  event_id: string;
-  code: string;
-  message: string;
-  payload: string;
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: string;
-}
-
-/** An event that passed validation and the in-batch dedupe: it is stored unless already stored. */
-interface Candidate {
-  index: number;
-  key: string;
-  row: EventRow;
-  line: string;
-  /** Later copies of the same event in this batch. */
-  followers: Array<{ index: number; row: EventRow }>;
-}
-
-/** A block as its keys' lookup left it: its body, and the keys it writes. */
-interface CandidateBlock {
-  body: string;
-  written: Set<string>;
-}
-
-/** One block of a batch, decoded: what to store, what was refused, and each message's outcome so far. */
-interface DecodedBlock {
-  messages: IncomingMessage[];
-  token: string | undefined;
-  outcomes: MessageOutcome[];
-  candidates: Candidate[];
-  rejectedRows: RejectedRow[];
-}
-
-/** decode + validate: the event contract, never throwing for bad input. */
-function createDecodeStep(ctx: ValidationContext) {
-  return function decode(message: IncomingMessage): StepResult<EventRow> {
-    const result = decodeEvent(message.text, ctx);
-    if (result.ok) return { kind: 'ok', value: result.row };
-    return { kind: 'dlq', code: result.code, message: result.message, accountId: result.account_id, eventId: result.event_id };
-  };
-}
-
-/**
- * Copies of one (account, event_id) within a batch are grouped: the first is the candidate to
- * store, the others follow it. Whether a copy is a duplicate or a conflict is known only once
- * the stored copy, if any, is known (`createStoreStep`).
- */
-function createBatchDedupeStep() {
-  const byKey = new Map<string, Candidate>();
-  return function dedupeInBatch(index: number, row: EventRow): StepResult<Candidate> {
-    const key = eventKey(row.account_id, row.event_id);
-    const first = byKey.get(key);
-    if (first) {
-      first.followers.push({ index, row });
-      return { kind: 'drop', reason: 'duplicate_in_batch' };
-    }
-    const candidate: Candidate = { index, key, row, line: JSON.stringify(row), followers: [] };
-    byKey.set(key, candidate);
-    return { kind: 'ok', value: candidate };
-  };
-}
-
-function conflict(row: EventRow) {
-  return {
-    code: 'conflicting_duplicate' as const,
-    message: `event_id "${row.event_id}" was stored before with a different payload; the first stored copy stands`,
-    accountId: row.account_id,
-    eventId: row.event_id,
-  };
-}
-
-function rejectedRow(message: IncomingMessage, ctx: ValidationContext, rejection: Extract<StepResult<unknown>, { kind: 'dlq' }>): RejectedRow {
-  return {
-    source: ctx.source,
-    account_id: rejection.accountId ?? ctx.accountScope ?? '',
-    event_id: rejection.eventId ?? '',
-    code: rejection.code,
-    message: rejection.message,
-    payload: message.text,
-    kafka_topic: message.kafka?.topic ?? '',
-    kafka_partition: message.kafka?.partition ?? -1,
-    kafka_offset: message.kafka?.offset ?? '-1',
-  };
-}
-
-/** Messages decoded between two turns of the event loop. */
-const DECODE_SLICE = 1_000;
-
-/** Blocks whose write failed for good, kept for the resend of the same batch (see below). */
-const UNFINISHED_BLOCKS = 64;
-
-const digest = (parts: Iterable<string>) => {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part).update('\n');
-  return hash.digest('hex').slice(0, 32);
-};
-
-/** A block named by the events a batch brought, as validated and in their order: a resend names it again. */
-function eventsToken(lines: Iterable<string>): string {
-  return `e-${digest(lines)}`;
-}
-
-/** Rejections named by what they hold (payload, reason, Kafka coordinates): a redelivery names them again. */
-function rejectionsToken(rows: RejectedRow[]): string {
-  return `r-${digest(rows.map((r) => JSON.stringify([r.source, r.account_id, r.event_id, r.code, r.payload, r.kafka_topic, r.kafka_partition, r.kafka_offset])))}`;
-}
-
-/** `rejected_events_v1` rows as one block under their token, for every writer of rejections. */
-export function rejectionsBlock(rows: RejectedRow[]): { body: string; deduplicationToken: string } {
-  return { body: rows.map((r) => JSON.stringify(r)).join('\n') + '\n', deduplicationToken: rejectionsToken(rows) };
 }
 
 export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
