@@ -7,7 +7,7 @@
  * the bounds below.
  */
 export const cachePolicy = {
-  /** Trusted this long without asking storage: another process's writes show within it, and storage is asked at most this often per account. */
+  /** Trusted this long without asking storage: another process's writes show within it, and storage is asked at most once in it per account. */
   confirmMs: 1_000,
   /** Served this old at most while a newer answer is computed behind it: under a steady stream of writes, reads stay fast. */
   staleMs: 10_000,
@@ -17,7 +17,7 @@ export const cachePolicy = {
   snapshotAccounts: 1_000,
   /** Write stamps kept per snapshot kept: a stamp is one number, and one dropped starts again at 0, where it could match an answer cached before the write. */
   writeStampsPerAccount: 10,
-  /** Shared API answers kept: each is one rendered body, and their keys change every second, so old ones are only ever dropped. */
+  /** Shared API answers kept: each is one rendered body, and keys change every second, so the answers dropped are those of past seconds, never read again. */
   answers: 2_000,
   /** Usage entries held over all accounts: 45 bytes each, up to 90 with the room columns keep to grow, so at most about 180 MB. */
   usageEntries: 2_000_000,
