@@ -66,6 +66,13 @@ export interface AggregatorOptions {
    * days its breakpoints split and of today at every recomputation.
    */
   usage?: UsageIndex;
+  /**
+   * True while this process's ingest is behind (`KafkaWorker.behind`): accounts due only because
+   * streamed events arrived wait, so storing the stream goes first; a balance cannot be fresher
+   * than the events stored anyway. Writes read back at once, lot boundaries and first passes are
+   * not held.
+   */
+  ingestBehind?: () => boolean;
 }
 
 interface AccountState {
@@ -104,6 +111,7 @@ export class BalanceAggregator {
   private readonly onPass: (storageAnswered: boolean) => void;
   private readonly shard: Shard | undefined;
   private readonly usage: UsageIndex | undefined;
+  private readonly ingestBehind: () => boolean;
   private readonly accounts = new Map<string, AccountState>();
   /** Accounts this process streamed events for since they were last recomputed: due after their pause. */
   private readonly dueSoon = new Set<string>();
@@ -128,6 +136,7 @@ export class BalanceAggregator {
     this.onPass = options.onPass ?? (() => undefined);
     this.shard = options.shard;
     this.usage = options.usage;
+    this.ingestBehind = options.ingestBehind ?? (() => false);
   }
 
   /** Whether this aggregator writes the account's balances. */
@@ -235,6 +244,7 @@ export class BalanceAggregator {
       return { nextDue: this.clock() + RETRY_MS, storageAnswered: false };
     }
     const now = this.clock();
+    const streamFirst = this.ingestBehind();
     const due: string[] = [];
     /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
     let waitingUntil = Number.POSITIVE_INFINITY;
@@ -246,7 +256,7 @@ export class BalanceAggregator {
       const usageMoved = usageRows !== undefined && usageRows !== state?.usageRows;
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + MIN_RECOMPUTE_MS;
-      const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
+      const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds && !streamFirst);
       if (changed && (state === undefined || now >= state.retryAt)) {
         due.push(accountId);
         continue;
@@ -255,7 +265,7 @@ export class BalanceAggregator {
       if (dueNow.has(accountId)) this.dueNow.add(accountId);
       else if (dueSoon.has(accountId)) this.dueSoon.add(accountId);
       if (changed) waitingUntil = Math.min(waitingUntil, (state as AccountState).retryAt);
-      else if (arrived) waitingUntil = Math.min(waitingUntil, Math.max(pauseEnds, (state as AccountState).retryAt));
+      else if (arrived) waitingUntil = Math.min(waitingUntil, Math.max(pauseEnds, (state as AccountState).retryAt, streamFirst ? now + this.pollMs : 0));
     }
     let next = 0;
     const worker = async () => {

@@ -63,6 +63,9 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   await pairVoidedUsage(store, 'all');
 
   const onBackgroundFailure = reportBackgroundFailures(log, metrics);
+  /** The Kafka worker, once made (when KAFKA_BROKERS is set): reads and the aggregator give way while it is behind. */
+  const consumer: { worker?: KafkaWorker } = {};
+  const ingestBehind = () => consumer.worker?.behind() ?? false;
   // On embedded chDB, ingest's queries go ahead of reads and background work (core/lanes.ts).
   const lanes = lanesOf(store);
   const balances = new BalanceService(lanes.reads, Date.now, { onBackgroundFailure });
@@ -71,7 +74,10 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   const forecasts = new ForecastService(balances, lanes.reads, usageIndex);
   // The balance tables' writer runs in this process when no other process can reach the store
   // (embedded chDB), or when asked; against a server it is usually `npm run aggregate`.
-  const aggregator = options.aggregate || store.kind === 'chdb' ? new BalanceAggregator({ store: lanes.reads, log, usage: usageIndex }) : undefined;
+  const aggregator =
+    options.aggregate || store.kind === 'chdb'
+      ? new BalanceAggregator({ store: lanes.reads, log, usage: usageIndex, ingestBehind })
+      : undefined;
   const pipeline = createIngestPipeline({
     store: lanes.ingest,
     metrics,
@@ -90,7 +96,7 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   const apiKeys = options.apiKeys ?? config.BALANCES_API_KEYS;
   if (apiKeys.length === 0) log.warn({ event: 'no_api_keys' }, 'BALANCES_API_KEYS is empty: every /v1 request will answer 401');
   // One pipeline for HTTP and Kafka: its dedupe-then-insert step is serialised across both.
-  const worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, lanes.ingest);
+  const worker = (consumer.worker = kafkaWorkerFromConfig(config, pipeline, metrics, log, lanes.ingest));
   const app = createApp({
     store: lanes.reads,
     pipeline,
@@ -102,7 +108,7 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
     usageIndex,
     forecasts,
     alertRunsOutDays: config.ALERT_RUNS_OUT_DAYS,
-    ...(worker ? { ingestBehind: () => worker.behind() } : {}),
+    ...(worker ? { ingestBehind } : {}),
     corsOrigins: config.BALANCES_CORS_ORIGINS,
     rateLimit: { perMinute: config.BALANCES_RATE_LIMIT_PER_MIN, burst: config.BALANCES_RATE_LIMIT_BURST ?? config.BALANCES_RATE_LIMIT_PER_MIN },
   });
