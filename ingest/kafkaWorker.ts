@@ -46,11 +46,19 @@ export interface KafkaWorker {
   stop(): Promise<void>;
   /** Resolves when the worker has stopped; rejects with an `IngestError` if it stopped on one. */
   readonly done: Promise<void>;
-  /** True while received records have waited past their flush time: storage is not keeping up. */
+  /** True while received records have waited `BEHIND_MS` unwritten: storage is not keeping up with the stream. */
   behind(): boolean;
 }
 
 const MAX_CONCURRENT_FLUSHES = 2;
+
+/**
+ * How long a received record may wait unwritten before the worker counts as behind, and reads
+ * and the aggregator give way to it. A flush under way routinely keeps the next records waiting
+ * a few hundred milliseconds; a record that waited a second misses the freshness the product
+ * promises (an event in the API's balance within a second).
+ */
+export const BEHIND_MS = 1_000;
 
 /**
  * Kafka → pipeline → commit. Flushes run in this loop, never in a timer: the timer only wakes
@@ -382,7 +390,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (waiting === 0) return false;
       const now = Date.now();
       for (const partition of partitions.values()) {
-        if (partition.waiting > 0 && now - partition.waitingSince >= options.flushMs) return true;
+        if (partition.waiting > 0 && now - partition.waitingSince >= Math.max(options.flushMs, BEHIND_MS)) return true;
       }
       return false;
     },
