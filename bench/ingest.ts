@@ -4,7 +4,8 @@
  *   - ClickHouse's own Kafka table engine (the peer to beat), rate after its warm-up;
  *   - a naive kafkajs worker: parse, map, insert JSONEachRow objects, one batch at a time;
  *   - our Kafka worker: validation, stored dedupe, DLQ, commit after insert.
- * Then HTTP: POST /v1/events with NDJSON bodies against a plain @clickhouse/client insert.
+ * Then HTTP: POST /v1/events with NDJSON bodies against a plain @clickhouse/client insert; then
+ * the Kafka client (kafkaClients.ts) and the insert format (insertFormats.ts) against their peers.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { createStore, type Store } from '../core/clickhouse.js';
@@ -22,6 +23,8 @@ import { createKafkaSource } from '../ingest/sources/kafka.js';
 import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js';
 import { syntheticUsage } from './events.js';
 import { benchDataDir, fmt, recordResults, report, stealMeter } from './harness.js';
+import { measureInsertFormats, reportInsertFormats } from './insertFormats.js';
+import { measureKafkaClients, reportKafkaClients } from './kafkaClients.js';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 250_000);
 /**
@@ -32,6 +35,8 @@ const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 250_000);
  */
 const PREFILL = Math.min(EVENTS, 140_000);
 const CHUNK = 20_000;
+/** Alternating runs of each peer measurement (insert formats, Kafka clients). */
+const PEER_RUNS = Number(process.env.BENCH_PEER_RUNS ?? 5);
 const log = createLogger('silent');
 const dataDir = benchDataDir('ingest');
 const broker = await startMockBroker();
@@ -288,7 +293,9 @@ const engine = await kafkaEngine('bench.engine');
 const naive = await naiveWorker('bench.naive');
 const ours = await ourWorker('bench.ours');
 const http = await httpAgainstPlain();
+const kafkaClients = await measureKafkaClients({ broker, lines, events: Math.min(EVENTS, 200_000), runs: PEER_RUNS });
 await broker.stop();
+const insertFormats = await measureInsertFormats({ dataDir, lines, storeFor, runs: PEER_RUNS, eventsPerRun: 20_000, blockSizes: [1_000, 5_000, 20_000] });
 
 report(`Kafka ingest, ${EVENTS} events into raw events + every rollup view (chDB, 2 cores)`, [
   { consumer: 'ClickHouse Kafka engine', 'events/s after warm-up': fmt(engine.warmRate, 0), 'end-to-end s': fmt(engine.seconds, 2), 'ours ÷ this': fmt(ours.warmRate / engine.warmRate, 2) },
@@ -310,6 +317,8 @@ const sizes = await bytesPerEvent(oursStore as Store);
 const rollups = sizes.filter((r) => r.table !== 'events_v1');
 const rollupShare = fmt(rollups.reduce((sum, r) => sum + r['share of raw'], 0), 2);
 report(`Bytes on disk per event after merges, by table (all rollups together: ${rollupShare}× the raw table)`, sizes);
+reportInsertFormats(insertFormats);
+reportKafkaClients(kafkaClients);
 stolen();
 recordResults('ingest', {
   command: 'npm run bench -- ingest',
@@ -326,5 +335,7 @@ recordResults('ingest', {
   bytes_per_event: fmt(sizes.reduce((sum, r) => sum + r['bytes/event'], 0), 1),
   bytes_per_event_by_table: Object.fromEntries(sizes.map((r) => [r.table, r['bytes/event']])),
   rollups_vs_raw_bytes: rollupShare,
+  insert_format: insertFormats,
+  kafka_client: kafkaClients,
 });
 process.exit(0);
