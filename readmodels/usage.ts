@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
 import { read, tsvQuery, type Tables } from '../core/query.js';
 import { walletKey, type WalletKey } from '../ledger/ledger.js';
+import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, QUARTER, touchingJoined } from './usagePlan.js';
@@ -170,21 +171,58 @@ const pairingsQuery = tsvQuery({
  */
 export const PAIRINGS_FRESH_MS = 1_000;
 
+interface HeldPairings {
+  /** This process's write stamp of the account when they were read. */
+  stamp: number;
+  /** When the read began. */
+  readAt: number;
+  byWallet: Promise<Map<WalletKey, Pairing[]>>;
+  /** A read behind answers is under way. */
+  renewing: boolean;
+}
+
 /** Each held account's pairings by wallet; few (one usage event in a thousand in the benchmark). */
 export class AccountPairings {
-  private readonly held = new Map<string, { stamp: number; readAt: number; byWallet: Promise<Map<WalletKey, Pairing[]>> }>();
+  private readonly held = new Map<string, HeldPairings>();
 
   constructor(
     private readonly store: Store,
     private readonly clock: () => number = Date.now,
     private readonly maxAccounts = 100,
+    private readonly onBackgroundFailure: BackgroundFailure = warnOnBackgroundFailure,
   ) {}
 
-  /** The account's pairings, read at most PAIRINGS_FRESH_MS ago and after this process's last write (`stamp`). */
+  /**
+   * The account's pairings, read at most PAIRINGS_FRESH_MS ago and after this process's last
+   * write (`stamp`). Past half the bound they are read again behind the answer, so under steady
+   * reads no request waits for them.
+   */
   of(accountId: string, stamp: number): Promise<Map<WalletKey, Pairing[]>> {
     const held = this.held.get(accountId);
-    const now = this.clock();
-    if (held && held.stamp === stamp && now - held.readAt < PAIRINGS_FRESH_MS) return held.byWallet;
+    const age = held && held.stamp === stamp ? this.clock() - held.readAt : Number.POSITIVE_INFINITY;
+    if (held && age < PAIRINGS_FRESH_MS) {
+      if (age >= PAIRINGS_FRESH_MS / 2 && !held.renewing) {
+        held.renewing = true;
+        const next = this.read(accountId, stamp);
+        next.byWallet.then(
+          () => this.held.get(accountId) === held && this.keep(accountId, next),
+          (err: unknown) => {
+            held.renewing = false;
+            this.onBackgroundFailure('usage_pairings_read', err);
+          },
+        );
+      }
+      return held.byWallet;
+    }
+    const entry = this.read(accountId, stamp);
+    this.keep(accountId, entry);
+    // A failed read is not kept: the next caller reads again, and this one receives the failure.
+    entry.byWallet.catch(() => this.held.get(accountId) === entry && this.held.delete(accountId));
+    return entry.byWallet;
+  }
+
+  private read(accountId: string, stamp: number): HeldPairings {
+    const readAt = this.clock();
     const byWallet = read(this.store, pairingsQuery, { account: accountId }).then((rows) => {
       const out = new Map<WalletKey, Pairing[]>();
       for (const [type = '', id = '', at = '0', amount = '0', service = '', user = '', product = ''] of rows) {
@@ -195,13 +233,14 @@ export class AccountPairings {
       }
       return out;
     });
-    // Most recently read last: the first key is the one to drop.
+    return { stamp, readAt, byWallet, renewing: false };
+  }
+
+  /** Most recently read last: the first key is the one to drop. */
+  private keep(accountId: string, entry: HeldPairings): void {
     this.held.delete(accountId);
-    this.held.set(accountId, { stamp, readAt: now, byWallet });
+    this.held.set(accountId, entry);
     if (this.held.size > this.maxAccounts) this.held.delete(this.held.keys().next().value as string);
-    // A failed read is not kept: the next caller reads again, and this one receives the failure.
-    byWallet.catch(() => this.held.get(accountId)?.byWallet === byWallet && this.held.delete(accountId));
-    return byWallet;
   }
 }
 
