@@ -134,6 +134,13 @@ const sampleLag = (into: number[], storedBefore?: () => Promise<string>) => {
     .catch(() => undefined);
 };
 const atStart = await kafkaEvents();
+/** The pipeline's own histograms: how many steps stored the stream, and how long they took. */
+const flushes = async () => {
+  const [seconds, sizes] = await Promise.all([server.metrics.flushSeconds.get(), server.metrics.batchSize.get()]);
+  const sum = (m: typeof seconds, suffix: string) => m.values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
+  return { steps: sum(seconds, '_count'), seconds: sum(seconds, '_sum'), blocks: sum(sizes, '_count'), messages: sum(sizes, '_sum') };
+};
+const flushesAtStart = await flushes();
 const sampler = setInterval(() => {
   sampleLag(lags.stored);
   sampleLag(lags.tables, async () => `(SELECT max(computed_at) FROM bench.wallet_balance_versions_v1 WHERE account_id = '${DEMO_ACCOUNT}')`);
@@ -145,6 +152,7 @@ const sampler = setInterval(() => {
 const loaded = await phase();
 clearInterval(sampler);
 const atEnd = await kafkaEvents();
+const flushesAtEnd = await flushes();
 const produced = await producing;
 const windowSeconds = (loaded.ended - loaded.started) / 1000;
 
@@ -222,6 +230,14 @@ report('Kafka ingest during the read window', [
   { figure: 'event → balance tables, p50 / p99 ms', value: `${p(lags.tables, 50)} / ${p(lags.tables, 99)}` },
   { figure: 'event → API balance, p50 / p99 ms', value: `${p(lags.api, 50)} / ${p(lags.api, 99)}` },
   { figure: 'drain after the producer stopped, s', value: fmt(drainSeconds, 2) },
+  ...(() => {
+    const steps = flushesAtEnd.steps - flushesAtStart.steps;
+    const busy = flushesAtEnd.seconds - flushesAtStart.seconds;
+    return [
+      { figure: 'pipeline steps (lookup + inserts) in the window, busy s', value: `${steps}, ${fmt(busy, 1)} s of ${fmt(windowSeconds, 1)}` },
+      { figure: 'per step: ms, blocks, events', value: `${fmt((1000 * busy) / Math.max(1, steps), 0)}, ${fmt((flushesAtEnd.blocks - flushesAtStart.blocks) / Math.max(1, steps), 1)}, ${fmt((flushesAtEnd.messages - flushesAtStart.messages) / Math.max(1, steps), 0)}` },
+    ];
+  })(),
   { figure: 'rows stored / distinct ids / produced', value: `${exact?.rows} / ${exact?.ids} / ${produced.produced}` },
 ]);
 // Where storage time goes: the named queries by busy time in each phase (concurrent calls overlap).

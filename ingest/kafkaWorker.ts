@@ -46,7 +46,11 @@ export interface KafkaWorker {
   stop(): Promise<void>;
   /** Resolves when the worker has stopped; rejects with an `IngestError` if it stopped on one. */
   readonly done: Promise<void>;
-  /** True while received records have waited `BEHIND_MS` unwritten: storage is not keeping up with the stream. */
+  /**
+   * True while the stream is not kept up with: fetching is paused for back-pressure, a partition's
+   * last batch was fetched `BEHIND_MS` or more after it was produced, or received records have
+   * waited that long unwritten.
+   */
   behind(): boolean;
 }
 
@@ -82,6 +86,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const blockLog = options.blocks ?? memoryBlockLog();
   /** The partitions that delivered records under the current assignment, with what waits of them. */
   const partitions = new Map<string, PartitionBlocks>();
+  /** Partitions whose last fetched batch began with a record produced `BEHIND_MS` or more before. */
+  const fetchedLate = new Map<PartitionBlocks, boolean>();
   /** Partitions with a block not yet written. */
   const writing = new Set<PartitionBlocks>();
   /** Flushes handed to the pipeline and not yet written: it writes them one after another. */
@@ -165,6 +171,10 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     }
     if (!blocks) return;
     blocks.add(batch.records, batch.lag);
+    // How long the batch's oldest record waited before it was fetched: a fetch that starves
+    // leaves records at the broker, where the buffer's own ages cannot see them.
+    const producedAt = (batch.records[0] as KafkaRecord).timestamp;
+    fetchedLate.set(blocks, producedAt !== undefined && Date.now() - producedAt >= BEHIND_MS);
     waiting += batch.records.length;
     inFlight += batch.records.length;
     if (blocks.waiting >= options.batchSize) signal();
@@ -196,6 +206,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     let dropped = 0;
     for (const blocks of partitions.values()) dropped += blocks.drop();
     partitions.clear();
+    fetchedLate.clear();
     waiting = 0;
     if (dropped === 0) return;
     log.info({ event: 'kafka_buffer_dropped', reason, events: dropped }, 'buffered records dropped; they are read again from the last commit');
@@ -387,9 +398,10 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   return {
     done,
     behind() {
-      if (waiting === 0) return false;
+      if (paused) return true;
       const now = Date.now();
       for (const partition of partitions.values()) {
+        if (fetchedLate.get(partition) === true) return true;
         if (partition.waiting > 0 && now - partition.waitingSince >= Math.max(options.flushMs, BEHIND_MS)) return true;
       }
       return false;

@@ -23,6 +23,8 @@ export interface KafkaRecord {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  /** When the record was produced (or appended, per the topic's timestamp type), ms since the epoch. */
+  timestamp?: number;
 }
 
 export interface PartitionBatch {
@@ -272,6 +274,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
             offset: m.offset,
             key: m.key,
             value: m.value,
+            timestamp: Number(m.timestamp),
           }));
           const last = records[records.length - 1] as KafkaRecord;
           const lag = Math.max(0, Number(batch.highWatermark) - Number(last.offset) - 1);
