@@ -15,7 +15,7 @@ beforeAll(async () => {
   const counting: Store = {
     ...store,
     observer: (sample) => {
-      if (sample.name === 'usage.totals') reads++;
+      if (sample.name === 'usage.totals' || sample.name === 'usage.wallet_totals') reads++;
     },
   };
   api = await startApi(counting, { clock });
