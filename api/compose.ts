@@ -53,6 +53,9 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** How often the aggregator of an embedded store asks storage for change counts (`POLL_MS` against a server). */
+const EMBEDDED_POLL_MS = 5_000;
+
 export async function composeServer(options: ServerOptions): Promise<ServerProcess> {
   const { config, store, log } = options;
   const metrics = options.metrics ?? createMetrics();
@@ -76,7 +79,15 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   // (embedded chDB), or when asked; against a server it is usually `npm run aggregate`.
   const aggregator =
     options.aggregate || store.kind === 'chdb'
-      ? new BalanceAggregator({ store: lanes.reads, log, usage: usageIndex, ingestBehind })
+      ? new BalanceAggregator({
+          store: lanes.reads,
+          log,
+          usage: usageIndex,
+          ingestBehind,
+          // No other process writes an embedded store: this one's pipeline tells the aggregator of
+          // every write at once, so storage is polled rarely, for what a poll alone shows.
+          ...(store.kind === 'chdb' ? { pollMs: EMBEDDED_POLL_MS } : {}),
+        })
       : undefined;
   const pipeline = createIngestPipeline({
     store: lanes.ingest,
