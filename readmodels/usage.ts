@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
 import { read, tsvQuery, type Tables } from '../core/query.js';
 import { walletKey, type WalletKey } from '../ledger/ledger.js';
-import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, QUARTER, touchingJoined } from './usagePlan.js';
@@ -164,21 +163,31 @@ const pairingsQuery = tsvQuery({
 });
 
 /**
- * How long an account's pairings are used without reading them again, absent writes by this
- * process: pairings made by another process or by the aggregator show within this bound, as
- * balances show those writes (`VERSION_CHECK_MS`). A write by this process is seen at once: the
- * caller passes its write stamp, and a new stamp reads them again.
+ * How long an account's pairings are used without asking storage whether they changed, absent
+ * writes by this process: pairings made by another process or by the aggregator show within this
+ * bound, as balances show those writes (`VERSION_CHECK_MS`). A write by this process is seen at
+ * once: the caller passes its write stamp, and a new stamp asks again.
  */
 export const PAIRINGS_FRESH_MS = 1_000;
+
+/**
+ * How many events of the account have a pairing. Pairings are only ever added (a voided event
+ * stays voided), so an unchanged count means an unchanged set: held pairings are confirmed by
+ * this small read instead of being read whole again.
+ */
+const pairedCountQuery = tsvQuery({
+  name: 'usage.paired_count',
+  params: z.object({ account: z.string().min(1) }),
+  sql: (t) => `SELECT uniqExact(event_id) AS n FROM ${t.table('voided_usage_v2')} WHERE account_id = {account:String}`,
+  columns: { n: 'UInt64' },
+});
 
 interface HeldPairings {
   /** This process's write stamp of the account when they were read. */
   stamp: number;
-  /** When the read began. */
-  readAt: number;
-  byWallet: Promise<Map<WalletKey, Pairing[]>>;
-  /** A read behind answers is under way. */
-  renewing: boolean;
+  /** When the read, or the last count that confirmed it, began. */
+  checkedAt: number;
+  byWallet: Promise<{ count: number; byWallet: Map<WalletKey, Pairing[]> }>;
 }
 
 /** Each held account's pairings by wallet; few (one usage event in a thousand in the benchmark). */
@@ -189,51 +198,42 @@ export class AccountPairings {
     private readonly store: Store,
     private readonly clock: () => number = Date.now,
     private readonly maxAccounts = 100,
-    private readonly onBackgroundFailure: BackgroundFailure = warnOnBackgroundFailure,
   ) {}
 
   /**
-   * The account's pairings, read at most PAIRINGS_FRESH_MS ago and after this process's last
-   * write (`stamp`). Past half the bound they are read again behind the answer, so under steady
-   * reads no request waits for them.
+   * The account's pairings as storage held them at most PAIRINGS_FRESH_MS ago and after this
+   * process's last write (`stamp`): past either, their count is read again, and they are read
+   * whole only when it changed.
    */
-  of(accountId: string, stamp: number): Promise<Map<WalletKey, Pairing[]>> {
+  async of(accountId: string, stamp: number): Promise<Map<WalletKey, Pairing[]>> {
     const held = this.held.get(accountId);
-    const age = held && held.stamp === stamp ? this.clock() - held.readAt : Number.POSITIVE_INFINITY;
-    if (held && age < PAIRINGS_FRESH_MS) {
-      if (age >= PAIRINGS_FRESH_MS / 2 && !held.renewing) {
-        held.renewing = true;
-        const next = this.read(accountId, stamp);
-        next.byWallet.then(
-          () => this.held.get(accountId) === held && this.keep(accountId, next),
-          (err: unknown) => {
-            held.renewing = false;
-            this.onBackgroundFailure('usage_pairings_read', err);
-          },
-        );
+    if (held && held.stamp === stamp && this.clock() - held.checkedAt < PAIRINGS_FRESH_MS) return (await held.byWallet).byWallet;
+    const checkedAt = this.clock();
+    if (held) {
+      const [[n = '-1'] = []] = await read(this.store, pairedCountQuery, { account: accountId });
+      const { count, byWallet } = await held.byWallet;
+      if (Number(n) === count) {
+        this.keep(accountId, { stamp, checkedAt, byWallet: held.byWallet });
+        return byWallet;
       }
-      return held.byWallet;
     }
-    const entry = this.read(accountId, stamp);
+    const entry: HeldPairings = { stamp, checkedAt, byWallet: this.read(accountId) };
     this.keep(accountId, entry);
     // A failed read is not kept: the next caller reads again, and this one receives the failure.
     entry.byWallet.catch(() => this.held.get(accountId) === entry && this.held.delete(accountId));
-    return entry.byWallet;
+    return (await entry.byWallet).byWallet;
   }
 
-  private read(accountId: string, stamp: number): HeldPairings {
-    const readAt = this.clock();
-    const byWallet = read(this.store, pairingsQuery, { account: accountId }).then((rows) => {
-      const out = new Map<WalletKey, Pairing[]>();
-      for (const [type = '', id = '', at = '0', amount = '0', service = '', user = '', product = ''] of rows) {
-        const key = walletKey(type, id);
-        const list = out.get(key) ?? [];
-        list.push({ at: Number(at), amount: toScaled(amount), service, user, product });
-        out.set(key, list);
-      }
-      return out;
-    });
-    return { stamp, readAt, byWallet, renewing: false };
+  private async read(accountId: string): Promise<{ count: number; byWallet: Map<WalletKey, Pairing[]> }> {
+    const rows = await read(this.store, pairingsQuery, { account: accountId });
+    const byWallet = new Map<WalletKey, Pairing[]>();
+    for (const [type = '', id = '', at = '0', amount = '0', service = '', user = '', product = ''] of rows) {
+      const key = walletKey(type, id);
+      const list = byWallet.get(key) ?? [];
+      list.push({ at: Number(at), amount: toScaled(amount), service, user, product });
+      byWallet.set(key, list);
+    }
+    return { count: rows.length, byWallet };
   }
 
   /** Most recently read last: the first key is the one to drop. */
