@@ -19,6 +19,8 @@ export const cachePolicy = {
   writeStampsPerAccount: 10,
   /** Shared API answers kept: each is one rendered body, and keys change every second, so the answers dropped are those of past seconds, never read again. */
   answers: 2_000,
+  /** Accounts whose voided usage events are held for one wallet's usage reads: a few rows each. */
+  pairingAccounts: 100,
   /** Usage entries held over all accounts: 45 bytes each, up to 90 with the room columns keep to grow, so at most about 180 MB. */
   usageEntries: 2_000_000,
 } as const;

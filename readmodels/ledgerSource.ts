@@ -14,6 +14,7 @@ import {
   walletKey,
   walletOf,
 } from '../ledger/ledger.js';
+import { DAY_ROW, PAIRED_ROW, RAW_ROW, segmentsOfWalletDays } from './walletDays.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import type { AccountUsage } from './accountUsage.js';
 
@@ -212,10 +213,6 @@ const usageSegmentsQuery = jsonQuery({
  */
 export const WALLET_DAYS_MAX_WALLETS = 50;
 
-/** Row kinds of `walletDaysQuery`. */
-const DAY_ROW = 0;
-const PAIRED_ROW = 1;
-const RAW_ROW = 2;
 
 /**
  * A few wallets' usage up to `at`, unsummed, as one query of three plain reads, each in one key
@@ -369,79 +366,6 @@ export async function loadUsageInput(
     else addSegment(wallet, row.seg, toScaled(row.amount));
   }
 
-  return { usageSegments: [...sums.values()], usageEvents, nextUsageDay };
-}
-
-/**
- * The ledger's usage input from `walletDaysQuery`'s rows: whole days before the day of `at` that
- * no breakpoint splits, less their voids, summed per segment (a sum of nothing is no segment, as
- * in `usageSegmentsQuery`); split days and the day of `at` event by event, less paired ones; and
- * the first day after the day of `at` that holds usage.
- */
-function segmentsOfWalletDays(
-  rows: string[][],
-  atDay: number,
-  breakpoints: ReturnType<typeof breakpointsByWallet>,
-  splitDays: Set<string>,
-): { usageSegments: UsageSegment[]; usageEvents: UsageEvent[]; nextUsageDay: number } {
-  const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
-  const sums = new Map<string, UsageSegment>();
-  const addSegment = (wallet: WalletKey, seg: number, amount: bigint) => {
-    const list = breakpoints.points.get(wallet) ?? [];
-    const key = `${wallet}\u0001${seg}`;
-    const existing = sums.get(key);
-    if (existing) existing.amount += amount;
-    else sums.set(key, { wallet, from: seg === 0 ? Number.MIN_SAFE_INTEGER : (list[seg - 1] as number), to: seg >= list.length ? Number.MAX_SAFE_INTEGER : (list[seg] as number), amount });
-  };
-  const usageEvents: UsageEvent[] = [];
-  let nextUsageDay = Number.MAX_SAFE_INTEGER;
-  /** The segment of an instant: how many of the wallet's breakpoints are at or before it. */
-  const segmentAt = (wallet: WalletKey, t: number) => {
-    let seg = 0;
-    for (const p of breakpoints.points.get(wallet) ?? []) if (p <= t) seg++;
-    return seg;
-  };
-  const paired = new Set<string>();
-  /** Whole days before the day of `at`, by wallet and day: stored usage less what voids took out. */
-  const days = new Map<string, { wallet: WalletKey; day: number; amount: bigint }>();
-  const addDay = (wallet: WalletKey, day: number, amount: bigint) => {
-    const key = `${wallet}|${day}`;
-    const existing = days.get(key);
-    if (existing) existing.amount += amount;
-    else days.set(key, { wallet, day, amount });
-  };
-  const raw: UsageEvent[] = [];
-  for (const [kind, wt = '', wi = '', t = '0', eventId = '', amount = '0', netted] of rows) {
-    const wallet = walletKey(wt, wi);
-    const instant = Number(t);
-    if (Number(kind) === DAY_ROW) {
-      if (instant < atDay) addDay(wallet, instant, toScaled(amount));
-      else if (instant > atDay && instant < nextUsageDay) nextUsageDay = instant;
-    } else if (Number(kind) === PAIRED_ROW) {
-      paired.add(eventId);
-      // The daily rollup counts every stored usage; voids the old views did not net come out here.
-      if (netted === '0' && instant < atDay) addDay(wallet, dayOf(instant), -toScaled(amount));
-    } else {
-      raw.push({ wallet, at: instant, eventId, amount: toScaled(amount) });
-    }
-  }
-  // Per segment, the sums of its whole days that no breakpoint splits; a sum of nothing is no segment.
-  const daySums = new Map<string, { wallet: WalletKey; seg: number; amount: bigint }>();
-  for (const { wallet, day, amount } of days.values()) {
-    if (splitDays.has(`${wallet}|${day}`)) continue;
-    const seg = segmentAt(wallet, day);
-    const key = `${wallet}\u0001${seg}`;
-    const existing = daySums.get(key);
-    if (existing) existing.amount += amount;
-    else daySums.set(key, { wallet, seg, amount });
-  }
-  for (const { wallet, seg, amount } of daySums.values()) if (amount !== 0n) addSegment(wallet, seg, amount);
-  // Split days and the day of `at`, event by event; one at a move's very instant stays alone.
-  for (const event of raw) {
-    if (paired.has(event.eventId)) continue;
-    if (breakpoints.moveInstants.get(event.wallet)?.has(event.at)) usageEvents.push(event);
-    else addSegment(event.wallet, segmentAt(event.wallet, event.at), event.amount);
-  }
   return { usageSegments: [...sums.values()], usageEvents, nextUsageDay };
 }
 

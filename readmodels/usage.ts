@@ -4,6 +4,7 @@ import { read, tsvQuery, type Tables } from '../core/query.js';
 import { walletKey, type WalletKey } from '../ledger/ledger.js';
 import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
+import type { Pairing } from './accountPairings.js';
 import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, QUARTER, touchingJoined } from './usagePlan.js';
 
 /**
@@ -141,108 +142,6 @@ const walletTotalsQuery = tsvQuery({
   }),
   columns: { key: 'String', amount: 'Decimal(38, 4)', events: 'UInt64' },
 });
-
-/** A voided usage event, as a read of raw usage subtracts it. */
-export interface Pairing {
-  at: number;
-  amount: bigint;
-  service: string;
-  user: string;
-  product: string;
-}
-
-/** Every pairing of an account (`voided_usage_v2`): one row per voided event, however often paired. */
-const pairingsQuery = tsvQuery({
-  name: 'usage.pairings',
-  params: z.object({ account: z.string().min(1) }),
-  sql: (t) =>
-    `SELECT toString(wallet_type) AS wallet_type, wallet_id, toUnixTimestamp64Milli(occurred_at) AS at, toString(amount) AS amount,
-            toString(service) AS service, user_id, toString(product) AS product
-     FROM ${voidedUsageRows(t, 'account_id = {account:String}', 'raw')}`,
-  columns: { wallet_type: 'String', wallet_id: 'String', at: 'Int64', amount: 'String', service: 'String', user_id: 'String', product: 'String' },
-});
-
-/**
- * How long an account's pairings are used without asking storage whether they changed, absent
- * writes by this process: pairings made by another process or by the aggregator show within this
- * bound, as balances show those writes (`VERSION_CHECK_MS`). A write by this process is seen at
- * once: the caller passes its write stamp, and a new stamp asks again.
- */
-export const PAIRINGS_FRESH_MS = 1_000;
-
-/**
- * How many events of the account have a pairing. Pairings are only ever added (a voided event
- * stays voided), so an unchanged count means an unchanged set: held pairings are confirmed by
- * this small read instead of being read whole again.
- */
-const pairedCountQuery = tsvQuery({
-  name: 'usage.paired_count',
-  params: z.object({ account: z.string().min(1) }),
-  sql: (t) => `SELECT uniqExact(event_id) AS n FROM ${t.table('voided_usage_v2')} WHERE account_id = {account:String}`,
-  columns: { n: 'UInt64' },
-});
-
-interface HeldPairings {
-  /** This process's write stamp of the account when they were read. */
-  stamp: number;
-  /** When the read, or the last count that confirmed it, began. */
-  checkedAt: number;
-  byWallet: Promise<{ count: number; byWallet: Map<WalletKey, Pairing[]> }>;
-}
-
-/** Each held account's pairings by wallet; few (one usage event in a thousand in the benchmark). */
-export class AccountPairings {
-  private readonly held = new Map<string, HeldPairings>();
-
-  constructor(
-    private readonly store: Store,
-    private readonly clock: () => number = Date.now,
-    private readonly maxAccounts = 100,
-  ) {}
-
-  /**
-   * The account's pairings as storage held them at most PAIRINGS_FRESH_MS ago and after this
-   * process's last write (`stamp`): past either, their count is read again, and they are read
-   * whole only when it changed.
-   */
-  async of(accountId: string, stamp: number): Promise<Map<WalletKey, Pairing[]>> {
-    const held = this.held.get(accountId);
-    if (held && held.stamp === stamp && this.clock() - held.checkedAt < PAIRINGS_FRESH_MS) return (await held.byWallet).byWallet;
-    const checkedAt = this.clock();
-    if (held) {
-      const [[n = '-1'] = []] = await read(this.store, pairedCountQuery, { account: accountId });
-      const { count, byWallet } = await held.byWallet;
-      if (Number(n) === count) {
-        this.keep(accountId, { stamp, checkedAt, byWallet: held.byWallet });
-        return byWallet;
-      }
-    }
-    const entry: HeldPairings = { stamp, checkedAt, byWallet: this.read(accountId) };
-    this.keep(accountId, entry);
-    // A failed read is not kept: the next caller reads again, and this one receives the failure.
-    entry.byWallet.catch(() => this.held.get(accountId) === entry && this.held.delete(accountId));
-    return (await entry.byWallet).byWallet;
-  }
-
-  private async read(accountId: string): Promise<{ count: number; byWallet: Map<WalletKey, Pairing[]> }> {
-    const rows = await read(this.store, pairingsQuery, { account: accountId });
-    const byWallet = new Map<WalletKey, Pairing[]>();
-    for (const [type = '', id = '', at = '0', amount = '0', service = '', user = '', product = ''] of rows) {
-      const key = walletKey(type, id);
-      const list = byWallet.get(key) ?? [];
-      list.push({ at: Number(at), amount: toScaled(amount), service, user, product });
-      byWallet.set(key, list);
-    }
-    return { count: rows.length, byWallet };
-  }
-
-  /** Most recently read last: the first key is the one to drop. */
-  private keep(accountId: string, entry: HeldPairings): void {
-    this.held.delete(accountId);
-    this.held.set(accountId, entry);
-    if (this.held.size > this.maxAccounts) this.held.delete(this.held.keys().next().value as string);
-  }
-}
 
 /** Byte order of UTF-8 text, as ClickHouse orders strings. */
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));

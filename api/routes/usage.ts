@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { AccountPairings, GROUPINGS, isTimeZone, summaryOf, topWithOthers, usageBy, usageSummary, walletUsageBy, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
+import { AccountPairings } from '../../readmodels/accountPairings.js';
+import { GROUPINGS, isTimeZone, summaryOf, topWithOthers, usageBy, usageSummary, walletUsageBy, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
 import type { BalanceService } from '../../readmodels/balances.js';
 import type { UsageIndex } from '../../readmodels/usageIndex.js';
 import type { Store } from '../../core/clickhouse.js';

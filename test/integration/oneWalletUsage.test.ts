@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import type { IngestPipeline } from '../../ingest/pipeline.js';
-import { AccountPairings, PAIRINGS_FRESH_MS, usageBy, walletUsageBy, type UsageQuery } from '../../readmodels/usage.js';
+import { AccountPairings, PAIRINGS_FRESH_MS } from '../../readmodels/accountPairings.js';
+import { usageBy, walletUsageBy, type UsageQuery } from '../../readmodels/usage.js';
 import { freshStore, pipelineFor } from '../support/store.js';
 
 /**
