@@ -1,6 +1,7 @@
 /**
  * How the read models cache: one policy for the balance snapshots (`BalanceService`), the usage
- * index (`UsageIndex`) and the shared API answers (`ResponseCache`). Each holds its entries in an
+ * index (`UsageIndex`), the shared API answers (`ResponseCache`), forecasts (`ForecastService`)
+ * and held pairings (`AccountPairings`). Each holds its entries in an
  * `lru-cache` within a budget, least recently read dropped first, and computes an entry once
  * however many reads miss it at the same moment (`SingleFlight`). A write by this process is read
  * back at once (`now`); writes that need not be (`soon`) and another process's writes show within
@@ -19,6 +20,8 @@ export const cachePolicy = {
   writeStampsPerAccount: 10,
   /** Shared API answers kept: each is one rendered body, and keys change every second, so the answers dropped are those of past seconds, never read again. */
   answers: 2_000,
+  /** Forecasts, window sums and suggested moves kept, per account and window: each is a few rows per wallet. */
+  forecasts: 2_000,
   /** Accounts whose voided usage events are held for one wallet's usage reads: a few rows each. */
   pairingAccounts: 100,
   /** Usage entries held over all accounts: 45 bytes each, up to 90 with the room columns keep to grow, so at most about 180 MB. */

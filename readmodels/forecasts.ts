@@ -1,5 +1,7 @@
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
+import { cachePolicy } from '../core/cache.js';
 import { field, jsonQuery, param, read } from '../core/query.js';
 import { toScaled } from '../core/decimal.js';
 import { DAY_MS, walletKey, walletOf, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
@@ -185,16 +187,20 @@ interface CachedUsage {
  * once per snapshot, from the forecast of the second they were first asked for, and say so.
  */
 export class ForecastService {
-  private readonly forecasts = new Map<string, CachedForecast>();
-  private readonly usage = new Map<string, CachedUsage>();
-  private readonly suggestions = new Map<string, CachedSuggestions>();
+  private readonly forecasts: LRUCache<string, CachedForecast>;
+  private readonly usage: LRUCache<string, CachedUsage>;
+  private readonly suggestions: LRUCache<string, CachedSuggestions>;
 
   constructor(
     private readonly balances: Pick<BalanceService, 'current'>,
     private readonly store: Store,
     private readonly usageIndex?: Pick<UsageIndex, 'ready'>,
-    private readonly maxEntries = 2_000,
-  ) {}
+    maxEntries: number = cachePolicy.forecasts,
+  ) {
+    this.forecasts = new LRUCache({ max: maxEntries });
+    this.usage = new LRUCache({ max: maxEntries });
+    this.suggestions = new LRUCache({ max: maxEntries });
+  }
 
   /** The account's forecast now, over `windowDays`, and the ledger it projects. */
   async current(accountId: string, windowDays = DEFAULT_WINDOW_DAYS): Promise<{ ledger: LedgerResult; forecast: AccountForecast }> {
@@ -205,7 +211,7 @@ export class ForecastService {
     if (!cached || cached.lots !== ledger.lots || cached.at !== at) {
       const forecast = this.usageOf(key, accountId, ledger, at, windowDays).then((sums) => forecastsOf(ledger, sums, windowDays, at));
       cached = { lots: ledger.lots, at, forecast };
-      this.remember(this.forecasts, key, cached);
+      this.forecasts.set(key, cached);
       const failed = cached;
       forecast.catch(() => this.forecasts.get(key) === failed && this.forecasts.delete(key));
     }
@@ -226,7 +232,7 @@ export class ForecastService {
     let cached = this.suggestions.get(accountId);
     if (!cached || cached.lots !== ledger.lots) {
       cached = { lots: ledger.lots, at: forecast.at, byType: new Map() };
-      this.remember(this.suggestions, accountId, cached);
+      this.suggestions.set(accountId, cached);
     }
     const type = walletType ?? '';
     let found = cached.byType.get(type);
@@ -250,14 +256,8 @@ export class ForecastService {
       return usageInWindow(this.store, accountId, window.from, window.to, memory);
     })();
     entry.sums = sums;
-    this.remember(this.usage, key, entry);
+    this.usage.set(key, entry);
     sums.catch(() => this.usage.get(key) === entry && this.usage.delete(key));
     return sums;
-  }
-
-  private remember<V>(map: Map<string, V>, key: string, value: V): void {
-    map.delete(key);
-    map.set(key, value);
-    while (map.size > this.maxEntries) map.delete(map.keys().next().value as string);
   }
 }
