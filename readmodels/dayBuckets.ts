@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { bound } from './walletUsage.js';
 
 const DAY_MS = 86_400_000;
@@ -56,19 +57,16 @@ interface Calendar {
   starts: number[];
 }
 
-/** Zones whose calendars are kept; the one kept longest is dropped first. */
-const MAX_CALENDARS = 32;
 const MARGIN_MS = 31 * DAY_MS;
-const calendars = new Map<string, Calendar>();
+/** Zones whose calendars are kept, the least recently read dropped first: a few days' worth of strings each. */
+const calendars = new LRUCache<string, Calendar>({ max: 32 });
 
 function calendarOf(tz: string, from: number, to: number): Calendar {
   const known = calendars.get(tz);
   if (known && known.from <= from && to <= known.to) return known;
   const wider = { from: Math.min(from, known?.from ?? from) - MARGIN_MS, to: Math.max(to, known?.to ?? to) + MARGIN_MS };
   const calendar = { ...wider, ...daysOf(tz, wider.from, wider.to) };
-  calendars.delete(tz);
   calendars.set(tz, calendar);
-  if (calendars.size > MAX_CALENDARS) calendars.delete(calendars.keys().next().value as string);
   return calendar;
 }
 
