@@ -58,7 +58,7 @@ interface Calendar {
 }
 
 const MARGIN_MS = 31 * DAY_MS;
-/** Zones whose calendars are kept, the least recently read dropped first: a few days' worth of strings each. */
+/** Zones whose calendars are kept, the least recently read dropped first: a label and an instant per day of the span read. */
 const calendars = new LRUCache<string, Calendar>({ max: 32 });
 
 function calendarOf(tz: string, from: number, to: number): Calendar {
