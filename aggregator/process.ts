@@ -49,6 +49,11 @@ const CONCURRENCY = 2;
  * recomputing a large account back to back does not take the CPU that storing the stream needs.
  */
 export const MIN_RECOMPUTE_MS = 500;
+/**
+ * The pause instead while this process's ingest is behind (`ingestBehind`): storing the stream
+ * goes first, and a balance cannot be fresher than the events stored anyway.
+ */
+export const BEHIND_RECOMPUTE_MS = 2_000;
 
 export interface AggregatorOptions {
   store: Store;
@@ -67,10 +72,9 @@ export interface AggregatorOptions {
    */
   usage?: UsageIndex;
   /**
-   * True while this process's ingest is behind (`KafkaWorker.behind`): accounts due only because
-   * streamed events arrived wait, so storing the stream goes first; a balance cannot be fresher
-   * than the events stored anyway. Writes read back at once, lot boundaries and first passes are
-   * not held.
+   * True while this process's ingest is behind (`KafkaWorker.behind`): accounts due because
+   * streamed events arrived wait `BEHIND_RECOMPUTE_MS` between recomputations instead of
+   * `MIN_RECOMPUTE_MS`. Writes read back at once and lot boundaries do not wait.
    */
   ingestBehind?: () => boolean;
 }
@@ -164,11 +168,16 @@ export class BalanceAggregator {
     } else this.dueDuringPass = Math.min(this.dueDuringPass, at);
   }
 
+  /** The pause between two recomputations of an account begun because streamed events arrived. */
+  private pauseMs(): number {
+    return this.ingestBehind() ? BEHIND_RECOMPUTE_MS : MIN_RECOMPUTE_MS;
+  }
+
   /** When a notified account may be recomputed: after its pause, and after a failure's retry wait. */
   private dueAt(accountId: string, freshness: 'now' | 'soon'): number {
     const state = this.accounts.get(accountId);
     if (!state) return Number.NEGATIVE_INFINITY;
-    return Math.max(state.retryAt, freshness === 'now' ? Number.NEGATIVE_INFINITY : (state.startedAt ?? 0) + MIN_RECOMPUTE_MS);
+    return Math.max(state.retryAt, freshness === 'now' ? Number.NEGATIVE_INFINITY : (state.startedAt ?? 0) + this.pauseMs());
   }
 
   /**
@@ -244,7 +253,7 @@ export class BalanceAggregator {
       return { nextDue: this.clock() + RETRY_MS, storageAnswered: false };
     }
     const now = this.clock();
-    const streamFirst = this.ingestBehind();
+    const pause = this.pauseMs();
     const due: string[] = [];
     /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
     let waitingUntil = Number.POSITIVE_INFINITY;
@@ -255,8 +264,8 @@ export class BalanceAggregator {
       const usageRows = state?.usageRows === undefined ? undefined : this.usage?.usageCount(accountId);
       const usageMoved = usageRows !== undefined && usageRows !== state?.usageRows;
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
-      const pauseEnds = (state?.startedAt ?? 0) + MIN_RECOMPUTE_MS;
-      const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds && !streamFirst);
+      const pauseEnds = (state?.startedAt ?? 0) + pause;
+      const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
       if (changed && (state === undefined || now >= state.retryAt)) {
         due.push(accountId);
         continue;
@@ -265,7 +274,7 @@ export class BalanceAggregator {
       if (dueNow.has(accountId)) this.dueNow.add(accountId);
       else if (dueSoon.has(accountId)) this.dueSoon.add(accountId);
       if (changed) waitingUntil = Math.min(waitingUntil, (state as AccountState).retryAt);
-      else if (arrived) waitingUntil = Math.min(waitingUntil, Math.max(pauseEnds, (state as AccountState).retryAt, streamFirst ? now + this.pollMs : 0));
+      else if (arrived) waitingUntil = Math.min(waitingUntil, Math.max(pauseEnds, (state as AccountState).retryAt));
     }
     let next = 0;
     const worker = async () => {

@@ -353,7 +353,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       }
       // The next flush is cut when the pipeline reaches the last flush queued, not before: what
       // arrives meanwhile joins its blocks, and each block costs one insert whatever its size.
-      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedFlushes <= 1) {
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedFlushes === 0) {
         held = !flush();
         if (!held) continue;
       }
