@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
-import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
+import { read } from '../core/query.js';
 import type { Logger } from '../core/log.js';
 import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
@@ -13,6 +12,7 @@ import { loadLedgerInput } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { loadWalletNames } from '../readmodels/walletNames.js';
 import { AggregatorError } from './errors.js';
+import { changeCountsQuery, nextUsageQuery } from './queries.js';
 import { shardOf, type Shard } from './shards.js';
 
 export { shardOf, type Shard } from './shards.js';
@@ -390,22 +390,3 @@ export class BalanceAggregator {
 }
 
 const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
-
-/** Every account's change count (as `accountChangesQuery`): an account whose count changed is recomputed. */
-const changeCountsQuery = tsvQuery({
-  name: 'aggregator.account_versions',
-  params: z.object({}),
-  sql: (t) => `SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id`,
-  columns: { account_id: 'String', changes: 'Int64' },
-});
-
-/** The first usage dated after `at`, if any. */
-const nextUsageQuery = jsonQuery({
-  name: 'aggregator.next_usage',
-  params: z.object({ account: param.account, at: param.millis }),
-  sql: (t) =>
-    `SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(min(occurred_at))) AS next
-     FROM ${t.table('usage_by_time_v1')}
-     WHERE account_id = {account:String} AND occurred_at > fromUnixTimestamp64Milli({at:Int64}, 'UTC')`,
-  rows: z.object({ next: field.int64.nullable() }),
-});

@@ -1,10 +1,12 @@
 import type { IncomingMessage, RejectedRow } from './pipeline.js';
-import type { CommitOffset, DeadLetter, KafkaRecord } from './sources/kafka.js';
+import type { Logger } from '../core/log.js';
+import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource } from './sources/kafka.js';
 import type { Block } from './kafkaBlocks.js';
 
 /**
  * What the Kafka worker makes of a flush's records: the messages the pipeline reads, the
- * records refused unread for their size, and the offsets a stored flush commits.
+ * records refused unread for their size, and the offsets a stored flush commits; and how it
+ * leaves its group within a bound.
  */
 
 /** A record refused by the worker itself, as one row of `rejected_events_v1`. */
@@ -59,3 +61,19 @@ export function fitting(block: Block, maxMessageBytes: number, letters: DeadLett
   return fits;
 }
 
+
+/** Leaves the group, or gives up after `ms`: the broker then ends the membership after the session timeout. */
+export async function disconnectWithin(source: Pick<KafkaSource, 'disconnect'>, log: Logger, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log.warn({ event: 'kafka_disconnect_timeout', ms }, 'the consumer did not leave the group in time');
+      resolve();
+    }, ms);
+  });
+  const disconnected = source.disconnect().catch((err: unknown) => {
+    log.warn({ event: 'kafka_disconnect_failed', err }, 'the consumer could not leave the group cleanly; the broker ends its membership after the session timeout');
+  });
+  await Promise.race([disconnected, timeout]);
+  clearTimeout(timer);
+}

@@ -6,7 +6,7 @@ import type { DeadLetter, KafkaRecord, KafkaSource, PartitionBatch } from './sou
 import { deliveredLater } from '../core/promises.js';
 import { withRetry } from '../core/retry.js';
 import { duringStep, IngestError, type IngestStep } from './errors.js';
-import { fitting, nextOffsets, toMessages, type RejectedRecord } from './kafkaRecords.js';
+import { disconnectWithin, fitting, nextOffsets, toMessages, type RejectedRecord } from './kafkaRecords.js';
 import { memoryBlockLog, partitionBlocks, type Block, type KafkaBlockLog, type PartitionBlocks } from './kafkaBlocks.js';
 
 export interface KafkaWorkerOptions {
@@ -380,21 +380,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   deliveredLater(done);
   let loopPromise: Promise<void> | undefined;
 
-  async function disconnectWithin(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        log.warn({ event: 'kafka_disconnect_timeout', ms }, 'the consumer did not leave the group in time');
-        resolve();
-      }, ms);
-    });
-    const disconnected = source.disconnect().catch((err: unknown) => {
-      log.warn({ event: 'kafka_disconnect_failed', err }, 'the consumer could not leave the group cleanly; the broker ends its membership after the session timeout');
-    });
-    await Promise.race([disconnected, timeout]);
-    clearTimeout(timer);
-  }
-
   return {
     done,
     behind() {
@@ -413,7 +398,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         async (err: unknown) => {
           stopping = true;
           unblockAll();
-          await disconnectWithin(failureGraceMs);
+          await disconnectWithin(source, log, failureGraceMs);
           rejectDone(IngestError.of('kafka_batch', err));
         },
       );
