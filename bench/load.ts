@@ -246,7 +246,12 @@ report('Kafka ingest during the read window', [
 // Where storage time goes: the named queries by busy time in each phase (concurrent calls overlap).
 const busiest = (from: number, to: number) => {
   const byName = new Map<string, number[]>();
-  for (const q of queries) if (q.at >= from && q.at < to) byName.set(q.name, [...(byName.get(q.name) ?? []), q.ms]);
+  for (const q of queries) {
+    if (q.at < from || q.at >= to) continue;
+    const times = byName.get(q.name) ?? [];
+    times.push(q.ms);
+    byName.set(q.name, times);
+  }
   return [...byName.entries()].sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0)).slice(0, 8);
 };
 report(

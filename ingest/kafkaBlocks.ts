@@ -156,6 +156,11 @@ export interface PartitionBlocks {
   readonly waiting: number;
   /** When the oldest waiting record arrived (ms since the epoch); 0 when none waits. */
   readonly waitingSince: number;
+  /**
+   * How long after it was produced the first record of the last batch added was fetched: a fetch
+   * that starves leaves records at the broker, where the buffer's own ages cannot see them.
+   */
+  readonly fetchDelayMs: number;
   add(records: KafkaRecord[], lag: number): void;
   /** Every block that can be flushed now; what is left waits for more records. */
   cut(): Block[];
@@ -167,6 +172,7 @@ export function partitionBlocks(topic: string, partition: number, recorded: Reco
   const boundaries = boundariesOf(recorded);
   let waiting: KafkaRecord[] = [];
   let waitingSince = 0;
+  let fetchDelayMs = 0;
   /** The broker had nothing past the last record added: a recorded range can get no more. */
   let caughtUp = false;
 
@@ -185,8 +191,14 @@ export function partitionBlocks(topic: string, partition: number, recorded: Reco
     get waitingSince() {
       return waitingSince;
     },
+    get fetchDelayMs() {
+      return fetchDelayMs;
+    },
     add(records, lag) {
-      if (waiting.length === 0 && records.length > 0) waitingSince = Date.now();
+      const now = Date.now();
+      if (waiting.length === 0 && records.length > 0) waitingSince = now;
+      const producedAt = records[0]?.timestamp;
+      fetchDelayMs = producedAt === undefined ? 0 : now - producedAt;
       for (const r of records) waiting.push(r);
       caughtUp = lag === 0;
     },

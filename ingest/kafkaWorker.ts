@@ -86,8 +86,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const blockLog = options.blocks ?? memoryBlockLog();
   /** The partitions that delivered records under the current assignment, with what waits of them. */
   const partitions = new Map<string, PartitionBlocks>();
-  /** Partitions whose last fetched batch began with a record produced `BEHIND_MS` or more before. */
-  const fetchedLate = new Map<PartitionBlocks, boolean>();
   /** Partitions with a block not yet written. */
   const writing = new Set<PartitionBlocks>();
   /** Flushes handed to the pipeline and not yet written: it writes them one after another. */
@@ -171,10 +169,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     }
     if (!blocks) return;
     blocks.add(batch.records, batch.lag);
-    // How long the batch's oldest record waited before it was fetched: a fetch that starves
-    // leaves records at the broker, where the buffer's own ages cannot see them.
-    const producedAt = (batch.records[0] as KafkaRecord).timestamp;
-    fetchedLate.set(blocks, producedAt !== undefined && Date.now() - producedAt >= BEHIND_MS);
     waiting += batch.records.length;
     inFlight += batch.records.length;
     if (blocks.waiting >= options.batchSize) signal();
@@ -206,7 +200,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
     let dropped = 0;
     for (const blocks of partitions.values()) dropped += blocks.drop();
     partitions.clear();
-    fetchedLate.clear();
     waiting = 0;
     if (dropped === 0) return;
     log.info({ event: 'kafka_buffer_dropped', reason, events: dropped }, 'buffered records dropped; they are read again from the last commit');
@@ -283,7 +276,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (revoked || cutIn !== assignment) return undefined;
       const letters: DeadLetter[] = [];
       const refusals: RejectedRecord[] = [];
-      // One step of the pipeline: it decodes these while the flush ahead of them is written.
+      // One step of the pipeline; the next flush is cut once this one has left it (see `loop`).
       queuedFlushes++;
       const results = await storeBlocks(blocks, letters, refusals).finally(() => {
         queuedFlushes--;
@@ -386,7 +379,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (paused) return true;
       const now = Date.now();
       for (const partition of partitions.values()) {
-        if (fetchedLate.get(partition) === true) return true;
+        if (partition.fetchDelayMs >= BEHIND_MS) return true;
         if (partition.waiting > 0 && now - partition.waitingSince >= Math.max(options.flushMs, BEHIND_MS)) return true;
       }
       return false;

@@ -4,10 +4,16 @@ import type { Metrics } from '../core/metrics.js';
 import { withRetry } from '../core/retry.js';
 import { contentOf, type EventRow, type RejectionCode, type ValidationContext } from './contract.js';
 import { lookupStoredKeys, storedContents } from './dedupe.js';
-import { conflict, createBatchDedupeStep, createDecodeStep, DECODE_SLICE, eventsToken, rejectedRow, rejectionsBlock, UNFINISHED_BLOCKS, type CandidateBlock, type DecodedBlock, type RejectedRow } from './steps.js';
+import { conflict, createBatchDedupeStep, createDecodeStep, eventsToken, rejectedRow, rejectionsBlock, type CandidateBlock, type DecodedBlock, type RejectedRow } from './steps.js';
 import { duringStep, type IngestStep } from './errors.js';
 
 export { rejectionsBlock, type RejectedRow, type StepResult } from './steps.js';
+
+/** Messages decoded between two turns of the event loop. */
+const DECODE_SLICE = 1_000;
+
+/** Blocks whose write failed for good, kept for the resend of the same batch (see below). */
+const UNFINISHED_BLOCKS = 64;
 
 /** One raw event as a source received it. */
 export interface IncomingMessage {
@@ -127,8 +133,8 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
     const lookUpKeys = toLookUp.flatMap((b) => b.candidates.map((c) => c.key));
     const lookUpAccounts = [...new Set(toLookUp.flatMap((b) => b.candidates.map((c) => c.row.account_id)))];
     const stored = lookUpKeys.length > 0 ? await retrying('store_events', attempts, () => lookupStoredKeys(store, lookUpKeys, lookUpAccounts)) : new Set<string>();
-    /** Keys an earlier block of this step writes, with the content it writes. */
-    const claimed = new Map<string, string>();
+    /** Keys an earlier block of this step writes, with the row it writes. */
+    const claimed = new Map<string, EventRow>();
     const written = blocks.map((block, i) => {
       let kept = unfinished.get(tokens[i] as string);
       if (!kept) {
@@ -141,7 +147,7 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
         }
         kept = { body, written: keys };
       }
-      for (const candidate of block.candidates) if (kept.written.has(candidate.key) && !claimed.has(candidate.key)) claimed.set(candidate.key, contentOf(candidate.row));
+      for (const candidate of block.candidates) if (kept.written.has(candidate.key) && !claimed.has(candidate.key)) claimed.set(candidate.key, candidate.row);
       return kept;
     });
     const inserts = await Promise.allSettled(
@@ -192,7 +198,10 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
       const mine = (written[i] as CandidateBlock).written;
       for (const candidate of block.candidates) {
         if (mine.has(candidate.key)) storedFor.add(candidate.row.account_id);
-        const reference = claimed.get(candidate.key) ?? contents.get(candidate.key);
+        // Only copies are judged, so a reference is made only for an event that has one.
+        if (mine.has(candidate.key) && candidate.followers.length === 0) continue;
+        const first = claimed.get(candidate.key);
+        const reference = first ? contentOf(first) : contents.get(candidate.key);
         if (!mine.has(candidate.key)) judge(candidate, reference);
         for (const follower of candidate.followers) judge(follower, reference);
       }

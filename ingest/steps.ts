@@ -109,12 +109,6 @@ export function rejectedRow(message: IncomingMessage, ctx: ValidationContext, re
   };
 }
 
-/** Messages decoded between two turns of the event loop. */
-export const DECODE_SLICE = 1_000;
-
-/** Blocks whose write failed for good, kept for the resend of the same batch (see below). */
-export const UNFINISHED_BLOCKS = 64;
-
 const digest = (parts: Iterable<string>) => {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part).update('\n');
