@@ -3,11 +3,11 @@ import type { RequestHandler } from 'express';
 /**
  * Ingest goes first. The process that serves the API may also consume Kafka, store events and
  * keep the read models current, all on one event loop and a few cores. Reads start at once
- * while ingest keeps up. While it is behind (`ingestBehind`: received records have waited a
- * second unwritten, `KafkaWorker.behind`), reads start one per turn of the timers, in arrival
- * order, so the consumer's socket, decoding and storage callbacks get their turns and the
- * stream is stored first; a
- * flood of readers then waits a little instead of starving the stream without bound.
+ * while ingest keeps up. While it is behind (`KafkaWorker.behind`: a record was fetched, or
+ * waits unwritten, a second or more after it was produced), reads start one per turn of the
+ * timers, in arrival order, so the consumer's socket, decoding and storage callbacks get their
+ * turns and the stream is stored first; a flood of readers then waits a little instead of
+ * starving the stream without bound.
  *
  * A read waiting on storage holds nothing back: this paces the starts, not the number in
  * progress. Writes are not paced.

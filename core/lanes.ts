@@ -1,14 +1,13 @@
 import type { Store } from './clickhouse.js';
 
 /**
- * Two ways into one store: one for ingest, one for everything else. Embedded chDB runs
- * parameterised queries one at a time, in the order they were asked; reads asked by many
- * clients at once would queue ahead of ingest's own lookups and starve it, so events arriving
- * steadily would fall behind whenever readers are busy. Through `reads`, calls are admitted
- * one at a time: an ingest call finds at most one read ahead of it. Reads lose nothing by it,
- * since chDB would run them one at a time anyway.
+ * Two ways into one store: one for ingest, one for everything else. On embedded chDB, reads,
+ * the aggregator and the alert evaluator share the same two cores as storing the stream; reads
+ * asked by many clients at once would each take a share of them, and events arriving steadily
+ * would fall behind whenever readers are busy. Through `reads`, calls are admitted one at a
+ * time: an ingest call finds at most one other query beside it.
  *
- * A ClickHouse server runs queries side by side, so there the two lanes are the store itself.
+ * A ClickHouse server runs queries on cores of its own, so there the two lanes are the store itself.
  */
 export interface Lanes {
   ingest: Store;

@@ -86,12 +86,12 @@ export class AccountPairings {
       const [[n = '-1'] = []] = await read(this.store, pairedCountQuery, { account: accountId });
       const { count, byWallet } = await held.byWallet;
       if (Number(n) === count) {
-        this.keep(accountId, { stamp, checkedAt, byWallet: held.byWallet });
+        this.held.set(accountId, { stamp, checkedAt, byWallet: held.byWallet });
         return byWallet;
       }
     }
     const entry: HeldPairings = { stamp, checkedAt, byWallet: this.read(accountId) };
-    this.keep(accountId, entry);
+    this.held.set(accountId, entry);
     // A failed read is not kept: the next caller reads again, and this one receives the failure.
     entry.byWallet.catch(() => this.held.get(accountId) === entry && this.held.delete(accountId));
     return (await entry.byWallet).byWallet;
@@ -107,10 +107,5 @@ export class AccountPairings {
       byWallet.set(key, list);
     }
     return { count: rows.length, byWallet };
-  }
-
-  /** Kept within the budget, the least recently read account dropped first. */
-  private keep(accountId: string, entry: HeldPairings): void {
-    this.held.set(accountId, entry);
   }
 }
