@@ -79,7 +79,7 @@ export class AlertError extends StageError {
 const accountsQuery = jsonQuery({
   name: 'alerts.accounts',
   params: z.object({}),
-  sql: (t) => `SELECT DISTINCT account_id FROM ${t.table('account_versions_v1')} ORDER BY account_id`,
+  sql: (t) => `SELECT DISTINCT account_id FROM ${t.table('account_changes_v1')} ORDER BY account_id`,
   rows: z.object({ account_id: field.text }),
 });
 

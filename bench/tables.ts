@@ -244,9 +244,9 @@ export async function measureTables(store: Store, account: string, runs = 30): P
       ),
     },
     {
-      table: 'account_versions_v1',
+      table: 'account_changes_v1',
       serves: 'every cached balance read and aggregator pass: has the account changed',
-      ours: sql('the account’s count', `SELECT sum(events) AS n FROM ${t('account_versions_v1')} WHERE account_id = {account:String}`),
+      ours: sql('the account’s count', `SELECT sum(changes) AS n FROM ${t('account_changes_v1')} WHERE account_id = {account:String}`),
       next: sql(
         'events_v1 and voided_usage_v2, counted',
         `SELECT (SELECT count() FROM ${t('events_v1')} WHERE account_id = {account:String})
@@ -254,9 +254,9 @@ export async function measureTables(store: Store, account: string, runs = 30): P
       ),
     },
     {
-      table: 'account_versions_v1',
+      table: 'account_changes_v1',
       serves: 'the aggregator, four times a second: which accounts changed',
-      ours: sql('every account’s count', `SELECT account_id, sum(events) AS n FROM ${t('account_versions_v1')} GROUP BY account_id`),
+      ours: sql('every account’s count', `SELECT account_id, sum(changes) AS n FROM ${t('account_changes_v1')} GROUP BY account_id`),
       next: sql(
         'events_v1 and voided_usage_v2, counted by account',
         `SELECT account_id, sum(n) AS n FROM (

@@ -20,7 +20,7 @@ const store = storeFromConfig(config, observeQueries(log, metrics));
 await migrate(store);
 const abort = new AbortController();
 // This process stores what arrives (events_v1, rejected_events_v1) and nothing derived: the
-// aggregator sees every stored event through account_versions_v1 and pairs voids itself.
+// aggregator sees every stored event through account_changes_v1 and pairs voids itself.
 const pipeline = createIngestPipeline({ store, metrics, log, signal: abort.signal });
 
 if (args.file) {

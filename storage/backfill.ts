@@ -15,7 +15,6 @@ const DERIVED_TABLES = [
   'moves_v1',
   'voided_usage_v2',
   'usage_wallet_daily_v1',
-  'account_versions_v1',
   'usage_dims_daily_v1',
   'usage_dims_monthly_v1',
   'usage_quarter_hours_v1',

@@ -21,7 +21,7 @@ describe('the aggregator under a stream', () => {
     const ingest = createIngestPipeline({ store: s, metrics: createMetrics(), log: silentLog });
     await ingest.ingest([purchase('p1'), usage('u1')].map((e) => ({ text: JSON.stringify(e) })), { source: 'kafka' });
     let polls = 0;
-    const watched: Store = { ...s, observer: (sample) => void (sample.name === 'aggregator.account_versions' && polls++) };
+    const watched: Store = { ...s, observer: (sample) => void (sample.name === 'aggregator.account_changes' && polls++) };
     // A long poll: only the stream and the account's own pause can wake the loop here.
     const aggregator = new BalanceAggregator({ store: watched, log: silentLog, pollMs: 60_000 });
     const recomputed: number[] = [];

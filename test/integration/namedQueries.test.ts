@@ -27,7 +27,7 @@ beforeAll(async () => {
     },
   });
   await migrate(store);
-  await store.command(`INSERT INTO ${store.table('account_versions_v1')} (account_id, events) VALUES ('a', 3), ('b', 4)`);
+  await store.command(`INSERT INTO ${store.table('account_changes_v1')} (account_id, changes) VALUES ('a', 3), ('b', 4)`);
 });
 
 afterAll(() => store.close());
@@ -35,7 +35,7 @@ afterAll(() => store.close());
 const versions = jsonQuery({
   name: 'test.versions',
   params: z.object({ account: z.string().min(1) }),
-  sql: (t) => `SELECT account_id, sum(events) AS events FROM ${t.table('account_versions_v1')} WHERE account_id = {account:String} GROUP BY account_id`,
+  sql: (t) => `SELECT account_id, toInt64(sum(changes)) AS events FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String} GROUP BY account_id`,
   rows: z.object({ account_id: field.text, events: field.int64 }),
 });
 
@@ -68,7 +68,7 @@ describe('a named query', () => {
     const tsv = tsvQuery({
       name: 'test.versions_tsv',
       params: z.object({}),
-      sql: (t) => `SELECT account_id, sum(events) AS events FROM ${t.table('account_versions_v1')} GROUP BY account_id ORDER BY account_id`,
+      sql: (t) => `SELECT account_id, toInt64(sum(changes)) AS events FROM ${t.table('account_changes_v1')} GROUP BY account_id ORDER BY account_id`,
       columns: { account_id: 'String', events: 'Int64' },
     });
     expect(await read(store, tsv, {})).toEqual([['a', '3'], ['b', '4']]);
