@@ -89,10 +89,10 @@ const wallets = listed.wallets.map((w) => w.wallet);
 // One untimed pass over every route, so neither phase pays for first-use compilation.
 await child<ReadResult>('readers', { base, keys: keys.slice(0, 1), wallets, seconds: 2 });
 
-const kafkaEvents = async (storedBefore?: string) => {
+const kafkaEvents = async () => {
   const [row] = await store.queryRows<{ n: string; latest: string }>(
     `SELECT count() AS n, toUnixTimestamp64Milli(max(occurred_at)) AS latest FROM bench.events_v1
-     WHERE account_id = '${DEMO_ACCOUNT}' AND source = 'kafka'${storedBefore ? ` AND ingested_at <= ${storedBefore}` : ''}`,
+     WHERE account_id = '${DEMO_ACCOUNT}' AND source = 'kafka'`,
   );
   return { n: Number(row?.n ?? 0), latest: Number(row?.latest ?? 0) };
 };
@@ -121,21 +121,46 @@ async function phase(): Promise<{ reads: ReadResult; started: number; ended: num
 const quiet = await phase();
 
 // ------------------------------------------------------------------ phase 2: the stream arrives
-const producing = child<ProduceResult>('producer', { brokers: broker.brokers, rate, seconds: seconds + WARMUP_SECONDS, wallets });
-await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000));
 /**
- * How old the newest event a balance reflects is, at a moment a user looks: once a second, the
- * newest produced event stored before the instant the balance was computed at, from the
- * balance tables (the aggregator's latest snapshot) and from the API (`/v1/wallets`' `at`).
+ * How old the newest event a balance reflects is, at a moment a user looks. Once a second:
+ *   - stored: the newest produced event in storage;
+ *   - API: what `/v1/wallets` answers, and balance tables: what `wallet_balances_v1` holds. Each
+ *     is read by content, not by the instant it says it is of: the account's usage in the
+ *     balance (Σ used + overage over its wallets) less the same sum before the stream began is
+ *     the streamed usage it includes. The longest run of stored blocks, in the order they were
+ *     stamped, whose amounts sum to no more than that is what it reflects, and the newest event
+ *     of that run is its age. A balance that counts a block out of order is read as older, never
+ *     younger.
  */
 const lags = { stored: [] as number[], tables: [] as number[], api: [] as number[] };
-const sampleLag = (into: number[], storedBefore?: () => Promise<string>) => {
-  const now = Date.now();
-  void (storedBefore ? storedBefore() : Promise.resolve(undefined))
-    .then((instant) => kafkaEvents(instant))
-    .then(({ latest }) => latest > 0 && into.push(now - latest))
+/** Streamed usage each look found in a balance, with the instant of the look; turned into ages once the stream is stored. */
+const looks = { tables: [] as Array<{ at: number; included: bigint }>, api: [] as Array<{ at: number; included: bigint }> };
+const scaled = (amount: string) => {
+  const [whole = '0', fraction = ''] = amount.replace('-', '').split('.');
+  const value = BigInt(whole) * 10_000n + BigInt((fraction + '0000').slice(0, 4));
+  return amount.startsWith('-') ? -value : value;
+};
+type WalletsAnswer = { at: string; wallets: Array<{ used: string; overage: string }> };
+const apiUsage = async () => {
+  const body = (await (await fetch(`${base}/v1/wallets`, { headers: auth })).json()) as WalletsAnswer;
+  return body.wallets.reduce((sum, w) => sum + scaled(w.used) + scaled(w.overage), 0n);
+};
+const tableUsage = async () => {
+  const [row] = await store.queryRows<{ u: string }>(
+    `SELECT toString(sum(used + overage)) AS u FROM bench.wallet_balances_v1 WHERE account_id = '${DEMO_ACCOUNT}'`,
+  );
+  return scaled(row?.u ?? '0');
+};
+/** A look is as old as the moment its answer arrived: what it reflects was computed no later. */
+const look = (into: Array<{ at: number; included: bigint }>, usage: () => Promise<bigint>, before: bigint) => {
+  void usage()
+    .then((u) => into.push({ at: Date.now(), included: u - before }))
     .catch(() => undefined);
 };
+const [apiBefore, tablesBefore] = [await apiUsage(), await tableUsage()];
+const producingSince = Date.now();
+const producing = child<ProduceResult>('producer', { brokers: broker.brokers, rate, seconds: seconds + WARMUP_SECONDS, wallets });
+await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000));
 const atStart = await kafkaEvents();
 /** The pipeline's own histograms: how many steps stored the stream, and how long they took. */
 const flushes = async () => {
@@ -145,12 +170,12 @@ const flushes = async () => {
 };
 const flushesAtStart = await flushes();
 const sampler = setInterval(() => {
-  sampleLag(lags.stored);
-  sampleLag(lags.tables, async () => `(SELECT max(computed_at) FROM bench.wallet_balance_versions_v1 WHERE account_id = '${DEMO_ACCOUNT}')`);
-  sampleLag(lags.api, async () => {
-    const { at } = (await (await fetch(`${base}/v1/wallets`, { headers: auth })).json()) as { at: string };
-    return `toDateTime64('${at.replace('T', ' ').replace('Z', '')}', 3, 'UTC')`;
-  });
+  const now = Date.now();
+  void kafkaEvents()
+    .then(({ latest }) => latest > 0 && lags.stored.push(now - latest))
+    .catch(() => undefined);
+  look(looks.tables, tableUsage, tablesBefore);
+  look(looks.api, apiUsage, apiBefore);
 }, 1000);
 const loaded = await phase();
 clearInterval(sampler);
@@ -167,6 +192,32 @@ while (stored < produced.produced && performance.now() - drainStarted < 180_000 
   stored = (await kafkaEvents()).n;
 }
 const drainSeconds = (performance.now() - drainStarted) / 1000;
+// The stored blocks in stamp order, each with its amount and newest event: the ages of the looks.
+const blocks = await store.queryTsv(
+  `SELECT toString(sum(amount)), toUnixTimestamp64Milli(max(occurred_at)) FROM bench.events_v1
+   WHERE account_id = '${DEMO_ACCOUNT}' AND source = 'kafka' GROUP BY ingested_at ORDER BY ingested_at`,
+);
+const runs: Array<{ upTo: bigint; newest: number }> = [];
+let upTo = 0n;
+let newest = 0;
+for (const [amount = '0', latest = '0'] of blocks) {
+  upTo += scaled(amount);
+  newest = Math.max(newest, Number(latest));
+  runs.push({ upTo, newest });
+}
+const ageOf = ({ at, included }: { at: number; included: bigint }) => {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((runs[mid] as (typeof runs)[number]).upTo <= included) lo = mid + 1;
+    else hi = mid;
+  }
+  // No block counted yet: the look is as old as the stream.
+  return at - (lo === 0 ? producingSince : (runs[lo - 1] as (typeof runs)[number]).newest);
+};
+lags.api.push(...looks.api.map(ageOf));
+lags.tables.push(...looks.tables.map(ageOf));
 await server.stop().catch((err: unknown) => (workerFailure ??= err));
 http.close();
 stolen();

@@ -90,8 +90,10 @@ export class BalanceService {
   }
 
   /**
-   * Changes whenever this process stores events for the account: answers cached under it are
-   * not served after this process's own writes.
+   * Changes whenever this process stores events for the account that must be read back at once
+   * (`now`): answers cached under it are not served after them. Streamed writes (`soon`) leave it
+   * as it is: they show once the answer's second has passed (`cachePolicy.answerTtlMs`), as
+   * another process's writes do, so a stream does not make every repeat of a read compute again.
    */
   writeStamp(accountId: string): number {
     return this.writes.peek(accountId) ?? 0;
@@ -119,7 +121,7 @@ export class BalanceService {
     const accounts = [...accountIds];
     for (const listener of this.listeners) listener(accounts, freshness);
     for (const accountId of accounts) {
-      this.writes.set(accountId, (this.writes.peek(accountId) ?? 0) + 1);
+      if (freshness === 'now') this.writes.set(accountId, (this.writes.peek(accountId) ?? 0) + 1);
       // An account with nothing cached or computing is read fresh anyway: no mark to keep.
       if (!this.snapshots.has(accountId) && !this.refreshing.has(accountId)) continue;
       (freshness === 'now' ? this.dirty : this.behind).add(accountId);
