@@ -13,14 +13,11 @@ import { param, read, tsvQuery } from '../core/query.js';
  * (process.ts), so a run that never happened (a crash after the insert) is made up there. The
  * api process, which stores events and answers reads, also runs it on each batch it stores.
  *
- * Cheap when there is nothing to pair: an account is paired only when it has more void events
- * than paired usage events, counted in one query (the count of voids from the projection of
- * `events_v1` by type, migration 030). Each pairing is of a distinct usage event, and each has a
- * void of its own, so the pairings never outnumber the voids, and equal numbers mean every void
- * is paired. A void stored after that count is seen by the next run, which follows it. A void
- * whose target is not a stored usage event (a purchase, a move, or one not arrived yet) keeps its
- * account counted as unpaired, and is looked up again on each run, through the bloom filter on
- * `events_v1.event_id`.
+ * Cheap when there is nothing to pair: a read finds the accounts with a pair to write (a stored
+ * void not yet paired whose target is a stored usage event), and only those are written, so a run
+ * that finds nothing writes nothing. A void stored after that read is seen by the next run, which
+ * follows it. A void whose target is not a stored usage event (a purchase, a move, or one not
+ * arrived yet) is looked up again on each run, through the bloom filter on `events_v1.event_id`.
  */
 export async function pairVoidedUsage(store: Store, accountIds: string[] | 'all'): Promise<void> {
   const accounts = accountIds === 'all' ? accountIds : await withUnpairedVoids(store, accountIds);
@@ -48,7 +45,7 @@ export async function pairVoidedUsage(store: Store, accountIds: string[] | 'all'
   );
 }
 
-/** The accounts among these with a void event that no pairing answers yet (the counts above). */
+/** The accounts among these with a pair to write: the pairing's own join, read without writing. */
 async function withUnpairedVoids(store: Store, accounts: string[]): Promise<string[]> {
   if (accounts.length === 0) return [];
   const rows = await read(store, unpairedVoidsQuery, { accounts });
@@ -59,14 +56,12 @@ const unpairedVoidsQuery = tsvQuery({
   name: 'voids.unpaired',
   params: z.object({ accounts: param.texts }),
   sql: (t) =>
-    `SELECT v.account_id FROM (
-       SELECT account_id, count() AS voids FROM ${t.table('events_v1')}
-       WHERE type = 'void' AND account_id IN {accounts:Array(String)} GROUP BY account_id
-     ) AS v
-     LEFT JOIN (
-       SELECT account_id, uniqExact(event_id) AS paired FROM ${t.table('voided_usage_v2')}
-       WHERE account_id IN {accounts:Array(String)} GROUP BY account_id
-     ) AS p ON p.account_id = v.account_id
-     WHERE v.voids > p.paired`,
+    `SELECT DISTINCT account_id FROM ${t.table('events_v1')}
+     WHERE type = 'usage' AND account_id IN {accounts:Array(String)}
+       AND (account_id, event_id) IN (
+         SELECT account_id, voids_event_id FROM ${t.table('events_v1')}
+         WHERE type = 'void' AND account_id IN {accounts:Array(String)}
+           AND (account_id, voids_event_id) NOT IN (
+             SELECT account_id, event_id FROM ${t.table('voided_usage_v2')} WHERE account_id IN {accounts:Array(String)}))`,
   columns: { account_id: 'String' },
 });
