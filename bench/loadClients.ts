@@ -155,6 +155,8 @@ async function runProducer(order: ProduceOrder): Promise<ProduceResult> {
         const wallet = order.wallets[Math.floor(rand() * order.wallets.length)] as Wallet;
         const [product, services] = PRODUCTS[Math.floor(rand() * PRODUCTS.length)] as [string, string[]];
         return {
+          // Keyed as SPEC section 2 asks: a wallet's events stay in one partition.
+          key: `demo/${wallet.type}/${wallet.id}`,
           value: JSON.stringify({
             event_id: `load-${(produced + k).toString(36).padStart(8, '0')}`,
             type: 'usage',
