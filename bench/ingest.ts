@@ -24,6 +24,7 @@ import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js'
 import { syntheticUsage } from './events.js';
 import { benchDataDir, fmt, recordResults, report, stealMeter } from './harness.js';
 import { measureInsertFormats, reportInsertFormats } from './insertFormats.js';
+import { measureInsertCost, reportInsertCost } from './insertCost.js';
 import { measureKafkaClients, reportKafkaClients } from './kafkaClients.js';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 250_000);
@@ -296,6 +297,15 @@ const http = await httpAgainstPlain();
 const kafkaClients = await measureKafkaClients({ broker, lines, events: Math.min(EVENTS, 200_000), runs: PEER_RUNS });
 await broker.stop();
 const insertFormats = await measureInsertFormats({ dataDir, lines, storeFor, runs: PEER_RUNS, eventsPerRun: 20_000, blockSizes: [1_000, 5_000, 20_000] });
+const insertCost = await measureInsertCost({
+  store: await storeFor('bench_cost'),
+  lines: lines.slice(0, 40_000).flatMap((l) => {
+    const decoded = decodeEvent(l, { source: 'kafka' });
+    return decoded.ok ? [JSON.stringify(decoded.row)] : [];
+  }),
+  blockSizes: [1, 1_000, 5_000],
+  rounds: PEER_RUNS,
+});
 
 report(`Kafka ingest, ${EVENTS} events into raw events + every rollup view (chDB, 2 cores)`, [
   { consumer: 'ClickHouse Kafka engine', 'events/s after warm-up': fmt(engine.warmRate, 0), 'end-to-end s': fmt(engine.seconds, 2), 'ours ÷ this': fmt(ours.warmRate / engine.warmRate, 2) },
@@ -318,6 +328,7 @@ const rollups = sizes.filter((r) => r.table !== 'events_v1');
 const rollupShare = fmt(rollups.reduce((sum, r) => sum + r['share of raw'], 0), 2);
 report(`Bytes on disk per event after merges, by table (all rollups together: ${rollupShare}× the raw table)`, sizes);
 reportInsertFormats(insertFormats);
+reportInsertCost(insertCost);
 reportKafkaClients(kafkaClients);
 stolen();
 recordResults('ingest', {
@@ -336,6 +347,7 @@ recordResults('ingest', {
   bytes_per_event_by_table: Object.fromEntries(sizes.map((r) => [r.table, r['bytes/event']])),
   rollups_vs_raw_bytes: rollupShare,
   insert_format: insertFormats,
+  insert_cost: insertCost,
   kafka_client: kafkaClients,
 });
 process.exit(0);

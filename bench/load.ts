@@ -34,6 +34,11 @@ const { values: args } = parseArgs({
     readers: { type: 'string', default: '32' },
     /** Samples the server's JavaScript in both phases and prints where its time went. */
     profile: { type: 'boolean', default: false },
+    /**
+     * The stream on only the topic's first N partitions (of the broker's 4), as a topic with N
+     * partitions: each partition with records costs one insert per flush.
+     */
+    partitions: { type: 'string' },
     /** The section of bench/results.json this run writes: `load` or `freshness` (or `none`). */
     record: { type: 'string', default: 'load' },
   },
@@ -42,6 +47,8 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 const rate = Number(args.rate);
 const readerCount = Number(args.readers);
+const partitions = args.partitions === undefined ? undefined : Number(args.partitions);
+if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1 && partitions <= 4)) throw new Error('--partitions must be 1 to 4');
 if (!(seconds > 0 && rate > 0 && readerCount > 0)) throw new Error('--seconds, --rate and --readers must be positive numbers');
 
 const GOALS = { storedRatio: 0.99, apiLagMs: 1_000, tableLagMs: 1_500, readP99Ms: 250, quietReadsPerS: 3_000, quietP99Ms: 50 };
@@ -159,7 +166,7 @@ const look = (into: Array<{ at: number; included: bigint }>, usage: () => Promis
 };
 const [apiBefore, tablesBefore] = [await apiUsage(), await tableUsage()];
 const producingSince = Date.now();
-const producing = child<ProduceResult>('producer', { brokers: broker.brokers, rate, seconds: seconds + WARMUP_SECONDS, wallets });
+const producing = child<ProduceResult>('producer', { brokers: broker.brokers, rate, seconds: seconds + WARMUP_SECONDS, wallets, ...(partitions ? { partitions } : {}) });
 await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000));
 const atStart = await kafkaEvents();
 /** The pipeline's own histograms: how many steps stored the stream, and how long they took. */
@@ -274,7 +281,7 @@ const checks: Array<[string, boolean]> = [
 ];
 const met = checks.every(([, ok]) => ok);
 
-report(`${readerCount} readers for ${seconds} s, quiet (peer) and while ${rate} events/s arrive over Kafka — embedded chDB, demo account (${demo.events} events loaded in ${fmt(demoSeconds)} s)`, routeRows);
+report(`${readerCount} readers for ${seconds} s, quiet (peer) and while ${rate} events/s arrive over Kafka (${partitions ?? 4} partitions) — embedded chDB, demo account (${demo.events} events loaded in ${fmt(demoSeconds)} s)`, routeRows);
 for (const example of [...quiet.reads.examples, ...loaded.reads.examples]) console.log(`  error: ${example}`);
 report('Kafka ingest during the read window', [
   { figure: 'events produced (paced, gzip, acks=all)', value: produced.produced },
@@ -321,7 +328,7 @@ report('Goals', checks.map(([goal, ok]) => ({ goal, met: ok ? 'yes' : 'NO' })));
 console.log(JSON.stringify(figures));
 if (workerFailure) console.log(`The Kafka worker failed: ${String(workerFailure)}`);
 if (args.record !== 'none') {
-  recordResults(args.record, { command: `npm run bench -- ${args.record} --seconds ${seconds} --rate ${rate} --readers ${readerCount}`, seconds, readers: readerCount, rate, met, goals: GOALS, ...figures, routes: routeRows });
+  recordResults(args.record, { command: `npm run bench -- ${args.record} --seconds ${seconds} --rate ${rate} --readers ${readerCount}${partitions ? ` --partitions ${partitions}` : ''}`, seconds, readers: readerCount, rate, partitions: partitions ?? 4, met, goals: GOALS, ...figures, routes: routeRows });
   console.log(`Figures written to bench/results.json under "${args.record}".`);
 }
 await store.close();

@@ -116,6 +116,8 @@ export interface ProduceOrder {
   rate: number;
   seconds: number;
   wallets: Wallet[];
+  /** Sends every event to one of the topic's first `partitions` partitions (by its key); all of them when not given. */
+  partitions?: number;
 }
 export interface ProduceResult {
   produced: number;
@@ -131,6 +133,8 @@ const PRODUCTS: Array<[string, string[]]> = [
   ['test-runner', ['test-runner']],
   ['build-cache', ['build-cache']],
 ];
+
+const keyHash = (key: string) => [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
 
 async function runProducer(order: ProduceOrder): Promise<ProduceResult> {
   const kafka = new Kafka({ brokers: order.brokers, clientId: 'bench-load', logLevel: logLevel.NOTHING });
@@ -154,9 +158,11 @@ async function runProducer(order: ProduceOrder): Promise<ProduceResult> {
       const messages = Array.from({ length: Math.min(due, order.rate) }, (_, k) => {
         const wallet = order.wallets[Math.floor(rand() * order.wallets.length)] as Wallet;
         const [product, services] = PRODUCTS[Math.floor(rand() * PRODUCTS.length)] as [string, string[]];
+        const key = `demo/${wallet.type}/${wallet.id}`;
         return {
           // Keyed as SPEC section 2 asks: a wallet's events stay in one partition.
-          key: `demo/${wallet.type}/${wallet.id}`,
+          key,
+          ...(order.partitions ? { partition: keyHash(key) % order.partitions } : {}),
           value: JSON.stringify({
             event_id: `load-${(produced + k).toString(36).padStart(8, '0')}`,
             type: 'usage',

@@ -1,0 +1,93 @@
+/**
+ * What one insert into `events_v1` costs the machine, by the number of events it carries: the
+ * process's CPU (embedded ClickHouse's threads included) from the insert's start until the
+ * merges it set off have ended, against its peer, the same insert into a table of the same
+ * columns, indexes and projection with no view over it. A Kafka flush writes one such insert per
+ * partition with records (ingest/kafkaWorker.ts), so this says what a partition costs a stream.
+ */
+import { insertStatement, type Store } from '../core/clickhouse.js';
+import { fmt, percentile, report } from './harness.js';
+
+export interface InsertCostFigures {
+  rounds: number;
+  /** Per block size: CPU ms per insert, with views and without, and per event. */
+  by_block: Record<string, { cpu_ms_per_insert: number; cpu_us_per_event: number; no_views_cpu_ms_per_insert: number; views_share: number }>;
+}
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function mergesSettled(store: Store): Promise<void> {
+  for (let waited = 0; waited < 60_000; waited += 20) {
+    const [running] = await store.queryTsv('SELECT count() FROM system.merges');
+    if (running?.[0] === '0') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** `lines`: events as the pipeline stores them (JSONEachRow rows of events_v1). */
+export async function measureInsertCost(options: { store: Store; lines: string[]; blockSizes: number[]; rounds: number }): Promise<InsertCostFigures> {
+  const { store, lines } = options;
+  const bare = `${store.database}.events_bare_v1`;
+  await store.command(`CREATE TABLE IF NOT EXISTS ${bare} AS ${store.table('events_v1')}`);
+  const inserts = 8;
+  let at = 0;
+  let token = 0;
+  const take = (n: number) => {
+    const rows: string[] = [];
+    for (let i = 0; i < n; i++) rows.push(lines[at++ % lines.length] as string);
+    return rows.join('\n');
+  };
+  /** CPU per insert of `size` events into `table`, its merges included. */
+  const cost = async (table: string, size: number) => {
+    await mergesSettled(store);
+    const started = cpuMs();
+    for (let i = 0; i < inserts; i++) {
+      // A token of its own: rows repeated from an earlier round are stored again, not dropped.
+      await store.command(`${insertStatement(table, { token: `cost-${token++}` })} ${take(size)}`);
+    }
+    await mergesSettled(store);
+    return (cpuMs() - started) / inserts;
+  };
+  const figures: InsertCostFigures = { rounds: options.rounds, by_block: {} };
+  for (const size of options.blockSizes) {
+    const withViews: number[] = [];
+    const without: number[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      // Alternating, so neither side always runs on the warmer or the more merged store.
+      if (round % 2 === 0) {
+        withViews.push(await cost(store.table('events_v1'), size));
+        without.push(await cost(bare, size));
+      } else {
+        without.push(await cost(bare, size));
+        withViews.push(await cost(store.table('events_v1'), size));
+      }
+    }
+    const ms = percentile(withViews, 50);
+    const bareMs = percentile(without, 50);
+    figures.by_block[String(size)] = {
+      cpu_ms_per_insert: fmt(ms, 1),
+      cpu_us_per_event: fmt((1000 * ms) / size, 1),
+      no_views_cpu_ms_per_insert: fmt(bareMs, 1),
+      views_share: fmt(1 - bareMs / ms, 2),
+    };
+  }
+  await store.command(`DROP TABLE IF EXISTS ${bare} SYNC`);
+  await mergesSettled(store);
+  return figures;
+}
+
+export function reportInsertCost(f: InsertCostFigures): void {
+  report(
+    `CPU of one insert into events_v1 and every view over it, its merges included (median of ${f.rounds} rounds of 8 inserts), against the same insert into a table with no view`,
+    Object.entries(f.by_block).map(([size, x]) => ({
+      'events per insert': Number(size),
+      'CPU ms per insert': x.cpu_ms_per_insert,
+      'CPU µs per event': x.cpu_us_per_event,
+      'no views: CPU ms per insert': x.no_views_cpu_ms_per_insert,
+      'share of it the views take': x.views_share,
+    })),
+  );
+}
