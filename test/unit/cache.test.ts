@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { SingleFlight } from '../../core/cache.js';
 import { ResponseCache, type CachedAnswer } from '../../api/responseCache.js';
 import { HeldAccounts } from '../../readmodels/heldAccounts.js';
+import { BalanceService } from '../../readmodels/balances.js';
+import type { Store } from '../../core/clickhouse.js';
 
 /** A computation that ends when the test says so. */
 function gate<T>() {
@@ -114,5 +116,18 @@ describe('the accounts whose usage is held', () => {
     expect(held.get('acme')).toBeUndefined();
     expect(held.recentlyTooBig('acme')).toBe(true);
     expect(held.get('initech')).toEqual({ size: 3 });
+  });
+});
+
+describe('the write stamp of cached answers', () => {
+  it('changes with a write that must be read back at once, not with a streamed one', () => {
+    // Stamps are bookkeeping in memory: no storage is asked.
+    const balances = new BalanceService({} as Store);
+    expect(balances.writeStamp('acme')).toBe(0);
+    balances.invalidate(['acme'], 'soon');
+    expect(balances.writeStamp('acme')).toBe(0);
+    balances.invalidate(['acme'], 'now');
+    balances.invalidate(['acme', 'globex'], 'now');
+    expect([balances.writeStamp('acme'), balances.writeStamp('globex')]).toEqual([2, 1]);
   });
 });
