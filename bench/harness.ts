@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Store } from '../core/clickhouse.js';
 
 /**
  * A fresh chDB data directory for one benchmark process, removed when the process exits: a
@@ -117,4 +118,19 @@ export function topFunctions(profile: CpuProfile, count: number): Array<Record<s
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
     .map(([fn, hits]) => ({ function: fn, 'self ms': fmt(hits * msPerHit, 0), share: `${fmt((100 * hits) / Math.max(1, totalHits), 1)}%` }));
+}
+
+/**
+ * Waits until no merge runs (in `database`, or anywhere in the process's chDB), checking every
+ * `pollMs`, for at most `maxMs`: so a phase does not compete with the merges of the one before, or
+ * a run does not remove its data directory under a merge still writing.
+ */
+export async function mergesSettled(store: Store, options: { database?: string; pollMs?: number; maxMs?: number } = {}): Promise<void> {
+  const { pollMs = 250, maxMs = 60_000 } = options;
+  const [where, params] = options.database === undefined ? ['', undefined] : [' WHERE database = {db:String}', { db: options.database }];
+  for (let waited = 0; waited < maxMs; waited += pollMs) {
+    const [running] = await store.queryTsv(`SELECT count() FROM system.merges${where}`, params);
+    if (running?.[0] === '0') return;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }

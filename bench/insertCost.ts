@@ -6,7 +6,7 @@
  * partition with records (ingest/kafkaWorker.ts), so this says what a partition costs a stream.
  */
 import { insertStatement, type Store } from '../core/clickhouse.js';
-import { fmt, percentile, report } from './harness.js';
+import { fmt, mergesSettled, percentile, report } from './harness.js';
 
 export interface InsertCostFigures {
   rounds: number;
@@ -19,13 +19,8 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-async function mergesSettled(store: Store): Promise<void> {
-  for (let waited = 0; waited < 60_000; waited += 20) {
-    const [running] = await store.queryTsv('SELECT count() FROM system.merges');
-    if (running?.[0] === '0') return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Merges end soon after these small inserts: polled often, so each round's CPU window closes with them. */
+const settled = (store: Store) => mergesSettled(store, { pollMs: 20 });
 
 /** `lines`: events as the pipeline stores them (JSONEachRow rows of events_v1). */
 export async function measureInsertCost(options: { store: Store; lines: string[]; blockSizes: number[]; rounds: number }): Promise<InsertCostFigures> {
@@ -42,13 +37,13 @@ export async function measureInsertCost(options: { store: Store; lines: string[]
   };
   /** CPU per insert of `size` events into `table`, its merges included. */
   const cost = async (table: string, size: number) => {
-    await mergesSettled(store);
+    await settled(store);
     const started = cpuMs();
     for (let i = 0; i < inserts; i++) {
       // A token of its own: rows repeated from an earlier round are stored again, not dropped.
       await store.command(`${insertStatement(table, { token: `cost-${token++}` })} ${take(size)}`);
     }
-    await mergesSettled(store);
+    await settled(store);
     return (cpuMs() - started) / inserts;
   };
   const figures: InsertCostFigures = { rounds: options.rounds, by_block: {} };
@@ -75,7 +70,7 @@ export async function measureInsertCost(options: { store: Store; lines: string[]
     };
   }
   await store.command(`DROP TABLE IF EXISTS ${bare} SYNC`);
-  await mergesSettled(store);
+  await settled(store);
   return figures;
 }
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { Session } from 'chdb';
 import { insertStatement, type Store } from '../core/clickhouse.js';
 import { decodeEvent, type EventRow } from '../ingest/contract.js';
-import { fmt, percentile, report } from './harness.js';
+import { fmt, mergesSettled, percentile, report } from './harness.js';
 
 const median = (samples: number[]) => fmt(percentile(samples, 50), 0);
 const spread = (samples: number[]) => `${fmt(Math.min(...samples), 0)}–${fmt(Math.max(...samples), 0)}`;
@@ -249,11 +249,7 @@ export async function measureInsertFormats(options: { dataDir: string; lines: st
   // Gigabytes of views otherwise stay on disk for the rest of the run.
   for (const store of stores) await store.command(`DROP DATABASE IF EXISTS \`${store.database}\` SYNC`);
   // Merges of these many small blocks still writing when the run removes its data directory at exit would fail the run.
-  for (let waited = 0; waited < 30_000; waited += 250) {
-    const [running] = await (stores[0] as Store).queryTsv('SELECT count() FROM system.merges');
-    if (running?.[0] === '0') break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await mergesSettled(stores[0] as Store, { maxMs: 30_000 });
   return figures;
 }
 

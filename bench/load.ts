@@ -25,7 +25,8 @@ import { composeServer } from '../api/compose.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { startMockBroker } from '../test/support/mockBroker.js';
 import { child, ROUTES, TOPIC, type ProduceResult, type ReadResult, type Wallet } from './loadClients.js';
-import { benchDataDir, fmt, percentile, recordResults, report, stealMeter, topFunctions, type CpuProfile } from './harness.js';
+import { benchDataDir, fmt, mergesSettled, percentile, recordResults, report, stealMeter, topFunctions, type CpuProfile } from './harness.js';
+import { toScaled } from '../core/decimal.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -85,11 +86,7 @@ let workerFailure: unknown;
 server.worker?.done.catch((err: unknown) => (workerFailure = err));
 
 // The demo load's merges settle first, so the quiet phase is quiet.
-for (let waited = 0; waited < 60_000; waited += 500) {
-  const [row] = await store.queryRows<{ n: string }>(`SELECT count() AS n FROM system.merges WHERE database = 'bench'`);
-  if (Number(row?.n ?? 0) === 0) break;
-  await new Promise((r) => setTimeout(r, 500));
-}
+await mergesSettled(store, { database: 'bench', pollMs: 500 });
 const auth = { authorization: `Bearer ${keys[0]}` };
 const listed = (await (await fetch(`${base}/v1/wallets`, { headers: auth })).json()) as { wallets: Array<{ wallet: Wallet }> };
 const wallets = listed.wallets.map((w) => w.wallet);
@@ -142,21 +139,16 @@ const quiet = await phase();
 const lags = { stored: [] as number[], tables: [] as number[], api: [] as number[] };
 /** Streamed usage each look found in a balance, with the instant of the look; turned into ages once the stream is stored. */
 const looks = { tables: [] as Array<{ at: number; included: bigint }>, api: [] as Array<{ at: number; included: bigint }> };
-const scaled = (amount: string) => {
-  const [whole = '0', fraction = ''] = amount.replace('-', '').split('.');
-  const value = BigInt(whole) * 10_000n + BigInt((fraction + '0000').slice(0, 4));
-  return amount.startsWith('-') ? -value : value;
-};
 type WalletsAnswer = { at: string; wallets: Array<{ used: string; overage: string }> };
 const apiUsage = async () => {
   const body = (await (await fetch(`${base}/v1/wallets`, { headers: auth })).json()) as WalletsAnswer;
-  return body.wallets.reduce((sum, w) => sum + scaled(w.used) + scaled(w.overage), 0n);
+  return body.wallets.reduce((sum, w) => sum + toScaled(w.used) + toScaled(w.overage), 0n);
 };
 const tableUsage = async () => {
   const [row] = await store.queryRows<{ u: string }>(
     `SELECT toString(sum(used + overage)) AS u FROM bench.wallet_balances_v1 WHERE account_id = '${DEMO_ACCOUNT}'`,
   );
-  return scaled(row?.u ?? '0');
+  return toScaled(row?.u ?? '0');
 };
 /** A look is as old as the moment its answer arrived: what it reflects was computed no later. */
 const look = (into: Array<{ at: number; included: bigint }>, usage: () => Promise<bigint>, before: bigint) => {
@@ -208,7 +200,7 @@ const runs: Array<{ upTo: bigint; newest: number }> = [];
 let upTo = 0n;
 let newest = 0;
 for (const [amount = '0', latest = '0'] of blocks) {
-  upTo += scaled(amount);
+  upTo += toScaled(amount);
   newest = Math.max(newest, Number(latest));
   runs.push({ upTo, newest });
 }

@@ -61,7 +61,6 @@ export function fitting(block: Block, maxMessageBytes: number, letters: DeadLett
   return fits;
 }
 
-
 /** Leaves the group, or gives up after `ms`: the broker then ends the membership after the session timeout. */
 export async function disconnectWithin(source: Pick<KafkaSource, 'disconnect'>, log: Logger, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -14,7 +14,7 @@ import {
   walletKey,
   walletOf,
 } from '../ledger/ledger.js';
-import { DAY_ROW, PAIRED_ROW, RAW_ROW, segmentsOfWalletDays } from './walletDays.js';
+import { DAY_ROW, PAIRED_ROW, RAW_ROW, segmentSums, segmentsOfWalletDays } from './walletDays.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import type { AccountUsage } from './accountUsage.js';
 
@@ -213,7 +213,6 @@ const usageSegmentsQuery = jsonQuery({
  */
 export const WALLET_DAYS_MAX_WALLETS = 50;
 
-
 /**
  * A few wallets' usage up to `at`, unsummed, as one query of three plain reads, each in one key
  * range per wallet:
@@ -332,23 +331,6 @@ export async function loadUsageInput(
     atDay,
   };
 
-  const segmentOf = (wallet: WalletKey, seg: number) => {
-    const list = breakpoints.points.get(wallet) ?? [];
-    return {
-      from: seg === 0 ? Number.MIN_SAFE_INTEGER : (list[seg - 1] as number),
-      to: seg >= list.length ? Number.MAX_SAFE_INTEGER : (list[seg] as number),
-    };
-  };
-  const sums = new Map<string, UsageSegment>();
-  const addSegment = (wallet: WalletKey, seg: number, amount: bigint) => {
-    const key = `${wallet}\u0001${seg}`;
-    const existing = sums.get(key);
-    if (existing) existing.amount += amount;
-    else sums.set(key, { wallet, ...segmentOf(wallet, seg), amount });
-  };
-  const usageEvents: UsageEvent[] = [];
-  let nextUsageDay = Number.MAX_SAFE_INTEGER;
-
   if (query.wallets !== undefined && query.wallets.length <= WALLET_DAYS_MAX_WALLETS) {
     const { account, filtered, walletTypes, walletIds, at, splitTypes, splitIds, splitStarts } = usageParams;
     const rows = await read(store, walletDaysQuery, { account, filtered, walletTypes, walletIds, at, atDay, splitTypes, splitIds, splitStarts });
@@ -356,6 +338,9 @@ export async function loadUsageInput(
   }
 
   const usageRows = await read(store, usageSegmentsQuery, usageParams);
+  const sums = segmentSums(breakpoints);
+  const usageEvents: UsageEvent[] = [];
+  let nextUsageDay = Number.MAX_SAFE_INTEGER;
   for (const row of usageRows) {
     if (row.seg === NEXT_FUTURE_DAY) {
       if (row.t >= 0) nextUsageDay = row.t;
@@ -363,10 +348,9 @@ export async function loadUsageInput(
     }
     const wallet = walletKey(row.wt, row.wi);
     if (row.seg === ALONE) usageEvents.push({ wallet, at: row.t, eventId: row.event_id, amount: toScaled(row.amount) });
-    else addSegment(wallet, row.seg, toScaled(row.amount));
+    else sums.add(wallet, row.seg, toScaled(row.amount));
   }
-
-  return { usageSegments: [...sums.values()], usageEvents, nextUsageDay };
+  return { usageSegments: sums.segments(), usageEvents, nextUsageDay };
 }
 
 /**

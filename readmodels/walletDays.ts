@@ -14,6 +14,27 @@ export const PAIRED_ROW = 1;
 export const RAW_ROW = 2;
 
 /**
+ * Usage summed per segment of its wallet (between two of its breakpoints), as the ledger takes
+ * it: `add` a segment's share, `segments` the sums.
+ */
+export function segmentSums(breakpoints: ReturnType<typeof breakpointsByWallet>) {
+  const sums = new Map<string, UsageSegment>();
+  return {
+    add(wallet: WalletKey, seg: number, amount: bigint): void {
+      const key = `${wallet}\u0001${seg}`;
+      const existing = sums.get(key);
+      if (existing) {
+        existing.amount += amount;
+        return;
+      }
+      const list = breakpoints.points.get(wallet) ?? [];
+      sums.set(key, { wallet, from: seg === 0 ? Number.MIN_SAFE_INTEGER : (list[seg - 1] as number), to: seg >= list.length ? Number.MAX_SAFE_INTEGER : (list[seg] as number), amount });
+    },
+    segments: (): UsageSegment[] => [...sums.values()],
+  };
+}
+
+/**
  * The ledger's usage input from `walletDaysQuery`'s rows: whole days before the day of `at` that
  * no breakpoint splits, less their voids, summed per segment (a sum of nothing is no segment, as
  * in `usageSegmentsQuery`); split days and the day of `at` event by event, less paired ones; and
@@ -26,14 +47,7 @@ export function segmentsOfWalletDays(
   splitDays: Set<string>,
 ): { usageSegments: UsageSegment[]; usageEvents: UsageEvent[]; nextUsageDay: number } {
   const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
-  const sums = new Map<string, UsageSegment>();
-  const addSegment = (wallet: WalletKey, seg: number, amount: bigint) => {
-    const list = breakpoints.points.get(wallet) ?? [];
-    const key = `${wallet}\u0001${seg}`;
-    const existing = sums.get(key);
-    if (existing) existing.amount += amount;
-    else sums.set(key, { wallet, from: seg === 0 ? Number.MIN_SAFE_INTEGER : (list[seg - 1] as number), to: seg >= list.length ? Number.MAX_SAFE_INTEGER : (list[seg] as number), amount });
-  };
+  const sums = segmentSums(breakpoints);
   const usageEvents: UsageEvent[] = [];
   let nextUsageDay = Number.MAX_SAFE_INTEGER;
   /** The segment of an instant: how many of the wallet's breakpoints are at or before it. */
@@ -76,12 +90,12 @@ export function segmentsOfWalletDays(
     if (existing) existing.amount += amount;
     else daySums.set(key, { wallet, seg, amount });
   }
-  for (const { wallet, seg, amount } of daySums.values()) if (amount !== 0n) addSegment(wallet, seg, amount);
+  for (const { wallet, seg, amount } of daySums.values()) if (amount !== 0n) sums.add(wallet, seg, amount);
   // Split days and the day of `at`, event by event; one at a move's very instant stays alone.
   for (const event of raw) {
     if (paired.has(event.eventId)) continue;
     if (breakpoints.moveInstants.get(event.wallet)?.has(event.at)) usageEvents.push(event);
-    else addSegment(event.wallet, segmentAt(event.wallet, event.at), event.amount);
+    else sums.add(event.wallet, segmentAt(event.wallet, event.at), event.amount);
   }
-  return { usageSegments: [...sums.values()], usageEvents, nextUsageDay };
+  return { usageSegments: sums.segments(), usageEvents, nextUsageDay };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Store } from '../core/clickhouse.js';
-import { param, read, tsvQuery } from '../core/query.js';
+import { param, read, tsvQuery, type Tables } from '../core/query.js';
 
 /**
  * Pairs stored voids with the stored usage they remove, into `voided_usage_v2`, which every
@@ -23,7 +23,8 @@ export async function pairVoidedUsage(store: Store, accountIds: string[] | 'all'
   const accounts = accountIds === 'all' ? accountIds : await withUnpairedVoids(store, accountIds);
   if (accounts !== 'all' && accounts.length === 0) return;
   const scoped = accounts !== 'all';
-  const inAccounts = (column: string) => (scoped ? `${column} IN {accounts:Array(String)}` : '1');
+  const inAccounts = scoped ? inListed : () => '1';
+  const unpaired = unpairedVoid(store, inAccounts);
   await store.command(
     `INSERT INTO ${store.table('voided_usage_v2')}
        (account_id, event_id, void_event_id, occurred_at, wallet_type, wallet_id, amount, user_id, product, service)
@@ -32,15 +33,11 @@ export async function pairVoidedUsage(store: Store, accountIds: string[] | 'all'
      FROM ${store.table('events_v1')} AS u
      INNER JOIN (
        SELECT account_id, voids_event_id, min(event_id) AS void_event_id FROM ${store.table('events_v1')}
-       WHERE type = 'void' AND ${inAccounts('account_id')}
-         AND (account_id, voids_event_id) NOT IN (SELECT account_id, event_id FROM ${store.table('voided_usage_v2')} WHERE ${inAccounts('account_id')})
+       WHERE ${unpaired}
        GROUP BY account_id, voids_event_id
      ) AS v ON u.account_id = v.account_id AND u.event_id = v.voids_event_id
      WHERE u.type = 'usage' AND ${inAccounts('u.account_id')}
-       AND u.event_id IN (
-         SELECT voids_event_id FROM ${store.table('events_v1')}
-         WHERE type = 'void' AND ${inAccounts('account_id')}
-           AND (account_id, voids_event_id) NOT IN (SELECT account_id, event_id FROM ${store.table('voided_usage_v2')} WHERE ${inAccounts('account_id')}))`,
+       AND u.event_id IN (SELECT voids_event_id FROM ${store.table('events_v1')} WHERE ${unpaired})`,
     scoped ? { accounts } : {},
   );
 }
@@ -52,6 +49,15 @@ async function withUnpairedVoids(store: Store, accounts: string[]): Promise<stri
   return rows.map(([accountId = '']) => accountId);
 }
 
+/** The column is one of the accounts the `accounts` parameter lists. */
+const inListed = (column: string) => `${column} IN {accounts:Array(String)}`;
+
+/** A row of `events_v1` that is a void of the accounts `inAccounts` admits, not yet paired. */
+function unpairedVoid(t: Pick<Tables, 'table'>, inAccounts: (column: string) => string): string {
+  return `type = 'void' AND ${inAccounts('account_id')}
+         AND (account_id, voids_event_id) NOT IN (SELECT account_id, event_id FROM ${t.table('voided_usage_v2')} WHERE ${inAccounts('account_id')})`;
+}
+
 const unpairedVoidsQuery = tsvQuery({
   name: 'voids.unpaired',
   params: z.object({ accounts: param.texts }),
@@ -60,8 +66,6 @@ const unpairedVoidsQuery = tsvQuery({
      WHERE type = 'usage' AND account_id IN {accounts:Array(String)}
        AND (account_id, event_id) IN (
          SELECT account_id, voids_event_id FROM ${t.table('events_v1')}
-         WHERE type = 'void' AND account_id IN {accounts:Array(String)}
-           AND (account_id, voids_event_id) NOT IN (
-             SELECT account_id, event_id FROM ${t.table('voided_usage_v2')} WHERE account_id IN {accounts:Array(String)}))`,
+         WHERE ${unpairedVoid(t, inListed)})`,
   columns: { account_id: 'String' },
 });
