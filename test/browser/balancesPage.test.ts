@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Store } from '../../core/clickhouse.js';
@@ -49,6 +49,15 @@ afterAll(async () => {
 });
 
 describe('the Balances page', { timeout: 120_000 }, () => {
+  // Each check starts from the page as an admin leaves it: no dialog open, no search typed, so
+  // one failing check does not fail the ones after it.
+  beforeEach(async () => {
+    if (!page.url().startsWith(api.url)) return;
+    for (const open of await page.locator('dialog[open]').all()) await open.evaluate((d) => (d as HTMLDialogElement).close());
+    const search = page.getByRole('searchbox');
+    if (await search.isVisible()) await search.fill('');
+  });
+
   it('is served at / with a strict Content-Security-Policy, as every API answer is', async () => {
     for (const [path, key] of [['/', undefined], ['/v1/wallets', DEMO_KEY.key], ['/v1/wallets', undefined], ['/v1/nope', DEMO_KEY.key]] as const) {
       const res = await api.request(path, key ? { key } : {});
@@ -145,8 +154,14 @@ describe('the Balances page', { timeout: 120_000 }, () => {
     const dialog = page.locator(`dialog[data-details-wallet="${chosen.key}"]`);
     await expect.poll(() => dialog.locator('table.events tbody tr').count(), { timeout: 30_000 }).toBe(10);
     expect(page.url()).toContain(`wallet=${encodeURIComponent(chosen.key)}`);
+    // The first page is asked again whenever balances change (the button reads "Loading…" then),
+    // so each round waits for the list to settle: a "Load more" button, or the end of the list.
     const more = dialog.getByRole('button', { name: 'Load more' });
-    while (await more.isVisible()) {
+    const end = dialog.getByText(/^All \d+ token events shown\.$/);
+    const settled = async () => ((await end.isVisible()) ? 'end' : (await more.isVisible()) ? 'more' : 'busy');
+    for (;;) {
+      await expect.poll(settled, { timeout: 30_000 }).not.toBe('busy');
+      if ((await settled()) === 'end') break;
       const before = await dialog.locator('table.events tbody tr').count();
       await more.click();
       await expect.poll(() => dialog.locator('table.events tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(before);
