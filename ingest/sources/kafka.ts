@@ -6,7 +6,8 @@
  *
  * Invariants: a commit goes out only under the assignment its records were read in; this member
  * joins the group only after the worker's revocation, or half the session timeout
- * (kafkajsJoinHold.ts); a batch waiting on back-pressure keeps the membership (kafkaMembership.ts).
+ * (kafkajsJoinHold.ts); a batch waiting on back-pressure keeps the membership (kafkaMembership.ts);
+ * fetching never waits for a storage call on libuv's thread pool (kafkaGzip.ts).
  */
 import { Kafka, Partitioners, logLevel, type Consumer, type ISocketFactory, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
@@ -14,6 +15,7 @@ import { deliveredLater } from '../../core/promises.js';
 import { isRetriable } from '../../core/errors.js';
 import { sleep, withRetry } from '../../core/retry.js';
 import { isOwnershipLost, isRejoinableCrash } from './kafkaErrors.js';
+import { useInlineGzip } from './kafkaGzip.js';
 import { holdJoinsWhereAsked, roundRobinHoldingJoins, type KafkajsConsumerGroup } from './kafkajsJoinHold.js';
 import { whileKeepingMembership } from './kafkaMembership.js';
 
@@ -131,6 +133,7 @@ const REJOIN_DELAY_MS = 300;
 
 export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   holdJoinsWhereAsked();
+  useInlineGzip();
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const heartbeatInterval = Math.min(3_000, Math.floor(sessionTimeout / 3));
   // Up to a heartbeat interval may pass before the member learns of the rebalance: half the
