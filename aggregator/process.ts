@@ -25,8 +25,8 @@ import { pairVoidedUsage } from '../storage/voids.js';
  * every `POLL_MS`, or at once through `notify` in this process), when the process's usage index
  * holds another number of the account's usage rows than the last snapshot summed (a row that
  * became visible after the change count counted it), and when the clock passes the account's next lot
- * boundary. Each recomputation pairs the account's voids, then writes a complete snapshot under
- * a new snapshot number, so restarts, replays and a second aggregator never leave a wrong row. A
+ * boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
+ * complete snapshot under a new snapshot number, so restarts, replays and a second aggregator never leave a wrong row. A
  * restarted aggregator recomputes every account it owns at its first pass, so pairings and
  * snapshots a crash left unwritten are made then.
  *
@@ -312,29 +312,28 @@ export class BalanceAggregator {
   }
 
   private async writeSnapshot(accountId: string): Promise<SnapshotReport> {
-    // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
-    // nothing. They are made before the change count is read, since a pairing changes the account
-    // (migration 027); one made already, or twice, is subtracted once (voids.ts).
     const startedAt = this.clock();
-    await pairVoidedUsage(this.store, [accountId]);
-    const at = this.clock();
+    const at = startedAt;
     // Read before the ledger's input: an event stored after this read changes the count again,
     // so the next pass recomputes.
     const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
     const changes = changesRow?.v ?? 0;
-    // A void stored between the pairing and that read is counted but was not paired, and no
-    // later pass would see the count change for it: it is paired now, before the ledger reads
-    // the pairings. Usually there is none, and the query looks only at the account's few voids.
+    // The names and the next usage do not depend on the pairings: they are read meanwhile.
+    const others = Promise.all([loadWalletNames(this.store, accountId), this.nextUsageAfter(accountId, at)]);
+    others.catch(() => undefined);
+    // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
+    // nothing. Every void the count includes is stored, so this pairing finds its pair if its
+    // usage is stored too, before the ledger and the usage index read the pairings. A pairing
+    // written now grows the count (migration 027) past the one read above, so the next pass
+    // recomputes the account once more and finds nothing to pair; one made already, or twice,
+    // is subtracted once (voids.ts).
     await pairVoidedUsage(this.store, [accountId]);
     // Usage from memory when the account is held there, caught up after the change count and the
-    // pairings: exactly the usage rows of one snapshot of storage, and how many (usageIndex.ts).
+    // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
+    // usage rows (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
     const usageRows = usage?.usageRows;
-    const [input, names, nextUsage] = await Promise.all([
-      loadLedgerInput(this.store, { accountId, at }, usage),
-      loadWalletNames(this.store, accountId),
-      this.nextUsageAfter(accountId, at),
-    ]);
+    const [[names, nextUsage], input] = await Promise.all([others, loadLedgerInput(this.store, { accountId, at }, usage)]);
     // One usage read split at every closed day's end and at the burn-rate window's ends serves
     // the balances now, each day's closing balance and the forecast alike.
     const snapshot = await splitSnapshotInput(this.store, accountId, input, usage);

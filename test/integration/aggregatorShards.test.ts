@@ -48,8 +48,10 @@ describe('several aggregators', () => {
     await Promise.all(aggregators.map((a) => a.caughtUp()));
     await Promise.all(aggregators.map((a) => a.stop()));
 
+    // Only the owner writes an account. It may write it twice: the pairing of its void grows the
+    // account's count past the one its first recomputation read.
     for (const [i, account] of accounts.entries()) {
-      expect(written.get(account), account).toEqual([owners[i]]);
+      expect(new Set(written.get(account)), account).toEqual(new Set([owners[i]]));
     }
     // The aggregator paired the voids the ingest process left: u2 does not count.
     const used = await s.queryTsv(
