@@ -3,7 +3,7 @@ import { gzipSync, unzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { INLINE_GZIP_MAX_BYTES, inlineGzip, useInlineGzip } from '../../ingest/sources/kafkaGzip.js';
+import { INLINE_GZIP_MAX_BYTES, inflatesInline, inlineGzip, useInlineGzip } from '../../ingest/sources/kafkaGzip.js';
 
 /** Holds every thread of libuv's pool for a while, as queries of embedded ClickHouse do; resolves when they are done. */
 function holdThreadPool(): { done: Promise<void>; finished: () => number } {
@@ -21,6 +21,7 @@ describe('gzip for kafkajs', () => {
   it('gives back what was compressed, for a small record batch and for one over the inline bound', async () => {
     const small = Buffer.from(JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ event_id: `e-${i}`, amount: '1.5' }))));
     const large = randomBytes(INLINE_GZIP_MAX_BYTES + 64 * 1024);
+    expect([inflatesInline(gzipSync(small)), inflatesInline(gzipSync(large))]).toEqual([true, false]);
     for (const original of [small, large]) {
       const compressed = await inlineGzip.compress({ buffer: original });
       expect(Buffer.compare(await inlineGzip.decompress(compressed), original)).toBe(0);
@@ -43,6 +44,19 @@ describe('gzip for kafkajs', () => {
     await promisify(unzip)(batch);
     expect(pooled.finished()).toBeGreaterThan(0);
     await pooled.done;
+  }, 60_000);
+
+  it('leaves a batch that inflates past the bound to the pool, however small it is compressed, so the event loop is not held', async () => {
+    // 4 MiB of one repeated line compresses to a few kilobytes.
+    const bomb = gzipSync(Buffer.from('{"event_id":"a","type":"usage"}\n'.repeat((4 * 1024 * 1024) / 32)));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    expect(inflatesInline(bomb)).toBe(false);
+    const pooled = holdThreadPool();
+    expect((await inlineGzip.decompress(bomb)).length).toBe(4 * 1024 * 1024);
+    expect(pooled.finished()).toBeGreaterThan(0);
+    await pooled.done;
+    // Not gzip (a raw deflate stream, which kafkajs's unzip also reads): the pool too.
+    expect(inflatesInline(Buffer.from('not a gzip stream at all, longer than a header'))).toBe(false);
   }, 60_000);
 
   it('is the codec kafkajs uses for gzip once installed', () => {
