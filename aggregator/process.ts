@@ -318,22 +318,22 @@ export class BalanceAggregator {
     // so the next pass recomputes.
     const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
     const changes = changesRow?.v ?? 0;
-    // The names, the next usage, and the lots, moves and voids do not depend on the pairings:
-    // they are read meanwhile.
+    // The names and the next usage do not depend on the pairings: they are read meanwhile.
     const others = Promise.all([loadWalletNames(this.store, accountId), this.nextUsageAfter(accountId, at)]);
     others.catch(() => undefined);
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
     // nothing. Every void the count includes is stored, so this pairing finds its pair if its
-    // usage is stored too, before the usage index reads the pairings. A pairing written now
-    // grows the count (migration 027) past the one read above, so the next pass recomputes the
-    // account once more and finds nothing to pair; one made already, or twice, is subtracted
-    // once (voids.ts).
+    // usage is stored too, before the ledger and the usage index read the pairings. A pairing
+    // written now grows the count (migration 027) past the one read above, so the next pass
+    // recomputes the account once more and finds nothing to pair; one made already, or twice,
+    // is subtracted once (voids.ts).
+    await pairVoidedUsage(this.store, [accountId]);
     // Usage from memory when the account is held there, caught up after the change count and the
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).
-    const usageCaughtUp = pairVoidedUsage(this.store, [accountId]).then(() => this.usage?.fresh(accountId));
-    const [[names, nextUsage], input, usage] = await Promise.all([others, loadLedgerInput(this.store, { accountId, at }, usageCaughtUp), usageCaughtUp]);
+    const usage = await this.usage?.fresh(accountId);
     const usageRows = usage?.usageRows;
+    const [[names, nextUsage], input] = await Promise.all([others, loadLedgerInput(this.store, { accountId, at }, usage)]);
     // One usage read split at every closed day's end and at the burn-rate window's ends serves
     // the balances now, each day's closing balance and the forecast alike.
     const snapshot = await splitSnapshotInput(this.store, accountId, input, usage);

@@ -214,9 +214,8 @@ export class BalanceService {
         cached.checkedAt = Date.now();
         return cached;
       }
-      // Usage from memory when held there, caught up by a read begun after the version's, while
-      // lots, moves, voids and names are read.
-      const usage = this.usage?.fresh(accountId);
+      // Usage from memory when held there, caught up by a read begun after the version's.
+      const usage = await this.usage?.fresh(accountId);
       const [input, names] = await Promise.all([loadLedgerInput(this.store, { accountId, at }, usage), loadWalletNames(this.store, accountId)]);
       const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older

@@ -250,16 +250,14 @@ const walletDaysQuery = tsvQuery({
 /**
  * The ledger's input at `query.at`. With the account's usage in memory (`usage`, caught up after
  * the caller read the account's version), usage is summed from it and only lots, moves and
- * voids are read from storage. The usage may still be catching up: lots, moves and voids are
- * read meanwhile, since each read only has to begin after the version's.
+ * voids are read from storage.
  */
-export async function loadLedgerInput(store: Store, query: LedgerQuery, usageCaughtUp?: AccountUsage | Promise<AccountUsage | undefined>): Promise<LoadedLedgerInput> {
+export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: AccountUsage): Promise<LoadedLedgerInput> {
   const params = walletScopeOf(query);
-  const [lotRows, moveRows, voidRows, usage] = await Promise.all([
+  const [lotRows, moveRows, voidRows] = await Promise.all([
     read(store, lotsQuery, params),
     read(store, movesQuery, params),
     read(store, voidsQuery, { account: query.accountId }),
-    usageCaughtUp,
   ]);
 
   const lots: LotInput[] = lotRows.map((r) => ({
