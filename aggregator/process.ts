@@ -312,15 +312,11 @@ export class BalanceAggregator {
   }
 
   private async writeSnapshot(accountId: string): Promise<SnapshotReport> {
-    const startedAt = this.clock();
-    const at = startedAt;
+    const at = this.clock();
     // Read before the ledger's input: an event stored after this read changes the count again,
     // so the next pass recomputes.
     const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
     const changes = changesRow?.v ?? 0;
-    // The names and the next usage do not depend on the pairings: they are read meanwhile.
-    const others = Promise.all([loadWalletNames(this.store, accountId), this.nextUsageAfter(accountId, at)]);
-    others.catch(() => undefined);
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
     // nothing. Every void the count includes is stored, so this pairing finds its pair if its
     // usage is stored too, before the ledger and the usage index read the pairings. A pairing
@@ -333,7 +329,11 @@ export class BalanceAggregator {
     // usage rows (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
     const usageRows = usage?.usageRows;
-    const [[names, nextUsage], input] = await Promise.all([others, loadLedgerInput(this.store, { accountId, at }, usage)]);
+    const [input, names, nextUsage] = await Promise.all([
+      loadLedgerInput(this.store, { accountId, at }, usage),
+      loadWalletNames(this.store, accountId),
+      this.nextUsageAfter(accountId, at),
+    ]);
     // One usage read split at every closed day's end and at the burn-rate window's ends serves
     // the balances now, each day's closing balance and the forecast alike.
     const snapshot = await splitSnapshotInput(this.store, accountId, input, usage);
@@ -375,7 +375,7 @@ export class BalanceAggregator {
       ...(usageRows === undefined ? {} : { usageRows }),
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
-      startedAt,
+      startedAt: at,
       history,
     });
     return { accountId, snapshot: number, changes, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length, dailyBalances: daily?.length ?? 0 };
