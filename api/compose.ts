@@ -69,10 +69,11 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   /** The Kafka worker, once made (when KAFKA_BROKERS is set): reads and the aggregator give way while it is behind. */
   const consumer: { worker?: KafkaWorker } = {};
   const ingestBehind = () => consumer.worker?.behind() ?? false;
-  // On embedded chDB, ingest's queries go ahead of reads and background work (core/lanes.ts).
+  // On embedded chDB, ingest, the balances and every other read each have a connection of their
+  // own, so none waits for another's statements (core/lanes.ts).
   const lanes = lanesOf(store);
-  const balances = new BalanceService(lanes.reads, Date.now, { onBackgroundFailure });
-  const usageIndex = new UsageIndex(lanes.reads, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure });
+  const balances = new BalanceService(lanes.balances, Date.now, { onBackgroundFailure });
+  const usageIndex = new UsageIndex(lanes.balances, { maxEntries: config.BALANCES_USAGE_INDEX_ENTRIES, onBackgroundFailure });
   // One forecast per snapshot, for the API and the alert evaluator alike, its usage window summed from memory.
   const forecasts = new ForecastService(balances, lanes.reads, usageIndex);
   // The balance tables' writer runs in this process when no other process can reach the store
@@ -80,7 +81,7 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   const aggregator =
     options.aggregate || store.kind === 'chdb'
       ? new BalanceAggregator({
-          store: lanes.reads,
+          store: lanes.balances,
           log,
           usage: usageIndex,
           ingestBehind,

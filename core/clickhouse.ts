@@ -41,6 +41,13 @@ export interface Store {
   queryJsonLines(query: string, params?: Record<string, unknown>): Promise<string>;
   command(query: string, params?: Record<string, unknown>): Promise<void>;
   ping(): Promise<boolean>;
+  /**
+   * This store on a connection of its own, closed with it. Embedded chDB runs one statement at a
+   * time per connection, whatever its size: on one connection a 3 ms read waits out a 400 ms
+   * insert. Calls through a session run beside this store's. A server runs requests side by side
+   * already: there, the store itself.
+   */
+  session(): Store;
   close(): Promise<void>;
   /** Sees every named query this store runs (`core/query.ts`): its name, time, rows and outcome. */
   readonly observer?: QueryObserver;
@@ -88,10 +95,9 @@ const MAX_LITERAL_QUERY_BYTES = 1 << 30;
 
 export function createStore(options: StoreOptions): Store {
   const kind = options.url ? 'http' : 'chdb';
-  let client: ClickHouseClient;
-  let releaseDataDir: () => void = () => undefined;
+  if (options.cluster && kind === 'chdb') throw new Error('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded store is one process');
   if (options.url) {
-    client = createClient({
+    const client = createClient({
       url: options.url,
       username: options.username ?? 'default',
       password: options.password ?? '',
@@ -102,26 +108,67 @@ export function createStore(options: StoreOptions): Store {
       // with every request, so row inserts and INSERT … SELECT (fills, void pairing) alike.
       ...(options.cluster ? { clickhouse_settings: { distributed_foreground_insert: 1 } } : {}),
     });
-  } else {
-    const dataDir = resolve(options.dataDir ?? './data');
-    mkdirSync(dataDir, { recursive: true });
-    // Before chDB opens the directory: waits a few seconds for a live holder to exit, then refuses.
-    releaseDataDir = lockDataDir(dataDir);
-    // chdb ships its own copy of client-common's Connection type; the shapes are the same.
-    const connection = createChdbConnection({ path: dataDir }) as unknown as ClientConnection;
-    client = createClient({ connection });
+    const store: Store = storeOn(options, 'http', client, Promise.resolve(), {
+      session: () => store,
+      close: () => classified('close', () => client.close()),
+    });
+    return store;
   }
+  const dataDir = resolve(options.dataDir ?? './data');
+  mkdirSync(dataDir, { recursive: true });
+  // Before chDB opens the directory: waits a few seconds for a live holder to exit, then refuses.
+  const releaseDataDir = lockDataDir(dataDir);
+  const connect = () => {
+    // chdb ships its own copy of client-common's Connection type; the shapes are the same.
+    const client = createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientConnection });
+    // Literals count towards the statement's size: a lookup of a large batch's keys is a few MB.
+    const ready = client.command({ query: `SET max_query_size = ${MAX_LITERAL_QUERY_BYTES}` });
+    ready.catch(() => undefined);
+    return { client, ready };
+  };
+  const main = connect();
+  /** Connections of this data directory opened by `session`, closed before the first one. */
+  const sessions = new Set<ReturnType<typeof connect>>();
+  const session = (): Store => {
+    const connection = connect();
+    sessions.add(connection);
+    return storeOn(options, 'chdb', connection.client, connection.ready, {
+      session,
+      close: async () => {
+        if (sessions.delete(connection)) await classified('close', () => connection.client.close());
+      },
+    });
+  };
+  return storeOn(options, 'chdb', main.client, main.ready, {
+    session,
+    async close() {
+      try {
+        for (const connection of [...sessions]) {
+          sessions.delete(connection);
+          await classified('close', () => connection.client.close());
+        }
+        await classified('close', () => main.client.close());
+      } finally {
+        releaseDataDir();
+      }
+    },
+  });
+}
+
+/** The calls of a store over one client: a server's, chDB's first connection, or one of its sessions. */
+function storeOn(
+  options: StoreOptions,
+  kind: 'chdb' | 'http',
+  client: ClickHouseClient,
+  ready: Promise<unknown>,
+  own: Pick<Store, 'session' | 'close'>,
+): Store {
   const db = `\`${options.database}\``;
-  if (options.cluster && kind === 'chdb') throw new Error('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded store is one process');
   const cluster = options.cluster;
   const table = (name: string) => `${db}.\`${cluster && !CLUSTER_LOCAL_NAMES.has(name) ? `${name}_dist` : name}\``;
-  // chDB runs parameterised queries one at a time per process, literal SQL side by side
-  // (sqlLiterals.ts); a server binds parameters itself.
+  // Parameters are written into the SQL on chDB (sqlLiterals.ts); a server binds them itself.
   const bound = (query: string, params?: Record<string, unknown>) =>
     kind === 'chdb' ? { query: inlineParams(query, params), query_params: {} } : { query, query_params: params ?? {} };
-  // Literals count towards the statement's size: a lookup of a large batch's keys is a few MB.
-  const ready = kind === 'chdb' ? client.command({ query: `SET max_query_size = ${MAX_LITERAL_QUERY_BYTES}` }) : Promise.resolve();
-  ready.catch(() => undefined);
 
   return {
     client,
@@ -174,13 +221,8 @@ export function createStore(options: StoreOptions): Store {
         const result = await client.ping();
         return result.success;
       }),
-    async close() {
-      try {
-        await classified('close', () => client.close());
-      } finally {
-        releaseDataDir();
-      }
-    },
+    session: own.session,
+    close: own.close,
   };
 }
 

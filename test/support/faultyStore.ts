@@ -36,21 +36,27 @@ export function faultyStore(store: Store): FaultyStore {
     return call();
   }
 
-  return {
+  /** The store's calls behind the switch; a session of it is behind the same switch. */
+  const behind = (inner: Store): Store => ({
     get client() {
-      return store.client;
+      return inner.client;
     },
-    database: store.database,
-    kind: store.kind,
-    observer: store.observer,
-    table: (name) => store.table(name),
-    insertJsonEachRow: (table, ndjson, options) => through(`insert into ${table}`, () => store.insertJsonEachRow(table, ndjson, options)),
-    queryRows: (query, params) => through('query', () => store.queryRows(query, params)),
-    queryTsv: (query, params, options) => through('query', () => store.queryTsv(query, params, options)),
-    queryJsonLines: (query, params) => through('query', () => store.queryJsonLines(query, params)),
-    command: (query, params) => through('command', () => store.command(query, params)),
-    ping: () => through('ping', () => store.ping()),
-    close: () => store.close(),
+    database: inner.database,
+    kind: inner.kind,
+    observer: inner.observer,
+    table: (name) => inner.table(name),
+    insertJsonEachRow: (table, ndjson, options) => through(`insert into ${table}`, () => inner.insertJsonEachRow(table, ndjson, options)),
+    queryRows: (query, params) => through('query', () => inner.queryRows(query, params)),
+    queryTsv: (query, params, options) => through('query', () => inner.queryTsv(query, params, options)),
+    queryJsonLines: (query, params) => through('query', () => inner.queryJsonLines(query, params)),
+    command: (query, params) => through('command', () => inner.command(query, params)),
+    ping: () => through('ping', () => inner.ping()),
+    session: () => behind(inner.session()),
+    close: () => inner.close(),
+  });
+
+  return {
+    ...behind(store),
     get mode() {
       return mode;
     },

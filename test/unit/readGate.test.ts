@@ -2,7 +2,6 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readGate } from '../../api/readGate.js';
-import { lanesOf } from '../../core/lanes.js';
 import type { Store } from '../../core/clickhouse.js';
 
 /** Reads start a few per turn of the event loop; a slow read holds nothing back; writes pass. */
@@ -91,41 +90,5 @@ describe('readGate', () => {
     const base = await serve(app);
     await Promise.all(Array.from({ length: 5 }, () => fetch(`${base}/w`, { method: 'POST' })));
     expect(started).toBe(5);
-  });
-});
-
-describe('lanesOf', () => {
-  function fakeStore(kind: 'chdb' | 'http') {
-    let running = 0;
-    let most = 0;
-    const call = async () => {
-      running++;
-      most = Math.max(most, running);
-      await new Promise((r) => setTimeout(r, 5));
-      running--;
-      return [];
-    };
-    const store = { kind, queryRows: call, queryTsv: call, queryJsonLines: async () => '', command: async () => undefined, insertJsonEachRow: async () => undefined } as unknown as Store;
-    return { store, most: () => most };
-  }
-
-  it('admits reads one at a time on embedded chDB, and ingest beside them', async () => {
-    const { store, most } = fakeStore('chdb');
-    const lanes = lanesOf(store);
-    await Promise.all([...Array.from({ length: 6 }, () => lanes.reads.queryRows('SELECT 1')), lanes.ingest.queryTsv('SELECT 1')]);
-    // Six reads in turn, with the ingest call running beside one of them.
-    expect(most()).toBe(2);
-  });
-
-  it('keeps a failed read from holding the lane', async () => {
-    const store = { kind: 'chdb', queryRows: async () => Promise.reject(new Error('down')) } as unknown as Store;
-    const lanes = lanesOf(store);
-    await expect(lanes.reads.queryRows('SELECT 1')).rejects.toThrow('down');
-    await expect(lanes.reads.queryRows('SELECT 1')).rejects.toThrow('down');
-  });
-
-  it('is the store itself on a ClickHouse server', () => {
-    const { store } = fakeStore('http');
-    expect(lanesOf(store)).toEqual({ ingest: store, reads: store });
   });
 });
