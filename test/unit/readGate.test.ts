@@ -2,7 +2,6 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readGate } from '../../api/readGate.js';
-import type { Store } from '../../core/clickhouse.js';
 
 /** Reads start a few per turn of the event loop; a slow read holds nothing back; writes pass. */
 const servers: Array<{ close(): void }> = [];
