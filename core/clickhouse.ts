@@ -97,21 +97,21 @@ export function createStore(options: StoreOptions): Store {
   const kind = options.url ? 'http' : 'chdb';
   if (options.cluster && kind === 'chdb') throw new Error('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded store is one process');
   if (options.url) {
-    const client = createClient({
-      url: options.url,
-      username: options.username ?? 'default',
-      password: options.password ?? '',
-      request_timeout: 120_000,
-      compression: { request: false, response: true },
-      // On a cluster every write goes through a Distributed twin, which forwards it to its shard
-      // before the statement returns: a confirmed insert is stored, not queued for later. Sent
-      // with every request, so row inserts and INSERT … SELECT (fills, void pairing) alike.
-      ...(options.cluster ? { clickhouse_settings: { distributed_foreground_insert: 1 } } : {}),
-    });
-    const store: Store = storeOn(options, 'http', client, Promise.resolve(), {
-      session: () => store,
-      close: () => classified('close', () => client.close()),
-    });
+    const connection = new Connection(
+      createClient({
+        url: options.url,
+        username: options.username ?? 'default',
+        password: options.password ?? '',
+        request_timeout: 120_000,
+        compression: { request: false, response: true },
+        // On a cluster every write goes through a Distributed twin, which forwards it to its shard
+        // before the statement returns: a confirmed insert is stored, not queued for later. Sent
+        // with every request, so row inserts and INSERT … SELECT (fills, void pairing) alike.
+        ...(options.cluster ? { clickhouse_settings: { distributed_foreground_insert: 1 } } : {}),
+      }),
+      Promise.resolve(),
+    );
+    const store: Store = storeOn(options, 'http', connection, { session: () => store, close: () => connection.close() });
     return store;
   }
   const dataDir = resolve(options.dataDir ?? './data');
@@ -122,32 +122,28 @@ export function createStore(options: StoreOptions): Store {
     // chdb ships its own copy of client-common's Connection type; the shapes are the same.
     const client = createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientConnection });
     // Literals count towards the statement's size: a lookup of a large batch's keys is a few MB.
-    const ready = client.command({ query: `SET max_query_size = ${MAX_LITERAL_QUERY_BYTES}` });
-    ready.catch(() => undefined);
-    return { client, ready };
+    return new Connection(client, client.command({ query: `SET max_query_size = ${MAX_LITERAL_QUERY_BYTES}` }));
   };
   const main = connect();
   /** Connections of this data directory opened by `session`, closed before the first one. */
-  const sessions = new Set<ReturnType<typeof connect>>();
+  const sessions = new Set<Connection>();
   const session = (): Store => {
     const connection = connect();
     sessions.add(connection);
-    return storeOn(options, 'chdb', connection.client, connection.ready, {
+    return storeOn(options, 'chdb', connection, {
       session,
       close: async () => {
-        if (sessions.delete(connection)) await classified('close', () => connection.client.close());
+        if (sessions.delete(connection)) await connection.close();
       },
     });
   };
-  return storeOn(options, 'chdb', main.client, main.ready, {
+  return storeOn(options, 'chdb', main, {
     session,
     async close() {
       try {
-        for (const connection of [...sessions]) {
-          sessions.delete(connection);
-          await classified('close', () => connection.client.close());
-        }
-        await classified('close', () => main.client.close());
+        await Promise.all([...sessions].map((connection) => connection.close()));
+        sessions.clear();
+        await main.close();
       } finally {
         releaseDataDir();
       }
@@ -155,14 +151,46 @@ export function createStore(options: StoreOptions): Store {
   });
 }
 
-/** The calls of a store over one client: a server's, chDB's first connection, or one of its sessions. */
-function storeOn(
-  options: StoreOptions,
-  kind: 'chdb' | 'http',
-  client: ClickHouseClient,
-  ready: Promise<unknown>,
-  own: Pick<Store, 'session' | 'close'>,
-): Store {
+/**
+ * One client and the calls under way on it. Invariant: a connection is closed only once no call
+ * is under way on it (chDB aborts its engine, for the whole process, when a connection closes
+ * under a running statement), and a call begun after `close` fails at once without reaching it.
+ */
+class Connection {
+  private readonly running = new Set<Promise<unknown>>();
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    readonly client: ClickHouseClient,
+    private readonly ready: Promise<unknown>,
+  ) {
+    ready.catch(() => undefined);
+  }
+
+  /** Runs `call` on the client once it is ready, as a `StorageError` when it fails. */
+  call<T>(operation: string, call: (client: ClickHouseClient) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StorageError(`storage ${operation} failed: the store is closed`, { retriable: false }));
+    const work = classified(operation, async () => {
+      await this.ready;
+      return call(this.client);
+    });
+    this.running.add(work);
+    const done = () => this.running.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      while (this.running.size > 0) await Promise.allSettled([...this.running]);
+      await classified('close', () => this.client.close());
+    })();
+    return this.closed;
+  }
+}
+
+/** The calls of a store over one connection: a server's, chDB's first connection, or one of its sessions. */
+function storeOn(options: StoreOptions, kind: 'chdb' | 'http', connection: Connection, own: Pick<Store, 'session' | 'close'>): Store {
   const db = `\`${options.database}\``;
   const cluster = options.cluster;
   const table = (name: string) => `${db}.\`${cluster && !CLUSTER_LOCAL_NAMES.has(name) ? `${name}_dist` : name}\``;
@@ -171,34 +199,32 @@ function storeOn(
     kind === 'chdb' ? { query: inlineParams(query, params), query_params: {} } : { query, query_params: params ?? {} };
 
   return {
-    client,
+    client: connection.client,
     database: options.database,
     kind,
     cluster,
     table,
     observer: options.observer,
     insertJsonEachRow: (name, ndjson, insertOptions) =>
-      classified(`insert into ${name}`, async () => {
-        if (ndjson.length === 0) return;
-        await ready;
-        // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
-        const result = await client.exec({
-          query: insertStatement(table(name), { token: insertOptions?.deduplicationToken }),
-          values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
-        });
-        result.stream.resume();
-      }),
+      ndjson.length === 0
+        ? Promise.resolve()
+        : connection.call(`insert into ${name}`, async (client) => {
+            // exec with a byte stream: the rows are already JSON text, so the client must not re-encode them.
+            const result = await client.exec({
+              query: insertStatement(table(name), { token: insertOptions?.deduplicationToken }),
+              values: Readable.from([Buffer.from(ndjson)], { objectMode: false }),
+            });
+            result.stream.resume();
+          }),
     queryRows: <T>(query: string, params?: Record<string, unknown>) =>
-      classified('query', async () => {
+      connection.call('query', async (client) => {
         // One JSON document parses several times faster than the same rows as JSONEachRow lines.
-        await ready;
         const rs = await client.query({ ...bound(query, params), format: 'JSON' });
         return (await rs.json<T>()).data;
       }),
     queryTsv: (query, params, tsvOptions) =>
-      classified('query', async () => {
+      connection.call('query', async (client) => {
         const format = tsvOptions?.namesAndTypes ? 'TabSeparatedWithNamesAndTypes' : 'TabSeparated';
-        await ready;
         const rs = await client.query({ ...bound(query, params), format });
         const text = await rs.text();
         if (text.length === 0) return [];
@@ -206,21 +232,15 @@ function storeOn(
         return lines.map((line) => line.split('\t').map(unescapeTsv));
       }),
     queryJsonLines: (query, params) =>
-      classified('query', async () => {
-        await ready;
+      connection.call('query', async (client) => {
         const rs = await client.query({ ...bound(query, params), format: 'JSONEachRow' });
         return rs.text();
       }),
     command: (query, params) =>
-      classified('command', async () => {
-        await ready;
+      connection.call('command', async (client) => {
         await client.command(bound(query, params));
       }),
-    ping: () =>
-      classified('ping', async () => {
-        const result = await client.ping();
-        return result.success;
-      }),
+    ping: () => connection.call('ping', async (client) => (await client.ping()).success),
     session: own.session,
     close: own.close,
   };
