@@ -7,8 +7,8 @@ import { cachePolicy } from '../core/cache.js';
  * `ttlMs`, the least recently read dropped first past `maxEntries` (`cachePolicy`). Keys carry
  * the account's write stamp (`BalanceService.writeStamp`), so a write by this process is read
  * back at once; another process's write shows once the entry expires.
- * Embedded chDB runs one query at a time, so every query a repeat does not make shortens the
- * queue for all other reads and for ingest.
+ * Embedded chDB runs one statement at a time on the reads' connection (`core/lanes.ts`), so every
+ * query a repeat does not make shortens the queue for all other reads.
  */
 export interface CachedAnswer {
   status: number;
