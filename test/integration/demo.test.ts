@@ -132,6 +132,7 @@ describe('npm start with the demo account', () => {
     expect(((await wallets.json()) as { wallets: unknown[] }).wallets).toHaveLength(24);
 
     api.kill('SIGTERM');
-    expect((await api.exited).code).toBe(0);
+    const exit = await api.exited;
+    expect(exit.code, `signal ${exit.signal}; stderr: ${exit.stderr.slice(-2000)}; stdout: ${exit.stdout.slice(-1000)}`).toBe(0);
   }, 300_000);
 });
