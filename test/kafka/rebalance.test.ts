@@ -174,7 +174,7 @@ describe('a rebalance while a member is writing', () => {
     await waitFor(() => moved() !== undefined, 'the second member is assigned partitions', 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\nfirst member:\n  ${story(a.log)}\nsecond member:\n  ${story(b.log)}`);
     });
-    expect(moved(), 'the test broker gave partitions 1 and 3 to the second member').toBe(true);
+    expect(moved(), `the test broker gave partitions 1 and 3 to the second member\nfirst member:\n  ${story(a.log)}\nsecond member:\n  ${story(b.log)}`).toBe(true);
     await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === events.length, 'the group commits the whole topic', 60_000, 250);
     // The old member's held inserts land now; wait until they have.
     await waitFor(() => aInserts.inserts.every((i) => i.endedAt !== undefined), "the old member's inserts have landed", 60_000);
