@@ -26,9 +26,9 @@ import { pairVoidedUsage } from '../storage/voids.js';
  * holds another number of the account's usage rows than the last snapshot summed (a row that
  * became visible after the change count counted it), and when the clock passes the account's next lot
  * boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
- * complete snapshot under a new snapshot number, so restarts, replays and a second aggregator never leave a wrong row. A
- * restarted aggregator recomputes every account it owns at its first pass, so pairings and
- * snapshots a crash left unwritten are made then.
+ * complete snapshot under a new snapshot number, so restarts, replays and a second aggregator
+ * never leave a wrong row. A restarted aggregator recomputes every account it owns at its first
+ * pass, so pairings and snapshots a crash left unwritten are made then.
  *
  * Timers only signal: the loop sleeps until the next account is due (a lot boundary, the end of
  * an account's pause between recomputations, a retry) or the next poll, and wakes early only for

@@ -132,8 +132,10 @@ export function createStore(options: StoreOptions): Store {
     sessions.add(connection);
     return storeOn(options, 'chdb', connection, {
       session,
-      close: async () => {
-        if (sessions.delete(connection)) await connection.close();
+      // A connection closes once however often it is asked (`Connection.close`).
+      close: () => {
+        sessions.delete(connection);
+        return connection.close();
       },
     });
   };
