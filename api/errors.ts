@@ -100,8 +100,10 @@ export function answerClientErrors(server: Server): void {
   // the request line, else from the last packet on the connection that did (long headers arrive
   // in several packets, and the one that overflows may be a later one).
   const lastMethod = new WeakMap<Duplex, string>();
+  // Only a method HTTP defines counts: a packet that starts with other capitals and a space (a
+  // fragment such as "EAD /") is not a request line.
   const requestLine = (chunk: Buffer | undefined): string | undefined =>
-    chunk === undefined ? undefined : /^([A-Z]{3,10}) /.exec(chunk.subarray(0, 12).toString('latin1'))?.[1];
+    chunk === undefined ? undefined : /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE|CONNECT) /.exec(chunk.subarray(0, 12).toString('latin1'))?.[1];
   server.on('connection', (socket: Duplex) => {
     socket.prependListener('data', (chunk: Buffer) => {
       const method = requestLine(chunk);
