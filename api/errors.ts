@@ -90,24 +90,38 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   };
 }
 
+/** How many of a connection's latest packets a refusal looks through for the request line. */
+const LATEST_PACKETS = 4;
+
 /**
  * Requests Node's HTTP parser refuses before Express sees them (headers above the size limit,
  * a malformed request line) get the same error object as every other 4xx, instead of an empty
  * answer.
  */
 export function answerClientErrors(server: Server): void {
-  // The method of the request a refusal answers: from the packet that failed when it starts with
-  // the request line, else from the last packet on the connection that did (long headers arrive
-  // in several packets, and the one that overflows may be a later one).
+  // The method of the request a refusal answers decides whether the answer has a body. It is
+  // the last request line among the connection's latest packets: on a connection kept alive,
+  // the packet holding a request line may begin with the end of the last request's body (when
+  // that request was answered before its body was read), and the packet that overflows may be a
+  // later one. Failing that, the method a packet of the connection last started with.
   const lastMethod = new WeakMap<Duplex, string>();
-  // Only a method HTTP defines counts: a packet that starts with other capitals and a space (a
-  // fragment such as "EAD /") is not a request line.
+  const latest = new WeakMap<Duplex, Buffer[]>();
   const requestLine = (chunk: Buffer | undefined): string | undefined =>
     chunk === undefined ? undefined : /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE|CONNECT) /.exec(chunk.subarray(0, 12).toString('latin1'))?.[1];
+  const lastRequestLine = (packets: Buffer[]): string | undefined => {
+    let method: string | undefined;
+    for (const match of Buffer.concat(packets).toString('latin1').matchAll(/(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE|CONNECT) [^\s]* HTTP\/1\.[01]\r?\n/g)) method = match[1];
+    return method;
+  };
   server.on('connection', (socket: Duplex) => {
     socket.prependListener('data', (chunk: Buffer) => {
       const method = requestLine(chunk);
       if (method !== undefined) lastMethod.set(socket, method);
+      // References only: the last few packets, found again on the rare refusal.
+      const packets = latest.get(socket) ?? [];
+      if (packets.length === LATEST_PACKETS) packets.shift();
+      packets.push(chunk);
+      latest.set(socket, packets);
     });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -123,7 +137,10 @@ export function answerClientErrors(server: Server): void {
           : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
     const body = JSON.stringify({ error: { code, message } });
     // An answer to HEAD has no body; neither has one whose method never arrived.
-    const method = requestLine((err as { rawPacket?: Buffer }).rawPacket) ?? lastMethod.get(socket);
+    const rawPacket = (err as { rawPacket?: Buffer }).rawPacket;
+    const packets = [...(latest.get(socket) ?? [])];
+    if (rawPacket !== undefined && packets.at(-1) !== rawPacket) packets.push(rawPacket);
+    const method = lastRequestLine(packets) ?? requestLine(rawPacket) ?? lastMethod.get(socket);
     const withBody = method !== undefined && method !== 'HEAD';
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +

@@ -46,4 +46,21 @@ describe('requests the HTTP parser refuses', () => {
       expect(answer.endsWith('Content-Length: 0\r\nConnection: close\r\n\r\n')).toBe(true);
     }
   });
+
+  it('answer HEAD without a body on a connection kept alive, when the packet holding it began with the end of the last request body', async () => {
+    // The last request was answered before its body was read; the rest of that body and the
+    // HEAD request then came in one packet.
+    const post = 'POST /nothing HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n';
+    for (const chunks of [[post, `0123456789HEAD /v1/wallets HTTP/1.1\r\nHost: a\r\n${padding}`], [post, `0123456789HEAD /v1/wallets HTTP/1.1\r\nHost: a\r\n`, padding]]) {
+      const answer = await exchange(chunks);
+      expect(answer, answer).toMatch(/HTTP\/1\.1 431 /);
+      expect(answer.endsWith('Content-Length: 0\r\nConnection: close\r\n\r\n')).toBe(true);
+    }
+  });
+
+  it('answer a GET with the error object on a connection kept alive, after a HEAD answered before its headers overflowed', async () => {
+    const answer = await exchange(['HEAD /nothing HTTP/1.1\r\nHost: a\r\n\r\n', `GET /v1/wallets HTTP/1.1\r\nHost: a\r\n`, padding]);
+    expect(answer).toMatch(/HTTP\/1\.1 431 /);
+    expect(JSON.parse(answer.slice(answer.lastIndexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'headers_too_large' } });
+  });
 });
