@@ -118,10 +118,12 @@ export function answerClientErrors(server: Server): void {
       const method = requestLine(chunk);
       if (method !== undefined) lastMethod.set(socket, method);
       // References only: the last few packets, found again on the rare refusal.
-      const packets = latest.get(socket) ?? [];
-      if (packets.length === LATEST_PACKETS) packets.shift();
-      packets.push(chunk);
-      latest.set(socket, packets);
+      const packets = latest.get(socket);
+      if (packets === undefined) latest.set(socket, [chunk]);
+      else {
+        if (packets.length === LATEST_PACKETS) packets.shift();
+        packets.push(chunk);
+      }
     });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
