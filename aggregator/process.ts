@@ -8,11 +8,10 @@ import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
 import { accountChangesQuery } from '../storage/accountChanges.js';
-import { loadLedgerInput } from '../readmodels/ledgerSource.js';
+import { loadLedgerInput, loadLedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
-import { loadWalletNames } from '../readmodels/walletNames.js';
 import { AggregatorError } from './errors.js';
-import { changeCountsQuery, nextUsageQuery } from './queries.js';
+import { changeCountsQuery } from './queries.js';
 import { shardOf, type Shard } from './shards.js';
 
 export { shardOf, type Shard } from './shards.js';
@@ -317,23 +316,26 @@ export class BalanceAggregator {
     // so the next pass recomputes.
     const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
     const changes = changesRow?.v ?? 0;
+    // Lots, moves, voids, names and the first usage dated after now: one statement, after the
+    // count, so any event the count includes is in it.
+    const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, nextUsageAfter: at });
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
     // nothing. Every void the count includes is stored, so this pairing finds its pair if its
     // usage is stored too, before the ledger and the usage index read the pairings. A pairing
     // written now grows the count (migration 027) past the one read above, so the next pass
     // recomputes the account once more and finds nothing to pair; one made already, or twice,
-    // is subtracted once (voids.ts).
-    await pairVoidedUsage(this.store, [accountId]);
+    // is subtracted once (voids.ts). With no void stored, or every one the structure lists held
+    // as paired by the usage index already (pairings are never removed), there is nothing to pair.
+    const paired = this.usage?.pairedVoids(accountId);
+    if (structure.voided.size > 0 && (!paired || [...structure.voided].some((id) => !paired.has(id)))) await pairVoidedUsage(this.store, [accountId]);
     // Usage from memory when the account is held there, caught up after the change count and the
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
     const usageRows = usage?.usageRows;
-    const [input, names, nextUsage] = await Promise.all([
-      loadLedgerInput(this.store, { accountId, at }, usage),
-      loadWalletNames(this.store, accountId),
-      this.nextUsageAfter(accountId, at),
-    ]);
+    const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
+    const names = structure.names ?? new Map();
+    const nextUsage = structure.nextUsage ?? Number.MAX_SAFE_INTEGER;
     // One usage read split at every closed day's end and at the burn-rate window's ends serves
     // the balances now, each day's closing balance and the forecast alike.
     const snapshot = await splitSnapshotInput(this.store, accountId, input, usage);
@@ -379,12 +381,6 @@ export class BalanceAggregator {
       history,
     });
     return { accountId, snapshot: number, changes, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length, dailyBalances: daily?.length ?? 0 };
-  }
-
-  /** The first usage dated after `at`: the balances change when it comes into range. */
-  private async nextUsageAfter(accountId: string, at: number): Promise<number> {
-    const [row] = await read(this.store, nextUsageQuery, { account: accountId, at });
-    return row?.next ?? Number.MAX_SAFE_INTEGER;
   }
 }
 

@@ -5,10 +5,9 @@ import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import { breakpointsByWallet, computeLedger, walletKey, type LedgerInput, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 import type { AccountUsage } from './accountUsage.js';
 import type { UsageIndex } from './usageIndex.js';
-import { loadLedgerInput, loadUsageInput } from './ledgerSource.js';
+import { loadLedgerInput, loadLedgerStructure, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { loadWalletNames } from './walletNames.js';
 import { accountChangesQuery } from '../storage/accountChanges.js';
 
 export interface Snapshot {
@@ -205,19 +204,29 @@ export class BalanceService {
    */
   private refresh(accountId: string): Promise<Snapshot> {
     const compute = async () => {
+      // Marked: this process stored events for the account since the snapshot, so its version
+      // has grown; the version is then read with the ledger's input, in one statement.
+      const marked = this.dirty.has(accountId) || this.behind.has(accountId);
       this.dirty.delete(accountId);
       this.behind.delete(accountId);
       const at = this.clock();
-      const version = await this.version(accountId);
       const cached = this.snapshots.peek(accountId);
-      if (cached && cached.version === version && at < cached.changesAt && at >= cached.result.at) {
-        cached.checkedAt = Date.now();
-        return cached;
+      let checked: number | undefined;
+      if (cached && !marked && at < cached.changesAt && at >= cached.result.at) {
+        checked = await this.version(accountId);
+        if (cached.version === checked) {
+          cached.checkedAt = Date.now();
+          return cached;
+        }
       }
-      // Usage from memory when held there, caught up by a read begun after the version's.
+      // The version is read before the input's usage, from memory when held there and caught
+      // up by a read begun after the version's; lots, moves, voids and names in the same
+      // statement as the version, or after it.
+      const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, version: checked === undefined });
+      const version = checked ?? structure.version ?? 0;
       const usage = await this.usage?.fresh(accountId);
-      const [input, names] = await Promise.all([loadLedgerInput(this.store, { accountId, at }, usage), loadWalletNames(this.store, accountId)]);
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names, version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
+      const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);

@@ -237,6 +237,15 @@ export class UsageIndex {
     return { rows, stored: Number(rows.find((r) => r[0] === 'c')?.[2] ?? 0) };
   }
 
+  /**
+   * The usage events of the account that the index holds as voided (their pairings in
+   * `voided_usage_v2`, as of its last read), when it holds the account. Pairings are never
+   * removed, so each of these is paired in storage.
+   */
+  pairedVoids(accountId: string): ReadonlySet<string> | undefined {
+    return this.accounts.get(accountId)?.voided;
+  }
+
   /** Stored usage rows the index holds for the account, when it holds it: a change of it is a change of the account's usage. */
   usageCount(accountId: string): number | undefined {
     return this.accounts.get(accountId)?.usageRows;

@@ -135,7 +135,7 @@ describe('the balance tables', () => {
         await deliver(second);
         await new BalanceAggregator({ store: watched, log: silentLog, clock: () => at2, usage: index }).recompute(accountId);
         await expectTablesMatchLedger(accountId, delivered, at2);
-        expect(asked).toContain('ledger.lots');
+        expect(asked).toContain('ledger.structure');
         // A usage at a move's very instant orders with it by event id, which the index does not
         // hold: only then is the account's usage read from storage.
         const moveInstants = new Set(delivered.filter((e) => e.type === 'move').map((e) => Date.parse(e.occurred_at)));

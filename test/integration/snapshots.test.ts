@@ -70,6 +70,10 @@ describe('the snapshots of many accounts', () => {
         if (query.includes('lots_v1')) ledgerLoads++;
         return store.queryRows(query, params);
       },
+      queryTsv(query, params, options) {
+        if (query.includes('lots_v1')) ledgerLoads++;
+        return store.queryTsv(query, params, options);
+      },
     };
     const bounded = new BalanceService(counting, clock, { maxAccounts: 2 });
     for (const account of ['a1', 'a2', 'a3']) await bounded.current(account);

@@ -10,6 +10,7 @@ import { ndjson, purchase, usage, voidOf } from '../support/events.js';
 import { waitFor } from '../support/kafkaTools.js';
 import { runEntry, startEntry } from '../support/processes.js';
 import { freshStore, silentLog } from '../support/store.js';
+import { UsageIndex } from '../../readmodels/usageIndex.js';
 
 /**
  * The standalone ingest stores what arrives and pairs no void; the aggregator pairs every void
@@ -87,15 +88,15 @@ describe('a void stored by the standalone ingest', () => {
     stores.push(store);
     const ingest = standaloneIngest(store);
     await ingest.ingest(lines([purchase('p1', { amount: '100' }), usage('u1', { amount: '30' }), usage('u2', { amount: '5' })]), { source: 'kafka' });
-    // The void arrives right after the aggregator's pairing looked at the account's voids (and
-    // found none to pair), after it read the account's count: the count it read does not include
-    // the void, so the next pass sees the count change and recomputes.
+    // The void arrives right after the aggregator read the account's voids with its lots and moves
+    // (none, so it pairs nothing), after it read the account's count: the count it read does not
+    // include the void, so the next pass sees the count change and recomputes.
     let landed = false;
     const racing: Store = {
       ...store,
       async queryTsv(query, params, options) {
         const rows = await store.queryTsv(query, params, options);
-        if (!landed && query.includes('voided_usage_v2')) {
+        if (!landed && query.includes('lots_v1')) {
           landed = true;
           await ingest.ingest(lines([voidOf('v1', 'u2')]), { source: 'kafka' });
         }
@@ -112,5 +113,37 @@ describe('a void stored by the standalone ingest', () => {
     expect(await pairedUsage(store)).toEqual([]);
     await waitFor(async () => (await platformUsed(store)) === '30', 'a later pass writes the balance without the voided usage', 10_000, 50);
     expect(await pairedUsage(store)).toEqual(['u2']);
+  });
+});
+
+describe('the aggregator with a usage index', () => {
+  it('asks storage for pairs to write only while a void the account holds is not yet paired', async () => {
+    const store = await freshStore(dataDir);
+    stores.push(store);
+    const ingest = standaloneIngest(store);
+    await ingest.ingest(lines([purchase('p1', { amount: '100' }), usage('u1', { amount: '30' }), usage('u2', { amount: '5' }), voidOf('v1', 'u2')]), { source: 'kafka' });
+    const asked: string[] = [];
+    const watched: Store = { ...store, observer: (sample) => asked.push(sample.name) };
+    const index = new UsageIndex(store);
+    await index.ready('acme');
+    await index.settled('acme');
+    const aggregator = new BalanceAggregator({ store: watched, log: silentLog, usage: index });
+    // The index read no pairing yet: the void is paired by this recomputation.
+    await aggregator.recompute('acme');
+    expect(asked.filter((name) => name === 'voids.unpaired')).toHaveLength(1);
+    expect(await pairedUsage(store)).toEqual(['u2']);
+    expect(await platformUsed(store)).toBe('30');
+    // The index now holds the pairing: more usage needs no look for pairs.
+    asked.length = 0;
+    await ingest.ingest(lines([usage('u3', { amount: '1' })]), { source: 'kafka' });
+    await aggregator.recompute('acme');
+    expect(asked.filter((name) => name === 'voids.unpaired')).toEqual([]);
+    expect(await platformUsed(store)).toBe('31');
+    // A new void not yet paired is looked for, and paired.
+    await ingest.ingest(lines([voidOf('v2', 'u3')]), { source: 'kafka' });
+    await aggregator.recompute('acme');
+    expect(asked.filter((name) => name === 'voids.unpaired')).toHaveLength(1);
+    expect(await pairedUsage(store)).toEqual(['u2', 'u3']);
+    expect(await platformUsed(store)).toBe('30');
   });
 });
