@@ -8,7 +8,7 @@ import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
 import { accountChangesQuery } from '../storage/accountChanges.js';
-import { loadLedgerInput, loadLedgerStructure } from '../readmodels/ledgerSource.js';
+import { loadLedgerInput, loadLedgerStructure, type LedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { AggregatorError } from './errors.js';
 import { changeCountsQuery } from './queries.js';
@@ -301,6 +301,16 @@ export class BalanceAggregator {
     return new Map(rows.map(([accountId = '', changes = '0']) => [accountId, Number(changes)]));
   }
 
+  /** Whether a void of the account may remove a usage event not yet paired with it. */
+  private mayHaveVoidsToPair(accountId: string, structure: LedgerStructure): boolean {
+    if (structure.voided.size === 0) return false;
+    const paired = this.usage?.pairedVoids(accountId);
+    if (!paired) return true;
+    const notUsage = new Set([...structure.lots.map((l) => l.eventId), ...structure.moves.map((m) => m.eventId)]);
+    for (const id of structure.voided) if (!paired.has(id) && !notUsage.has(id)) return true;
+    return false;
+  }
+
   /** Computes the account's ledger now and writes it as a new snapshot; fails with an `AggregatorError`. */
   async recompute(accountId: string): Promise<SnapshotReport> {
     try {
@@ -324,10 +334,10 @@ export class BalanceAggregator {
     // usage is stored too, before the ledger and the usage index read the pairings. A pairing
     // written now grows the count (migration 027) past the one read above, so the next pass
     // recomputes the account once more and finds nothing to pair; one made already, or twice,
-    // is subtracted once (voids.ts). With no void stored, or every one the structure lists held
-    // as paired by the usage index already (pairings are never removed), there is nothing to pair.
-    const paired = this.usage?.pairedVoids(accountId);
-    if (structure.voided.size > 0 && (!paired || [...structure.voided].some((id) => !paired.has(id)))) await pairVoidedUsage(this.store, [accountId]);
+    // is subtracted once (voids.ts). Only a void of a usage event is paired: when every void the
+    // structure lists removes a purchase or a move it holds, or a usage the usage index holds as
+    // paired already (pairings are never removed), there is nothing to pair.
+    if (this.mayHaveVoidsToPair(accountId, structure)) await pairVoidedUsage(this.store, [accountId]);
     // Usage from memory when the account is held there, caught up after the change count and the
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).

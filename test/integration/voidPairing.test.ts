@@ -139,11 +139,25 @@ describe('the aggregator with a usage index', () => {
     await aggregator.recompute('acme');
     expect(asked.filter((name) => name === 'voids.unpaired')).toEqual([]);
     expect(await platformUsed(store)).toBe('31');
+    // A void of a purchase pairs nothing: not looked for.
+    await ingest.ingest(lines([purchase('p2', { amount: '50' }), voidOf('v3', 'p2')]), { source: 'kafka' });
+    await aggregator.recompute('acme');
+    expect(asked.filter((name) => name === 'voids.unpaired')).toEqual([]);
     // A new void not yet paired is looked for, and paired.
     await ingest.ingest(lines([voidOf('v2', 'u3')]), { source: 'kafka' });
     await aggregator.recompute('acme');
     expect(asked.filter((name) => name === 'voids.unpaired')).toHaveLength(1);
     expect(await pairedUsage(store)).toEqual(['u2', 'u3']);
+    expect(await platformUsed(store)).toBe('30');
+    // A void of an event not stored yet is looked for at each recomputation until it pairs.
+    asked.length = 0;
+    await ingest.ingest(lines([voidOf('v4', 'u4')]), { source: 'kafka' });
+    await aggregator.recompute('acme');
+    expect(asked.filter((name) => name === 'voids.unpaired')).toHaveLength(1);
+    await ingest.ingest(lines([usage('u4', { amount: '7' })]), { source: 'kafka' });
+    await aggregator.recompute('acme');
+    expect(asked.filter((name) => name === 'voids.unpaired')).toHaveLength(2);
+    expect(await pairedUsage(store)).toEqual(['u2', 'u3', 'u4']);
     expect(await platformUsed(store)).toBe('30');
   });
 });
