@@ -23,7 +23,15 @@ export interface Snapshot {
   checkedAt: number;
   /** Wall-clock time of the computation, for the staleness bound (`cachePolicy.staleMs`). */
   computedAt: number;
+  /** Wall-clock time a read was last answered from it: a snapshot read within `staleMs` follows the stream. */
+  servedAt: number;
 }
+
+/**
+ * The least time between the end of one recomputation of an account that follows a stream and
+ * the start of the next: batches stored meanwhile are taken together.
+ */
+export const FOLLOW_GAP_MS = 250;
 
 /**
  * `now`: the writer reads its write back next (an API client); `soon`: within the staleness
@@ -124,7 +132,34 @@ export class BalanceService {
       // An account with nothing cached or computing is read fresh anyway: no mark to keep.
       if (!this.snapshots.has(accountId) && !this.refreshing.has(accountId)) continue;
       (freshness === 'now' ? this.dirty : this.behind).add(accountId);
+      if (freshness === 'soon') this.follow(accountId);
     }
+  }
+
+  /**
+   * Streamed writes of an account that readers watch (its snapshot answered a read within
+   * `staleMs`) are taken in as they are stored, not at the next read after `confirmMs`: a
+   * recomputation begins after the one under way, at least `FOLLOW_GAP_MS` after it, and takes
+   * in every batch stored until it begins.
+   */
+  private follow(accountId: string): void {
+    const cached = this.snapshots.peek(accountId);
+    if (!cached || Date.now() - cached.servedAt >= cachePolicy.staleMs || this.scheduled.has(accountId)) return;
+    const later = Promise.allSettled([this.refreshing.get(accountId)])
+      .then(() => {
+        const gap = (this.snapshots.peek(accountId)?.checkedAt ?? 0) + FOLLOW_GAP_MS - Date.now();
+        return gap > 0 ? new Promise<void>((resolve) => setTimeout(resolve, gap).unref()) : undefined;
+      })
+      .then(() => {
+        this.scheduled.delete(accountId);
+        // Begun after the write: one running now began after the wait above, so it is joined.
+        return this.refresh(accountId);
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => this.onBackgroundFailure('snapshot_refresh', err),
+      );
+    this.scheduled.set(accountId, later);
   }
 
   /** The whole account's ledger at the current instant. */
@@ -132,10 +167,12 @@ export class BalanceService {
     const at = this.clock();
     const cached = this.snapshots.get(accountId);
     const usable = cached !== undefined && at < cached.changesAt && at >= cached.result.at;
+    const wall = Date.now();
+    if (cached) cached.servedAt = wall;
     if (usable && !this.dirty.has(accountId)) {
-      const confirmed = !this.behind.has(accountId) && Date.now() - cached.checkedAt < cachePolicy.confirmMs;
+      const confirmed = !this.behind.has(accountId) && wall - cached.checkedAt < cachePolicy.confirmMs;
       if (confirmed) return { ...cached.result, at };
-      if (Date.now() - cached.computedAt < cachePolicy.staleMs) {
+      if (wall - cached.computedAt < cachePolicy.staleMs) {
         // Serve what we have; the refresh runs behind it.
         this.refreshBehind(accountId, cached);
         return { ...cached.result, at };
@@ -226,7 +263,7 @@ export class BalanceService {
       const version = checked ?? structure.version ?? 0;
       const usage = await this.usage?.fresh(accountId);
       const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now() };
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);
