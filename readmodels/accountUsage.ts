@@ -19,6 +19,16 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/** The least a read looks back before the previous one: a block's stamp precedes its commit. */
+export const MIN_OVERLAP_MS = 500;
+/**
+ * The most a read looks back before the previous one; rows stamped since are remembered by id,
+ * so the next read skips those it returns again.
+ */
+export const MAX_OVERLAP_MS = 2_000;
+/** How long a late row keeps the reads looking further back. */
+export const LATENESS_MEMORY_MS = 60_000;
+
 /** One account's usage in memory. */
 export class AccountUsage {
   readonly wallets = new Map<WalletKey, WalletUsage>();
@@ -29,8 +39,13 @@ export class AccountUsage {
   size = 0;
   /** Stored usage rows held (voided copies not counted): compared with storage's exact count. */
   usageRows = 0;
-  /** Storage's clock when the last read ran: the next one reads rows stamped from `OVERLAP_MS` before it. */
+  /** Storage's clock when the last read ran: the next one reads rows stamped from `overlapMs` before it. */
   readAt = 0;
+  /**
+   * The most a row was stamped before a read that did not see it yet (it became visible after),
+   * over the reads of the last `LATENESS_MEMORY_MS`, and when that was seen.
+   */
+  private late = { ms: 0, seenAt: 0 };
   /** Ids of the rows read that the next read reads again: it skips them. */
   private recent = new Map<string, number>();
   /** The ids the read being applied skips: `recent` as the read began. */
@@ -46,7 +61,7 @@ export class AccountUsage {
    * since the next read returns them again; a row is skipped only when an earlier read returned
    * it, so two stored rows with one id are both held, as storage counts both.
    */
-  apply(rows: string[][], rereadFrom: number, moreOfTheRead = false): number {
+  apply(rows: string[][], rereadFrom: number, moreOfTheRead = false, previousReadAt = Number.NEGATIVE_INFINITY): number {
     if (!moreOfTheRead) {
       this.earlier = this.recent;
       this.recent = new Map();
@@ -57,6 +72,7 @@ export class AccountUsage {
         const stamp = Number(ingested);
         if (stamp >= rereadFrom) this.recent.set(eventId, stamp);
         if (this.earlier.has(eventId)) continue;
+        if (stamp < previousReadAt) this.noteLate(previousReadAt - stamp);
         this.add(walletKey(type, id), Number(at), stamp, user, product, service, amount, 1);
         this.usageRows++;
         added++;
@@ -68,6 +84,21 @@ export class AccountUsage {
       }
     }
     return added;
+  }
+
+  /**
+   * How far before the last read the next one looks: twice the latest a row became visible
+   * after its stamp in the last `LATENESS_MEMORY_MS`, within `MIN_OVERLAP_MS` and `MAX_OVERLAP_MS`.
+   * Any later row is found by the count check (usageIndex.ts), which widens the read.
+   */
+  overlapMs(): number {
+    const late = this.readAt - this.late.seenAt <= LATENESS_MEMORY_MS ? this.late.ms : 0;
+    return Math.min(MAX_OVERLAP_MS, Math.max(MIN_OVERLAP_MS, 2 * late));
+  }
+
+  /** A row became visible `ms` after the read its stamp preceded (or more: a read missed one). */
+  noteLate(ms: number): void {
+    if (ms >= this.late.ms || this.readAt - this.late.seenAt > LATENESS_MEMORY_MS) this.late = { ms, seenAt: this.readAt };
   }
 
   /** Forgets the stored usage stamped at or after `from`, so that a read of rows from `from` puts it back whole. */

@@ -4,7 +4,7 @@ import type { Store } from '../../core/clickhouse.js';
 import type { IngestPipeline } from '../../ingest/pipeline.js';
 import { usageBy, type GroupBy, type UsageQuery } from '../../readmodels/usage.js';
 import { UsageIndex } from '../../readmodels/usageIndex.js';
-import type { AccountUsage } from '../../readmodels/accountUsage.js';
+import { MAX_OVERLAP_MS, MIN_OVERLAP_MS, type AccountUsage } from '../../readmodels/accountUsage.js';
 import { dayBuckets } from '../../readmodels/dayBuckets.js';
 import { BalanceService } from '../../readmodels/balances.js';
 import { walletKey } from '../../ledger/ledger.js';
@@ -192,6 +192,36 @@ describe('the usage index', () => {
       expect(index.usageCount('acme')).toBe(await count(store, `SELECT count() AS n FROM ${store.table('events_v1')} WHERE account_id = 'acme' AND type = 'usage'`));
     }, 60_000);
   }
+
+  it('looks back before its last read only as far as rows have been late, and further after one later than that', async () => {
+    const index = new UsageIndex(store);
+    const usage = await loaded(index);
+    const stored = () => count(store, `SELECT count() AS n FROM ${store.table('events_v1')} WHERE account_id = 'acme' AND type = 'usage'`);
+    expect(usage.overlapMs()).toBe(MIN_OVERLAP_MS);
+    // Visible 300 ms after a read its stamp preceded: within the look-back, found by the next read.
+    await storeStamped('use-late-300', usage.readAt - 300, 'acme', 'late-300');
+    index.invalidate(['acme'], 'now');
+    await index.ready('acme');
+    expect(index.usageCount('acme')).toBe(await stored());
+    expect(usage.overlapMs()).toBe(600);
+    // Visible 1.5 s after: past the look-back, so storage counts one more than the index; the
+    // read looks back further at once, and the reads after it look back further too.
+    await storeStamped('use-late-1500', usage.readAt - 1_500, 'acme', 'late-1500');
+    index.invalidate(['acme'], 'now');
+    await index.ready('acme');
+    expect(index.usageCount('acme')).toBe(await stored());
+    expect(usage.overlapMs()).toBeGreaterThan(600);
+    expect(usage.overlapMs()).toBeLessThanOrEqual(MAX_OVERLAP_MS);
+    // Rows the next reads return again are not counted twice, whatever the look-back.
+    for (let i = 0; i < 3; i++) {
+      await storeStamped(`use-late-again-${i}`, usage.readAt - 100, 'acme', 'late-again');
+      index.invalidate(['acme'], 'now');
+      await index.ready('acme');
+      expect(index.usageCount('acme')).toBe(await stored());
+    }
+    const query: UsageQuery = { accountId: 'acme', walletType: 'team', walletId: 'alpha', from: NOW - 2 * DAY, to: NOW, groupBy: 'user', tz: 'UTC', now: NOW };
+    expect(usage.rows(query)).toEqual(await usageBy(store, query));
+  }, 60_000);
 
   it('holds a write stored while the account was loading at the next read', async () => {
     await post([usageEvent(30_000, rand, NOW - DAY)].map((e) => ({ ...e, account_id: 'loading', event_id: 'load-1' })));
