@@ -118,7 +118,8 @@ async function tsvRows<P>(store: Store, query: TsvQuery<P>, sql: string, params:
   return rows;
 }
 
-function schemaError(name: string, what: string, problem: z.ZodError | string): StorageError {
+/** A named query's rows or columns that are not what it declares. */
+export function schemaError(name: string, what: string, problem: z.ZodError | string): StorageError {
   const detail = typeof problem === 'string' ? problem : z.prettifyError(problem).replaceAll('\n', '; ');
   return new StorageError(`query "${name}": its schema refuses ${what}: ${detail}`, { retriable: false, code: 'SCHEMA_MISMATCH', query: name });
 }

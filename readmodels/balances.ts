@@ -144,22 +144,7 @@ export class BalanceService {
    */
   private follow(accountId: string): void {
     const cached = this.snapshots.peek(accountId);
-    if (!cached || Date.now() - cached.servedAt >= cachePolicy.staleMs || this.scheduled.has(accountId)) return;
-    const later = Promise.allSettled([this.refreshing.get(accountId)])
-      .then(() => {
-        const gap = (this.snapshots.peek(accountId)?.checkedAt ?? 0) + FOLLOW_GAP_MS - Date.now();
-        return gap > 0 ? new Promise<void>((resolve) => setTimeout(resolve, gap).unref()) : undefined;
-      })
-      .then(() => {
-        this.scheduled.delete(accountId);
-        // Begun after the write: one running now began after the wait above, so it is joined.
-        return this.refresh(accountId);
-      })
-      .then(
-        () => undefined,
-        (err: unknown) => this.onBackgroundFailure('snapshot_refresh', err),
-      );
-    this.scheduled.set(accountId, later);
+    if (cached && Date.now() - cached.servedAt < cachePolicy.staleMs) this.scheduleRefresh(accountId, FOLLOW_GAP_MS);
   }
 
   /** The whole account's ledger at the current instant. */
@@ -174,7 +159,7 @@ export class BalanceService {
       if (confirmed) return { ...cached.result, at };
       if (wall - cached.computedAt < cachePolicy.staleMs) {
         // Serve what we have; the refresh runs behind it.
-        this.refreshBehind(accountId, cached);
+        this.refreshBehind(accountId);
         return { ...cached.result, at };
       }
     }
@@ -189,21 +174,30 @@ export class BalanceService {
    * A refresh behind a served answer: once per account at a time and, under a steady stream of
    * writes, at most once a `confirmMs` after the last one, instead of one after another.
    */
-  private refreshBehind(accountId: string, cached: Snapshot): void {
-    if (this.refreshing.has(accountId) || this.scheduled.has(accountId)) return;
-    const run = () => this.refresh(accountId).then(
-      () => undefined,
-      (err: unknown) => this.onBackgroundFailure('snapshot_refresh', err),
-    );
-    const wait = cached.checkedAt + cachePolicy.confirmMs - Date.now();
-    if (wait <= 0) {
-      void run();
-      return;
-    }
-    const later = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
-      this.scheduled.delete(accountId);
-      return run();
-    });
+  private refreshBehind(accountId: string): void {
+    if (!this.refreshing.has(accountId)) this.scheduleRefresh(accountId, cachePolicy.confirmMs);
+  }
+
+  /**
+   * One refresh waiting per account: it begins once the refresh running ends and `gapMs` after
+   * the account's snapshot was last checked, so it takes in every write stored before it begins.
+   */
+  private scheduleRefresh(accountId: string, gapMs: number): void {
+    if (this.scheduled.has(accountId)) return;
+    const later = Promise.allSettled([this.refreshing.get(accountId)])
+      .then(() => {
+        const wait = (this.snapshots.peek(accountId)?.checkedAt ?? 0) + gapMs - Date.now();
+        return wait > 0 ? new Promise<void>((resolve) => setTimeout(resolve, wait).unref()) : undefined;
+      })
+      .then(() => {
+        this.scheduled.delete(accountId);
+        // Begun after the write: one running now began after the wait above, so it is joined.
+        return this.refresh(accountId);
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => this.onBackgroundFailure('snapshot_refresh', err),
+      );
     this.scheduled.set(accountId, later);
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { StorageError, type Store } from '../core/clickhouse.js';
-import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
+import type { Store } from '../core/clickhouse.js';
+import { field, jsonQuery, param, read, schemaError, tsvQuery } from '../core/query.js';
 import { toScaled } from '../core/decimal.js';
 import {
   breakpointsByWallet,
@@ -212,7 +212,7 @@ export async function loadLedgerStructure(
         if (Number(occurred) >= 0) structure.nextUsage = Number(occurred);
         break;
       default:
-        throw new StorageError(`query "${structureQuery.name}": its schema refuses a row of kind ${kind}`, { retriable: false, code: 'SCHEMA_MISMATCH', query: structureQuery.name });
+        throw schemaError(structureQuery.name, 'a row', `of kind ${kind}`);
     }
   }
   return structure;

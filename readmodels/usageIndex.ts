@@ -11,10 +11,9 @@ import { HeldAccounts } from './heldAccounts.js';
  * The catch-up invariant: after every read of storage, an account's index holds exactly the
  * usage rows of `events_v1` that one snapshot of storage holds, and says so by count. Each read
  * returns, from one snapshot (`enable_shared_storage_snapshot_in_query`), the rows stamped since
- * a little before the previous read (`AccountUsage.overlapMs`) and the exact number of the account's
- * usage rows. Rows are
- * never removed from `events_v1`, and the index only holds rows a read returned, so what it holds
- * is a subset of that snapshot: equal counts mean equal sets. When the counts differ, a row
+ * a little before the previous read (`AccountUsage.overlapMs`) and the exact number of the
+ * account's usage rows. Rows are never removed from `events_v1`, and the index only holds rows
+ * a read returned, so what it holds is a subset of that snapshot: equal counts mean equal sets. When the counts differ, a row
  * stamped before the window became visible after the read that should have seen it (a stamp is
  * taken when the block is formed, and the row is visible once the insert commits, which on a
  * loaded server or a cluster can be minutes later). Then the rows held from a wider window back
