@@ -137,6 +137,9 @@ const quiet = await phase();
  *     younger.
  */
 const lags = { stored: [] as number[], tables: [] as number[], api: [] as number[] };
+/** Events the broker held past what the worker had fetched, as its last fetch of each partition said: the part of the stream's age spent before ingest. */
+const unfetched: number[] = [];
+const brokerLag = async () => (await server.metrics.consumerLag.get()).values.reduce((sum, v) => sum + v.value, 0);
 /** Streamed usage each look found in a balance, with the instant of the look; turned into ages once the stream is stored. */
 const looks = { tables: [] as Array<{ at: number; included: bigint }>, api: [] as Array<{ at: number; included: bigint }> };
 type WalletsAnswer = { at: string; wallets: Array<{ used: string; overage: string }> };
@@ -175,6 +178,7 @@ const sampler = setInterval(() => {
     .catch(() => undefined);
   look(looks.tables, tableUsage, tablesBefore);
   look(looks.api, apiUsage, apiBefore);
+  void brokerLag().then((n) => unfetched.push(n));
 }, 1000);
 const loaded = await phase();
 clearInterval(sampler);
@@ -280,6 +284,7 @@ report('Kafka ingest during the read window', [
   { figure: 'producer rate, events/s', value: fmt(producedRate, 0) },
   { figure: 'stored ÷ produced rate', value: figures.stored_ratio },
   { figure: 'event → stored, p50 / p99 ms (sampled each second)', value: `${p(lags.stored, 50)} / ${p(lags.stored, 99)}` },
+  { figure: 'of it, not yet fetched from the broker: events p50 / p99 (ms at the rate)', value: `${p(unfetched, 50)} / ${p(unfetched, 99)} (${fmt((1000 * percentile(unfetched, 50)) / rate, 0)} / ${fmt((1000 * percentile(unfetched, 99)) / rate, 0)})` },
   { figure: 'event → balance tables, p50 / p99 ms', value: `${p(lags.tables, 50)} / ${p(lags.tables, 99)}` },
   { figure: 'event → API balance, p50 / p99 ms', value: `${p(lags.api, 50)} / ${p(lags.api, 99)}` },
   { figure: 'drain after the producer stopped, s', value: fmt(drainSeconds, 2) },

@@ -5,7 +5,7 @@ import type { Metrics } from '../core/metrics.js';
 import { createKafkaWorker, type KafkaWorker, type RejectedRecord } from './kafkaWorker.js';
 import { storedBlockLog } from './kafkaBlocks.js';
 import { rejectionsBlock, type IngestPipeline } from './pipeline.js';
-import { createKafkaSource } from './sources/kafka.js';
+import { createThreadedKafkaSource } from './sources/kafkaThread.js';
 
 /**
  * Writes the worker's own refusals (messages too large to decode) where the pipeline writes its,
@@ -27,7 +27,8 @@ export function kafkaWorkerFromConfig(
   store?: Store,
 ): KafkaWorker | undefined {
   if (!config.KAFKA_BROKERS) return undefined;
-  const source = createKafkaSource({
+  // Fetching on a thread of its own, so it keeps pace with the broker however busy the event loop is.
+  const source = createThreadedKafkaSource({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
     groupId: config.KAFKA_GROUP_ID,

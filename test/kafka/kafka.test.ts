@@ -8,6 +8,7 @@ import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 import { createKafkaSource, deadLetterTopic } from '../../ingest/sources/kafka.js';
+import { createThreadedKafkaSource } from '../../ingest/sources/kafkaThread.js';
 import { startApi } from '../support/api.js';
 import { usage, purchase } from '../support/events.js';
 import { consumeWithKcat, produceWithKcat, startMockBroker, type MockBroker } from '../support/mockBroker.js';
@@ -64,7 +65,12 @@ describe('Kafka ingest over the real wire protocol', () => {
     await store.close();
   });
 
-  it('drains a topic filled by kafkajs and by kcat, sends poison to the DLQ, and shares dedupe with HTTP', async () => {
+  it.each([
+    ['on the event loop', createKafkaSource],
+    ['on a thread of its own', createThreadedKafkaSource],
+  ])('drains a topic filled by kafkajs and by kcat, sends poison to the DLQ, and shares dedupe with HTTP (source %s)', async (_, createSource) => {
+    const store = await freshStore();
+    onTestFinished(() => store.close());
     const topic = uniqueName('events').replace('_', '.');
     const api = await startApi(store);
     // Posted first over HTTP: arriving later over Kafka, it must count as a duplicate.
@@ -80,7 +86,7 @@ describe('Kafka ingest over the real wire protocol', () => {
 
     const metrics = createMetrics();
     const pipeline = createIngestPipeline({ store, metrics, log: silentLog });
-    const source = createKafkaSource({ brokers: broker.brokers, topic, groupId: uniqueName('group'), clientId: 'test', log: silentLog });
+    const source = createSource({ brokers: broker.brokers, topic, groupId: uniqueName('group'), clientId: 'test', log: silentLog });
     const worker = createKafkaWorker({ source, pipeline, metrics, log: silentLog, batchSize: 128, flushMs: 50, maxInFlight: 256 });
     await worker.start();
     const expected = 1 + fromKafkajs.length + fromKcat.length;
