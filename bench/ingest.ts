@@ -19,7 +19,7 @@ import { decodeEvent } from '../ingest/contract.js';
 import { createKafkaWorker } from '../ingest/kafkaWorker.js';
 import { storedBlockLog } from '../ingest/kafkaBlocks.js';
 import { createIngestPipeline } from '../ingest/pipeline.js';
-import { createKafkaSource } from '../ingest/sources/kafka.js';
+import { createThreadedKafkaSource } from '../ingest/sources/kafkaThread.js';
 import { produceWithKcat, startMockBroker } from '../test/support/mockBroker.js';
 import { syntheticUsage } from './events.js';
 import { benchDataDir, fmt, recordResults, report, stealMeter } from './harness.js';
@@ -194,7 +194,8 @@ async function ourWorker(topic: string): Promise<Drain> {
   };
   const cpuBefore = process.cpuUsage();
   const metrics = createMetrics();
-  const source = createKafkaSource({ brokers: broker.brokers, topic, groupId: 'ours', clientId: 'bench', log });
+  // As deployed (ingest/service.ts): the consumer on a thread of its own.
+  const source = createThreadedKafkaSource({ brokers: broker.brokers, topic, groupId: 'ours', clientId: 'bench', log });
   const worker = createKafkaWorker({
     source,
     pipeline: createIngestPipeline({ store, metrics, log }),
