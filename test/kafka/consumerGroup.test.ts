@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker, type KafkaWorker } from '../../ingest/kafkaWorker.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
-import { createKafkaSource } from '../../ingest/sources/kafka.js';
+import { createKafkaSource, type KafkaSource, type KafkaSourceOptions } from '../../ingest/sources/kafka.js';
+import { createThreadedKafkaSource } from '../../ingest/sources/kafkaThread.js';
 import { capturedLog, type CapturedLog } from '../support/capturedLog.js';
 import { committedTotal, produce, topicSpans, waitFor } from '../support/kafkaTools.js';
 import { startMockBroker, type MockBroker } from '../support/mockBroker.js';
@@ -43,10 +44,10 @@ function slowed(base: Store, ms: number): Store {
   };
 }
 
-function member(topic: string, groupId: string, name: string, through: Store = store): { worker: KafkaWorker; log: CapturedLog } {
+function memberOf(topic: string, groupId: string, name: string, through: Store = store, createSource: (options: KafkaSourceOptions) => KafkaSource = createKafkaSource): { worker: KafkaWorker; log: CapturedLog } {
   const log = capturedLog('debug');
   const metrics = createMetrics();
-  const source = createKafkaSource({ brokers: broker.brokers, topic, groupId, clientId: name, log: log.log, sessionTimeoutMs: 6_000 });
+  const source = createSource({ brokers: broker.brokers, topic, groupId, clientId: name, log: log.log, sessionTimeoutMs: 6_000 });
   const worker = createKafkaWorker({
     source,
     pipeline: createIngestPipeline({ store: through, metrics, log: log.log }),
@@ -63,7 +64,14 @@ function member(topic: string, groupId: string, name: string, through: Store = s
 const committedEvents = (log: CapturedLog) => log.lines.filter((l) => l.event === 'kafka_batch_committed').reduce((n, l) => n + Number(l.events), 0);
 
 describe('two ingest workers in one consumer group', () => {
-  it('count every event exactly once, with a rebalance when the second joins and another when the first leaves', { timeout: 180_000 }, async () => {
+  it.each([
+    ['on the event loop', createKafkaSource],
+    ['on threads of their own', createThreadedKafkaSource],
+  ])('count every event exactly once, with a rebalance when the second joins and another when the first leaves (consumers %s)', { timeout: 180_000 }, async (_, createSource) => {
+    // A database of its own for each way the members consume: the same events go to each.
+    const store = await freshStore();
+    onTestFinished(() => store.close());
+    const member = (topic: string, groupId: string, name: string) => memberOf(topic, groupId, name, store, createSource);
     const topic = uniqueName('group').replace('_', '.');
     const groupId = uniqueName('shared-group');
     const events = workload(30_000, 'cg');
@@ -109,10 +117,10 @@ describe('two ingest workers in one consumer group', () => {
     await produce(broker.brokers, topic, events as unknown as Array<Record<string, unknown>>, { gzip: true });
     const before = await count(store, `SELECT count() AS n FROM ${store.table('events_v1')}`);
 
-    const a = member(topic, groupId, 'slow-a', slowed(store, 700));
+    const a = memberOf(topic, groupId, 'slow-a', slowed(store, 700));
     await a.worker.start();
     await waitFor(() => committedEvents(a.log) > 0, 'the slow worker commits', 60_000);
-    const b = member(topic, groupId, 'fast-b');
+    const b = memberOf(topic, groupId, 'fast-b');
     await b.worker.start();
     await waitFor(async () => (await committedTotal(broker.brokers, groupId, topic)) === events.length, 'the group commits the whole topic', 120_000, 250);
     await a.worker.stop();
