@@ -136,13 +136,18 @@ export class AccountUsage {
       usage.ordered();
       const times = usage.at.data;
       const end = bound(times, usage.size, at, true);
+      if (instants) for (const instant of instants) if (bound(times, end, instant) < bound(times, end, instant, true)) return undefined;
+      // Entries and breakpoints are both in time order: one walk over the entries, the segment
+      // (the number of breakpoints at or before an entry's instant) moving on as it passes them.
+      const hi = usage.hi.data;
+      const lo = usage.lo.data;
+      let seg = 0;
+      let next = list.length > 0 ? (list[0] as number) : Number.POSITIVE_INFINITY;
       for (let i = 0; i < end; i++) {
         const t = times[i] as number;
-        if (instants?.has(t)) return undefined;
-        // The segment: the number of breakpoints at or before t.
-        const seg = bound(list, list.length, t, true);
-        hiSum[seg] = (hiSum[seg] as number) + (usage.hi.data[i] as number);
-        loSum[seg] = (loSum[seg] as number) + (usage.lo.data[i] as number);
+        while (t >= next) next = ++seg < list.length ? (list[seg] as number) : Number.POSITIVE_INFINITY;
+        hiSum[seg] = (hiSum[seg] as number) + (hi[i] as number);
+        loSum[seg] = (loSum[seg] as number) + (lo[i] as number);
       }
       for (let seg = 0; seg <= list.length; seg++) {
         const amount = scaledOf(hiSum[seg] as number, loSum[seg] as number);
