@@ -97,7 +97,12 @@ function walletHash(event: Record<string, unknown>): number {
   return h;
 }
 
-describe('a rebalance while a member is writing', () => {
+// Each scenario needs the test broker to settle the group a certain way. Its group protocol can
+// refuse a member's SyncGroup as malformed when it races a rejoin (kafka.ts rejoins then), and the
+// partitions the test holds writes for can end up back with the member that holds them; under a
+// busy machine (the whole suite at once) that happens often enough to matter. A scenario that did
+// not come about is run again, on a broker and a database of its own (`setUp`).
+describe('a rebalance while a member is writing', { retry: 2 }, () => {
   it('the member that loses partitions asks to join again only once its writes under way have ended, and every event counts once', { timeout: 120_000 }, async () => {
     const { store, broker } = await setUp();
     const topic = uniqueName('rb.wait');
