@@ -25,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deliveredLater } from '../../core/promises.js';
 import type { Logger } from '../../core/log.js';
-import type { CommitOffset, DeadLetter, KafkaRecord, KafkaSource, KafkaSourceOptions, PartitionBatch, SourceCallbacks, TopicPartition } from './kafka.js';
+import type { CommitOffset, DeadLetter, KafkaSource, KafkaSourceOptions, PartitionBatch, SourceCallbacks, TopicPartition } from './kafka.js';
 
 /** Record bytes the thread may fetch ahead of what `onBatch` has taken. */
 export const AHEAD_BYTES = 32 * 1024 * 1024;
@@ -88,9 +88,7 @@ export function receivedError(sent: SentError): Error {
 }
 
 /** Bytes arrive as Uint8Array views after the crossing; the records hold Buffers again. */
-const asBuffer = (bytes: Uint8Array | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-
-const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+export const asBuffer = (bytes: Uint8Array | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 /** A line the thread's logger wrote, logged again here, so every line of the process goes one way. */
 function relog(log: Logger, line: string): void {
@@ -102,7 +100,7 @@ function relog(log: Logger, line: string): void {
     return;
   }
   const { level, msg, time: _time, pid: _pid, hostname: _hostname, name: _name, ...fields } = entry;
-  const method = PINO_LEVELS[Number(level)] ?? 'info';
+  const method = (log.levels.labels[Number(level)] ?? 'info') as 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   log[method](fields, typeof msg === 'string' ? msg : '');
 }
 
@@ -133,6 +131,8 @@ export function createThreadedKafkaSource(options: ThreadedKafkaSourceOptions): 
   /** Deliveries to `onBatch` and `onAssign`, one after another in the order received. */
   let deliveries: Promise<void> = Promise.resolve();
   let exited = false;
+  /** `disconnect` ends the thread: its exit then is not a crash. */
+  let stopping = false;
 
   let rejectCrash: (err: Error) => void = () => undefined;
   const crashed = new Promise<Error>((_, reject) => {
@@ -166,10 +166,12 @@ export function createThreadedKafkaSource(options: ThreadedKafkaSourceOptions): 
       }
       case 'batch': {
         const receivedIn = epoch;
-        const batch: PartitionBatch = {
-          ...message.batch,
-          records: message.batch.records.map((r: KafkaRecord) => ({ ...r, key: asBuffer(r.key), value: asBuffer(r.value) })),
-        };
+        const batch = message.batch;
+        // The records are this side's own copies: their bytes become Buffers in place.
+        for (const r of batch.records) {
+          r.key = asBuffer(r.key);
+          r.value = asBuffer(r.value);
+        }
         deliveries = deliveries.then(async () => {
           try {
             if (receivedIn === epoch && callbacks) await callbacks.onBatch(batch);
@@ -219,9 +221,9 @@ export function createThreadedKafkaSource(options: ThreadedKafkaSourceOptions): 
       });
       thread.on('exit', (code) => {
         exited = true;
-        const err = new Error(`the Kafka thread exited (code ${code})`);
+        const err = new Error(stopping ? 'the Kafka thread was stopped' : `the Kafka thread exited (code ${code})`);
         failPending(err);
-        rejectCrash(err);
+        if (!stopping) rejectCrash(err);
       });
       await call({ kind: 'start' });
     },
@@ -235,12 +237,7 @@ export function createThreadedKafkaSource(options: ThreadedKafkaSourceOptions): 
       try {
         await call({ kind: 'disconnect' });
       } finally {
-        // Ended on purpose: not a crash.
-        running.removeAllListeners('exit');
-        running.on('exit', () => {
-          exited = true;
-          failPending(new Error('the Kafka thread was stopped'));
-        });
+        stopping = true;
         await running.terminate();
       }
     },

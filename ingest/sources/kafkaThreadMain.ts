@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../core/log.js';
 import { createKafkaSource, type DeadLetter, type KafkaRecord } from './kafka.js';
-import { AHEAD_BYTES, sendError, type FromThread, type ThreadOptions, type ToThread } from './kafkaThread.js';
+import { AHEAD_BYTES, asBuffer, sendError, type FromThread, type ThreadOptions, type ToThread } from './kafkaThread.js';
 
 const port = parentPort;
 if (!port) throw new Error('kafkaThreadMain runs as a worker thread');
@@ -23,7 +23,6 @@ let nextRevoke = 1;
 const revocations = new Map<number, () => void>();
 
 const bytesOf = (records: KafkaRecord[]) => records.reduce((sum, r) => sum + (r.value?.length ?? 0) + (r.key?.length ?? 0), 0);
-const asBuffer = (bytes: Uint8Array | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 async function answer(id: number, work: () => Promise<unknown>) {
   try {
