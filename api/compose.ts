@@ -81,7 +81,7 @@ export async function composeServer(options: ServerOptions): Promise<ServerProce
   const aggregator =
     options.aggregate || store.kind === 'chdb'
       ? new BalanceAggregator({
-          store: lanes.balances,
+          store: lanes.aggregate,
           log,
           usage: usageIndex,
           ingestBehind,

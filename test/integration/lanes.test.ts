@@ -15,7 +15,7 @@ afterAll(async () => {
 const LONG = 'SELECT sleepEachRow(0.25) FROM numbers(8) SETTINGS max_block_size = 1';
 
 describe('lanes on embedded chDB', () => {
-  it('runs a balance read and an analyst read beside a long ingest statement, not after it', async () => {
+  it('runs a balance read, the aggregator and an analyst read beside a long ingest statement, not after it', async () => {
     store = createStore({ dataDir: testDataDir, database: 'default' });
     const lanes = lanesOf(store);
     const finished: string[] = [];
@@ -24,6 +24,7 @@ describe('lanes on embedded chDB', () => {
     await new Promise((r) => setTimeout(r, 20));
     await Promise.all([
       lanes.balances.queryRows('SELECT 1 AS one').then(() => finished.push('balances')),
+      lanes.aggregate.queryRows('SELECT 1 AS one').then(() => finished.push('aggregate')),
       lanes.reads.queryRows('SELECT 1 AS one').then(() => finished.push('reads')),
     ]);
     await long;
@@ -40,6 +41,6 @@ describe('lanes on embedded chDB', () => {
 
   it('is the store itself on a ClickHouse server', () => {
     const server = createStore({ url: 'http://127.0.0.1:1', database: 'default' });
-    expect(lanesOf(server)).toEqual({ ingest: server, balances: server, reads: server });
+    expect(lanesOf(server)).toEqual({ ingest: server, balances: server, aggregate: server, reads: server });
   });
 });
