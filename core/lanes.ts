@@ -11,10 +11,11 @@ import type { Store } from './clickhouse.js';
  * events by 7–9 s. On their own connections an insert, a balance read and an analyst's read run
  * side by side, each waiting only for a core; within a lane, calls still run one at a time, so
  * the readers together take at most one query's share of the cores from storing the stream.
- * The aggregator has a lane of its own: its six inserts per recomputation held the API's next
- * snapshot back on a shared one. Under 32 readers and 5,000 events/s (three alternating pairs of
- * `npm run bench -- load --seconds 30`), event → API balance p99 went from 3.9/4.5/3.6 s to
- * 3.1/3.7/2.1 s and event → balance tables from 4.8/4.4/5.1 s to 4.1/3.3/2.7 s, on a slow morning.
+ * The aggregator has a lane of its own: on the balances' lane each of its recomputations (a
+ * count, a structure read, six inserts) held the API's next snapshot back. Under 32 readers and
+ * 5,000 events/s, in five alternating pairs of `npm run bench -- load` (three of 30 s, two of
+ * 60 s), the stream was stored sooner in all five, API balances were younger in four, the balance
+ * tables in three (README, Scaling, has the figures).
  *
  * A ClickHouse server runs requests side by side already, so there the three lanes are the store itself.
  */
