@@ -17,7 +17,7 @@ import type { Store } from './clickhouse.js';
  * 60 s), the stream was stored sooner in all five, API balances were younger in four, the balance
  * tables in three (README, Scaling, has the figures).
  *
- * A ClickHouse server runs requests side by side already, so there the three lanes are the store itself.
+ * A ClickHouse server runs requests side by side already, so there every lane is the store itself.
  */
 export interface Lanes {
   ingest: Store;

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
 import { createKafkaWorker } from '../../ingest/kafkaWorker.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
@@ -57,14 +56,6 @@ function wallets(n: number, prefix: string) {
 }
 
 describe('Kafka ingest over the real wire protocol', () => {
-  let store: Store;
-  beforeAll(async () => {
-    store = await freshStore();
-  });
-  afterAll(async () => {
-    await store.close();
-  });
-
   it.each([
     ['on the event loop', createKafkaSource],
     ['on a thread of its own', createThreadedKafkaSource],
