@@ -24,7 +24,7 @@ const config = loadConfigOrExit(
   }),
 );
 const log = createLogger(config.LOG_LEVEL, 'aggregator');
-const store = storeFromConfig(config, observeQueries(log));
+const store = storeFromConfig(config, observeQueries(log), log);
 await migrate(store);
 const heartbeat = config.AGGREGATOR_HEARTBEAT_FILE;
 const aggregator = new BalanceAggregator({

@@ -18,7 +18,7 @@ const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default
 const config = loadConfigOrExit(serverConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'balances');
 const metrics = createMetrics();
-const store = storeFromConfig(config, observeQueries(log, metrics));
+const store = storeFromConfig(config, observeQueries(log, metrics), log);
 const abort = new AbortController();
 const apiKeys = [...config.BALANCES_API_KEYS];
 let demoKey: string | undefined;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Store } from '../core/clickhouse.js';
+import { dataDirFilesystem, describeFilesystem } from '../core/dataDirFilesystem.js';
 
 /**
  * A fresh chDB data directory for one benchmark process, removed when the process exits: a
@@ -11,6 +12,8 @@ import type { Store } from '../core/clickhouse.js';
 export function benchDataDir(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `balances-bench-${name}-`));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // Every insert's cost depends on it (core/dataDirFilesystem.ts): figures are compared on one.
+  console.log(`Data directory: ${dir}, on ${describeFilesystem(dataDirFilesystem(dir))}`);
   return dir;
 }
 

@@ -11,12 +11,13 @@ import { fmt, mergesSettled, percentile, report } from './harness.js';
 export interface InsertCostFigures {
   rounds: number;
   /** Per block size: CPU ms per insert, with views and without, and per event. */
-  by_block: Record<string, { cpu_ms_per_insert: number; cpu_us_per_event: number; no_views_cpu_ms_per_insert: number; views_share: number }>;
+  by_block: Record<string, { cpu_ms_per_insert: number; cpu_us_per_event: number; no_views_cpu_ms_per_insert: number; views_share: number; kernel_share: number }>;
 }
 
+/** The process's CPU so far, and the part of it spent in the kernel (files made and removed, for the most part), in ms. */
 const cpuMs = () => {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
+  return { total: (u.user + u.system) / 1000, kernel: u.system / 1000 };
 };
 
 /** Merges end soon after these small inserts: polled often, so each round's CPU window closes with them. */
@@ -35,7 +36,7 @@ export async function measureInsertCost(options: { store: Store; lines: string[]
     for (let i = 0; i < n; i++) rows.push(lines[at++ % lines.length] as string);
     return rows.join('\n');
   };
-  /** CPU per insert of `size` events into `table`, its merges included. */
+  /** CPU per insert of `size` events into `table`, its merges included, and the kernel's share of it. */
   const cost = async (table: string, size: number) => {
     await settled(store);
     const started = cpuMs();
@@ -44,20 +45,27 @@ export async function measureInsertCost(options: { store: Store; lines: string[]
       await store.command(`${insertStatement(table, { token: `cost-${token++}` })} ${take(size)}`);
     }
     await settled(store);
-    return (cpuMs() - started) / inserts;
+    const ended = cpuMs();
+    return { ms: (ended.total - started.total) / inserts, kernel: (ended.kernel - started.kernel) / (ended.total - started.total) };
   };
   const figures: InsertCostFigures = { rounds: options.rounds, by_block: {} };
   for (const size of options.blockSizes) {
     const withViews: number[] = [];
     const without: number[] = [];
+    const kernel: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
       // Alternating, so neither side always runs on the warmer or the more merged store.
+      const viewed = async () => {
+        const c = await cost(store.table('events_v1'), size);
+        withViews.push(c.ms);
+        kernel.push(c.kernel);
+      };
       if (round % 2 === 0) {
-        withViews.push(await cost(store.table('events_v1'), size));
-        without.push(await cost(bare, size));
+        await viewed();
+        without.push((await cost(bare, size)).ms);
       } else {
-        without.push(await cost(bare, size));
-        withViews.push(await cost(store.table('events_v1'), size));
+        without.push((await cost(bare, size)).ms);
+        await viewed();
       }
     }
     const ms = percentile(withViews, 50);
@@ -67,6 +75,7 @@ export async function measureInsertCost(options: { store: Store; lines: string[]
       cpu_us_per_event: fmt((1000 * ms) / size, 1),
       no_views_cpu_ms_per_insert: fmt(bareMs, 1),
       views_share: fmt(1 - bareMs / ms, 2),
+      kernel_share: fmt(percentile(kernel, 50), 2),
     };
   }
   await store.command(`DROP TABLE IF EXISTS ${bare} SYNC`);
@@ -83,6 +92,7 @@ export function reportInsertCost(f: InsertCostFigures): void {
       'CPU µs per event': x.cpu_us_per_event,
       'no views: CPU ms per insert': x.no_views_cpu_ms_per_insert,
       'share of it the views take': x.views_share,
+      'share of it in the kernel': x.kernel_share,
     })),
   );
 }

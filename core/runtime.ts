@@ -2,15 +2,17 @@ import { inspect } from 'node:util';
 import { createStore, type Store } from './clickhouse.js';
 import type { StorageConfig } from './config.js';
 import { DataDirInUseError } from './dataDirLock.js';
+import { dataDirFilesystem, slowInsertsWarning } from './dataDirFilesystem.js';
+import type { Logger } from './log.js';
 import type { QueryObserver } from './query.js';
 
 /**
  * The store a process uses: a ClickHouse server when CLICKHOUSE_URL is set, else embedded chDB.
  * A data directory another live process holds stops this one at boot, with the reason.
  */
-export function storeFromConfig(config: StorageConfig, observer?: QueryObserver): Store {
+export function storeFromConfig(config: StorageConfig, observer?: QueryObserver, log?: Logger): Store {
   try {
-    return createStore({
+    const store = createStore({
       url: config.CLICKHOUSE_URL,
       username: config.CLICKHOUSE_USER,
       password: config.CLICKHOUSE_PASSWORD,
@@ -19,6 +21,13 @@ export function storeFromConfig(config: StorageConfig, observer?: QueryObserver)
       cluster: config.CLICKHOUSE_CLUSTER,
       observer,
     });
+    if (store.kind === 'chdb' && log) {
+      // Said once at start, so that an operator knows why inserts, and so the stream, cost more here.
+      const fs = dataDirFilesystem(config.BALANCES_DATA_DIR);
+      const warning = slowInsertsWarning(fs);
+      if (warning) log.warn({ event: 'data_dir_slow_inserts', ...fs }, warning);
+    }
+    return store;
   } catch (err) {
     if (err instanceof DataDirInUseError) {
       process.stderr.write(`${err.message}\n`);

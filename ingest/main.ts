@@ -16,7 +16,7 @@ const { values: args } = parseArgs({ options: { file: { type: 'string' } }, stri
 const config = loadConfigOrExit(ingestConfigSchema);
 const log = createLogger(config.LOG_LEVEL, 'ingest');
 const metrics = createMetrics();
-const store = storeFromConfig(config, observeQueries(log, metrics));
+const store = storeFromConfig(config, observeQueries(log, metrics), log);
 await migrate(store);
 const abort = new AbortController();
 // This process stores what arrives (events_v1, rejected_events_v1) and nothing derived: the
