@@ -10,7 +10,7 @@ import { fmt, mergesSettled, percentile, report } from './harness.js';
 
 export interface InsertCostFigures {
   rounds: number;
-  /** Per block size: CPU ms per insert, with views and without, and per event. */
+  /** Per block size: CPU ms per insert, with views and without, per event, and the kernel's share of it. */
   by_block: Record<string, { cpu_ms_per_insert: number; cpu_us_per_event: number; no_views_cpu_ms_per_insert: number; views_share: number; kernel_share: number }>;
 }
 
