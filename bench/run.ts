@@ -113,8 +113,11 @@ function goals(): Array<Record<string, string>> {
     row('every derived table earns its place', 'each buys ≥ 2× on a question it serves', short.length ? `below 2×: ${short.join(', ')}` : `${best.length} tables, each ≥ 2×`, best.length > 0 && short.length === 0),
   ];
 }
+/** A run told to record nothing leaves bench/results.json as it was: its goals would be another run's. */
+const recordsNothing = options.some((a, i) => a === '--record=none' || (a === '--record' && options[i + 1] === 'none'));
 const summary = goals();
-if (summary.length) {
+if (recordsNothing) console.log('\nNothing recorded (--record none): the goals table, read from bench/results.json, is left out.');
+else if (summary.length) {
   console.log('\n## Goals (2 cores), from bench/results.json');
   console.table(summary);
 }
