@@ -55,17 +55,13 @@ export async function measureInsertCost(options: { store: Store; lines: string[]
     const kernel: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
       // Alternating, so neither side always runs on the warmer or the more merged store.
-      const viewed = async () => {
-        const c = await cost(store.table('events_v1'), size);
-        withViews.push(c.ms);
-        kernel.push(c.kernel);
-      };
-      if (round % 2 === 0) {
-        await viewed();
-        without.push((await cost(bare, size)).ms);
-      } else {
-        without.push((await cost(bare, size)).ms);
-        await viewed();
+      for (const views of round % 2 === 0 ? [true, false] : [false, true]) {
+        const c = await cost(views ? store.table('events_v1') : bare, size);
+        if (!views) without.push(c.ms);
+        else {
+          withViews.push(c.ms);
+          kernel.push(c.kernel);
+        }
       }
     }
     const ms = percentile(withViews, 50);

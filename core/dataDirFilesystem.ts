@@ -18,12 +18,15 @@ export interface DataDirFilesystem {
   journal?: boolean;
 }
 
+/** Where a path is mounted: what `/proc/mounts` says of it. */
+type Mount = Omit<DataDirFilesystem, 'journal'>;
+
 /** `\040` and the like, as /proc/mounts writes spaces, tabs, newlines and backslashes in paths. */
 const unescapeMount = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 
 /** The mount holding `path` (absolute, symlinks resolved): the longest mount point above it; the last mounted wins a tie. */
-export function mountOf(path: string, mounts: string): Omit<DataDirFilesystem, 'journal'> | undefined {
-  let found: Omit<DataDirFilesystem, 'journal'> | undefined;
+export function mountOf(path: string, mounts: string): Mount | undefined {
+  let found: Mount | undefined;
   for (const line of mounts.split('\n')) {
     const [device, mountPoint, type] = line.split(' ').map(unescapeMount);
     if (!device || !mountPoint || !type) continue;
@@ -35,7 +38,8 @@ export function mountOf(path: string, mounts: string): Omit<DataDirFilesystem, '
 
 /** What `/sys/fs/ext4/<device>/journal_task` says: the journal's thread, or `<none>` without a journal. */
 export function hasJournal(journalTask: string): boolean {
-  return journalTask.trim() !== '<none>' && journalTask.trim() !== '';
+  const task = journalTask.trim();
+  return task !== '<none>' && task !== '';
 }
 
 /** The deepest part of `path` that exists, with its symlinks resolved. */
@@ -60,10 +64,10 @@ export function dataDirFilesystem(dataDir: string): DataDirFilesystem | undefine
 /** A line saying the filesystem makes every insert dearer, when it does; undefined otherwise. */
 export function slowInsertsWarning(fs: DataDirFilesystem | undefined): string | undefined {
   if (fs?.type !== 'ext4' || fs.journal !== false) return undefined;
-  return `the data directory is on ext4 without a journal (${fs.device} on ${fs.mountPoint}): each insert costs several times the kernel CPU it does on a journaled filesystem (README, Scaling)`;
+  return `the data directory is on ${describeFilesystem(fs)}: each insert costs several times the kernel CPU it does on a journaled filesystem (README, Scaling)`;
 }
 
-/** How a benchmark names the filesystem its figures were measured on. */
+/** How the warning and the benchmarks name a filesystem. */
 export function describeFilesystem(fs: DataDirFilesystem | undefined): string {
   if (!fs) return 'unknown filesystem';
   const journal = fs.journal === undefined ? '' : fs.journal ? ' with a journal' : ' without a journal';
