@@ -7,7 +7,7 @@ import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
-import { accountChangesQuery } from '../storage/accountChanges.js';
+import { accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 import { loadLedgerInput, loadLedgerStructure, type LedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { AggregatorError } from './errors.js';
@@ -21,10 +21,10 @@ import { pairVoidedUsage } from '../storage/voids.js';
  * The aggregator: the one writer of the balance tables (migration 020), of the forecast and
  * daily balance tables (migration 029) and of the void pairings (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
  * whichever process stored it (seen by polling the account change counts of `account_changes_v1`
- * every `POLL_MS`, or at once through `notify` in this process), when the process's usage index
- * holds another number of the account's usage rows than the last snapshot summed (a row that
- * became visible after the change count counted it), and when the clock passes the account's next lot
- * boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
+ * every `POLL_MS`, or at once through `notify` in this process), when storage holds other usage
+ * than the last snapshot summed from the usage index (a row or a pairing that became visible
+ * after the change count counted it: `accountChanges.ts`; the same poll reads both), and when the
+ * clock passes the account's next lot boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
  * complete snapshot under a new snapshot number, so restarts, replays and a second aggregator
  * never leave a wrong row. A restarted aggregator recomputes every account it owns at its first
  * pass, so pairings and snapshots a crash left unwritten are made then.
@@ -81,8 +81,8 @@ export interface AggregatorOptions {
 interface AccountState {
   /** The account's change count (`accountChangesQuery`) read before the last recomputation. */
   changes: number;
-  /** Usage rows the usage index held for the account when last recomputed, if it held it. */
-  usageRows?: number;
+  /** The usage the last snapshot summed, when summed from the usage index (`UsageBasis`). */
+  usage?: UsageBasis;
   /** When the last snapshot stops being right without a new event. */
   changesAt: number;
   /** After a failure, not before this instant. */
@@ -243,7 +243,7 @@ export class BalanceAggregator {
     this.dueSoon.clear();
     const dueNow = new Set(this.dueNow);
     this.dueNow.clear();
-    let changeCounts: Map<string, number>;
+    let changeCounts: Map<string, { changes: number; usage: UsageBasis }>;
     try {
       changeCounts = await this.changeCounts();
     } catch (err) {
@@ -256,12 +256,11 @@ export class BalanceAggregator {
     const due: string[] = [];
     /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
     let waitingUntil = Number.POSITIVE_INFINITY;
-    for (const [accountId, changes] of changeCounts) {
+    for (const [accountId, { changes, usage }] of changeCounts) {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
-      // The index read usage rows the last snapshot did not sum, whatever the change count says.
-      const usageRows = state?.usageRows === undefined ? undefined : this.usage?.usageCount(accountId);
-      const usageMoved = usageRows !== undefined && usageRows !== state?.usageRows;
+      // Storage holds usage the last snapshot did not sum, whatever the change count says.
+      const usageMoved = state !== undefined && !sameUsage(state.usage, usage);
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + pause;
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
@@ -296,9 +295,9 @@ export class BalanceAggregator {
     return { nextDue, storageAnswered: true };
   }
 
-  private async changeCounts(): Promise<Map<string, number>> {
+  private async changeCounts(): Promise<Map<string, { changes: number; usage: UsageBasis }>> {
     const rows = await read(this.store, changeCountsQuery, {});
-    return new Map(rows.map(([accountId = '', changes = '0']) => [accountId, Number(changes)]));
+    return new Map(rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0']) => [accountId, { changes: Number(changes), usage: { rows: Number(usageRows), voided: Number(voided) } }]));
   }
 
   /** Whether a void of the account may remove a usage event not yet paired with it. */
@@ -342,7 +341,8 @@ export class BalanceAggregator {
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
-    const usageRows = usage?.usageRows;
+    // Taken before the sums: a catch-up meanwhile may add rows to them, never take any away.
+    const basis = usage?.basis();
     const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
     const names = structure.names ?? new Map();
     const nextUsage = structure.nextUsage ?? Number.MAX_SAFE_INTEGER;
@@ -384,7 +384,7 @@ export class BalanceAggregator {
     const midnight = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     this.accounts.set(accountId, {
       changes,
-      ...(usageRows === undefined ? {} : { usageRows }),
+      ...(basis ? { usage: basis } : {}),
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt: at,

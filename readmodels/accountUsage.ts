@@ -3,6 +3,7 @@ import { dayBuckets, type DayBuckets } from './dayBuckets.js';
 import { halves, joined, scaledOf } from './exactSums.js';
 import type { UsageQuery, UsageRow } from './usage.js';
 import { bound, Dictionary, WalletUsage } from './walletUsage.js';
+import type { UsageBasis } from '../storage/accountChanges.js';
 
 /**
  * One account's usage events in memory, and the answers computed from them: usage rows over any
@@ -54,6 +55,11 @@ export class AccountUsage {
   readonly voided = new Set<string>();
   /** When the last read of storage began (wall clock). */
   checkedAt = 0;
+
+  /** What the index holds, as storage counts it (`UsageBasis`): equal to storage's after each read of it. */
+  basis(): UsageBasis {
+    return { rows: this.usageRows, voided: this.voided.size };
+  }
 
   /**
    * Applies rows of a read, in one part or several (`moreOfTheRead` for all but the first);

@@ -8,7 +8,7 @@ import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadLedgerStructure, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { accountChangesQuery } from '../storage/accountChanges.js';
+import { accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
@@ -18,6 +18,12 @@ export interface Snapshot {
   names: Map<WalletKey, string>;
   /** The account's version when computed (`accountChangesQuery`): a greater one makes the snapshot stale. */
   version: number;
+  /**
+   * The usage it summed, when summed from the usage index: storage holding other usage makes it
+   * stale too, though the version is the same (the version may count rows before they are
+   * visible: `accountChanges.ts`).
+   */
+  usage?: UsageBasis;
   changesAt: number;
   /** When the version was last confirmed against storage: trusted for `cachePolicy.confirmMs`. */
   checkedAt: number;
@@ -92,8 +98,13 @@ export class BalanceService {
   }
 
   async version(accountId: string): Promise<number> {
+    return (await this.stored(accountId)).version;
+  }
+
+  /** The account's version and the usage storage holds for it, from one statement. */
+  private async stored(accountId: string): Promise<{ version: number; usage: UsageBasis }> {
     const [row] = await read(this.store, accountChangesQuery, { account: accountId });
-    return row?.v ?? 0;
+    return { version: row?.v ?? 0, usage: { rows: row?.rows ?? 0, voided: row?.voided ?? 0 } };
   }
 
   /**
@@ -244,8 +255,9 @@ export class BalanceService {
       const cached = this.snapshots.peek(accountId);
       let checked: number | undefined;
       if (cached && !marked && at < cached.changesAt && at >= cached.result.at) {
-        checked = await this.version(accountId);
-        if (cached.version === checked) {
+        const stored = await this.stored(accountId);
+        checked = stored.version;
+        if (cached.version === checked && sameUsage(cached.usage, stored.usage)) {
           cached.checkedAt = Date.now();
           return cached;
         }
@@ -256,8 +268,10 @@ export class BalanceService {
       const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, version: checked === undefined });
       const version = checked ?? structure.version ?? 0;
       const usage = await this.usage?.fresh(accountId);
+      // Taken before the sums: a catch-up meanwhile may add rows to them, never take any away.
+      const basis = usage?.basis();
       const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, ...(basis ? { usage: basis } : {}), changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);

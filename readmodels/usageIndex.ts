@@ -21,9 +21,10 @@ import { HeldAccounts } from './heldAccounts.js';
  * No answer relies on a row being visible within some time of its stamp. (On a cluster, each
  * part of the read goes to the shards as its own query, so the rows and the count may come from
  * two snapshots a moment apart: a difference then costs a wider read, and a row missed for it is
- * found by the next read, which counts again.) The count held is kept
- * for the aggregator (`usageCount`): when it moves, whatever the cause, the account's balance
- * tables are written again.
+ * found by the next read, which counts again.) A balance snapshot summed from the index keeps
+ * what it held (`AccountUsage.basis`), and whoever confirms the snapshot later compares it with
+ * storage's count (`accountChangesQuery`): when they differ, whatever the cause, the snapshot is
+ * computed again.
  *
  * The usage index: every usage event of recently read accounts, in memory, column by column
  * (`accountUsage.ts`), so usage over any range, by any grouping, is one pass over numbers instead

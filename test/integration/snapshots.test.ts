@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { walletKey } from '../../ledger/ledger.js';
 import { StorageError, type Store } from '../../core/clickhouse.js';
 import { BalanceService, freshnessOf } from '../../readmodels/balances.js';
+import { UsageIndex } from '../../readmodels/usageIndex.js';
 import { cachePolicy } from '../../core/cache.js';
 import { createMetrics } from '../../core/metrics.js';
 import { reportBackgroundFailures } from '../../core/background.js';
@@ -135,4 +136,45 @@ describe('the version of an account', () => {
       await own.command(`DROP DATABASE IF EXISTS \`${own.database}\``);
     }
   }, 60_000);
+});
+
+describe('a snapshot summed from the usage index', () => {
+  it('is computed again once a usage the version counted before it was visible is, with no write by this process', async () => {
+    const account = 'counted-early';
+    // This process reads events_v1 as a node would on which the late usage is not visible yet,
+    // while the account version (another table) already counts it.
+    let visible = false;
+    const hide = (sql: string) => (visible ? sql : sql.replaceAll(store.table('events_v1'), `(SELECT * FROM ${store.table('events_v1')} WHERE event_id != 'ce-late')`));
+    const node: Store = {
+      ...store,
+      queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
+      queryRows: (sql, params) => store.queryRows(hide(sql), params),
+    };
+    const service = new BalanceService(node, clock);
+    const index = new UsageIndex(node);
+    service.useUsageIndex(index);
+    const usedHere = async () => Number((await service.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
+    const other = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
+    await other.ingest(lines([purchase('ce-p1', { account_id: account }), usage('ce-u1', { account_id: account, amount: '10' })]), { source: 'http' });
+    // Loaded into the index, then a snapshot summed from it.
+    await index.ready(account);
+    await index.settled(account);
+    await service.current(account);
+    await service.settled(account);
+    expect(await usedHere()).toBe(10);
+
+    // Another process stores a usage; the version counts it, the rows are not visible here yet.
+    await other.ingest(lines([usage('ce-late', { account_id: account, amount: '5' })]), { source: 'kafka' });
+    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+    await usedHere();
+    await service.settled(account);
+    expect(await usedHere()).toBe(10);
+
+    // Visible now; nothing more is stored. The next confirmation finds storage's usage grown.
+    visible = true;
+    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+    await usedHere();
+    await service.settled(account);
+    expect(await usedHere()).toBe(15);
+  });
 });
