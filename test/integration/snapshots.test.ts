@@ -177,4 +177,43 @@ describe('a snapshot summed from the usage index', () => {
     await service.settled(account);
     expect(await usedHere()).toBe(15);
   });
+
+  it('is computed again once a pairing the version counted before it was visible is', async () => {
+    const account = 'paired-early';
+    let visible = false;
+    const table = store.table('voided_usage_v2');
+    // The table as a subquery without the pairing; FINAL, where asked, goes inside it.
+    const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const hide = (sql: string) => (visible ? sql : sql.replace(new RegExp(`${escaped}( FINAL)?`, 'g'), (_m, final?: string) => `(SELECT * FROM ${table}${final ?? ''} WHERE event_id != 'pe-u2')`));
+    const node: Store = {
+      ...store,
+      queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
+      queryRows: (sql, params) => store.queryRows(hide(sql), params),
+    };
+    const service = new BalanceService(node, clock);
+    const index = new UsageIndex(node);
+    service.useUsageIndex(index);
+    const usedHere = async () => Number((await service.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
+    const other = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
+    await other.ingest(lines([purchase('pe-p1', { account_id: account }), usage('pe-u1', { account_id: account, amount: '10' }), usage('pe-u2', { account_id: account, amount: '5' })]), { source: 'http' });
+    await index.ready(account);
+    await index.settled(account);
+    await service.current(account);
+    await service.settled(account);
+    expect(await usedHere()).toBe(15);
+
+    // Another process voids a usage and pairs it; the version counts both, the pairing is not visible here yet.
+    await other.ingest(lines([voidOf('pe-v1', 'pe-u2', { account_id: account })]), { source: 'kafka' });
+    await pairVoidedUsage(store, [account]);
+    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+    await usedHere();
+    await service.settled(account);
+    expect(await usedHere()).toBe(15);
+
+    visible = true;
+    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+    await usedHere();
+    await service.settled(account);
+    expect(await usedHere()).toBe(10);
+  });
 });
