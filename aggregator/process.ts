@@ -296,7 +296,8 @@ export class BalanceAggregator {
   }
 
   private async changeCounts(): Promise<Map<string, { changes: number; usage: UsageBasis }>> {
-    const rows = await read(this.store, changeCountsQuery, {});
+    const summed = [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [accountId] : []));
+    const rows = await read(this.store, changeCountsQuery, { summed });
     return new Map(rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0']) => [accountId, { changes: Number(changes), usage: { rows: Number(usageRows), voided: Number(voided) } }]));
   }
 

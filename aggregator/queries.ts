@@ -1,22 +1,25 @@
 import { z } from 'zod';
-import { tsvQuery } from '../core/query.js';
+import { param, tsvQuery } from '../core/query.js';
 
 /** The aggregator's own read of storage: which accounts changed. */
 
 /**
  * Every account's change count (as `accountChangesQuery`), with the usage storage holds for it
  * (`UsageBasis`: usage rows in `events_v1`, paired voids in `voided_usage_v2`): an account whose
- * count changed, or whose usage differs from what its last snapshot summed, is recomputed. The
- * usage rows are counted from the projection of counts by account and type in each part of
- * `events_v1` (migration 030), not from the rows.
+ * count changed, or whose usage differs from what its last snapshot summed, is recomputed. Usage
+ * is counted only for `summed`, the accounts whose last snapshot was summed from the usage index
+ * (at most the index's accounts; 0 for the others), its rows from the projection of counts by
+ * account and type in each part of `events_v1` (migration 030), not from the rows.
  */
 export const changeCountsQuery = tsvQuery({
   name: 'aggregator.account_changes',
-  params: z.object({}),
+  params: z.object({ summed: param.texts }),
   sql: (t) =>
     `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided
      FROM (SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id) AS c
-     LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')} WHERE type = 'usage' GROUP BY account_id) AS u ON u.account_id = c.account_id
-     LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')} GROUP BY account_id) AS p ON p.account_id = c.account_id`,
+     LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
+                WHERE type = 'usage' AND account_id IN {summed:Array(String)} GROUP BY account_id) AS u ON u.account_id = c.account_id
+     LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
+                WHERE account_id IN {summed:Array(String)} GROUP BY account_id) AS p ON p.account_id = c.account_id`,
   columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64' },
 });
