@@ -23,8 +23,9 @@ import { pairVoidedUsage } from '../storage/voids.js';
  * whichever process stored it (seen by polling the account change counts of `account_changes_v1`
  * every `POLL_MS`, or at once through `notify` in this process), when storage holds other usage
  * than the last snapshot summed from the usage index (a row or a pairing that became visible
- * after the change count counted it: `accountChanges.ts`; the same poll reads both), and when the
- * clock passes the account's next lot boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
+ * after the change count counted it: `accountChanges.ts`; the poll reads both, at most once a
+ * `pollMs`: a pass begun by `notify` reads the change counts only), and when the clock passes the
+ * account's next lot boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
  * complete snapshot under a new snapshot number, so restarts, replays and a second aggregator
  * never leave a wrong row. A restarted aggregator recomputes every account it owns at its first
  * pass, so pairings and snapshots a crash left unwritten are made then.
@@ -122,6 +123,8 @@ export class BalanceAggregator {
   private readonly dueNow = new Set<string>();
   /** The highest snapshot number this aggregator wrote. */
   private lastSnapshot = 0n;
+  /** When the next pass reads storage's usage with the change counts. */
+  private usageCountsDue = Number.NEGATIVE_INFINITY;
   private running = false;
   private loop: Promise<void> | undefined;
   /** The loop's sleep, while it sleeps: when it ends, and how to end it sooner. */
@@ -243,7 +246,7 @@ export class BalanceAggregator {
     this.dueSoon.clear();
     const dueNow = new Set(this.dueNow);
     this.dueNow.clear();
-    let changeCounts: Map<string, { changes: number; usage: UsageBasis }>;
+    let changeCounts: Map<string, { changes: number; usage?: UsageBasis }>;
     try {
       changeCounts = await this.changeCounts();
     } catch (err) {
@@ -260,7 +263,7 @@ export class BalanceAggregator {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
       // Storage holds usage the last snapshot did not sum, whatever the change count says.
-      const usageMoved = state !== undefined && !sameUsage(state.usage, usage);
+      const usageMoved = state !== undefined && usage !== undefined && !sameUsage(state.usage, usage);
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + pause;
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
@@ -295,10 +298,19 @@ export class BalanceAggregator {
     return { nextDue, storageAnswered: true };
   }
 
-  private async changeCounts(): Promise<Map<string, { changes: number; usage: UsageBasis }>> {
-    const summed = [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [accountId] : []));
+  /** Every account's change count, and storage's usage of the accounts summed from the index when due (none else). */
+  private async changeCounts(): Promise<Map<string, { changes: number; usage?: UsageBasis }>> {
+    const now = this.clock();
+    const summed = now >= this.usageCountsDue ? [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [accountId] : [])) : [];
     const rows = await read(this.store, changeCountsQuery, { summed });
-    return new Map(rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0']) => [accountId, { changes: Number(changes), usage: { rows: Number(usageRows), voided: Number(voided) } }]));
+    if (summed.length > 0) this.usageCountsDue = now + this.pollMs;
+    const counted = new Set(summed);
+    return new Map(
+      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0']) => [
+        accountId,
+        { changes: Number(changes), ...(counted.has(accountId) ? { usage: { rows: Number(usageRows), voided: Number(voided) } } : {}) },
+      ]),
+    );
   }
 
   /** Whether a void of the account may remove a usage event not yet paired with it. */

@@ -14,8 +14,10 @@ import { param, tsvQuery } from '../core/query.js';
 export const changeCountsQuery = tsvQuery({
   name: 'aggregator.account_changes',
   params: z.object({ summed: param.texts }),
-  sql: (t) =>
-    `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided
+  sql: (t, p) =>
+    p.summed.length === 0
+      ? `SELECT account_id, toInt64(sum(changes)) AS changes, toInt64(0) AS rows, toInt64(0) AS voided FROM ${t.table('account_changes_v1')} GROUP BY account_id`
+      : `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided
      FROM (SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id) AS c
      LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
                 WHERE type = 'usage' AND account_id IN {summed:Array(String)} GROUP BY account_id) AS u ON u.account_id = c.account_id

@@ -8,7 +8,7 @@ import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadLedgerStructure, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
+import { accountChangesAndUsageQuery, accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
@@ -98,13 +98,19 @@ export class BalanceService {
   }
 
   async version(accountId: string): Promise<number> {
-    return (await this.stored(accountId)).version;
+    const [row] = await read(this.store, accountChangesQuery, { account: accountId });
+    return row?.v ?? 0;
   }
 
-  /** The account's version and the usage storage holds for it, from one statement. */
-  private async stored(accountId: string): Promise<{ version: number; usage: UsageBasis }> {
-    const [row] = await read(this.store, accountChangesQuery, { account: accountId });
-    return { version: row?.v ?? 0, usage: { rows: row?.rows ?? 0, voided: row?.voided ?? 0 } };
+  /** Whether the snapshot still holds: the account's version, and the usage storage holds when it was summed from the index. */
+  private async stillHolds(accountId: string, cached: Snapshot): Promise<{ holds: boolean; version: number }> {
+    if (!cached.usage) {
+      const version = await this.version(accountId);
+      return { holds: version === cached.version, version };
+    }
+    const [row] = await read(this.store, accountChangesAndUsageQuery, { account: accountId });
+    const version = row?.v ?? 0;
+    return { holds: version === cached.version && sameUsage(cached.usage, { rows: row?.rows ?? 0, voided: row?.voided ?? 0 }), version };
   }
 
   /**
@@ -255,9 +261,9 @@ export class BalanceService {
       const cached = this.snapshots.peek(accountId);
       let checked: number | undefined;
       if (cached && !marked && at < cached.changesAt && at >= cached.result.at) {
-        const stored = await this.stored(accountId);
-        checked = stored.version;
-        if (cached.version === checked && sameUsage(cached.usage, stored.usage)) {
+        const { holds, version } = await this.stillHolds(accountId, cached);
+        checked = version;
+        if (holds) {
           cached.checkedAt = Date.now();
           return cached;
         }

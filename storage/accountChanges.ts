@@ -8,13 +8,21 @@ import { field, jsonQuery, param } from '../core/query.js';
  *
  * The count is a table of its own, fed by views, and ClickHouse makes each table's part of one
  * insert visible on its own: a reader may see the count grow before the usage rows it counts.
- * So the same statement also reads what the usage index compares itself with (`UsageBasis`):
- * the account's usage rows in `events_v1` and its paired voids in `voided_usage_v2`. A snapshot
- * summed from the index keeps the basis it was summed from, and is computed again when storage's
- * differs, whatever the change count says.
+ * So a snapshot summed from the usage index keeps what it summed (`UsageBasis`): the account's
+ * usage rows in `events_v1` and its paired voids in `voided_usage_v2`. Whoever confirms it reads
+ * storage's with the change count (`accountChangesAndUsageQuery`; the aggregator's poll, every
+ * account at once), and computes it again when they differ, whatever the change count says.
  */
 export const accountChangesQuery = jsonQuery({
   name: 'balances.version',
+  params: z.object({ account: param.account }),
+  sql: (t) => `SELECT sum(changes) AS v FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String}`,
+  rows: z.object({ v: field.int64 }),
+});
+
+/** The change count and, from the same statement, the usage storage holds for the account (`UsageBasis`). */
+export const accountChangesAndUsageQuery = jsonQuery({
+  name: 'balances.version_and_usage',
   params: z.object({ account: param.account }),
   sql: (t) =>
     `SELECT (SELECT sum(changes) FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String}) AS v,
