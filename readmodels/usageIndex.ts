@@ -23,8 +23,8 @@ import { HeldAccounts } from './heldAccounts.js';
  * two snapshots a moment apart: a difference then costs a wider read, and a row missed for it is
  * found by the next read, which counts again.) A balance snapshot summed from the index keeps
  * what it held (`AccountUsage.basis`), and whoever confirms the snapshot later compares it with
- * storage's count (`accountChangesQuery`): when they differ, whatever the cause, the snapshot is
- * computed again.
+ * storage's counts (`accountChangesAndUsageQuery`, the aggregator's poll): when they differ,
+ * whatever the cause, the snapshot is computed again.
  *
  * The usage index: every usage event of recently read accounts, in memory, column by column
  * (`accountUsage.ts`), so usage over any range, by any grouping, is one pass over numbers instead

@@ -10,8 +10,9 @@ import { field, jsonQuery, param } from '../core/query.js';
  * insert visible on its own: a reader may see the count grow before the usage rows it counts.
  * So a snapshot summed from the usage index keeps what it summed (`UsageBasis`): the account's
  * usage rows in `events_v1` and its paired voids in `voided_usage_v2`. Whoever confirms it reads
- * storage's with the change count (`accountChangesAndUsageQuery`; the aggregator's poll, every
- * account at once), and computes it again when they differ, whatever the change count says.
+ * storage's with the change count (`accountChangesAndUsageQuery`; the aggregator's poll, for every
+ * account it summed so at once), and computes it again when they differ, whatever the change
+ * count says.
  */
 export const accountChangesQuery = jsonQuery({
   name: 'balances.version',
