@@ -14,14 +14,15 @@ import { param, tsvQuery } from '../core/query.js';
 export const changeCountsQuery = tsvQuery({
   name: 'aggregator.account_changes',
   params: z.object({ summed: param.texts }),
-  sql: (t, p) =>
-    p.summed.length === 0
-      ? `SELECT account_id, toInt64(sum(changes)) AS changes, toInt64(0) AS rows, toInt64(0) AS voided FROM ${t.table('account_changes_v1')} GROUP BY account_id`
-      : `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided
-     FROM (SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id) AS c
+  sql: (t, p) => {
+    const changes = `SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id`;
+    if (p.summed.length === 0) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided FROM (${changes})`;
+    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided
+     FROM (${changes}) AS c
      LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
                 WHERE type = 'usage' AND account_id IN {summed:Array(String)} GROUP BY account_id) AS u ON u.account_id = c.account_id
      LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
-                WHERE account_id IN {summed:Array(String)} GROUP BY account_id) AS p ON p.account_id = c.account_id`,
+                WHERE account_id IN {summed:Array(String)} GROUP BY account_id) AS p ON p.account_id = c.account_id`;
+  },
   columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64' },
 });

@@ -10,7 +10,7 @@ import { UsageIndex } from '../../readmodels/usageIndex.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { BASE, HOUR, historyArb, ledgerInputOf } from '../support/histories.js';
 import type { RefEvent } from '../support/reference.js';
-import { freshStore, pipelineFor, silentLog } from '../support/store.js';
+import { freshStore, nodeSeeingLate, pipelineFor, silentLog } from '../support/store.js';
 
 let store: Store;
 /** Stores events as another process would: no in-process notification reaches an aggregator. */
@@ -233,13 +233,7 @@ describe('the balance tables', () => {
     const at = BASE + 48 * HOUR;
     // The aggregator and its index read events_v1 as a node would on which the late row is not
     // visible yet, while the account version (another table) already counts it.
-    let visible = false;
-    const hide = (sql: string) => (visible ? sql : sql.replaceAll(store.table('events_v1'), `(SELECT * FROM ${store.table('events_v1')} WHERE event_id != 'u-late')`));
-    const node: Store = {
-      ...store,
-      queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
-      queryRows: (sql, params) => store.queryRows(hide(sql), params),
-    };
+    const { node, show } = nodeSeeingLate(store, 'events_v1', 'u-late');
     const { index, delivered, late } = await withIndexedAccount(accountId, at, node);
     // A clock that moves, from an instant at which no lot starts or ends for days.
     const started = Date.now();
@@ -266,7 +260,7 @@ describe('the balance tables', () => {
       expect(recomputed).toBe(2);
       await expectTablesMatchLedger(accountId, delivered, at);
       // Nobody reads the account: the aggregator's own poll finds storage's usage grown.
-      visible = true;
+      show();
       await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
       await expectTablesMatchLedger(accountId, [...delivered, late], at);
     } finally {

@@ -10,7 +10,7 @@ import { pairVoidedUsage } from '../../storage/voids.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
 import { purchase, usage, voidOf } from '../support/events.js';
 import { rebuildRollups } from '../../storage/backfill.js';
-import { freshStore, silentLog } from '../support/store.js';
+import { freshStore, nodeSeeingLate, silentLog } from '../support/store.js';
 
 let store: Store;
 let balances: BalanceService;
@@ -139,81 +139,63 @@ describe('the version of an account', () => {
 });
 
 describe('a snapshot summed from the usage index', () => {
-  it('is computed again once a usage the version counted before it was visible is, with no write by this process', async () => {
-    const account = 'counted-early';
-    // This process reads events_v1 as a node would on which the late usage is not visible yet,
-    // while the account version (another table) already counts it.
-    let visible = false;
-    const hide = (sql: string) => (visible ? sql : sql.replaceAll(store.table('events_v1'), `(SELECT * FROM ${store.table('events_v1')} WHERE event_id != 'ce-late')`));
-    const node: Store = {
-      ...store,
-      queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
-      queryRows: (sql, params) => store.queryRows(hide(sql), params),
-    };
+  /** This process's balances over `node`, summing usage from its index, for one account. */
+  function indexedService(node: Store, account: string) {
     const service = new BalanceService(node, clock);
     const index = new UsageIndex(node);
     service.useUsageIndex(index);
     const usedHere = async () => Number((await service.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
-    const other = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
-    await other.ingest(lines([purchase('ce-p1', { account_id: account }), usage('ce-u1', { account_id: account, amount: '10' })]), { source: 'http' });
-    // Loaded into the index, then a snapshot summed from it.
-    await index.ready(account);
-    await index.settled(account);
-    await service.current(account);
-    await service.settled(account);
-    expect(await usedHere()).toBe(10);
+    return {
+      /** Loaded into the index, then a snapshot summed from it. */
+      async load() {
+        await index.ready(account);
+        await index.settled(account);
+        await service.current(account);
+        await service.settled(account);
+        return usedHere();
+      },
+      /** Read once the snapshot is due to be confirmed, and again once the confirmation ended. */
+      async afterConfirmation() {
+        await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+        await usedHere();
+        await service.settled(account);
+        return usedHere();
+      },
+    };
+  }
+  const other = () => createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
+
+  it('is computed again once a usage the version counted before it was visible is, with no write by this process', async () => {
+    const account = 'counted-early';
+    const { node, show } = nodeSeeingLate(store, 'events_v1', 'ce-late');
+    const here = indexedService(node, account);
+    const writer = other();
+    await writer.ingest(lines([purchase('ce-p1', { account_id: account }), usage('ce-u1', { account_id: account, amount: '10' })]), { source: 'http' });
+    expect(await here.load()).toBe(10);
 
     // Another process stores a usage; the version counts it, the rows are not visible here yet.
-    await other.ingest(lines([usage('ce-late', { account_id: account, amount: '5' })]), { source: 'kafka' });
-    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
-    await usedHere();
-    await service.settled(account);
-    expect(await usedHere()).toBe(10);
+    await writer.ingest(lines([usage('ce-late', { account_id: account, amount: '5' })]), { source: 'kafka' });
+    expect(await here.afterConfirmation()).toBe(10);
 
     // Visible now; nothing more is stored. The next confirmation finds storage's usage grown.
-    visible = true;
-    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
-    await usedHere();
-    await service.settled(account);
-    expect(await usedHere()).toBe(15);
+    show();
+    expect(await here.afterConfirmation()).toBe(15);
   });
 
   it('is computed again once a pairing the version counted before it was visible is', async () => {
     const account = 'paired-early';
-    let visible = false;
-    const table = store.table('voided_usage_v2');
-    // The table as a subquery without the pairing; FINAL, where asked, goes inside it.
-    const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const hide = (sql: string) => (visible ? sql : sql.replace(new RegExp(`${escaped}( FINAL)?`, 'g'), (_m, final?: string) => `(SELECT * FROM ${table}${final ?? ''} WHERE event_id != 'pe-u2')`));
-    const node: Store = {
-      ...store,
-      queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
-      queryRows: (sql, params) => store.queryRows(hide(sql), params),
-    };
-    const service = new BalanceService(node, clock);
-    const index = new UsageIndex(node);
-    service.useUsageIndex(index);
-    const usedHere = async () => Number((await service.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
-    const other = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
-    await other.ingest(lines([purchase('pe-p1', { account_id: account }), usage('pe-u1', { account_id: account, amount: '10' }), usage('pe-u2', { account_id: account, amount: '5' })]), { source: 'http' });
-    await index.ready(account);
-    await index.settled(account);
-    await service.current(account);
-    await service.settled(account);
-    expect(await usedHere()).toBe(15);
+    const { node, show } = nodeSeeingLate(store, 'voided_usage_v2', 'pe-u2');
+    const here = indexedService(node, account);
+    const writer = other();
+    await writer.ingest(lines([purchase('pe-p1', { account_id: account }), usage('pe-u1', { account_id: account, amount: '10' }), usage('pe-u2', { account_id: account, amount: '5' })]), { source: 'http' });
+    expect(await here.load()).toBe(15);
 
     // Another process voids a usage and pairs it; the version counts both, the pairing is not visible here yet.
-    await other.ingest(lines([voidOf('pe-v1', 'pe-u2', { account_id: account })]), { source: 'kafka' });
+    await writer.ingest(lines([voidOf('pe-v1', 'pe-u2', { account_id: account })]), { source: 'kafka' });
     await pairVoidedUsage(store, [account]);
-    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
-    await usedHere();
-    await service.settled(account);
-    expect(await usedHere()).toBe(15);
+    expect(await here.afterConfirmation()).toBe(15);
 
-    visible = true;
-    await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
-    await usedHere();
-    await service.settled(account);
-    expect(await usedHere()).toBe(10);
+    show();
+    expect(await here.afterConfirmation()).toBe(10);
   });
 });

@@ -32,3 +32,22 @@ export async function count(store: Store, sql: string): Promise<number> {
   const rows = await store.queryRows<{ n: string }>(sql);
   return Number(rows[0]?.n ?? 0);
 }
+
+/**
+ * `store` as a node sees it on which one row of `table` (the event `eventId`) is not visible yet,
+ * while every other table (the account version among them) already counts it: each read of the
+ * table reads it without that row until `show()`. FINAL, where a read asks for it, goes inside.
+ */
+export function nodeSeeingLate(store: Store, table: string, eventId: string): { node: Store; show(): void } {
+  const name = store.table(table);
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  let visible = false;
+  const hide = (sql: string) =>
+    visible ? sql : sql.replace(new RegExp(`${escaped}( FINAL)?`, 'g'), (_m, final?: string) => `(SELECT * FROM ${name}${final ?? ''} WHERE event_id != '${eventId}')`);
+  const node: Store = {
+    ...store,
+    queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
+    queryRows: (sql, params) => store.queryRows(hide(sql), params),
+  };
+  return { node, show: () => (visible = true) };
+}
