@@ -7,7 +7,7 @@ import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
-import { accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
+import { accountChangesQuery, sameUsage, storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
 import { loadLedgerInput, loadLedgerStructure, type LedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { AggregatorError } from './errors.js';
@@ -22,9 +22,9 @@ import { pairVoidedUsage } from '../storage/voids.js';
  * daily balance tables (migration 029) and of the void pairings (`voided_usage_v2`). It recomputes an account's ledger when the account stores an event,
  * whichever process stored it (seen by polling the account change counts of `account_changes_v1`
  * every `POLL_MS`, or at once through `notify` in this process), when storage holds other usage
- * than the last snapshot summed from the usage index (a row or a pairing that became visible
- * after the change count counted it: `accountChanges.ts`; the poll reads both, at most once a
- * `pollMs`: a pass begun by `notify` reads the change counts only), and when the clock passes the
+ * than the last snapshot summed, from the usage index or from storage (a row or a pairing that
+ * became visible after the change count counted it: `accountChanges.ts`; the poll reads both, at
+ * most once a `pollMs`: a pass begun by `notify` reads the change counts only), and when the clock passes the
  * account's next lot boundary. Each recomputation reads the account's change count, pairs its voids, then writes a
  * complete snapshot under a new snapshot number, so restarts, replays and a second aggregator
  * never leave a wrong row. A restarted aggregator recomputes every account it owns at its first
@@ -41,6 +41,12 @@ export const POLL_MS = 250;
 const RETRY_MS = 2_000;
 /** Accounts recomputed at once. */
 const CONCURRENCY = 2;
+/**
+ * Storage's usage is read with the change counts at most once per this many times the last such
+ * read took (and at most once a poll): counting the daily rollup of accounts read from storage
+ * reads their rows, so on a large table the poll slows down rather than spends its time there.
+ */
+const USAGE_COUNTS_SHARE = 20;
 /**
  * The shortest time between two recomputations of one account begun because streamed events
  * arrived. Each stored batch asks for one; batches arriving while one runs are taken by the next,
@@ -82,7 +88,7 @@ export interface AggregatorOptions {
 interface AccountState {
   /** The account's change count (`accountChangesQuery`) read before the last recomputation. */
   changes: number;
-  /** The usage the last snapshot summed, when summed from the usage index (`UsageBasis`). */
+  /** What the last snapshot's usage was summed from (`UsageBasis`); none after a failure. */
   usage?: UsageBasis;
   /** When the last snapshot stops being right without a new event. */
   changesAt: number;
@@ -263,7 +269,7 @@ export class BalanceAggregator {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
       // Storage holds usage the last snapshot did not sum, whatever the change count says.
-      const usageMoved = state !== undefined && usage !== undefined && !sameUsage(state.usage, usage);
+      const usageMoved = state?.usage !== undefined && usage !== undefined && !sameUsage(state.usage, usage);
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + pause;
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
@@ -298,17 +304,28 @@ export class BalanceAggregator {
     return { nextDue, storageAnswered: true };
   }
 
-  /** Every account's change count, and storage's usage of the accounts summed from the index when due (none else). */
+  /**
+   * Every account's change count, and storage's usage of the accounts with a snapshot when due
+   * (none else). Storage's usage is read at most once a poll interval, and no more often than
+   * keeps its reading under 1/`USAGE_COUNTS_SHARE` of the time: the daily rollup's count of an
+   * account read from storage reads its rows.
+   */
   private async changeCounts(): Promise<Map<string, { changes: number; usage?: UsageBasis }>> {
     const now = this.clock();
-    const summed = now >= this.usageCountsDue ? [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [accountId] : [])) : [];
-    const rows = await read(this.store, changeCountsQuery, { summed });
-    if (summed.length > 0) this.usageCountsDue = now + this.pollMs;
-    const counted = new Set(summed);
+    const counted = now >= this.usageCountsDue ? [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [[accountId, state.usage] as const] : [])) : [];
+    const summed = counted.map(([accountId]) => accountId);
+    const rolled = new Set(counted.flatMap(([accountId, usage]) => (usage.days === undefined ? [] : [accountId])));
+    const started = performance.now();
+    const rows = await read(this.store, changeCountsQuery, { summed, rolled: [...rolled] });
+    if (summed.length > 0) this.usageCountsDue = now + Math.max(this.pollMs, USAGE_COUNTS_SHARE * (performance.now() - started));
+    const inSummed = new Set(summed);
     return new Map(
-      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0']) => [
+      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0', days = '0']) => [
         accountId,
-        { changes: Number(changes), ...(counted.has(accountId) ? { usage: { rows: Number(usageRows), voided: Number(voided) } } : {}) },
+        {
+          changes: Number(changes),
+          ...(inSummed.has(accountId) ? { usage: { rows: Number(usageRows), voided: Number(voided), ...(rolled.has(accountId) ? { days: Number(days) } : {}) } } : {}),
+        },
       ]),
     );
   }
@@ -354,8 +371,9 @@ export class BalanceAggregator {
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).
     const usage = await this.usage?.fresh(accountId);
-    // Taken before the sums: a catch-up meanwhile may add rows to them, never take any away.
-    const basis = usage?.basis();
+    // Taken before the sums: a catch-up or a part made visible meanwhile may add rows to them,
+    // never take any away (accountChanges.ts).
+    const basis = usage ? usage.basis() : await storedUsageBasis(this.store, accountId);
     const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
     const names = structure.names ?? new Map();
     const nextUsage = structure.nextUsage ?? Number.MAX_SAFE_INTEGER;
@@ -397,7 +415,7 @@ export class BalanceAggregator {
     const midnight = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     this.accounts.set(accountId, {
       changes,
-      ...(basis ? { usage: basis } : {}),
+      usage: basis,
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt: at,

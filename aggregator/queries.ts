@@ -5,24 +5,31 @@ import { param, tsvQuery } from '../core/query.js';
 
 /**
  * Every account's change count (as `accountChangesQuery`), with the usage storage holds for it
- * (`UsageBasis`: usage rows in `events_v1`, paired voids in `voided_usage_v2`): an account whose
- * count changed, or whose usage differs from what its last snapshot summed, is recomputed. Usage
- * is counted only for `summed`, the accounts whose last snapshot was summed from the usage index
- * (at most the index's accounts; 0 for the others), its rows from the projection of counts by
- * account and type in each part of `events_v1` (migration 030), not from the rows.
+ * (`UsageBasis`: usage rows in `events_v1`, paired voids in `voided_usage_v2`, and for `rolled`
+ * the daily wallet rollup's event count): an account whose count changed, or whose usage differs
+ * from what its last snapshot summed, is recomputed. Usage is counted only for `summed`, the
+ * accounts with a snapshot (0 for the others), its rows from the projection of counts by account
+ * and type in each part of `events_v1` (migration 030), not from the rows; the rollup only for
+ * `rolled`, the accounts whose last snapshot read its usage from storage.
  */
 export const changeCountsQuery = tsvQuery({
   name: 'aggregator.account_changes',
-  params: z.object({ summed: param.texts }),
+  params: z.object({ summed: param.texts, rolled: param.texts }),
   sql: (t, p) => {
     const changes = `SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id`;
-    if (p.summed.length === 0) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided FROM (${changes})`;
-    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided
+    if (p.summed.length === 0) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided, toInt64(0) AS days FROM (${changes})`;
+    const days =
+      p.rolled.length === 0
+        ? ''
+        : `
+     LEFT JOIN (SELECT account_id, toInt64(sum(events)) AS days FROM ${t.table('usage_wallet_daily_v1')}
+                WHERE account_id IN {rolled:Array(String)} GROUP BY account_id) AS d ON d.account_id = c.account_id`;
+    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${p.rolled.length === 0 ? 'toInt64(0)' : 'd.days'} AS days
      FROM (${changes}) AS c
      LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
                 WHERE type = 'usage' AND account_id IN {summed:Array(String)} GROUP BY account_id) AS u ON u.account_id = c.account_id
      LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
-                WHERE account_id IN {summed:Array(String)} GROUP BY account_id) AS p ON p.account_id = c.account_id`;
+                WHERE account_id IN {summed:Array(String)} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
   },
-  columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64' },
+  columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64', days: 'Int64' },
 });

@@ -8,7 +8,7 @@ import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadLedgerStructure, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { accountChangesAndUsageQuery, accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
+import { accountChangesAndUsageQuery, accountChangesQuery, sameUsage, storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
@@ -19,11 +19,11 @@ export interface Snapshot {
   /** The account's version when computed (`accountChangesQuery`): a greater one makes the snapshot stale. */
   version: number;
   /**
-   * The usage it summed, when summed from the usage index: storage holding other usage makes it
-   * stale too, though the version is the same (the version may count rows before they are
-   * visible: `accountChanges.ts`).
+   * What its usage was summed from, from the usage index or from storage: storage holding other
+   * usage makes it stale too, though the version is the same (the version may count rows before
+   * they are visible: `accountChanges.ts`).
    */
-  usage?: UsageBasis;
+  usage: UsageBasis;
   changesAt: number;
   /** When the version was last confirmed against storage: trusted for `cachePolicy.confirmMs`. */
   checkedAt: number;
@@ -102,15 +102,11 @@ export class BalanceService {
     return row?.v ?? 0;
   }
 
-  /** Whether the snapshot still holds: the account's version, and the usage storage holds when it was summed from the index. */
+  /** Whether the snapshot still holds: the account's version, and storage's counts of the usage it was summed from (`UsageBasis`). */
   private async stillHolds(accountId: string, cached: Snapshot): Promise<{ holds: boolean; version: number }> {
-    if (!cached.usage) {
-      const version = await this.version(accountId);
-      return { holds: version === cached.version, version };
-    }
-    const [row] = await read(this.store, accountChangesAndUsageQuery, { account: accountId });
+    const [row] = await read(this.store, accountChangesAndUsageQuery, { account: accountId, days: cached.usage.days !== undefined });
     const version = row?.v ?? 0;
-    return { holds: version === cached.version && sameUsage(cached.usage, { rows: row?.rows ?? 0, voided: row?.voided ?? 0 }), version };
+    return { holds: version === cached.version && sameUsage(cached.usage, { rows: row?.rows ?? 0, voided: row?.voided ?? 0, days: row?.days ?? 0 }), version };
   }
 
   /**
@@ -274,10 +270,11 @@ export class BalanceService {
       const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, version: checked === undefined });
       const version = checked ?? structure.version ?? 0;
       const usage = await this.usage?.fresh(accountId);
-      // Taken before the sums: a catch-up meanwhile may add rows to them, never take any away.
-      const basis = usage?.basis();
+      // Taken before the sums: a catch-up or a part made visible meanwhile may add rows to them,
+      // never take any away (accountChanges.ts).
+      const basis = usage ? usage.basis() : await storedUsageBasis(this.store, accountId);
       const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, ...(basis ? { usage: basis } : {}), changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, usage: basis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);

@@ -268,6 +268,47 @@ describe('the balance tables', () => {
     }
   });
 
+  it('are written again once the daily rollup shows a usage the account version had already counted, with no usage index and no reader', async () => {
+    const accountId = 'rolled-early';
+    const at = BASE + 48 * HOUR;
+    const bought = { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(BASE + 400 * 24 * HOUR).toISOString() } as RefEvent;
+    const used = { event_id: 'u1', type: 'usage', account_id: accountId, occurred_at: new Date(BASE + HOUR).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '10', user_id: 'ada', product: 'compiler' } as RefEvent;
+    // Dated on a closed day of its own: its usage is read from the daily rollup, whose rows of
+    // that day are what the aggregator's node cannot see yet, while the version counts it.
+    const late = { ...used, event_id: 'u-late', amount: '25', occurred_at: new Date(BASE + 26 * HOUR).toISOString() } as RefEvent;
+    const { node, show } = nodeSeeingLate(store, 'usage_wallet_daily_v1', { where: `account_id = '${accountId}' AND day = '2026-01-02'` });
+    await deliver([bought, used]);
+    const started = Date.now();
+    const aggregator = new BalanceAggregator({ store: node, log: silentLog, clock: () => at + Date.now() - started, pollMs: 50 });
+    let recomputed = 0;
+    const recompute = aggregator.recompute.bind(aggregator);
+    aggregator.recompute = (id) => {
+      if (id === accountId) recomputed++;
+      return recompute(id);
+    };
+    const until = async (done: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + MIN_RECOMPUTE_MS + 4_000;
+      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      await expectTablesMatchLedger(accountId, [bought, used], at);
+      await deliver([late]);
+      await until(() => recomputed >= 2);
+      // Computed again for the new count, without the usage; the poll finds nothing else to do
+      // while the rollup's rows stay hidden.
+      await new Promise((r) => setTimeout(r, MIN_RECOMPUTE_MS + 200));
+      expect(recomputed).toBe(2);
+      await expectTablesMatchLedger(accountId, [bought, used], at);
+      show();
+      await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
+      await expectTablesMatchLedger(accountId, [bought, used, late], at);
+    } finally {
+      await aggregator.stop();
+    }
+  });
+
   it('show an event stored by another process within 2 s, and one stored in this process at once', async () => {
     const aggregator = new BalanceAggregator({ store, log: silentLog });
     aggregator.start();

@@ -199,3 +199,35 @@ describe('a snapshot summed from the usage index', () => {
     expect(await here.afterConfirmation()).toBe(10);
   });
 });
+
+describe('a snapshot whose usage is read from storage', () => {
+  it('is computed again once a usage the version counted before the daily rollup showed it is, with no write by this process', async () => {
+    const account = 'rolled-early';
+    // A day only the late usage has: the rollup's rows of it are what the node cannot see yet.
+    const { node, show } = nodeSeeingLate(store, 'usage_wallet_daily_v1', { where: `account_id = '${account}' AND day = '2026-02-20'` });
+    const here = new BalanceService(node, clock);
+    const usedHere = async () => Number((await here.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
+    const afterConfirmation = async () => {
+      await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+      await usedHere();
+      await here.settled(account);
+      return usedHere();
+    };
+    const writer = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog });
+    await writer.ingest(lines([purchase('re-p1', { account_id: account }), usage('re-u1', { account_id: account, amount: '10' })]), { source: 'http' });
+    await usedHere();
+    await here.settled(account);
+    expect(await usedHere()).toBe(10);
+
+    // Another process stores a usage of a past day; the version counts it and events_v1 shows it,
+    // the daily rollup's part is not visible here yet. The snapshot is computed again without it.
+    await writer.ingest(lines([usage('re-late', { account_id: account, amount: '5', occurred_at: '2026-02-20T12:00:00Z' })]), { source: 'kafka' });
+    expect(await afterConfirmation()).toBe(10);
+    expect(await afterConfirmation()).toBe(10);
+
+    // Visible now; nothing more is stored. The next confirmation finds the rollup's count grown.
+    show();
+    expect(await afterConfirmation()).toBe(15);
+  });
+});
+

@@ -34,16 +34,18 @@ export async function count(store: Store, sql: string): Promise<number> {
 }
 
 /**
- * `store` as a node sees it on which one row of `table` (the event `eventId`) is not visible yet,
- * while every other table (the account version among them) already counts it: each read of the
- * table reads it without that row until `show()`. FINAL, where a read asks for it, goes inside.
+ * `store` as a node sees it on which rows of `table` are not visible yet, while every other table
+ * (the account version among them) already counts them: each read of the table reads it without
+ * them until `show()`. `late` is an event id (its row), or a condition on the rows (a rollup's
+ * rows of one wallet and day). FINAL, where a read asks for it, goes inside.
  */
-export function nodeSeeingLate(store: Store, table: string, eventId: string): { node: Store; show(): void } {
+export function nodeSeeingLate(store: Store, table: string, late: string | { where: string }): { node: Store; show(): void } {
   const name = store.table(table);
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const visibleRows = typeof late === 'string' ? `event_id != '${late}'` : `NOT (${late.where})`;
   let visible = false;
   const hide = (sql: string) =>
-    visible ? sql : sql.replace(new RegExp(`${escaped}( FINAL)?`, 'g'), (_m, final?: string) => `(SELECT * FROM ${name}${final ?? ''} WHERE event_id != '${eventId}')`);
+    visible ? sql : sql.replace(new RegExp(`${escaped}( FINAL)?`, 'g'), (_m, final?: string) => `(SELECT * FROM ${name}${final ?? ''} WHERE ${visibleRows})`);
   const node: Store = {
     ...store,
     queryTsv: (sql, params, options) => store.queryTsv(hide(sql), params, options),
