@@ -15,7 +15,7 @@ import type { Store } from './clickhouse.js';
  * count, a structure read, six inserts) held the API's next snapshot back. Under 32 readers and
  * 5,000 events/s, in five alternating pairs of `npm run bench -- load` (three of 30 s, two of
  * 60 s), the stream was stored sooner in all five, API balances were younger in four, the balance
- * tables in three (README, Scaling, has the figures).
+ * tables in three (bench/FINDINGS.md has the figures).
  *
  * A ClickHouse server runs requests side by side already, so there every lane is the store itself.
  */
