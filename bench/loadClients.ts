@@ -21,6 +21,10 @@ export interface ReadOrder {
   keys: string[];
   wallets: Wallet[];
   seconds: number;
+  /** Only these of `ROUTES` (by position), in turn; every route when not given. */
+  routes?: number[];
+  /** These paths in turn instead of the routes, each timed under its own path. */
+  paths?: string[];
 }
 export interface ReadResult {
   /** Milliseconds until the whole body arrived, per route; failed requests included. */
@@ -72,7 +76,10 @@ async function runReaders(order: ReadOrder): Promise<ReadResult> {
       });
       req.on('error', reject);
     });
-  for (const route of ROUTES) {
+  const routes = order.paths
+    ? order.paths.map((path) => ({ name: path, path: () => path }))
+    : (order.routes ?? ROUTES.map((_, i) => i)).map((i) => ROUTES[i] as (typeof ROUTES)[number]);
+  for (const route of routes) {
     result.timings[route.name] = [];
     result.errors[route.name] = 0;
   }
@@ -86,7 +93,7 @@ async function runReaders(order: ReadOrder): Promise<ReadResult> {
       };
       // Each reader starts at another route, so every route is asked throughout the run.
       for (let i = reader; performance.now() < deadline; i++) {
-        const route = ROUTES[i % ROUTES.length] as (typeof ROUTES)[number];
+        const route = routes[i % routes.length] as (typeof routes)[number];
         const path = route.path(order.wallets[Math.floor(rand() * order.wallets.length)] as Wallet, rand);
         const started = performance.now();
         let problem: string | undefined;

@@ -22,6 +22,7 @@ const BENCHES: Record<string, { file: string; args: string[] }> = {
   load: { file: 'load', args: ['--record', 'load'] },
   freshness: { file: 'load', args: ['--rate', '10000', '--readers', '4', '--seconds', '30', '--record', 'freshness'] },
   forecast: { file: 'forecast', args: [] },
+  reads: { file: 'reads', args: [] },
 };
 const names = Object.keys(BENCHES);
 const selected = process.argv.slice(2).filter((a) => names.includes(a));

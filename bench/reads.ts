@@ -1,0 +1,150 @@
+/**
+ * Where a quiet read's time goes, by route: the process as `npm start` wires it (the load
+ * benchmark's quiet phase), 32 readers asking every route in turn, then each route alone, then
+ * every route in turn again, then the same readers against two peers answering a balance's bytes: a bare `node:http` server and a
+ * bare express app (express's weak ETag on, as ours). For each: reads a second, latency, and the
+ * server process's CPU per read (user and kernel), the figure that decides how many reads one
+ * event loop answers. Nothing arrives meanwhile, so storage is idle but for confirmations.
+ *   npm run bench -- reads                 4 s a measurement
+ *   npm run bench -- reads --seconds 10
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import express from 'express';
+import { createStore } from '../core/clickhouse.js';
+import { createLogger } from '../core/log.js';
+import { parseConfig, serverConfigSchema } from '../core/config.js';
+import { composeServer } from '../api/compose.js';
+import { loadDemo } from '../ingest/demo.js';
+import { startMockBroker } from '../test/support/mockBroker.js';
+import { child, ROUTES, TOPIC, type ReadResult, type Wallet } from './loadClients.js';
+import { benchDataDir, fmt, mergesSettled, percentile, recordResults, report, stealMeter } from './harness.js';
+
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '4' } }, strict: true });
+const seconds = Number(args.seconds);
+if (!(seconds > 0)) throw new Error('--seconds must be a positive number');
+const READERS = 32;
+
+const broker = await startMockBroker();
+const keys = Array.from({ length: READERS }, (_, i) => `reads-reader-${i}`);
+const config = parseConfig(serverConfigSchema, {
+  KAFKA_BROKERS: broker.brokers.join(','),
+  KAFKA_TOPIC: TOPIC,
+  BALANCES_API_KEYS: keys.map((k) => `${k}=demo:analyst`).join(','),
+  BALANCES_RATE_LIMIT_PER_MIN: '0',
+});
+const store = createStore({ dataDir: benchDataDir('reads'), database: 'bench' });
+const server = await composeServer({ config, store, log: createLogger('silent') });
+await loadDemo(server.pipeline);
+const listening = async (s: Server) => {
+  if (!s.listening) await new Promise((r) => s.once('listening', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+};
+const http = server.app.listen(0, '127.0.0.1');
+const base = await listening(http);
+await server.start();
+await mergesSettled(store, { database: 'bench', pollMs: 500 });
+const auth = { authorization: `Bearer ${keys[0]}` };
+const listed = (await (await fetch(`${base}/v1/wallets`, { headers: auth })).json()) as { wallets: Array<{ wallet: Wallet }> };
+const wallets = listed.wallets.map((w) => w.wallet);
+
+// The peers answer what one balance read answers, byte for byte.
+const sample = wallets[0] as Wallet;
+const balance = await fetch(`${base}/v1/wallets/${sample.type}/${encodeURIComponent(sample.id)}/balance`, { headers: auth });
+const body = Buffer.from(await balance.arrayBuffer());
+const contentType = balance.headers.get('content-type') ?? 'application/json; charset=utf-8';
+const bare = createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': contentType, 'content-length': body.length });
+  res.end(body);
+}).listen(0, '127.0.0.1');
+const app = express();
+app.set('etag', 'weak');
+app.get('/balance', (_req, res) => {
+  res.type(contentType).send(body);
+});
+const bareExpress = app.listen(0, '127.0.0.1');
+const [bareBase, expressBase] = [await listening(bare), await listening(bareExpress)];
+
+// One untimed pass over every route, so no measurement pays for first-use compilation.
+await child<ReadResult>('readers', { base, keys: keys.slice(0, 1), wallets, seconds: 2 });
+
+interface Measured {
+  reads: number;
+  perS: number;
+  p50: number;
+  p99: number;
+  cpuUs: number;
+  kernelUs: number;
+  errors: number;
+}
+async function measure(order: { base: string; routes?: number[]; paths?: string[] }): Promise<Measured> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = await child<ReadResult>('readers', { keys, wallets, seconds, ...order });
+  const wall = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const times = Object.values(result.timings).flat();
+  const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);
+  return {
+    reads: times.length,
+    perS: times.length / wall,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    cpuUs: (used.user + used.system) / times.length,
+    kernelUs: used.system / times.length,
+    errors,
+  };
+}
+
+const stolen = stealMeter();
+const rows: Array<{ read: string } & Measured> = [];
+rows.push({ read: 'every route in turn (the load benchmark’s quiet phase)', ...(await measure({ base })) });
+for (const [i, route] of ROUTES.entries()) rows.push({ read: route.name, ...(await measure({ base, routes: [i] })) });
+// The mix again, warm: the first one may still pay for compilation the routes alone then skip.
+rows.push({ read: 'every route in turn, again after them', ...(await measure({ base })) });
+rows.push({ read: 'peer: bare node:http, a balance’s bytes', ...(await measure({ base: bareBase, paths: ['/balance'] })) });
+rows.push({ read: 'peer: bare express, a balance’s bytes', ...(await measure({ base: expressBase, paths: ['/balance'] })) });
+stolen();
+
+const floor = rows[rows.length - 2] as Measured;
+report(
+  `${READERS} readers, ${seconds} s each, nothing arriving: the server process's CPU per read (chDB's threads included) against a bare node:http server's`,
+  rows.map((r) => ({
+    read: r.read,
+    'reads/s': fmt(r.perS, 0),
+    'p50 ms': fmt(r.p50, 1),
+    'p99 ms': fmt(r.p99, 1),
+    'CPU µs/read': fmt(r.cpuUs, 0),
+    'of it kernel': fmt(r.kernelUs, 0),
+    '÷ bare node': fmt(r.cpuUs / floor.cpuUs, 1),
+    errors: r.errors,
+  })),
+);
+const mix = rows[0] as Measured;
+const alone = rows.slice(1, ROUTES.length + 1);
+const meanAlone = alone.reduce((a, r) => a + r.cpuUs, 0) / alone.length;
+const warmMix = rows[ROUTES.length + 1] as Measured;
+console.log(`Every route in turn: ${fmt(mix.cpuUs, 0)} µs a read, then ${fmt(warmMix.cpuUs, 0)} µs; the routes alone, on average: ${fmt(meanAlone, 0)} µs.`);
+console.log(`One event loop at ${fmt(warmMix.cpuUs, 0)} µs a read answers at most ${fmt(1e6 / warmMix.cpuUs, 0)} reads/s; 3,000 reads/s need ≤ ${fmt(1e6 / 3000, 0)} µs.`);
+const errors = rows.reduce((a, r) => a + r.errors, 0);
+recordResults('reads', {
+  command: `npm run bench -- reads --seconds ${seconds}`,
+  readers: READERS,
+  mix_reads_per_s: fmt(mix.perS, 0),
+  mix_cpu_us_per_read: fmt(mix.cpuUs, 0),
+  warm_mix_cpu_us_per_read: fmt(warmMix.cpuUs, 0),
+  routes_alone_mean_cpu_us_per_read: fmt(meanAlone, 0),
+  bare_node_cpu_us_per_read: fmt(floor.cpuUs, 0),
+  bare_express_cpu_us_per_read: fmt((rows[rows.length - 1] as Measured).cpuUs, 0),
+  routes: Object.fromEntries(alone.map((r) => [r.read, fmt(r.cpuUs, 0)])),
+  errors,
+});
+console.log('Figures written to bench/results.json under "reads".');
+bare.close();
+bareExpress.close();
+http.close();
+await server.stop();
+await broker.stop();
+await store.close();
+process.exit(errors === 0 ? 0 : 1);
