@@ -1,10 +1,11 @@
 /**
  * Where a quiet read's time goes, by route: the process as `npm start` wires it (the load
- * benchmark's quiet phase), 32 readers asking every route in turn, then each route alone, then
- * every route in turn again, then the same readers against two peers answering a balance's bytes: a bare `node:http` server and a
- * bare express app (express's weak ETag on, as ours). For each: reads a second, latency, and the
+ * benchmark's quiet phase), 32 readers asking every route in turn, and each route alone; the
+ * peers answer the bytes of one balance to the same readers: a bare `node:http` server and a bare
+ * express app (express's weak ETag on, as ours). For each: reads a second, latency, and the
  * server process's CPU per read (user and kernel), the figure that decides how many reads one
- * event loop answers. Nothing arrives meanwhile, so storage is idle but for confirmations.
+ * event loop answers, as a ratio to the bare server's measured right after it. Nothing arrives
+ * meanwhile, so storage is idle but for confirmations.
  *   npm run bench -- reads                 4 s a measurement
  *   npm run bench -- reads --seconds 10
  */
@@ -98,46 +99,56 @@ async function measure(order: { base: string; routes?: number[]; paths?: string[
 }
 
 const stolen = stealMeter();
-const rows: Array<{ read: string } & Measured> = [];
-rows.push({ read: 'every route in turn (the load benchmark’s quiet phase)', ...(await measure({ base })) });
-for (const [i, route] of ROUTES.entries()) rows.push({ read: route.name, ...(await measure({ base, routes: [i] })) });
-// The mix again, warm: the first one may still pay for compilation the routes alone then skip.
-rows.push({ read: 'every route in turn, again after them', ...(await measure({ base })) });
-rows.push({ read: 'peer: bare node:http, a balance’s bytes', ...(await measure({ base: bareBase, paths: ['/balance'] })) });
-rows.push({ read: 'peer: bare express, a balance’s bytes', ...(await measure({ base: expressBase, paths: ['/balance'] })) });
+/**
+ * This machine's speed moves by a third between minutes, so every measurement of ours is
+ * followed at once by the bare node:http server's, and read as a ratio to it.
+ */
+const ROUNDS = 3;
+const bareNode = () => measure({ base: bareBase, paths: ['/balance'] });
+const rows: Array<{ read: string; ours: Measured; bare: Measured }> = [];
+const mixes: Array<{ ours: Measured; bare: Measured; express: Measured }> = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const ours = await measure({ base });
+  const bare = await bareNode();
+  const express = await measure({ base: expressBase, paths: ['/balance'] });
+  mixes.push({ ours, bare, express });
+}
+for (const [i, route] of ROUTES.entries()) rows.push({ read: route.name, ours: await measure({ base, routes: [i] }), bare: await bareNode() });
 stolen();
 
-const floor = rows[rows.length - 2] as Measured;
+const median = (values: number[]) => percentile(values, 50);
+const line = (read: string, ours: Measured, bare: Measured) => ({
+  read,
+  'reads/s': fmt(ours.perS, 0),
+  'p50 ms': fmt(ours.p50, 1),
+  'p99 ms': fmt(ours.p99, 1),
+  'CPU µs/read': fmt(ours.cpuUs, 0),
+  'of it kernel': fmt(ours.kernelUs, 0),
+  'bare node µs/read': fmt(bare.cpuUs, 0),
+  '÷ bare node': fmt(ours.cpuUs / bare.cpuUs, 1),
+  errors: ours.errors,
+});
 report(
-  `${READERS} readers, ${seconds} s each, nothing arriving: the server process's CPU per read (chDB's threads included) against a bare node:http server's`,
-  rows.map((r) => ({
-    read: r.read,
-    'reads/s': fmt(r.perS, 0),
-    'p50 ms': fmt(r.p50, 1),
-    'p99 ms': fmt(r.p99, 1),
-    'CPU µs/read': fmt(r.cpuUs, 0),
-    'of it kernel': fmt(r.kernelUs, 0),
-    '÷ bare node': fmt(r.cpuUs / floor.cpuUs, 1),
-    errors: r.errors,
-  })),
+  `${READERS} readers, ${seconds} s each, nothing arriving: the server process's CPU per read (chDB's threads included), each against a bare node:http server's measured right after it`,
+  [
+    ...mixes.map((m, round) => line(`every route in turn, round ${round + 1}`, m.ours, m.bare)),
+    ...mixes.map((m, round) => line(`peer: bare express, a balance's bytes, round ${round + 1}`, m.express, m.bare)),
+    ...rows.map((r) => line(r.read, r.ours, r.bare)),
+  ],
 );
-const mix = rows[0] as Measured;
-const alone = rows.slice(1, ROUTES.length + 1);
-const meanAlone = alone.reduce((a, r) => a + r.cpuUs, 0) / alone.length;
-const warmMix = rows[ROUTES.length + 1] as Measured;
-console.log(`Every route in turn: ${fmt(mix.cpuUs, 0)} µs a read, then ${fmt(warmMix.cpuUs, 0)} µs; the routes alone, on average: ${fmt(meanAlone, 0)} µs.`);
-console.log(`One event loop at ${fmt(warmMix.cpuUs, 0)} µs a read answers at most ${fmt(1e6 / warmMix.cpuUs, 0)} reads/s; 3,000 reads/s need ≤ ${fmt(1e6 / 3000, 0)} µs.`);
-const errors = rows.reduce((a, r) => a + r.errors, 0);
+const mixRatio = median(mixes.map((m) => m.ours.cpuUs / m.bare.cpuUs));
+const expressRatio = median(mixes.map((m) => m.express.cpuUs / m.bare.cpuUs));
+const mixUs = median(mixes.map((m) => m.ours.cpuUs));
+console.log(`Every route in turn: ${fmt(mixRatio, 1)}× a bare node:http server's CPU per read, bare express ${fmt(expressRatio, 1)}× (medians of ${ROUNDS} rounds).`);
+console.log(`One event loop at ${fmt(mixUs, 0)} µs a read (the median round) answers at most ${fmt(1e6 / mixUs, 0)} reads/s; 3,000 reads/s need ≤ ${fmt(1e6 / 3000, 0)} µs.`);
+const errors = [...mixes.flatMap((m) => [m.ours, m.bare, m.express]), ...rows.flatMap((r) => [r.ours, r.bare])].reduce((a, m) => a + m.errors, 0);
 recordResults('reads', {
   command: `npm run bench -- reads --seconds ${seconds}`,
   readers: READERS,
-  mix_reads_per_s: fmt(mix.perS, 0),
-  mix_cpu_us_per_read: fmt(mix.cpuUs, 0),
-  warm_mix_cpu_us_per_read: fmt(warmMix.cpuUs, 0),
-  routes_alone_mean_cpu_us_per_read: fmt(meanAlone, 0),
-  bare_node_cpu_us_per_read: fmt(floor.cpuUs, 0),
-  bare_express_cpu_us_per_read: fmt((rows[rows.length - 1] as Measured).cpuUs, 0),
-  routes: Object.fromEntries(alone.map((r) => [r.read, fmt(r.cpuUs, 0)])),
+  mix_cpu_us_per_read: fmt(mixUs, 0),
+  mix_vs_bare_node: fmt(mixRatio, 2),
+  bare_express_vs_bare_node: fmt(expressRatio, 2),
+  routes_vs_bare_node: Object.fromEntries(rows.map((r) => [r.read, fmt(r.ours.cpuUs / r.bare.cpuUs, 2)])),
   errors,
 });
 console.log('Figures written to bench/results.json under "reads".');
