@@ -6,12 +6,12 @@ import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
-import { computeLedger, DAY_MS } from '../ledger/ledger.js';
+import { breakpointsByWallet, computeLedger, DAY_MS } from '../ledger/ledger.js';
 import { accountChangesQuery, sameUsage, storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
 import { loadLedgerInput, loadLedgerStructure, type LedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { AggregatorError } from './errors.js';
-import { changeCountsQuery } from './queries.js';
+import { changeCountsQuery, LISTED_ACCOUNTS } from './queries.js';
 import { shardOf, type Shard } from './shards.js';
 
 export { shardOf, type Shard } from './shards.js';
@@ -316,7 +316,9 @@ export class BalanceAggregator {
     const summed = counted.map(([accountId]) => accountId);
     const rolled = new Set(counted.flatMap(([accountId, usage]) => (usage.days === undefined ? [] : [accountId])));
     const started = performance.now();
-    const rows = await read(this.store, changeCountsQuery, { summed, rolled: [...rolled] });
+    const everySummed = summed.length > LISTED_ACCOUNTS;
+    const everyRolled = rolled.size > LISTED_ACCOUNTS;
+    const rows = await read(this.store, changeCountsQuery, { summed: everySummed ? [] : summed, rolled: everyRolled ? [] : [...rolled], everySummed, everyRolled });
     if (summed.length > 0) this.usageCountsDue = now + Math.max(this.pollMs, USAGE_COUNTS_SHARE * (performance.now() - started));
     const inSummed = new Set(summed);
     return new Map(
@@ -370,7 +372,9 @@ export class BalanceAggregator {
     // Usage from memory when the account is held there, caught up after the change count and the
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).
-    const usage = await this.usage?.fresh(accountId);
+    const held = await this.usage?.fresh(accountId);
+    // Summed from memory unless a usage falls on a move's very instant: then read from storage.
+    const usage = held?.summable(at, breakpointsByWallet(structure.lots, structure.moves, at).moveInstants) ? held : undefined;
     // Taken before the sums: a catch-up or a part made visible meanwhile may add rows to them,
     // never take any away (accountChanges.ts).
     const basis = usage ? usage.basis() : await storedUsageBasis(this.store, accountId);

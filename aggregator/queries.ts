@@ -10,26 +10,32 @@ import { param, tsvQuery } from '../core/query.js';
  * from what its last snapshot summed, is recomputed. Usage is counted only for `summed`, the
  * accounts with a snapshot (0 for the others), its rows from the projection of counts by account
  * and type in each part of `events_v1` (migration 030), not from the rows; the rollup only for
- * `rolled`, the accounts whose last snapshot read its usage from storage.
+ * `rolled`, the accounts whose last snapshot read its usage from storage. A list longer than
+ * `LISTED_ACCOUNTS` is not sent (`everySummed`, `everyRolled`): every account is counted instead,
+ * since a server takes parameters in the request's URL, whose size it bounds.
  */
+export const LISTED_ACCOUNTS = 1_000;
+
 export const changeCountsQuery = tsvQuery({
   name: 'aggregator.account_changes',
-  params: z.object({ summed: param.texts, rolled: param.texts }),
+  params: z.object({ summed: param.texts, rolled: param.texts, everySummed: z.boolean(), everyRolled: z.boolean() }),
   sql: (t, p) => {
     const changes = `SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id`;
-    if (p.summed.length === 0) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided, toInt64(0) AS days FROM (${changes})`;
-    const days =
-      p.rolled.length === 0
-        ? ''
-        : `
+    const summing = p.everySummed || p.summed.length > 0;
+    const rolling = p.everyRolled || p.rolled.length > 0;
+    if (!summing) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided, toInt64(0) AS days FROM (${changes})`;
+    const only = (list: string) => (list === 'summed' ? (p.everySummed ? '' : ` AND account_id IN {summed:Array(String)}`) : p.everyRolled ? '' : ` AND account_id IN {rolled:Array(String)}`);
+    const days = rolling
+      ? `
      LEFT JOIN (SELECT account_id, toInt64(sum(events)) AS days FROM ${t.table('usage_wallet_daily_v1')}
-                WHERE account_id IN {rolled:Array(String)} GROUP BY account_id) AS d ON d.account_id = c.account_id`;
-    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${p.rolled.length === 0 ? 'toInt64(0)' : 'd.days'} AS days
+                WHERE 1${only('rolled')} GROUP BY account_id) AS d ON d.account_id = c.account_id`
+      : '';
+    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days
      FROM (${changes}) AS c
      LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
-                WHERE type = 'usage' AND account_id IN {summed:Array(String)} GROUP BY account_id) AS u ON u.account_id = c.account_id
+                WHERE type = 'usage'${only('summed')} GROUP BY account_id) AS u ON u.account_id = c.account_id
      LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
-                WHERE account_id IN {summed:Array(String)} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
+                WHERE 1${only('summed')} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
   },
   columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64', days: 'Int64' },
 });

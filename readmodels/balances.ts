@@ -269,7 +269,9 @@ export class BalanceService {
       // statement as the version, or after it.
       const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, version: checked === undefined });
       const version = checked ?? structure.version ?? 0;
-      const usage = await this.usage?.fresh(accountId);
+      const held = await this.usage?.fresh(accountId);
+      // Summed from memory unless a usage falls on a move's very instant: then read from storage.
+      const usage = held?.summable(at, breakpointsByWallet(structure.lots, structure.moves, at).moveInstants) ? held : undefined;
       // Taken before the sums: a catch-up or a part made visible meanwhile may add rows to them,
       // never take any away (accountChanges.ts).
       const basis = usage ? usage.basis() : await storedUsageBasis(this.store, accountId);

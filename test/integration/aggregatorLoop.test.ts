@@ -5,6 +5,8 @@ import { BalanceAggregator, BEHIND_RECOMPUTE_MS, MIN_RECOMPUTE_MS } from '../../
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 import { purchase, usage } from '../support/events.js';
 import { freshStore, silentLog } from '../support/store.js';
+import { read } from '../../core/query.js';
+import { changeCountsQuery, LISTED_ACCOUNTS } from '../../aggregator/queries.js';
 
 let store: Store | undefined;
 afterAll(async () => {
@@ -81,5 +83,24 @@ describe('the aggregator under a stream', () => {
     } finally {
       await aggregator.stop();
     }
+  });
+});
+
+describe("the aggregator's poll of storage's usage counts", () => {
+  it('counts every account instead of sending a list longer than a server takes in its URL, with the same counts', async () => {
+    const s = (store ??= await freshStore());
+    const pipeline = createIngestPipeline({ store: s, metrics: createMetrics(), log: silentLog });
+    const accounts = ['count-a', 'count-b'];
+    for (const account of accounts) {
+      await pipeline.ingest([purchase(`${account}-p`, { account_id: account }), usage(`${account}-u1`, { account_id: account }), usage(`${account}-u2`, { account_id: account })].map((e) => ({ text: JSON.stringify(e) })), { source: 'http' });
+    }
+    const listed = await read(s, changeCountsQuery, { summed: accounts, rolled: accounts, everySummed: false, everyRolled: false });
+    const every = await read(s, changeCountsQuery, { summed: [], rolled: [], everySummed: true, everyRolled: true });
+    const of = (rows: string[][]) => rows.filter(([id]) => accounts.includes(id as string)).sort();
+    expect(of(every)).toEqual(of(listed));
+    expect(of(listed).map(([, , rows, , days]) => [rows, days])).toEqual([['2', '2'], ['2', '2']]);
+    const sql = changeCountsQuery.sql(s, { summed: [], rolled: [], everySummed: true, everyRolled: true });
+    expect(typeof sql === 'string' ? sql : sql.sql).not.toContain('IN {');
+    expect(LISTED_ACCOUNTS).toBeLessThanOrEqual(1_000);
   });
 });

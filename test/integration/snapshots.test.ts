@@ -8,7 +8,7 @@ import { createMetrics } from '../../core/metrics.js';
 import { reportBackgroundFailures } from '../../core/background.js';
 import { pairVoidedUsage } from '../../storage/voids.js';
 import { createIngestPipeline, type IngestPipeline } from '../../ingest/pipeline.js';
-import { purchase, usage, voidOf } from '../support/events.js';
+import { move, purchase, usage, voidOf } from '../support/events.js';
 import { rebuildRollups } from '../../storage/backfill.js';
 import { freshStore, nodeSeeingLate, silentLog } from '../support/store.js';
 
@@ -180,6 +180,31 @@ describe('a snapshot summed from the usage index', () => {
     // Visible now; nothing more is stored. The next confirmation finds storage's usage grown.
     show();
     expect(await here.afterConfirmation()).toBe(15);
+  });
+
+  it('reads its usage from storage, and keeps storage\'s counts of it, while a usage falls on a move\'s very instant', async () => {
+    const account = 'used-at-move';
+    const { node, show } = nodeSeeingLate(store, 'usage_wallet_daily_v1', { where: `account_id = '${account}' AND day = '2026-02-20'` });
+    const here = indexedService(node, account);
+    const writer = other();
+    // A usage at the move's instant orders with it by event id, which the index does not hold.
+    await writer.ingest(
+      lines([
+        purchase('um-p1', { account_id: account }),
+        usage('um-u1', { account_id: account, amount: '10' }),
+        move('um-m1', { account_id: account, amount: '100' }),
+        usage('um-u2', { account_id: account, amount: '1', occurred_at: '2026-03-01T00:00:00Z' }),
+      ]),
+      { source: 'http' },
+    );
+    expect(await here.load()).toBe(11);
+
+    // A usage of a closed day: events_v1 and the index show it, the daily rollup's part not yet.
+    await writer.ingest(lines([usage('um-late', { account_id: account, amount: '5', occurred_at: '2026-02-20T12:00:00Z' })]), { source: 'kafka' });
+    expect(await here.afterConfirmation()).toBe(11);
+
+    show();
+    expect(await here.afterConfirmation()).toBe(16);
   });
 
   it('is computed again once a pairing the version counted before it was visible is', async () => {
