@@ -6,12 +6,12 @@ import { balanceRowsOf, clickhouseTime } from './balanceRows.js';
 import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
-import { breakpointsByWallet, computeLedger, DAY_MS } from '../ledger/ledger.js';
-import { accountChangesQuery, sameUsage, storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
+import { computeLedger, DAY_MS } from '../ledger/ledger.js';
+import { accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 import { loadLedgerInput, loadLedgerStructure, type LedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { AggregatorError } from './errors.js';
-import { changeCountsQuery, LISTED_ACCOUNTS } from './queries.js';
+import { changeCountsParams, changeCountsQuery } from './queries.js';
 import { shardOf, type Shard } from './shards.js';
 
 export { shardOf, type Shard } from './shards.js';
@@ -312,23 +312,18 @@ export class BalanceAggregator {
    */
   private async changeCounts(): Promise<Map<string, { changes: number; usage?: UsageBasis }>> {
     const now = this.clock();
-    const counted = now >= this.usageCountsDue ? [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [[accountId, state.usage] as const] : [])) : [];
-    const summed = counted.map(([accountId]) => accountId);
-    const rolled = new Set(counted.flatMap(([accountId, usage]) => (usage.days === undefined ? [] : [accountId])));
+    /** The accounts whose usage is counted, with what their last snapshot summed. */
+    const counted = new Map(now >= this.usageCountsDue ? [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [[accountId, state.usage] as const] : [])) : []);
+    const rolled = [...counted].flatMap(([accountId, usage]) => (usage.days === undefined ? [] : [accountId]));
     const started = performance.now();
-    const everySummed = summed.length > LISTED_ACCOUNTS;
-    const everyRolled = rolled.size > LISTED_ACCOUNTS;
-    const rows = await read(this.store, changeCountsQuery, { summed: everySummed ? [] : summed, rolled: everyRolled ? [] : [...rolled], everySummed, everyRolled });
-    if (summed.length > 0) this.usageCountsDue = now + Math.max(this.pollMs, USAGE_COUNTS_SHARE * (performance.now() - started));
-    const inSummed = new Set(summed);
+    const rows = await read(this.store, changeCountsQuery, changeCountsParams([...counted.keys()], rolled));
+    if (counted.size > 0) this.usageCountsDue = now + Math.max(this.pollMs, USAGE_COUNTS_SHARE * (performance.now() - started));
     return new Map(
-      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0', days = '0']) => [
-        accountId,
-        {
-          changes: Number(changes),
-          ...(inSummed.has(accountId) ? { usage: { rows: Number(usageRows), voided: Number(voided), ...(rolled.has(accountId) ? { days: Number(days) } : {}) } } : {}),
-        },
-      ]),
+      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0', days = '0']) => {
+        const summed = counted.get(accountId);
+        const usage = summed && { rows: Number(usageRows), voided: Number(voided), ...(summed.days === undefined ? {} : { days: Number(days) }) };
+        return [accountId, { changes: Number(changes), ...(usage ? { usage } : {}) }];
+      }),
     );
   }
 
@@ -372,13 +367,9 @@ export class BalanceAggregator {
     // Usage from memory when the account is held there, caught up after the change count and the
     // pairing: exactly the usage rows and pairings of one snapshot of storage, and how many
     // usage rows (usageIndex.ts).
-    const held = await this.usage?.fresh(accountId);
-    // Summed from memory unless a usage falls on a move's very instant: then read from storage.
-    const usage = held?.summable(at, breakpointsByWallet(structure.lots, structure.moves, at).moveInstants) ? held : undefined;
-    // Taken before the sums: a catch-up or a part made visible meanwhile may add rows to them,
-    // never take any away (accountChanges.ts).
-    const basis = usage ? usage.basis() : await storedUsageBasis(this.store, accountId);
-    const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
+    const usage = await this.usage?.fresh(accountId);
+    // With what its usage was summed from, taken before the sums (accountChanges.ts).
+    const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure, { basis: true });
     const names = structure.names ?? new Map();
     const nextUsage = structure.nextUsage ?? Number.MAX_SAFE_INTEGER;
     // One usage read split at every closed day's end and at the burn-rate window's ends serves
@@ -419,7 +410,7 @@ export class BalanceAggregator {
     const midnight = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     this.accounts.set(accountId, {
       changes,
-      usage: basis,
+      usage: input.basis as UsageBasis,
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt: at,

@@ -24,18 +24,26 @@ export const changeCountsQuery = tsvQuery({
     const summing = p.everySummed || p.summed.length > 0;
     const rolling = p.everyRolled || p.rolled.length > 0;
     if (!summing) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided, toInt64(0) AS days FROM (${changes})`;
-    const only = (list: string) => (list === 'summed' ? (p.everySummed ? '' : ` AND account_id IN {summed:Array(String)}`) : p.everyRolled ? '' : ` AND account_id IN {rolled:Array(String)}`);
+    /** Rows of the listed accounts, or of every account. */
+    const of = (list: 'summed' | 'rolled', every: boolean) => (every ? '1' : `account_id IN {${list}:Array(String)}`);
     const days = rolling
       ? `
      LEFT JOIN (SELECT account_id, toInt64(sum(events)) AS days FROM ${t.table('usage_wallet_daily_v1')}
-                WHERE 1${only('rolled')} GROUP BY account_id) AS d ON d.account_id = c.account_id`
+                WHERE ${of('rolled', p.everyRolled)} GROUP BY account_id) AS d ON d.account_id = c.account_id`
       : '';
     return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days
      FROM (${changes}) AS c
      LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
-                WHERE type = 'usage'${only('summed')} GROUP BY account_id) AS u ON u.account_id = c.account_id
+                WHERE type = 'usage' AND ${of('summed', p.everySummed)} GROUP BY account_id) AS u ON u.account_id = c.account_id
      LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
-                WHERE 1${only('summed')} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
+                WHERE ${of('summed', p.everySummed)} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
   },
   columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64', days: 'Int64' },
 });
+
+/** The poll's parameters for these accounts: a list longer than `LISTED_ACCOUNTS` is not sent. */
+export function changeCountsParams(summed: string[], rolled: string[]) {
+  const everySummed = summed.length > LISTED_ACCOUNTS;
+  const everyRolled = rolled.length > LISTED_ACCOUNTS;
+  return { summed: everySummed ? [] : summed, rolled: everyRolled ? [] : rolled, everySummed, everyRolled };
+}

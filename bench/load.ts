@@ -20,11 +20,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createStore } from '../core/clickhouse.js';
 import { createLogger } from '../core/log.js';
-import { parseConfig, serverConfigSchema } from '../core/config.js';
 import { composeServer } from '../api/compose.js';
 import { DEMO_ACCOUNT, loadDemo } from '../ingest/demo.js';
 import { startMockBroker } from '../test/support/mockBroker.js';
-import { child, ROUTES, TOPIC, type ProduceResult, type ReadResult, type Wallet } from './loadClients.js';
+import { child, readersConfig, ROUTES, type ProduceResult, type ReadResult, type Wallet } from './loadClients.js';
 import { benchDataDir, fmt, mergesSettled, percentile, recordResults, report, stealMeter, topFunctions, type CpuProfile } from './harness.js';
 import { toScaled } from '../core/decimal.js';
 
@@ -58,15 +57,7 @@ const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(', ');
 
 // ------------------------------------------------------------------ the process, as npm start wires it
 const broker = await startMockBroker();
-const keys = Array.from({ length: readerCount }, (_, i) => `load-reader-${i}`);
-const config = parseConfig(serverConfigSchema, {
-  KAFKA_BROKERS: broker.brokers.join(','),
-  KAFKA_TOPIC: TOPIC,
-  BALANCES_API_KEYS: keys.map((k) => `${k}=demo:analyst`).join(','),
-  // Readers that never pause would spend their keys' request budget in seconds: the reads, not
-  // the rate limit's refusals, are measured.
-  BALANCES_RATE_LIMIT_PER_MIN: '0',
-});
+const { config, keys } = readersConfig(broker.brokers, readerCount, 'load-reader');
 /** Every named storage query, timed: where storage time goes in each phase. */
 const queries: Array<{ name: string; ms: number; at: number }> = [];
 const store = createStore({

@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { Agent as HttpAgent, get as httpGet } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { parseConfig, serverConfigSchema } from '../core/config.js';
 
 export const TOPIC = 'balances.events';
 const DAY = 86_400_000;
@@ -16,6 +17,23 @@ export interface Wallet {
   type: string;
   id: string;
 }
+/**
+ * The process's configuration, as `npm start` reads it, for `readers` readers and a stream over
+ * `brokers`: one API key each (analysts of the demo account), and no rate limit, since readers
+ * that never pause would spend their keys' request budget in seconds: the reads, not the rate
+ * limit's refusals, are measured.
+ */
+export function readersConfig(brokers: string[], readers: number, prefix: string) {
+  const keys = Array.from({ length: readers }, (_, i) => `${prefix}-${i}`);
+  const config = parseConfig(serverConfigSchema, {
+    KAFKA_BROKERS: brokers.join(','),
+    KAFKA_TOPIC: TOPIC,
+    BALANCES_API_KEYS: keys.map((k) => `${k}=demo:analyst`).join(','),
+    BALANCES_RATE_LIMIT_PER_MIN: '0',
+  });
+  return { config, keys };
+}
+
 export interface ReadOrder {
   base: string;
   keys: string[];

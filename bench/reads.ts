@@ -15,11 +15,10 @@ import { parseArgs } from 'node:util';
 import express from 'express';
 import { createStore } from '../core/clickhouse.js';
 import { createLogger } from '../core/log.js';
-import { parseConfig, serverConfigSchema } from '../core/config.js';
 import { composeServer } from '../api/compose.js';
 import { loadDemo } from '../ingest/demo.js';
 import { startMockBroker } from '../test/support/mockBroker.js';
-import { child, ROUTES, TOPIC, type ReadResult, type Wallet } from './loadClients.js';
+import { child, readersConfig, ROUTES, type ReadResult, type Wallet } from './loadClients.js';
 import { benchDataDir, fmt, mergesSettled, percentile, recordResults, report, stealMeter } from './harness.js';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '4' } }, strict: true });
@@ -28,13 +27,7 @@ if (!(seconds > 0)) throw new Error('--seconds must be a positive number');
 const READERS = 32;
 
 const broker = await startMockBroker();
-const keys = Array.from({ length: READERS }, (_, i) => `reads-reader-${i}`);
-const config = parseConfig(serverConfigSchema, {
-  KAFKA_BROKERS: broker.brokers.join(','),
-  KAFKA_TOPIC: TOPIC,
-  BALANCES_API_KEYS: keys.map((k) => `${k}=demo:analyst`).join(','),
-  BALANCES_RATE_LIMIT_PER_MIN: '0',
-});
+const { config, keys } = readersConfig(broker.brokers, READERS, 'reads-reader');
 const store = createStore({ dataDir: benchDataDir('reads'), database: 'bench' });
 const server = await composeServer({ config, store, log: createLogger('silent') });
 await loadDemo(server.pipeline);
@@ -71,7 +64,6 @@ const [bareBase, expressBase] = [await listening(bare), await listening(bareExpr
 await child<ReadResult>('readers', { base, keys: keys.slice(0, 1), wallets, seconds: 2 });
 
 interface Measured {
-  reads: number;
   perS: number;
   p50: number;
   p99: number;
@@ -88,7 +80,6 @@ async function measure(order: { base: string; routes?: number[]; paths?: string[
   const times = Object.values(result.timings).flat();
   const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);
   return {
-    reads: times.length,
     perS: times.length / wall,
     p50: percentile(times, 50),
     p99: percentile(times, 99),

@@ -136,11 +136,13 @@ export class AccountUsage {
       const usage = this.wallets.get(wallet);
       if (!usage) continue;
       const list = points.get(wallet) ?? [];
+      const instants = moveInstants.get(wallet);
       const hiSum = new Float64Array(list.length + 1);
       const loSum = new Float64Array(list.length + 1);
-      if (usedAtAnInstant(usage, at, moveInstants.get(wallet))) return undefined;
+      usage.ordered();
       const times = usage.at.data;
       const end = bound(times, usage.size, at, true);
+      if (instants) for (const instant of instants) if (bound(times, end, instant) < bound(times, end, instant, true)) return undefined;
       // Entries and breakpoints are both in time order: one walk over the entries, the segment
       // (the number of breakpoints at or before an entry's instant) moving on as it passes them.
       const hi = usage.hi.data;
@@ -165,18 +167,6 @@ export class AccountUsage {
       }
     }
     return segments;
-  }
-
-  /**
-   * Whether `segments` sums every wallet's usage at `at`: no usage up to `at` falls on a move's
-   * very instant. When one does, the ledger's usage is read from storage instead.
-   */
-  summable(at: number, moveInstants: Map<WalletKey, Set<number>>): boolean {
-    for (const [wallet, instants] of moveInstants) {
-      const usage = this.wallets.get(wallet);
-      if (usage && usedAtAnInstant(usage, at, instants)) return false;
-    }
-    return true;
   }
 
   /**
@@ -243,14 +233,4 @@ export class AccountUsage {
     else rows.sort((a, b) => (a.scaled > b.scaled ? -1 : a.scaled < b.scaled ? 1 : byteOrder(a.key, b.key)));
     return rows.map(({ key, amount, events }) => ({ key, amount, events }));
   }
-}
-
-/** Whether a wallet has usage up to `at` at one of `instants`, its columns put in time order first. */
-function usedAtAnInstant(usage: WalletUsage, at: number, instants: Set<number> | undefined): boolean {
-  usage.ordered();
-  if (!instants) return false;
-  const times = usage.at.data;
-  const end = bound(times, usage.size, at, true);
-  for (const instant of instants) if (bound(times, end, instant) < bound(times, end, instant, true)) return true;
-  return false;
 }

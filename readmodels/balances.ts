@@ -8,7 +8,7 @@ import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadLedgerStructure, loadUsageInput } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { accountChangesAndUsageQuery, accountChangesQuery, sameUsage, storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
+import { accountChangesAndUsageQuery, accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
@@ -269,14 +269,9 @@ export class BalanceService {
       // statement as the version, or after it.
       const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, version: checked === undefined });
       const version = checked ?? structure.version ?? 0;
-      const held = await this.usage?.fresh(accountId);
-      // Summed from memory unless a usage falls on a move's very instant: then read from storage.
-      const usage = held?.summable(at, breakpointsByWallet(structure.lots, structure.moves, at).moveInstants) ? held : undefined;
-      // Taken before the sums: a catch-up or a part made visible meanwhile may add rows to them,
-      // never take any away (accountChanges.ts).
-      const basis = usage ? usage.basis() : await storedUsageBasis(this.store, accountId);
-      const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure);
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, usage: basis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
+      const usage = await this.usage?.fresh(accountId);
+      const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure, { basis: true });
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, usage: input.basis as UsageBasis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);

@@ -17,6 +17,7 @@ import {
 import { DAY_ROW, PAIRED_ROW, RAW_ROW, segmentSums, segmentsOfWalletDays } from './walletDays.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import type { AccountUsage } from './accountUsage.js';
+import { storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups in one statement
@@ -347,26 +348,37 @@ const walletDaysQuery = tsvQuery({
 /**
  * The ledger's input at `query.at`. With the account's usage in memory (`usage`, caught up after
  * the caller read the account's version), usage is summed from it and only lots, moves and
- * voids are read from storage.
+ * voids are read from storage; memory cannot order a usage at a move's very instant, and then
+ * usage is read from storage too. With `basis`, the input says what its usage was summed from
+ * (`UsageBasis`), taken before the sums (storage/accountChanges.ts): the index's counts, or
+ * storage's, read before the usage.
  */
-export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: AccountUsage, structure?: LedgerStructure): Promise<LoadedLedgerInput> {
+export async function loadLedgerInput(
+  store: Store,
+  query: LedgerQuery,
+  usage?: AccountUsage,
+  structure?: LedgerStructure,
+  options: { basis?: boolean } = {},
+): Promise<LoadedLedgerInput & { basis?: UsageBasis }> {
   const { lots, moves, voided } = structure ?? (await loadLedgerStructure(store, query));
   const breakpoints = breakpointsByWallet(lots, moves, query.at);
   const lotBoundary = nextLotBoundaryOf(lots, moves, query.at);
 
   if (usage && !query.wallets) {
+    const basis = options.basis ? usage.basis() : undefined;
     const usageSegments = usage.segments(usage.wallets.keys(), query.at, breakpoints.points, breakpoints.moveInstants);
     if (usageSegments) {
       const changesAt = Math.min(lotBoundary, usage.nextUsageDayAfter(query.at), query.at + FRESHNESS_MS);
-      return { at: query.at, lots, moves, voided, usageEvents: [], usageSegments, changesAt, nextLotBoundary: lotBoundary };
+      return { at: query.at, lots, moves, voided, usageEvents: [], usageSegments, changesAt, nextLotBoundary: lotBoundary, ...(basis ? { basis } : {}) };
     }
   }
 
+  const basis = options.basis ? await storedUsageBasis(store, query.accountId) : undefined;
   const fromStorage = await loadUsageInput(store, query, breakpoints);
   // Usage dated later today is not visible in the daily rollup's future days; rather than scan
   // for it, an answer for "now" is trusted for at most FRESHNESS_MS.
   const changesAt = Math.min(lotBoundary, fromStorage.nextUsageDay, query.at + FRESHNESS_MS);
-  return { at: query.at, lots, moves, voided, usageEvents: fromStorage.usageEvents, usageSegments: fromStorage.usageSegments, changesAt, nextLotBoundary: lotBoundary };
+  return { at: query.at, lots, moves, voided, usageEvents: fromStorage.usageEvents, usageSegments: fromStorage.usageSegments, changesAt, nextLotBoundary: lotBoundary, ...(basis ? { basis } : {}) };
 }
 
 /** The ledger's usage input for a scope's wallets at `query.at`, given their breakpoints; and the next day dated after it that holds usage. */

@@ -198,15 +198,60 @@ describe('the balance tables', () => {
     expect(names).toEqual([{ wallet_id: 'ops', name: 'Operations' }, { wallet_id: 'web', name: 'web' }]);
   });
 
-  /** An account with one lot and one usage, its balances written by an aggregator that sums usage from a loaded index. */
-  async function withIndexedAccount(accountId: string, at: number, indexStore: Store = store) {
+  /** An account's lot and usage, and a later usage of 25 dated `lateAt`. */
+  function lotAndUsage(accountId: string, lateAt = BASE + 2 * HOUR) {
     const bought = { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(BASE + 400 * 24 * HOUR).toISOString() } as RefEvent;
     const used = { event_id: 'u1', type: 'usage', account_id: accountId, occurred_at: new Date(BASE + HOUR).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '10', user_id: 'ada', product: 'compiler' } as RefEvent;
-    await deliver([bought, used]);
+    return { delivered: [bought, used], late: { ...used, event_id: 'u-late', amount: '25', occurred_at: new Date(lateAt).toISOString() } as RefEvent };
+  }
+
+  /** An account with one lot and one usage, its balances written by an aggregator that sums usage from a loaded index. */
+  async function withIndexedAccount(accountId: string, at: number, indexStore: Store = store) {
+    const { delivered, late } = lotAndUsage(accountId);
+    await deliver(delivered);
     const index = new UsageIndex(indexStore);
     await index.ready(accountId);
     await index.settled(accountId);
-    return { index, delivered: [bought, used], late: { ...used, event_id: 'u-late', amount: '25', occurred_at: new Date(BASE + 2 * HOUR).toISOString() } as RefEvent };
+    return { index, delivered, late };
+  }
+
+  /**
+   * Another process stores `late`, which the aggregator's `node` does not show yet though the
+   * account version counts it; nobody reads the account. The tables lack it, with no
+   * recomputation past the one for the new count, until `show()` makes it visible: then the
+   * aggregator's own poll finds storage's usage grown and writes them again.
+   */
+  async function expectLateUsageWrittenOnceVisible(accountId: string, at: number, late: RefEvent, seen: { node: Store; show(): void; delivered: RefEvent[]; usage?: UsageIndex }) {
+    // A clock that moves, from an instant at which no lot starts or ends for days.
+    const started = Date.now();
+    const aggregator = new BalanceAggregator({ store: seen.node, log: silentLog, clock: () => at + Date.now() - started, pollMs: 50, ...(seen.usage ? { usage: seen.usage } : {}) });
+    let recomputed = 0;
+    const recompute = aggregator.recompute.bind(aggregator);
+    aggregator.recompute = (id) => {
+      if (id === accountId) recomputed++;
+      return recompute(id);
+    };
+    const until = async (done: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + MIN_RECOMPUTE_MS + 4_000;
+      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      await expectTablesMatchLedger(accountId, seen.delivered, at);
+      await deliver([late]);
+      await until(() => recomputed >= 2);
+      // Computed again for the new count, without the usage; no poll since asked for more
+      // (storage's usage was what the snapshot summed).
+      await new Promise((r) => setTimeout(r, MIN_RECOMPUTE_MS + 200));
+      expect(recomputed).toBe(2);
+      await expectTablesMatchLedger(accountId, seen.delivered, at);
+      seen.show();
+      await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
+      await expectTablesMatchLedger(accountId, [...seen.delivered, late], at);
+    } finally {
+      await aggregator.stop();
+    }
   }
 
   for (const [late, label] of [[30_000, 'seconds'], [5 * 60_000, 'minutes']] as const) {
@@ -235,78 +280,18 @@ describe('the balance tables', () => {
     // visible yet, while the account version (another table) already counts it.
     const { node, show } = nodeSeeingLate(store, 'events_v1', 'u-late');
     const { index, delivered, late } = await withIndexedAccount(accountId, at, node);
-    // A clock that moves, from an instant at which no lot starts or ends for days.
-    const started = Date.now();
-    const aggregator = new BalanceAggregator({ store: node, log: silentLog, clock: () => at + Date.now() - started, usage: index, pollMs: 50 });
-    let recomputed = 0;
-    const recompute = aggregator.recompute.bind(aggregator);
-    aggregator.recompute = (id) => {
-      if (id === accountId) recomputed++;
-      return recompute(id);
-    };
-    const until = async (done: () => boolean | Promise<boolean>) => {
-      const deadline = Date.now() + MIN_RECOMPUTE_MS + 4_000;
-      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    };
-    aggregator.start();
-    try {
-      await aggregator.caughtUp();
-      await expectTablesMatchLedger(accountId, delivered, at);
-      await deliver([late]);
-      await until(() => recomputed >= 2);
-      // The version counted the usage; the index could not see it yet, and no poll since asked
-      // for more (storage's usage was what the snapshot summed).
-      await new Promise((r) => setTimeout(r, MIN_RECOMPUTE_MS + 200));
-      expect(recomputed).toBe(2);
-      await expectTablesMatchLedger(accountId, delivered, at);
-      // Nobody reads the account: the aggregator's own poll finds storage's usage grown.
-      show();
-      await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
-      await expectTablesMatchLedger(accountId, [...delivered, late], at);
-    } finally {
-      await aggregator.stop();
-    }
+    await expectLateUsageWrittenOnceVisible(accountId, at, late, { node, show, delivered, usage: index });
   });
 
   it('are written again once the daily rollup shows a usage the account version had already counted, with no usage index and no reader', async () => {
     const accountId = 'rolled-early';
     const at = BASE + 48 * HOUR;
-    const bought = { event_id: 'p1', type: 'purchase', account_id: accountId, occurred_at: new Date(BASE).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '100', expires_at: new Date(BASE + 400 * 24 * HOUR).toISOString() } as RefEvent;
-    const used = { event_id: 'u1', type: 'usage', account_id: accountId, occurred_at: new Date(BASE + HOUR).toISOString(), wallet: { type: 'team', id: 'ops' }, amount: '10', user_id: 'ada', product: 'compiler' } as RefEvent;
     // Dated on a closed day of its own: its usage is read from the daily rollup, whose rows of
     // that day are what the aggregator's node cannot see yet, while the version counts it.
-    const late = { ...used, event_id: 'u-late', amount: '25', occurred_at: new Date(BASE + 26 * HOUR).toISOString() } as RefEvent;
+    const { delivered, late } = lotAndUsage(accountId, BASE + 26 * HOUR);
     const { node, show } = nodeSeeingLate(store, 'usage_wallet_daily_v1', { where: `account_id = '${accountId}' AND day = '2026-01-02'` });
-    await deliver([bought, used]);
-    const started = Date.now();
-    const aggregator = new BalanceAggregator({ store: node, log: silentLog, clock: () => at + Date.now() - started, pollMs: 50 });
-    let recomputed = 0;
-    const recompute = aggregator.recompute.bind(aggregator);
-    aggregator.recompute = (id) => {
-      if (id === accountId) recomputed++;
-      return recompute(id);
-    };
-    const until = async (done: () => boolean | Promise<boolean>) => {
-      const deadline = Date.now() + MIN_RECOMPUTE_MS + 4_000;
-      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    };
-    aggregator.start();
-    try {
-      await aggregator.caughtUp();
-      await expectTablesMatchLedger(accountId, [bought, used], at);
-      await deliver([late]);
-      await until(() => recomputed >= 2);
-      // Computed again for the new count, without the usage; the poll finds nothing else to do
-      // while the rollup's rows stay hidden.
-      await new Promise((r) => setTimeout(r, MIN_RECOMPUTE_MS + 200));
-      expect(recomputed).toBe(2);
-      await expectTablesMatchLedger(accountId, [bought, used], at);
-      show();
-      await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
-      await expectTablesMatchLedger(accountId, [bought, used, late], at);
-    } finally {
-      await aggregator.stop();
-    }
+    await deliver(delivered);
+    await expectLateUsageWrittenOnceVisible(accountId, at, late, { node, show, delivered });
   });
 
   it('show an event stored by another process within 2 s, and one stored in this process at once', async () => {
