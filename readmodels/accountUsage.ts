@@ -205,17 +205,32 @@ export class AccountUsage {
     for (const usage of wallets) {
       // In place, so the columns read here are the ordered ones.
       const [first, end] = usage.range(from, to);
-      const at = usage.at.data;
       const hi = usage.hi.data;
       const lo = usage.lo.data;
       const sign = usage.sign.data;
-      const keys = groupBy === 'user' ? usage.user.data : groupBy === 'service' ? usage.service.data : groupBy === 'product' ? usage.product.data : undefined;
-      for (let i = first; i < end; i++) {
-        const t = at[i] as number;
-        const k = keys ? (keys[i] as number) : (buckets as DayBuckets).of(t);
-        hiSum[k] = (hiSum[k] as number) + (hi[i] as number);
-        loSum[k] = (loSum[k] as number) + (lo[i] as number);
-        count[k] = (count[k] as number) + (sign[i] as number);
+      if (buckets) {
+        // Entries and day starts are both in time order: one walk over the entries, the day (the
+        // number of day starts at or before an entry's instant, as `DayBuckets.of` counts them)
+        // moving on as it passes them, and no lookup per entry.
+        const at = usage.at.data;
+        const starts = buckets.starts;
+        let day = 0;
+        let next = starts.length > 0 ? (starts[0] as number) : Number.POSITIVE_INFINITY;
+        for (let i = first; i < end; i++) {
+          const t = at[i] as number;
+          while (t >= next) next = ++day < starts.length ? (starts[day] as number) : Number.POSITIVE_INFINITY;
+          hiSum[day] = (hiSum[day] as number) + (hi[i] as number);
+          loSum[day] = (loSum[day] as number) + (lo[i] as number);
+          count[day] = (count[day] as number) + (sign[i] as number);
+        }
+      } else {
+        const keys = groupBy === 'user' ? usage.user.data : groupBy === 'service' ? usage.service.data : usage.product.data;
+        for (let i = first; i < end; i++) {
+          const k = keys[i] as number;
+          hiSum[k] = (hiSum[k] as number) + (hi[i] as number);
+          loSum[k] = (loSum[k] as number) + (lo[i] as number);
+          count[k] = (count[k] as number) + (sign[i] as number);
+        }
       }
     }
     const rows: Array<UsageRow & { scaled: bigint }> = [];

@@ -7,6 +7,7 @@ import { DAY_MS, walletKey, walletOf, type LedgerResult, type LotState, type Tok
 import { formatScaled } from '../../core/decimal.js';
 import { accountOf, requireRole } from '../auth.js';
 import { answerKey, type ResponseCache } from '../responseCache.js';
+import { SnapshotAnswers } from '../snapshotAnswers.js';
 import { queries } from '../schemas.js';
 import { validateQuery } from '../validate.js';
 import { ApiError, walletNotFound } from '../errors.js';
@@ -90,29 +91,34 @@ export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex, forecasts: ForecastService, runsOutDays: number): Router {
   const router = Router();
   const readers = requireRole('admin', 'analyst');
+  // The account-wide reads of the current snapshot: repeats within a second share one body.
+  const fromSnapshot = new SnapshotAnswers();
 
   router.get('/v1/wallets', readers, validateQuery(queries.wallets), async (req, res) => {
     const type = parseWalletType('type', req.query.type, false);
     const account = accountOf(req);
     const { ledger, forecast } = await forecasts.current(account);
     const names = balances.namesOf(account);
-    const wallets = [...ledger.wallets.values()]
-      .filter((w) => type === undefined || walletOf(w.wallet).type === type)
-      .sort((a, b) => cmp(a.wallet, b.wallet))
-      .map((w) => {
-        const wallet = walletOf(w.wallet);
-        const row = forecast.wallets.get(w.wallet);
-        return {
-          wallet,
-          name: names.get(w.wallet) ?? wallet.id,
-          ...balanceFields(w),
-          expiring_within_90d: formatScaled(w.expiringWithin90d),
-          burn_rate_per_day: formatScaled(row?.ratePerDay ?? 0n),
-          runs_out_at: isoOrNull(row?.forecast.runsOutAt ?? null),
-          projected_unused_total: formatScaled(row?.forecast.projectedUnusedTotal ?? 0n),
-        };
-      });
-    res.set('Cache-Control', 'private, max-age=5').json({ at: iso(ledger.at), wallets });
+    const body = fromSnapshot.get(ledger, names, req.originalUrl, () => {
+      const wallets = [...ledger.wallets.values()]
+        .filter((w) => type === undefined || walletOf(w.wallet).type === type)
+        .sort((a, b) => cmp(a.wallet, b.wallet))
+        .map((w) => {
+          const wallet = walletOf(w.wallet);
+          const row = forecast.wallets.get(w.wallet);
+          return {
+            wallet,
+            name: names.get(w.wallet) ?? wallet.id,
+            ...balanceFields(w),
+            expiring_within_90d: formatScaled(w.expiringWithin90d),
+            burn_rate_per_day: formatScaled(row?.ratePerDay ?? 0n),
+            runs_out_at: isoOrNull(row?.forecast.runsOutAt ?? null),
+            projected_unused_total: formatScaled(row?.forecast.projectedUnusedTotal ?? 0n),
+          };
+        });
+      return JSON.stringify({ at: iso(ledger.at), wallets });
+    });
+    res.set('Cache-Control', 'private, max-age=5').type('application/json').send(body);
   });
 
   router.get('/v1/wallets/:type/:id/balance', readers, validateQuery(queries.balance), async (req, res) => {
@@ -161,20 +167,26 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
     const days = parseInteger('within_days', req.query.within_days, 90, 0, 3650);
     const type = parseWalletType('wallet_type', req.query.wallet_type, false);
     const ledger = await balances.current(accountOf(req));
-    const horizon = ledger.at + days * DAY_MS;
-    const lots = ledger.lots
-      .filter((l) => !l.hasExpired && l.remaining > 0n && l.expiresAt <= horizon && (type === undefined || walletOf(l.wallet).type === type))
-      .sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.wallet, b.wallet) || cmp(a.lotId, b.lotId))
-      .map((l) => expiringLotJson(l, ledger.at));
-    res.set('Cache-Control', 'private, max-age=60').json({ at: iso(ledger.at), within_days: days, lots });
+    const body = fromSnapshot.get(ledger, undefined, req.originalUrl, () => {
+      const horizon = ledger.at + days * DAY_MS;
+      const lots = ledger.lots
+        .filter((l) => !l.hasExpired && l.remaining > 0n && l.expiresAt <= horizon && (type === undefined || walletOf(l.wallet).type === type))
+        .sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.wallet, b.wallet) || cmp(a.lotId, b.lotId))
+        .map((l) => expiringLotJson(l, ledger.at));
+      return JSON.stringify({ at: iso(ledger.at), within_days: days, lots });
+    });
+    res.set('Cache-Control', 'private, max-age=60').type('application/json').send(body);
   });
 
   router.get('/v1/alerts', readers, validateQuery(queries.none), async (req, res) => {
     const { ledger, forecast } = await forecasts.current(accountOf(req));
-    res.set('Cache-Control', 'private, max-age=30').json({
-      at: iso(ledger.at),
-      alerts: alertsOf(ledger, { forecast, runsOutDays }).map((a) => ({ type: a.type, wallet: a.wallet, ...a.details })),
-    });
+    const body = fromSnapshot.get(ledger, undefined, req.originalUrl, () =>
+      JSON.stringify({
+        at: iso(ledger.at),
+        alerts: alertsOf(ledger, { forecast, runsOutDays }).map((a) => ({ type: a.type, wallet: a.wallet, ...a.details })),
+      }),
+    );
+    res.set('Cache-Control', 'private, max-age=30').type('application/json').send(body);
   });
 
   return router;
