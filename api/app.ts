@@ -1,5 +1,5 @@
-import type { Server } from 'node:http';
-import express, { type Express } from 'express';
+import { createServer, type Server } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
 import type { ApiKey } from '../core/config.js';
 import type { Store } from '../core/clickhouse.js';
 import type { Logger } from '../core/log.js';
@@ -24,6 +24,7 @@ import { UsageIndex } from '../readmodels/usageIndex.js';
 import { ForecastService } from '../readmodels/forecasts.js';
 import { DEFAULT_RUNS_OUT_DAYS } from '../readmodels/alerts.js';
 import { readGate } from './readGate.js';
+import { ApiRequest, ApiResponse, readPath } from './readPath.js';
 import { isRetriable } from '../core/errors.js';
 
 export interface AppOptions {
@@ -66,9 +67,7 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   // Weak ETags on every body: a client sending If-None-Match gets 304 when nothing changed.
   app.set('etag', 'weak');
-  app.use(securityHeaders());
-
-  app.use((req, res, next) => {
+  const observe: RequestHandler = (req, res, next) => {
     const started = performance.now();
     res.on('finish', () => {
       // The route's pattern, never the path asked for: anyone, without a key, could otherwise add
@@ -81,9 +80,10 @@ export function createApp(options: AppOptions): Express {
       );
     });
     next();
-  });
-
-  app.use(createCors(options.corsOrigins ?? []));
+  };
+  // Every request, in this order: the read path (readPath.ts) runs the same.
+  const before = [securityHeaders(), observe, createCors(options.corsOrigins ?? [])];
+  for (const handler of before) app.use(handler);
 
   // Probes take no parameters: an unknown one is a 400, as on every route.
   const noParameters = validateQuery(queries.none);
@@ -108,17 +108,21 @@ export function createApp(options: AppOptions): Express {
     res.set('Cache-Control', 'public, max-age=3600').json(document);
   });
 
-  app.use('/v1', createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT));
-  if (options.ingestBehind) app.use('/v1', readGate(options.ingestBehind));
-  app.use(eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs));
+  // Every request under /v1, after the probes: the read path runs the same.
+  const api = [createAuthenticator(options.apiKeys), createRateLimiter(options.rateLimit ?? NO_RATE_LIMIT), ...(options.ingestBehind ? [readGate(options.ingestBehind)] : [])];
+  app.use('/v1', ...api);
   // Repeats of an expensive read within a second share one answer (responseCache.ts).
   const answers = new ResponseCache();
   const usageIndex = options.usageIndex ?? new UsageIndex(store);
   options.balances.useUsageIndex(usageIndex);
   const forecasts = options.forecasts ?? new ForecastService(options.balances, store, usageIndex);
-  app.use(balancesRouter(options.balances, answers, usageIndex, forecasts, options.alertRunsOutDays ?? DEFAULT_RUNS_OUT_DAYS));
-  app.use(forecastsRouter(options.balances, store, usageIndex, forecasts));
-  app.use(usageRouter(store, options.balances, answers, usageIndex));
+  const routes = [
+    eventsRouter(options.pipeline, options.bodyLimitBytes, options.ingestDeadlineMs),
+    balancesRouter(options.balances, answers, usageIndex, forecasts, options.alertRunsOutDays ?? DEFAULT_RUNS_OUT_DAYS),
+    forecastsRouter(options.balances, store, usageIndex, forecasts),
+    usageRouter(store, options.balances, answers, usageIndex),
+  ];
+  for (const r of routes) app.use(r.express());
   app.use(staticPage());
 
   app.use((req, res, next) => {
@@ -126,13 +130,29 @@ export function createApp(options: AppOptions): Express {
     res.locals.unmatched = true;
     next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
   });
-  app.use(errorHandler(log));
-  // Whatever server listens with this app answers what its HTTP parser refuses with the error object too.
-  const listen = app.listen.bind(app) as (...args: unknown[]) => Server;
+  const onError = errorHandler(log);
+  app.use(onError);
+  // Whatever server listens with this app answers the API's reads on the read path, and what its
+  // HTTP parser refuses with the error object too.
+  const reads = readPath({ before, api, routes, onError });
   app.listen = ((...args: unknown[]) => {
-    const server = listen(...args);
-    answerClientErrors(server);
-    return server;
+    const server = createServer({ IncomingMessage: ApiRequest, ServerResponse: ApiResponse }, (req, res) => {
+      if (!reads(req as ApiRequest, res as ApiResponse)) app(req, res);
+    });
+    answerClientErrors(server as unknown as Server);
+    // As express's own: a callback given is told of an error to listen too.
+    const last = args[args.length - 1];
+    if (typeof last === 'function') {
+      let called = false;
+      const once = (...a: unknown[]) => {
+        if (called) return;
+        called = true;
+        (last as (...a: unknown[]) => void)(...a);
+      };
+      args[args.length - 1] = once;
+      server.once('error', once);
+    }
+    return server.listen(...(args as Parameters<Server['listen']>));
   }) as typeof app.listen;
   return app;
 }

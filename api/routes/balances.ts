@@ -1,4 +1,5 @@
-import { Router, type Request } from 'express';
+import type { Request } from 'express';
+import { Routes } from '../readPath.js';
 import type { BalanceService } from '../../readmodels/balances.js';
 import type { UsageIndex } from '../../readmodels/usageIndex.js';
 import type { ForecastService } from '../../readmodels/forecasts.js';
@@ -88,8 +89,8 @@ export async function existingWallet(balances: Pick<BalanceService, 'walletExist
 /** An instant answered by a forecast (whole seconds), or null. */
 export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
-export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex, forecasts: ForecastService, runsOutDays: number): Router {
-  const router = Router();
+export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex, forecasts: ForecastService, runsOutDays: number): Routes {
+  const router = new Routes();
   const readers = requireRole('admin', 'analyst');
   // The account-wide reads of the current snapshot: repeats within a second share one body.
   const fromSnapshot = new SnapshotAnswers();

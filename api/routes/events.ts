@@ -1,4 +1,5 @@
-import express, { Router } from 'express';
+import express from 'express';
+import { Routes } from '../readPath.js';
 import type { IncomingMessage, IngestPipeline } from '../../ingest/pipeline.js';
 import { requireRole } from '../auth.js';
 import { requireEventsMediaType, utf8Body } from '../validate.js';
@@ -41,8 +42,8 @@ function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number, storeDeadlineMs = 10_000): Router {
-  const router = Router();
+export function eventsRouter(pipeline: IngestPipeline, bodyLimitBytes: number, storeDeadlineMs = 10_000): Routes {
+  const router = new Routes();
   router.post(
     '/v1/events',
     requireRole('admin', 'ingest'),

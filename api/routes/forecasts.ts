@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Routes } from '../readPath.js';
 import type { BalanceService } from '../../readmodels/balances.js';
 import type { UsageIndex } from '../../readmodels/usageIndex.js';
 import { DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, type ForecastService } from '../../readmodels/forecasts.js';
@@ -18,8 +18,8 @@ import { existingWallet, isoOrNull } from './balances.js';
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Forecasts (SPEC section 5): one wallet's, the suggested moves, and a wallet's daily closing balances. */
-export function forecastsRouter(balances: BalanceService, store: Store, usageIndex: UsageIndex, forecasts: ForecastService): Router {
-  const router = Router();
+export function forecastsRouter(balances: BalanceService, store: Store, usageIndex: UsageIndex, forecasts: ForecastService): Routes {
+  const router = new Routes();
   const readers = requireRole('admin', 'analyst');
 
   router.get('/v1/wallets/:type/:id/forecast', readers, validateQuery(queries.forecast), async (req, res) => {

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Routes } from '../readPath.js';
 import { AccountPairings } from '../../readmodels/accountPairings.js';
 import { GROUPINGS, isTimeZone, summaryOf, topWithOthers, usageBy, usageSummary, walletUsageBy, type GroupBy, type UsageRow } from '../../readmodels/usage.js';
 import type { BalanceService } from '../../readmodels/balances.js';
@@ -30,8 +30,8 @@ function rowJson(keyName: string, row: UsageRow, others = false): string {
   return `{${keyName}:${JSON.stringify(row.key)},"amount":"${row.amount}","events":${row.events}${others ? ',"others":true' : ''}}`;
 }
 
-export function usageRouter(store: Store, balances: BalanceService, answers: ResponseCache, index: UsageIndex): Router {
-  const router = Router();
+export function usageRouter(store: Store, balances: BalanceService, answers: ResponseCache, index: UsageIndex): Routes {
+  const router = new Routes();
   const readers = requireRole('admin', 'analyst');
   const cacheKey = (account: string, now: number, url: string, variant = '') => answerKey(balances.writeStamp(account), account, now, url, variant);
   // One wallet's usage from storage takes its voids from memory: one read instead of two.
