@@ -238,9 +238,20 @@ function run(handlers: Handler[], req: ApiRequest, res: ApiResponse, onError: Er
   const response = res as unknown as Response;
   let i = 0;
   const fail = (err: unknown): void => {
-    void onError(err, request, response, () => undefined);
+    try {
+      void onError(err, request, response, () => undefined);
+    } catch {
+      // The error handler failed too: as express's final handler, a bare 500, or the connection ends.
+      if (res.headersSent) res.destroy();
+      else res.status(500).end();
+    }
   };
   const next = (err?: unknown): void => {
+    // As express: 'route' and 'router' skip the rest of the route, and no other route answers.
+    if (err === 'route' || err === 'router') {
+      res.locals.unmatched = true;
+      return fail(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+    }
     if (err !== undefined && err !== null) return fail(err);
     const handler = handlers[i++];
     // Every route answers; a chain that ends without one is the catch-all's 404, as in express.

@@ -11,26 +11,36 @@ import type { LedgerResult } from '../ledger/ledger.js';
  * the instant it names: it names the first request's, less than a second earlier. A new write,
  * from this process or any other, shows as soon as the snapshot that holds it is served.
  *
- * Nothing is held for a snapshot no longer referenced, and at most `maxPerSecond` answers a
- * snapshot and second, so requests that differ only in their parameters cannot grow it.
+ * Only the current second's answers are held, at most `maxHeld` of them over every account: what
+ * it holds is gone a second later, and no run of requests, however they vary, grows it past that.
+ * Callers name a request by its parameters as validated, not by its URL's text.
  */
 export class SnapshotAnswers {
-  private readonly bySnapshot = new WeakMap<object, { second: number; answers: Map<string, { names: unknown; body: string }> }>();
+  private second = Number.NEGATIVE_INFINITY;
+  private held = new Map<object, Map<string, { names: unknown; body: string }>>();
+  private count = 0;
 
-  constructor(private readonly maxPerSecond = 256) {}
+  constructor(private readonly maxHeld = 64) {}
 
   /** The answer to `request` from `ledger` (and `names`, when it reads them): computed once per snapshot and second. */
   get(ledger: LedgerResult, names: unknown, request: string, compute: () => string): string {
     const second = Math.floor(ledger.at / 1000);
-    let held = this.bySnapshot.get(ledger.wallets);
-    if (!held || held.second !== second) {
-      held = { second, answers: new Map() };
-      this.bySnapshot.set(ledger.wallets, held);
+    if (second > this.second) {
+      this.second = second;
+      this.held = new Map();
+      this.count = 0;
     }
-    const answer = held.answers.get(request);
+    // A request that read its snapshot in a second already past is answered, not held.
+    if (second < this.second) return compute();
+    let answers = this.held.get(ledger.wallets);
+    const answer = answers?.get(request);
     if (answer !== undefined && answer.names === names) return answer.body;
     const body = compute();
-    if (held.answers.size < this.maxPerSecond || answer !== undefined) held.answers.set(request, { names, body });
+    if (answer !== undefined || this.count < this.maxHeld) {
+      if (!answers) this.held.set(ledger.wallets, (answers = new Map()));
+      if (answer === undefined) this.count++;
+      answers.set(request, { names, body });
+    }
     return body;
   }
 }

@@ -92,7 +92,8 @@ export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 export function balancesRouter(balances: BalanceService, answers: ResponseCache, usageIndex: UsageIndex, forecasts: ForecastService, runsOutDays: number): Routes {
   const router = new Routes();
   const readers = requireRole('admin', 'analyst');
-  // The account-wide reads of the current snapshot: repeats within a second share one body.
+  // The account-wide reads of the current snapshot: repeats within a second share one body, each
+  // named by its parameters as validated.
   const fromSnapshot = new SnapshotAnswers();
 
   router.get('/v1/wallets', readers, validateQuery(queries.wallets), async (req, res) => {
@@ -100,7 +101,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
     const account = accountOf(req);
     const { ledger, forecast } = await forecasts.current(account);
     const names = balances.namesOf(account);
-    const body = fromSnapshot.get(ledger, names, req.originalUrl, () => {
+    const body = fromSnapshot.get(ledger, names, `wallets ${type ?? ''}`, () => {
       const wallets = [...ledger.wallets.values()]
         .filter((w) => type === undefined || walletOf(w.wallet).type === type)
         .sort((a, b) => cmp(a.wallet, b.wallet))
@@ -168,7 +169,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
     const days = parseInteger('within_days', req.query.within_days, 90, 0, 3650);
     const type = parseWalletType('wallet_type', req.query.wallet_type, false);
     const ledger = await balances.current(accountOf(req));
-    const body = fromSnapshot.get(ledger, undefined, req.originalUrl, () => {
+    const body = fromSnapshot.get(ledger, undefined, `expiring ${days} ${type ?? ''}`, () => {
       const horizon = ledger.at + days * DAY_MS;
       const lots = ledger.lots
         .filter((l) => !l.hasExpired && l.remaining > 0n && l.expiresAt <= horizon && (type === undefined || walletOf(l.wallet).type === type))
@@ -181,7 +182,7 @@ export function balancesRouter(balances: BalanceService, answers: ResponseCache,
 
   router.get('/v1/alerts', readers, validateQuery(queries.none), async (req, res) => {
     const { ledger, forecast } = await forecasts.current(accountOf(req));
-    const body = fromSnapshot.get(ledger, undefined, req.originalUrl, () =>
+    const body = fromSnapshot.get(ledger, undefined, 'alerts', () =>
       JSON.stringify({
         at: iso(ledger.at),
         alerts: alertsOf(ledger, { forecast, runsOutDays }).map((a) => ({ type: a.type, wallet: a.wallet, ...a.details })),

@@ -29,7 +29,20 @@ describe('SnapshotAnswers', () => {
     expect(answer(served(first, 11_003), '/v1/wallets', names)).toBe('/v1/wallets at 11002 #5');
   });
 
-  it('keeps at most its bound of answers a snapshot and second, and still answers past it', () => {
+  it('holds only the current second: a request that read its snapshot a second earlier is answered, not held', () => {
+    const answers = new SnapshotAnswers();
+    const first = snapshot();
+    let computed = 0;
+    const answer = (at: number) => answers.get(served(first, at), undefined, 'alerts', () => `at ${at} #${++computed}`);
+    expect(answer(20_100)).toBe('at 20100 #1');
+    expect(answer(19_900)).toBe('at 19900 #2');
+    expect(answer(19_950)).toBe('at 19950 #3');
+    expect(answer(20_500)).toBe('at 20100 #1');
+    expect(answer(21_000)).toBe('at 21000 #4');
+    expect(answer(20_999)).toBe('at 20999 #5');
+  });
+
+  it('keeps at most its bound of answers over every snapshot, and still answers past it', () => {
     const answers = new SnapshotAnswers(2);
     const ledger = served(snapshot(), 5_000);
     let computed = 0;
@@ -39,5 +52,8 @@ describe('SnapshotAnswers', () => {
     expect(answer('/c')).toBe('/c #3');
     expect(answer('/c')).toBe('/c #4');
     expect(answer('/a')).toBe('/a #1');
+    // Another snapshot counts against the same bound.
+    expect(answers.get(served(snapshot(), 5_000), undefined, '/a', () => 'other #5')).toBe('other #5');
+    expect(answers.get(served(snapshot(), 5_000), undefined, '/a', () => 'other #6')).toBe('other #6');
   });
 });
