@@ -410,7 +410,7 @@ export class BalanceAggregator {
     const midnight = (Math.floor(at / DAY_MS) + 1) * DAY_MS;
     this.accounts.set(accountId, {
       changes,
-      usage: input.basis as UsageBasis,
+      usage: input.basis,
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt: at,

@@ -8,7 +8,7 @@ import type { IngestPipeline } from '../ingest/pipeline.js';
 import { createAuthenticator } from './auth.js';
 import { createCors } from './cors.js';
 import { createRateLimiter, NO_RATE_LIMIT, type RateLimit } from './rateLimit.js';
-import { answerClientErrors, ApiError, errorHandler } from './errors.js';
+import { answerClientErrors, errorHandler, noRoute } from './errors.js';
 import { eventsRouter } from './routes/events.js';
 import { balancesRouter } from './routes/balances.js';
 import { usageRouter } from './routes/usage.js';
@@ -128,7 +128,7 @@ export function createApp(options: AppOptions): Express {
   app.use((req, res, next) => {
     // The page's catch-all route may have looked at this request and passed it on: not its answer.
     res.locals.unmatched = true;
-    next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+    next(noRoute(req.method, req.path));
   });
   const onError = errorHandler(log);
   app.use(onError);

@@ -25,6 +25,11 @@ export class ApiError extends StageError {
   }
 }
 
+/** The answer for a request no route takes. */
+export function noRoute(method: string, path: string): ApiError {
+  return new ApiError(404, 'not_found', `no route for ${method} ${path}`);
+}
+
 /** The one answer for a wallet the key's account never named, and for another account's. */
 export function walletNotFound(type: string, id: string): ApiError {
   return new ApiError(404, 'wallet_not_found', `no ${type} wallet "${id}" in this account`);

@@ -5,8 +5,7 @@ import express from 'express';
 import accepts from 'accepts';
 import etag from 'etag';
 import fresh from 'fresh';
-import type { Principal } from './auth.js';
-import { ApiError } from './errors.js';
+import { noRoute } from './errors.js';
 
 /**
  * The read path: GET and HEAD requests for the API's read routes, answered without express.
@@ -34,7 +33,6 @@ export class ApiRequest extends IncomingMessage {
   declare query: Record<string, unknown>;
   declare params: Record<string, string>;
   declare route: { path: string } | undefined;
-  declare principal: Principal | undefined;
 
   accepts(types: string[]): string | false {
     return accepts(this).types(types);
@@ -151,9 +149,9 @@ export class Routes {
 type Segment = { literal: string } | { param: string };
 
 interface ReadRoute {
-  path: string;
   segments: Segment[];
-  handlers: Handler[];
+  /** Everything express runs for the route, in its order: `before`, `api`, then the route's own. */
+  chain: Handler[];
 }
 
 export interface ReadPathOptions {
@@ -170,18 +168,24 @@ export interface ReadPathOptions {
  * read route; returns false, having touched nothing, for express to answer.
  */
 export function readPath(options: ReadPathOptions): (req: ApiRequest, res: ApiResponse) => boolean {
+  const { before, api, onError } = options;
   const routes: ReadRoute[] = options.routes
     .flatMap((r) => r.list)
     .filter((r) => r.method === 'GET')
-    .map((r) => ({
-      path: r.path,
-      handlers: r.handlers,
-      segments: r.path
-        .split('/')
-        .slice(1)
-        .map((s) => (s.startsWith(':') ? { param: s.slice(1) } : { literal: s })),
-    }));
-  const { before, api, onError } = options;
+    .map((r) => {
+      // As express sets `req.route` when it enters a route: answers from here on are the route's.
+      const enterRoute: Handler = (request, _res, next) => {
+        (request as unknown as ApiRequest).route = { path: r.path };
+        next();
+      };
+      return {
+        segments: r.path
+          .split('/')
+          .slice(1)
+          .map((s) => (s.startsWith(':') ? { param: s.slice(1) } : { literal: s })),
+        chain: [...before, ...api, enterRoute, ...r.handlers],
+      };
+    });
 
   function match(path: string): { route: ReadRoute; params: Record<string, string> } | undefined {
     const parts = path.split('/');
@@ -223,11 +227,7 @@ export function readPath(options: ReadPathOptions): (req: ApiRequest, res: ApiRe
     req.query = parseQuery(q < 0 ? '' : url.slice(q + 1)) as Record<string, unknown>;
     req.params = found.params;
     res.locals = {};
-    const enterRoute: Handler = (request, _res, next) => {
-      (request as unknown as ApiRequest).route = { path: found.route.path };
-      next();
-    };
-    run([...before, ...api, enterRoute, ...found.route.handlers], req, res, onError);
+    run(found.route.chain, req, res, onError);
     return true;
   };
 }
@@ -248,16 +248,13 @@ function run(handlers: Handler[], req: ApiRequest, res: ApiResponse, onError: Er
   };
   const next = (err?: unknown): void => {
     // As express: 'route' and 'router' skip the rest of the route, and no other route answers.
-    if (err === 'route' || err === 'router') {
-      res.locals.unmatched = true;
-      return fail(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
-    }
-    if (err !== undefined && err !== null) return fail(err);
-    const handler = handlers[i++];
+    const skip = err === 'route' || err === 'router';
+    if (err !== undefined && err !== null && !skip) return fail(err);
+    const handler = skip ? undefined : handlers[i++];
     // Every route answers; a chain that ends without one is the catch-all's 404, as in express.
     if (!handler) {
       res.locals.unmatched = true;
-      return fail(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+      return fail(noRoute(req.method ?? '', req.path));
     }
     try {
       const result: unknown = handler(request, response, next);

@@ -271,7 +271,7 @@ export class BalanceService {
       const version = checked ?? structure.version ?? 0;
       const usage = await this.usage?.fresh(accountId);
       const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure, { basis: true });
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, usage: input.basis as UsageBasis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, names: structure.names ?? new Map(), version, usage: input.basis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);

@@ -353,6 +353,8 @@ const walletDaysQuery = tsvQuery({
  * (`UsageBasis`), taken before the sums (storage/accountChanges.ts): the index's counts, or
  * storage's, read before the usage.
  */
+export async function loadLedgerInput(store: Store, query: LedgerQuery, usage: AccountUsage | undefined, structure: LedgerStructure | undefined, options: { basis: true }): Promise<LoadedLedgerInput & { basis: UsageBasis }>;
+export async function loadLedgerInput(store: Store, query: LedgerQuery, usage?: AccountUsage, structure?: LedgerStructure): Promise<LoadedLedgerInput>;
 export async function loadLedgerInput(
   store: Store,
   query: LedgerQuery,
