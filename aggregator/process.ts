@@ -7,8 +7,8 @@ import { dailyClosingBalances, historyFingerprint } from './dailyBalances.js';
 import { dailyBalanceRowsOf, forecastRowsOf } from './forecastRows.js';
 import { snapshotForecast, splitSnapshotInput } from './forecastSnapshot.js';
 import { computeLedger, DAY_MS } from '../ledger/ledger.js';
-import { accountChangesQuery, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
-import { loadLedgerInput, loadLedgerStructure, type LedgerStructure } from '../readmodels/ledgerSource.js';
+import { accountChangesQuery, sameStructure, sameUsage, type StructureBasis, type UsageBasis } from '../storage/accountChanges.js';
+import { loadLedgerInput, loadLedgerStructure, structureBasisOf, type LedgerStructure } from '../readmodels/ledgerSource.js';
 import type { UsageIndex } from '../readmodels/usageIndex.js';
 import { AggregatorError } from './errors.js';
 import { changeCountsParams, changeCountsQuery } from './queries.js';
@@ -85,11 +85,20 @@ export interface AggregatorOptions {
   ingestBehind?: () => boolean;
 }
 
+/** What the poll read of an account: its change count and, for an account with a snapshot, storage's counts of what a snapshot reads. */
+interface StoredCounts {
+  changes: number;
+  usage?: UsageBasis;
+  structure?: StructureBasis;
+}
+
 interface AccountState {
   /** The account's change count (`accountChangesQuery`) read before the last recomputation. */
   changes: number;
   /** What the last snapshot's usage was summed from (`UsageBasis`); none after a failure. */
   usage?: UsageBasis;
+  /** How many lots, moves and voids the last snapshot read (`StructureBasis`); none after a failure. */
+  structure?: StructureBasis;
   /** When the last snapshot stops being right without a new event. */
   changesAt: number;
   /** After a failure, not before this instant. */
@@ -252,7 +261,7 @@ export class BalanceAggregator {
     this.dueSoon.clear();
     const dueNow = new Set(this.dueNow);
     this.dueNow.clear();
-    let changeCounts: Map<string, { changes: number; usage?: UsageBasis }>;
+    let changeCounts: Map<string, StoredCounts>;
     try {
       changeCounts = await this.changeCounts();
     } catch (err) {
@@ -265,11 +274,14 @@ export class BalanceAggregator {
     const due: string[] = [];
     /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
     let waitingUntil = Number.POSITIVE_INFINITY;
-    for (const [accountId, { changes, usage }] of changeCounts) {
+    for (const [accountId, { changes, usage, structure }] of changeCounts) {
       if (!this.owns(accountId)) continue;
       const state = this.accounts.get(accountId);
-      // Storage holds usage the last snapshot did not sum, whatever the change count says.
-      const usageMoved = state?.usage !== undefined && usage !== undefined && !sameUsage(state.usage, usage);
+      // Storage holds usage the last snapshot did not sum, or lots, moves or voids it did not
+      // read, whatever the change count says.
+      const usageMoved =
+        (state?.usage !== undefined && usage !== undefined && !sameUsage(state.usage, usage)) ||
+        (state?.structure !== undefined && structure !== undefined && !sameStructure(state.structure, structure));
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + pause;
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
@@ -310,7 +322,7 @@ export class BalanceAggregator {
    * keeps its reading under 1/`USAGE_COUNTS_SHARE` of the time: the daily rollup's count of an
    * account read from storage reads its rows.
    */
-  private async changeCounts(): Promise<Map<string, { changes: number; usage?: UsageBasis }>> {
+  private async changeCounts(): Promise<Map<string, StoredCounts>> {
     const now = this.clock();
     /** The accounts whose usage is counted, with what their last snapshot summed. */
     const counted = new Map(now >= this.usageCountsDue ? [...this.accounts].flatMap(([accountId, state]) => (state.usage ? [[accountId, state.usage] as const] : [])) : []);
@@ -319,10 +331,11 @@ export class BalanceAggregator {
     const rows = await read(this.store, changeCountsQuery, changeCountsParams([...counted.keys()], rolled));
     if (counted.size > 0) this.usageCountsDue = now + Math.max(this.pollMs, USAGE_COUNTS_SHARE * (performance.now() - started));
     return new Map(
-      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0', days = '0']) => {
+      rows.map(([accountId = '', changes = '0', usageRows = '0', voided = '0', days = '0', lots = '0', moves = '0', voids = '0']) => {
         const summed = counted.get(accountId);
-        const usage = summed && { rows: Number(usageRows), voided: Number(voided), ...(summed.days === undefined ? {} : { days: Number(days) }) };
-        return [accountId, { changes: Number(changes), ...(usage ? { usage } : {}) }];
+        if (!summed) return [accountId, { changes: Number(changes) }];
+        const usage = { rows: Number(usageRows), voided: Number(voided), ...(summed.days === undefined ? {} : { days: Number(days) }) };
+        return [accountId, { changes: Number(changes), usage, structure: { lots: Number(lots), moves: Number(moves), voids: Number(voids) } }];
       }),
     );
   }
@@ -353,7 +366,8 @@ export class BalanceAggregator {
     const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
     const changes = changesRow?.v ?? 0;
     // Lots, moves, voids, names and the first usage dated after now: one statement, after the
-    // count, so any event the count includes is in it.
+    // count, so any event the count includes is in it (or, when a view's part of it shows
+    // later, in the structure the poll finds differing from this one: accountChanges.ts).
     const structure = await loadLedgerStructure(this.store, { accountId }, { names: true, nextUsageAfter: at });
     // The aggregator owns the void pairings: the standalone ingest stores voids and pairs
     // nothing. Every void the count includes is stored, so this pairing finds its pair if its
@@ -411,6 +425,7 @@ export class BalanceAggregator {
     this.accounts.set(accountId, {
       changes,
       usage: input.basis,
+      structure: structureBasisOf(structure),
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt: at,

@@ -6,9 +6,10 @@ import { param, tsvQuery } from '../core/query.js';
 /**
  * Every account's change count (as `accountChangesQuery`), with the usage storage holds for it
  * (`UsageBasis`: usage rows in `events_v1`, paired voids in `voided_usage_v2`, and for `rolled`
- * the daily wallet rollup's event count): an account whose count changed, or whose usage differs
- * from what its last snapshot summed, is recomputed. Usage is counted only for `summed`, the
- * accounts with a snapshot (0 for the others), its rows from the projection of counts by account
+ * the daily wallet rollup's event count) and its lots, moves and voids (`StructureBasis`): an
+ * account whose count changed, or whose usage or structure differs from what its last snapshot
+ * read, is recomputed. Usage and structure are counted only for `summed`, the accounts with a
+ * snapshot (0 for the others), usage rows and voids from the projection of counts by account
  * and type in each part of `events_v1` (migration 030), not from the rows; the rollup only for
  * `rolled`, the accounts whose last snapshot read its usage from storage. A list longer than
  * `LISTED_ACCOUNTS` is not sent (`everySummed`, `everyRolled`): every account is counted instead,
@@ -23,7 +24,7 @@ export const changeCountsQuery = tsvQuery({
     const changes = `SELECT account_id, toInt64(sum(changes)) AS changes FROM ${t.table('account_changes_v1')} GROUP BY account_id`;
     const summing = p.everySummed || p.summed.length > 0;
     const rolling = p.everyRolled || p.rolled.length > 0;
-    if (!summing) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided, toInt64(0) AS days FROM (${changes})`;
+    if (!summing) return `SELECT account_id, changes, toInt64(0) AS rows, toInt64(0) AS voided, toInt64(0) AS days, toInt64(0) AS lots, toInt64(0) AS moves, toInt64(0) AS voids FROM (${changes})`;
     /** Rows of the listed accounts, or of every account. */
     const of = (list: 'summed' | 'rolled', every: boolean) => (every ? '1' : `account_id IN {${list}:Array(String)}`);
     const days = rolling
@@ -31,14 +32,22 @@ export const changeCountsQuery = tsvQuery({
      LEFT JOIN (SELECT account_id, toInt64(sum(events)) AS days FROM ${t.table('usage_wallet_daily_v1')}
                 WHERE ${of('rolled', p.everyRolled)} GROUP BY account_id) AS d ON d.account_id = c.account_id`
       : '';
-    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days
+    /** A count of the summed accounts' rows of a table, by account (as `accountChangesAndUsageQuery` counts one account's). */
+    const counted = (table: string, as: string, count = 'count()', where = '') =>
+      `LEFT JOIN (SELECT account_id, toInt64(${count}) AS ${as} FROM ${t.table(table)}
+                WHERE ${where}${of('summed', p.everySummed)} GROUP BY account_id) AS n_${as} ON n_${as}.account_id = c.account_id`;
+    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days,
+            n_lots.lots AS lots, n_moves.moves AS moves, n_voids.voids AS voids
      FROM (${changes}) AS c
      LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
                 WHERE type = 'usage' AND ${of('summed', p.everySummed)} GROUP BY account_id) AS u ON u.account_id = c.account_id
+     ${counted('lots_v1', 'lots')}
+     ${counted('moves_v1', 'moves')}
+     ${counted('events_v1', 'voids', 'uniqExact(voids_event_id)', "type = 'void' AND ")}
      LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
                 WHERE ${of('summed', p.everySummed)} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
   },
-  columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64', days: 'Int64' },
+  columns: { account_id: 'String', changes: 'Int64', rows: 'Int64', voided: 'Int64', days: 'Int64', lots: 'Int64', moves: 'Int64', voids: 'Int64' },
 });
 
 /** The poll's parameters for these accounts: a list longer than `LISTED_ACCOUNTS` is not sent. */

@@ -17,7 +17,7 @@ import {
 import { DAY_ROW, PAIRED_ROW, RAW_ROW, segmentSums, segmentsOfWalletDays } from './walletDays.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import type { AccountUsage } from './accountUsage.js';
-import { storedUsageBasis, type UsageBasis } from '../storage/accountChanges.js';
+import { storedUsageBasis, type StructureBasis, type UsageBasis } from '../storage/accountChanges.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups in one statement
@@ -167,6 +167,16 @@ export interface LedgerStructure {
   version?: number;
   /** The first usage dated after the instant asked for; `Number.MAX_SAFE_INTEGER` when none. */
   nextUsage?: number;
+}
+
+/**
+ * How many lots, moves and voids a whole account's structure holds (`StructureBasis`), which are
+ * storage's counts as of its read: the statement reads every row of the account in `lots_v1` and
+ * `moves_v1`, duplicates included, and every distinct voided event id in `events_v1`, as
+ * `structureCounts` counts them.
+ */
+export function structureBasisOf(structure: Pick<LedgerStructure, 'lots' | 'moves' | 'voided'>): StructureBasis {
+  return { lots: structure.lots.length, moves: structure.moves.length, voids: structure.voided.size };
 }
 
 /**

@@ -7,11 +7,12 @@ import { field, jsonQuery, param, read } from '../core/query.js';
  * process (migration 027). It grows whenever the account changes, and never goes back, not even
  * across a backfill, so a greater count is always the newer state.
  *
- * INVARIANT: a snapshot is never kept while storage holds usage it did not sum. The count is a
- * table of its own, fed by views, and ClickHouse makes each table's part of one insert visible on
- * its own: a reader may see the count grow before the rows it counts are visible where the
- * snapshot's usage is read. So every snapshot keeps what its usage was summed from
- * (`UsageBasis`), taken before the sums:
+ * INVARIANT: a snapshot is never kept while storage holds usage it did not sum, or lots, moves or
+ * voids it did not read. The count is a table of its own, fed by views, and ClickHouse makes each
+ * table's part of one insert visible on its own: a reader may see the count grow before the rows
+ * it counts are visible where the snapshot's usage, lots or moves are read. So every snapshot
+ * keeps how many lots, moves and voids it read (`StructureBasis`), and what its usage was summed
+ * from (`UsageBasis`), taken before the sums:
  * - summed from the usage index: the account's usage rows in `events_v1` and its paired voids in
  *   `voided_usage_v2`, as the index holds them (equal to storage's after each of its reads);
  * - read from storage: the same two counts and the daily wallet rollup's event count, read from
@@ -34,16 +35,28 @@ const usageCounts = (t: { table(name: string): string }, days: boolean) =>
    (SELECT uniqExact(event_id) FROM ${t.table('voided_usage_v2')} WHERE account_id = {account:String}) AS voided,
    ${days ? `(SELECT toInt64(sum(events)) FROM ${t.table('usage_wallet_daily_v1')} WHERE account_id = {account:String})` : 'toInt64(0)'} AS days`;
 
+/** How many lots, moves and voids storage holds for the account (`StructureBasis`), as scalar subqueries on `{account:String}`. */
+const structureCounts = (t: { table(name: string): string }) => ({
+  lots: `(SELECT count() FROM ${t.table('lots_v1')} WHERE account_id = {account:String})`,
+  moves: `(SELECT count() FROM ${t.table('moves_v1')} WHERE account_id = {account:String})`,
+  voids: `(SELECT uniqExact(voids_event_id) FROM ${t.table('events_v1')} WHERE account_id = {account:String} AND type = 'void')`,
+});
+
 /**
  * The change count and, from the same statement, the usage storage holds for the account
- * (`UsageBasis`); the daily rollup's event count only when `days`: a basis read from storage has
- * it, one summed from the usage index does not.
+ * (`UsageBasis`), and its counts of lots, moves and voids (`StructureBasis`); the daily rollup's
+ * event count only when `days`: a basis read from storage has it, one summed from the usage index
+ * does not.
  */
 export const accountChangesAndUsageQuery = jsonQuery({
   name: 'balances.version_and_usage',
   params: z.object({ account: param.account, days: z.boolean() }),
-  sql: (t, p) => `SELECT (SELECT sum(changes) FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String}) AS v, ${usageCounts(t, p.days)}`,
-  rows: z.object({ v: field.int64, rows: field.int64, voided: field.int64, days: field.int64 }),
+  sql: (t, p) => {
+    const count = structureCounts(t);
+    return `SELECT (SELECT sum(changes) FROM ${t.table('account_changes_v1')} WHERE account_id = {account:String}) AS v, ${usageCounts(t, p.days)},
+       ${count.lots} AS lots, ${count.moves} AS moves, ${count.voids} AS voids`;
+  },
+  rows: z.object({ v: field.int64, rows: field.int64, voided: field.int64, days: field.int64, lots: field.int64, moves: field.int64, voids: field.int64 }),
 });
 
 /** The basis of a snapshot whose usage is read from storage: read before that usage (`UsageBasis`). */
@@ -64,6 +77,26 @@ export interface UsageBasis {
   rows: number;
   voided: number;
   days?: number;
+}
+
+/**
+ * What a snapshot's lots, moves and voids were read from: how many rows of the account `lots_v1`
+ * and `moves_v1` held, and how many distinct events the voids in `events_v1` named, as the
+ * snapshot read them (`structureBasisOf`). Each only grows (rows are never changed or removed; a
+ * backfill rebuilds lots and moves from `events_v1`, which holds every event they did), so a
+ * snapshot's rows are a subset of storage's, and an equal count is an equal set. Storage holding
+ * another count holds other rows: a part of the lots or moves table that became visible after the
+ * change count counted its purchase or move.
+ */
+export interface StructureBasis {
+  lots: number;
+  moves: number;
+  voids: number;
+}
+
+/** Whether storage still holds the lots, moves and voids a snapshot was computed from. */
+export function sameStructure(basis: StructureBasis, stored: StructureBasis): boolean {
+  return basis.lots === stored.lots && basis.moves === stored.moves && basis.voids === stored.voids;
 }
 
 /** Whether storage still holds the usage a snapshot was summed from. */

@@ -221,7 +221,14 @@ describe('the balance tables', () => {
    * recomputation past the one for the new count, until `show()` makes it visible: then the
    * aggregator's own poll finds storage's usage grown and writes them again.
    */
-  async function expectLateUsageWrittenOnceVisible(accountId: string, at: number, late: RefEvent, seen: { node: Store; show(): void; delivered: RefEvent[]; usage?: UsageIndex }) {
+  async function expectLateUsageWrittenOnceVisible(
+    accountId: string,
+    at: number,
+    late: RefEvent,
+    seen: { node: Store; show(): void; delivered: RefEvent[]; usage?: UsageIndex },
+    /** Whether the tables show `late`, by the wallets' rows. */
+    shown: (wallet: { used: string; total: string }) => boolean = (w) => w.used === '35',
+  ) {
     // A clock that moves, from an instant at which no lot starts or ends for days.
     const started = Date.now();
     const aggregator = new BalanceAggregator({ store: seen.node, log: silentLog, clock: () => at + Date.now() - started, pollMs: 50, ...(seen.usage ? { usage: seen.usage } : {}) });
@@ -247,7 +254,7 @@ describe('the balance tables', () => {
       expect(recomputed).toBe(2);
       await expectTablesMatchLedger(accountId, seen.delivered, at);
       seen.show();
-      await until(async () => (await tables(accountId)).wallets.some((w) => (w as unknown as { used: string }).used === '35'));
+      await until(async () => (await tables(accountId)).wallets.some((w) => shown(w as unknown as { used: string; total: string })));
       await expectTablesMatchLedger(accountId, [...seen.delivered, late], at);
     } finally {
       await aggregator.stop();
@@ -281,6 +288,19 @@ describe('the balance tables', () => {
     const { node, show } = nodeSeeingLate(store, 'events_v1', 'u-late');
     const { index, delivered, late } = await withIndexedAccount(accountId, at, node);
     await expectLateUsageWrittenOnceVisible(accountId, at, late, { node, show, delivered, usage: index });
+  });
+
+  it('are written again once the lots table shows a purchase the account version had already counted, with no reader', async () => {
+    const accountId = 'lot-early';
+    const at = BASE + 48 * HOUR;
+    const { delivered } = lotAndUsage(accountId);
+    const late = { ...delivered[0], event_id: 'p-late', amount: '50' } as RefEvent;
+    const { node, show } = nodeSeeingLate(store, 'lots_v1', 'p-late');
+    await deliver(delivered);
+    const index = new UsageIndex(node);
+    await index.ready(accountId);
+    await index.settled(accountId);
+    await expectLateUsageWrittenOnceVisible(accountId, at, late, { node, show, delivered, usage: index }, (w) => w.total === '150');
   });
 
   it('are written again once the daily rollup shows a usage the account version had already counted, with no usage index and no reader', async () => {

@@ -144,22 +144,23 @@ describe('a snapshot summed from the usage index', () => {
     const service = new BalanceService(node, clock);
     const index = new UsageIndex(node);
     service.useUsageIndex(index);
-    const usedHere = async () => Number((await service.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
+    /** A figure of a wallet's balance, in tokens: its usage unless asked otherwise. */
+    const here = async (figure: 'used' | 'available' = 'used', wallet = 'platform') => Number((await service.current(account)).wallets.get(walletKey('team', wallet))?.[figure] ?? 0n) / 10_000;
     return {
       /** Loaded into the index, then a snapshot summed from it. */
-      async load() {
+      async load(figure?: 'used' | 'available', wallet?: string) {
         await index.ready(account);
         await index.settled(account);
         await service.current(account);
         await service.settled(account);
-        return usedHere();
+        return here(figure, wallet);
       },
       /** Read once the snapshot is due to be confirmed, and again once the confirmation ended. */
-      async afterConfirmation() {
+      async afterConfirmation(figure?: 'used' | 'available', wallet?: string) {
         await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
-        await usedHere();
+        await here(figure, wallet);
         await service.settled(account);
-        return usedHere();
+        return here(figure, wallet);
       },
     };
   }
@@ -180,6 +181,40 @@ describe('a snapshot summed from the usage index', () => {
     // Visible now; nothing more is stored. The next confirmation finds storage's usage grown.
     show();
     expect(await here.afterConfirmation()).toBe(15);
+  });
+
+  it('is computed again once a purchase whose lot the version counted before it was visible is', async () => {
+    const account = 'lot-early';
+    const { node, show } = nodeSeeingLate(store, 'lots_v1', 'le-late');
+    const here = indexedService(node, account);
+    const writer = other();
+    await writer.ingest(lines([purchase('le-p1', { account_id: account, amount: '100' }), usage('le-u1', { account_id: account, amount: '10' })]), { source: 'http' });
+    expect(await here.load('available')).toBe(90);
+
+    // Another process stores a purchase; the version counts it, its lot is not visible here yet.
+    await writer.ingest(lines([purchase('le-late', { account_id: account, amount: '50' })]), { source: 'kafka' });
+    expect(await here.afterConfirmation('available')).toBe(90);
+    expect(await here.afterConfirmation('available')).toBe(90);
+
+    // Visible now; nothing more is stored. The next confirmation finds storage's lots grown.
+    show();
+    expect(await here.afterConfirmation('available')).toBe(140);
+  });
+
+  it('is computed again once a move the version counted before it was visible is', async () => {
+    const account = 'move-early';
+    const { node, show } = nodeSeeingLate(store, 'moves_v1', 'me-late');
+    const here = indexedService(node, account);
+    const writer = other();
+    await writer.ingest(lines([purchase('me-p1', { account_id: account, amount: '100' })]), { source: 'http' });
+    expect(await here.load('available', 'mobile')).toBe(0);
+
+    await writer.ingest(lines([move('me-late', { account_id: account, amount: '30' })]), { source: 'kafka' });
+    expect(await here.afterConfirmation('available', 'mobile')).toBe(0);
+
+    show();
+    expect(await here.afterConfirmation('available', 'mobile')).toBe(30);
+    expect(await here.afterConfirmation('available')).toBe(70);
   });
 
   it('reads its usage from storage, and keeps storage\'s counts of it, while a usage falls on a move\'s very instant', async () => {
