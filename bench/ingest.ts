@@ -3,10 +3,16 @@
  * the same tables (raw events and every rollup view), each into its own database:
  *   - ClickHouse's own Kafka table engine (the peer to beat), rate after its warm-up;
  *   - a naive kafkajs worker: parse, map, insert JSONEachRow objects, one batch at a time;
- *   - our Kafka worker: validation, stored dedupe, DLQ, commit after insert.
+ *   - our Kafka worker: validation, stored dedupe, DLQ, commit after insert;
+ *   - the product as `npm start` runs it (`api/main.ts --demo`): a process of its own, demo
+ *     loaded, the API, the aggregator and the usage index beside the worker, watched only from
+ *     outside, through its `/metrics`.
  * Then HTTP: POST /v1/events with NDJSON bodies against a plain @clickhouse/client insert; then
  * the Kafka client (kafkaClients.ts) and the insert format (insertFormats.ts) against their peers.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { createStore, type Store } from '../core/clickhouse.js';
 import type { QueryObserver } from '../core/query.js';
@@ -65,19 +71,26 @@ async function fill(topic: string): Promise<void> {
   if (held !== PREFILL) throw new Error(`the test broker holds ${held} of ${PREFILL} events on ${topic}`);
 }
 
-/** Produces the rest while `store` fills, never more than PREFILL events ahead of it. */
-async function topUp(topic: string, store: Store): Promise<void> {
+/** How many of the topic's events a consumer has stored. */
+type Stored = () => Promise<number>;
+
+/** Produces the rest while the consumer stores, never more than PREFILL events ahead of it. */
+async function topUp(topic: string, stored: Stored): Promise<void> {
   for (let i = PREFILL; i < EVENTS; i += CHUNK) {
-    while (i + CHUNK - (await countEvents(store)) > PREFILL) await new Promise((r) => setTimeout(r, 100));
+    while (i + CHUNK - (await stored()) > PREFILL) await new Promise((r) => setTimeout(r, 100));
     await produceWithKcat(broker.brokers, topic, lines.slice(i, i + CHUNK), undefined, 'gzip');
   }
 }
 
 /** Waits for every event, then checks none was stored twice. */
 async function drained(store: Store, topic: string): Promise<Drain> {
-  const [drain] = await Promise.all([watch(store, EVENTS), topUp(topic, store)]);
-  const stored = await countEvents(store);
-  if (stored !== EVENTS) throw new Error(`${store.database} stored ${stored} of ${EVENTS} events`);
+  return drainedBy(() => countEvents(store), topic, store.database);
+}
+
+async function drainedBy(stored: Stored, topic: string, consumer: string): Promise<Drain> {
+  const [drain] = await Promise.all([watch(stored, EVENTS), topUp(topic, stored)]);
+  const count = await stored();
+  if (count !== EVENTS) throw new Error(`${consumer} stored ${count} of ${EVENTS} events`);
   return drain;
 }
 
@@ -87,12 +100,12 @@ interface Drain {
   warmRate: number;
 }
 
-async function watch(store: Store, expected: number, timeoutMs = 600_000): Promise<Drain> {
+async function watch(stored: Stored, expected: number, timeoutMs = 600_000): Promise<Drain> {
   const started = performance.now();
   let firstAt = 0;
   let firstCount = 0;
   for (;;) {
-    const n = await countEvents(store);
+    const n = await stored();
     const now = performance.now();
     if (n > 0 && firstAt === 0) {
       firstAt = now;
@@ -216,6 +229,50 @@ async function ourWorker(topic: string): Promise<Drain> {
   return drain;
 }
 
+/** `npm start`'s Kafka events counter, as `/metrics` reports it: events accepted (stored) from Kafka, and duplicates. */
+async function productCounts(base: string): Promise<{ accepted: number; duplicates: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const counted = (outcome: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('balances_ingest_events_total{') && line.includes(`outcome="${outcome}"`) && line.includes('source="kafka"'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return { accepted: counted('accepted'), duplicates: counted('duplicate') };
+}
+
+/**
+ * The product end to end, as a user runs it: `npm start`'s entry point (`api/main.ts --demo`) in a
+ * process of its own, on a data directory of its own, configured only by its environment, the
+ * topic already holding the first events when it starts. It is watched from outside only: an
+ * event counts once `/metrics` reports it accepted, which the pipeline does after its insert.
+ * `end-to-end s` runs from the process's start, the demo's load included.
+ */
+async function product(topic: string): Promise<Drain & { duplicates: number }> {
+  const started = performance.now();
+  const child = spawn(fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url)), [fileURLToPath(new URL('../api/main.ts', import.meta.url)), '--demo'], {
+    env: { ...process.env, PORT: '0', BALANCES_DATA_DIR: benchDataDir('product'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_TOPIC: topic, KAFKA_GROUP_ID: 'product', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /"event":"listening"[^\n]*"port":(\d+)/.exec(output);
+      if (found) resolve(Number(found[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`npm start's process exited (${code}) before it listened:\n${output.slice(-2_000)}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const drain = await drainedBy(async () => (await productCounts(base)).accepted, topic, 'npm start');
+    const { duplicates } = await productCounts(base);
+    return { ...drain, seconds: (performance.now() - started) / 1000, duplicates };
+  } finally {
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await once(child, 'exit');
+  }
+}
+
 /** HTTP ingest into a fresh database, events/s. */
 async function httpIngest(round: number): Promise<number> {
   const store = await storeFor(`bench_http_${round}`);
@@ -290,10 +347,12 @@ async function httpAgainstPlain(): Promise<{ ours: number; plainInsert: number }
 await fill('bench.engine');
 await fill('bench.naive');
 await fill('bench.ours');
+await fill('bench.product');
 const stolen = stealMeter();
 const engine = await kafkaEngine('bench.engine');
 const naive = await naiveWorker('bench.naive');
 const ours = await ourWorker('bench.ours');
+const npmStart = await product('bench.product');
 const http = await httpAgainstPlain();
 const kafkaClients = await measureKafkaClients({ broker, lines, events: Math.min(EVENTS, 200_000), runs: PEER_RUNS });
 await broker.stop();
@@ -313,7 +372,18 @@ report(`Kafka ingest, ${EVENTS} events into raw events + every rollup view (chDB
   { consumer: 'naive kafkajs worker', 'events/s after warm-up': fmt(naive.warmRate, 0), 'end-to-end s': fmt(naive.seconds, 2), 'ours ÷ this': fmt(ours.warmRate / naive.warmRate, 2) },
   { consumer: 'our worker (validate, dedupe, DLQ, commit)', 'events/s after warm-up': fmt(ours.warmRate, 0), 'end-to-end s': fmt(ours.seconds, 2), 'ours ÷ this': 1 },
   { consumer: 'plain JSONEachRow insert of the same events, no Kafka', 'events/s after warm-up': fmt(http.plainInsert, 0), 'end-to-end s': fmt(EVENTS / http.plainInsert, 2), 'ours ÷ this': fmt(ours.warmRate / http.plainInsert, 2) },
+  { consumer: '`npm start` (its own process, demo loaded; from /metrics)', 'events/s after warm-up': fmt(npmStart.warmRate, 0), 'end-to-end s': fmt(npmStart.seconds, 2), 'ours ÷ this': fmt(ours.warmRate / npmStart.warmRate, 2) },
 ]);
+if (npmStart.duplicates !== 0) throw new Error(`npm start reported ${npmStart.duplicates} duplicates of a topic that holds none`);
+/** The goals of README "Scaling": every one must hold for `met`. */
+const goals = {
+  npm_start_events_per_s: { goal: '>= 60000', value: fmt(npmStart.warmRate, 0), holds: npmStart.warmRate >= 60_000 },
+  ours_vs_kafka_engine: { goal: '>= 1.0', value: fmt(ours.warmRate / engine.warmRate, 2), holds: ours.warmRate >= engine.warmRate },
+  ours_vs_plain_insert: { goal: '>= 0.8', value: fmt(ours.warmRate / http.plainInsert, 2), holds: ours.warmRate >= 0.8 * http.plainInsert },
+  http_vs_plain_insert: { goal: '>= 0.8', value: fmt(http.ours / http.plainInsert, 2), holds: http.ours >= 0.8 * http.plainInsert },
+};
+const met = Object.values(goals).every((g) => g.holds);
+report(`Goals (met: ${met})`, Object.entries(goals).map(([name, g]) => ({ goal: name, wanted: g.goal, measured: g.value, holds: String(g.holds) })));
 report(`HTTP ingest, ${EVENTS} events as NDJSON bodies of 10,000, 4 concurrent clients`, [
   { path: 'POST /v1/events (validate, dedupe, store)', 'events/s': fmt(http.ours, 0), 'ours ÷ this': 1 },
   { path: '@clickhouse/client JSONEachRow insert only', 'events/s': fmt(http.plainInsert, 0), 'ours ÷ this': fmt(http.ours / http.plainInsert, 2) },
@@ -335,6 +405,10 @@ stolen();
 recordResults('ingest', {
   command: 'npm run bench -- ingest',
   events: EVENTS,
+  met,
+  goals,
+  npm_start_events_per_s: fmt(npmStart.warmRate, 0),
+  npm_start_end_to_end_s: fmt(npmStart.seconds, 2),
   ours_events_per_s: fmt(ours.warmRate, 0),
   kafka_engine_events_per_s: fmt(engine.warmRate, 0),
   naive_worker_events_per_s: fmt(naive.warmRate, 0),

@@ -83,7 +83,8 @@ function goals(): Array<Record<string, string>> {
   const best = Object.entries((r.tables?.best ?? {}) as Record<string, number>);
   const short = best.filter(([, ratio]) => ratio < 2).map(([table]) => table);
   return [
-    row('Kafka ingest, our worker', '≥ 60k events/s and ≥ 1.0× the Kafka engine', `${n(i.ours_events_per_s / 1000)}k/s, ${n(i.ours_vs_kafka_engine, 2)}× (engine ${n(i.kafka_engine_events_per_s / 1000)}k/s)`, i.ours_events_per_s >= 60_000 && i.ours_vs_kafka_engine >= 1),
+    row('Kafka ingest, `npm start` end to end (its own process)', '≥ 60k events/s', `${n(i.npm_start_events_per_s / 1000)}k/s`, i.npm_start_events_per_s === undefined ? undefined : i.npm_start_events_per_s >= 60_000),
+    row('our Kafka worker ÷ the Kafka engine', '≥ 1.0', `${n(i.ours_vs_kafka_engine, 2)} (ours ${n(i.ours_events_per_s / 1000)}k/s, engine ${n(i.kafka_engine_events_per_s / 1000)}k/s)`, i.ours_vs_kafka_engine >= 1),
     row('our worker ÷ plain JSONEachRow insert', '≥ 0.8', n(i.ours_vs_plain_insert, 2), i.ours_vs_plain_insert >= 0.8),
     row('HTTP ingest ÷ plain insert', '≥ 0.8', n(i.http_vs_plain_insert, 2), i.http_vs_plain_insert >= 0.8),
     row('bytes on disk per event, every table', 'rollups together ≤ the raw table', `${n(i.bytes_per_event)} B/event, rollups ${n(i.rollups_vs_raw_bytes, 2)}× raw`, i.rollups_vs_raw_bytes <= 1),
