@@ -60,6 +60,14 @@ export const MIN_RECOMPUTE_MS = 500;
  * goes first, and a balance cannot be fresher than the events stored anyway.
  */
 export const BEHIND_RECOMPUTE_MS = 2_000;
+/**
+ * While ingest is behind, an account is also recomputed no sooner than this many times its last
+ * recomputation's length after that one began: at most a fifth of the time goes to one account's
+ * balance tables, whatever its size. Under a backlog of 250k events for an account of 1,000
+ * wallets each recomputation took about 1.2 s of CPU, and recomputing it every 2 s halved the
+ * rate at which the backlog was stored.
+ */
+export const BEHIND_SHARE = 5;
 
 export interface AggregatorOptions {
   store: Store;
@@ -105,6 +113,8 @@ interface AccountState {
   retryAt: number;
   /** When the last recomputation began. */
   startedAt?: number;
+  /** How long the last recomputation took, in milliseconds of wall time. */
+  tookMs?: number;
   /** `historyFingerprint` of the closed days this aggregator last wrote for the account. */
   history?: string;
 }
@@ -185,16 +195,17 @@ export class BalanceAggregator {
     } else this.dueDuringPass = Math.min(this.dueDuringPass, at);
   }
 
-  /** The pause between two recomputations of an account begun because streamed events arrived. */
-  private pauseMs(): number {
-    return this.ingestBehind() ? BEHIND_RECOMPUTE_MS : MIN_RECOMPUTE_MS;
+  /** The pause between the starts of two recomputations of an account begun because streamed events arrived. */
+  private pauseMs(state: AccountState | undefined): number {
+    if (!this.ingestBehind()) return MIN_RECOMPUTE_MS;
+    return Math.max(BEHIND_RECOMPUTE_MS, BEHIND_SHARE * (state?.tookMs ?? 0));
   }
 
   /** When a notified account may be recomputed: after its pause, and after a failure's retry wait. */
   private dueAt(accountId: string, freshness: 'now' | 'soon'): number {
     const state = this.accounts.get(accountId);
     if (!state) return Number.NEGATIVE_INFINITY;
-    return Math.max(state.retryAt, freshness === 'now' ? Number.NEGATIVE_INFINITY : (state.startedAt ?? 0) + this.pauseMs());
+    return Math.max(state.retryAt, freshness === 'now' ? Number.NEGATIVE_INFINITY : (state.startedAt ?? 0) + this.pauseMs(state));
   }
 
   /**
@@ -270,7 +281,6 @@ export class BalanceAggregator {
       return { nextDue: this.clock() + RETRY_MS, storageAnswered: false };
     }
     const now = this.clock();
-    const pause = this.pauseMs();
     const due: string[] = [];
     /** When the accounts that changed but must wait are due: the loop sleeps until the first. */
     let waitingUntil = Number.POSITIVE_INFINITY;
@@ -283,7 +293,7 @@ export class BalanceAggregator {
         (state?.usage !== undefined && usage !== undefined && !sameUsage(state.usage, usage)) ||
         (state?.structure !== undefined && structure !== undefined && !sameStructure(state.structure, structure));
       const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
-      const pauseEnds = (state?.startedAt ?? 0) + pause;
+      const pauseEnds = (state?.startedAt ?? 0) + this.pauseMs(state);
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
       if (changed && (state === undefined || now >= state.retryAt)) {
         due.push(accountId);
@@ -361,6 +371,7 @@ export class BalanceAggregator {
 
   private async writeSnapshot(accountId: string): Promise<SnapshotReport> {
     const at = this.clock();
+    const began = performance.now();
     // Read before the ledger's input: an event stored after this read changes the count again,
     // so the next pass recomputes.
     const [changesRow] = await read(this.store, accountChangesQuery, { account: accountId });
@@ -429,6 +440,7 @@ export class BalanceAggregator {
       changesAt: Math.min(input.nextLotBoundary, nextUsage, midnight),
       retryAt: 0,
       startedAt: at,
+      tookMs: performance.now() - began,
       history,
     });
     return { accountId, snapshot: number, changes, wallets: rows.wallets.length, lots: rows.lots.length, tokenEvents: rows.tokenEvents.length, dailyBalances: daily?.length ?? 0 };

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../core/clickhouse.js';
 import { createMetrics } from '../../core/metrics.js';
-import { BalanceAggregator, BEHIND_RECOMPUTE_MS, MIN_RECOMPUTE_MS } from '../../aggregator/process.js';
+import { BalanceAggregator, BEHIND_RECOMPUTE_MS, BEHIND_SHARE, MIN_RECOMPUTE_MS } from '../../aggregator/process.js';
 import { createIngestPipeline } from '../../ingest/pipeline.js';
 import { purchase, usage } from '../support/events.js';
 import { freshStore, silentLog } from '../support/store.js';
@@ -80,6 +80,52 @@ describe('the aggregator under a stream', () => {
       aggregator.notify(['behind'], 'now');
       await aggregator.caughtUp();
       expect(recomputed).toHaveLength(3);
+    } finally {
+      await aggregator.stop();
+    }
+  });
+});
+
+describe('the aggregator while ingest is behind', () => {
+  it('gives a slow account no more than a fifth of the time: its next recomputation waits five times its length', async () => {
+    const s = (store ??= await freshStore());
+    const ingest = createIngestPipeline({ store: s, metrics: createMetrics(), log: silentLog });
+    await ingest.ingest([purchase('slow-p'), usage('slow-u1')].map((e) => ({ text: JSON.stringify({ ...e, account_id: 'slow' }) })), { source: 'kafka' });
+    // Each read of the account's lots takes 0.7 s more: a recomputation takes longer than BEHIND_RECOMPUTE_MS ÷ BEHIND_SHARE.
+    const slowReadMs = 700;
+    const slow: Store = {
+      ...s,
+      queryTsv: async (sql, params, options) => {
+        if (sql.includes('lots_v1') && params?.account === 'slow') await sleep(slowReadMs);
+        return s.queryTsv(sql, params, options);
+      },
+    };
+    const aggregator = new BalanceAggregator({ store: slow, log: silentLog, pollMs: 60_000, ingestBehind: () => true });
+    const recomputed: Array<{ began: number; ended: number }> = [];
+    const recompute = aggregator.recompute.bind(aggregator);
+    aggregator.recompute = async (accountId) => {
+      const began = Date.now();
+      try {
+        return await recompute(accountId);
+      } finally {
+        if (accountId === 'slow') recomputed.push({ began, ended: Date.now() });
+      }
+    };
+    aggregator.start();
+    try {
+      await aggregator.caughtUp();
+      expect(recomputed).toHaveLength(1);
+      const took = (recomputed[0] as { ended: number }).ended - (recomputed[0] as { began: number }).began;
+      expect(took).toBeGreaterThanOrEqual(slowReadMs);
+      await ingest.ingest([{ text: JSON.stringify({ ...usage('slow-u2'), account_id: 'slow' }) }], { source: 'kafka' });
+      aggregator.notify(['slow'], 'soon');
+      const deadline = Date.now() + BEHIND_SHARE * took + 3_000;
+      while (recomputed.length < 2 && Date.now() < deadline) await sleep(20);
+      expect(recomputed).toHaveLength(2);
+      const gap = (recomputed[1] as { began: number }).began - (recomputed[0] as { began: number }).began;
+      expect(gap).toBeGreaterThan(BEHIND_RECOMPUTE_MS);
+      // Measured inside the recomputation, a few milliseconds shorter than around it.
+      expect(gap).toBeGreaterThanOrEqual(BEHIND_SHARE * (took - 50));
     } finally {
       await aggregator.stop();
     }
