@@ -101,8 +101,19 @@ function idempotencyKeyOf(change: Pick<AlertNotification, 'account_id' | 'alert_
   return [change.account_id, ...change.alert_key.split('/'), String(change.version)].map(encodeURIComponent).join('/');
 }
 
-/** The deduplication token of a change's record in `alert_states_v1`. */
-const recordTokenOf = (change: AlertNotification) => `alert-state-${createHash('sha256').update(idempotencyKeyOf(change)).digest('hex').slice(0, 32)}`;
+/** The deduplication token of an insert of these changes' records into `alert_states_v1`: named by the changes, so an insert sent again is dropped. */
+const recordTokenOf = (changes: AlertNotification[]) => `alert-state-${createHash('sha256').update(changes.map(idempotencyKeyOf).join('\n')).digest('hex').slice(0, 32)}`;
+
+/** A change as its row of `alert_states_v1`, one JSON line. */
+const stateRowOf = (accountId: string, change: AlertNotification) =>
+  JSON.stringify({
+    account_id: accountId,
+    alert_key: change.alert_key,
+    state: change.status,
+    payload: JSON.stringify(change),
+    changed_at: toClickHouseTime(Date.parse(change.at)),
+    version: change.version,
+  }) + '\n';
 
 const DEFAULT_LEASE_MS = 30_000;
 
@@ -167,21 +178,22 @@ export class AlertEvaluator {
         changes.push({ ...previous, status: 'resolved', version: last.version + 1, at: now });
       }
     }
+    const record = (recorded: AlertNotification[], token: string) => store.insertJsonEachRow('alert_states_v1', recorded.map((change) => stateRowOf(accountId, change)).join(''), { deduplicationToken: token });
+    if (!this.options.webhookUrl) {
+      // Nothing to deliver: the account's changes are recorded in one insert (one part, not one
+      // per alert); an insert sent again names the same changes, so the same token.
+      if (changes.length === 0) return;
+      lease.assertHeld();
+      await record(changes, recordTokenOf(changes));
+      delivered.push(...changes);
+      return;
+    }
+    // Each change is recorded as soon as it is delivered: a restart sends again only the one
+    // being delivered when it stopped.
     for (const change of changes) {
       lease.assertHeld();
       if (!(await this.deliver(change))) continue;
-      await store.insertJsonEachRow(
-        'alert_states_v1',
-        JSON.stringify({
-          account_id: accountId,
-          alert_key: change.alert_key,
-          state: change.status,
-          payload: JSON.stringify(change),
-          changed_at: toClickHouseTime(Date.parse(change.at)),
-          version: change.version,
-        }) + '\n',
-        { deduplicationToken: recordTokenOf(change) },
-      );
+      await record([change], recordTokenOf([change]));
       delivered.push(change);
     }
   }

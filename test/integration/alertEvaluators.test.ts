@@ -253,3 +253,28 @@ describe('The alert lease on a ClickHouse cluster', () => {
     expect(twin).toMatch(/ENGINE = Distributed\(`balances`, currentDatabase\(\), alert_leases_v1, cityHash64\(account_id\)\)/);
   });
 });
+
+describe('An alert evaluator with no webhook', () => {
+  it("records an account's changes in one insert, and a later evaluation, or a second evaluator, records none of them again", async () => {
+    const s = await storeWith();
+    const clock = Date.UTC(2026, 5, 1);
+    const inserts: string[] = [];
+    const counted: Store = {
+      ...s,
+      insertJsonEachRow: (table, body, options) => {
+        if (table === 'alert_states_v1') inserts.push(body);
+        return s.insertJsonEachRow(table, body, options);
+      },
+    };
+    const evaluator = () => new AlertEvaluator({ store: counted, balances: new BalanceService(s, () => clock), log: silentLog, intervalMs: 60_000 });
+    const first = await evaluator().evaluateOnce();
+    const firing = ['expiring/team/soon', 'expiring_unused/team/soon', 'low_balance/team/low'];
+    expect(first.map((n) => `${n.account_id} ${n.status} ${n.alert_key}`).sort()).toEqual([...firing.map((k) => `acme firing ${k}`), ...firing.map((k) => `zeta firing ${k}`)]);
+    // One insert per account, each of its three rows.
+    expect(inserts.map((body) => body.trim().split('\n').length)).toEqual([3, 3]);
+    expect(await evaluator().evaluateOnce()).toEqual([]);
+    expect(inserts).toHaveLength(2);
+    const stored = await s.queryRows<{ n: string }>(`SELECT count() AS n FROM ${s.table('alert_states_v1')} FINAL WHERE state = 'firing'`);
+    expect(Number(stored[0]?.n)).toBe(6);
+  });
+});
