@@ -33,8 +33,8 @@ export const changeCountsQuery = tsvQuery({
                 WHERE ${of('rolled', p.everyRolled)} GROUP BY account_id) AS d ON d.account_id = c.account_id`
       : '';
     /** A count of the summed accounts' rows of a table, by account (as `accountChangesAndUsageQuery` counts one account's). */
-    const counted = (table: string, as: string, count = 'count()', where = '') =>
-      `LEFT JOIN (SELECT account_id, toInt64(${count}) AS ${as} FROM ${t.table(table)}
+    const counted = (table: string, as: string, where = '') =>
+      `LEFT JOIN (SELECT account_id, toInt64(count()) AS ${as} FROM ${t.table(table)}
                 WHERE ${where}${of('summed', p.everySummed)} GROUP BY account_id) AS n_${as} ON n_${as}.account_id = c.account_id`;
     return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days,
             n_lots.lots AS lots, n_moves.moves AS moves, n_voids.voids AS voids
@@ -43,7 +43,7 @@ export const changeCountsQuery = tsvQuery({
                 WHERE type = 'usage' AND ${of('summed', p.everySummed)} GROUP BY account_id) AS u ON u.account_id = c.account_id
      ${counted('lots_v1', 'lots')}
      ${counted('moves_v1', 'moves')}
-     ${counted('events_v1', 'voids', 'uniqExact(voids_event_id)', "type = 'void' AND ")}
+     ${counted('events_v1', 'voids', "type = 'void' AND ")}
      LEFT JOIN (SELECT account_id, toInt64(uniqExact(event_id)) AS voided FROM ${t.table('voided_usage_v2')}
                 WHERE ${of('summed', p.everySummed)} GROUP BY account_id) AS p ON p.account_id = c.account_id${days}`;
   },

@@ -128,7 +128,7 @@ const structureQuery = tsvQuery({
               ${ts('occurred_at')}, toInt64(0), toInt64(0)
        FROM ${t.table('moves_v1')}
        WHERE account_id = {account:String}${walletFilter(p, 'wallet_type', 'from_wallet_id')}`,
-      `SELECT DISTINCT toInt8(${VOID}), '', '', '', '', voids_event_id, '', toInt64(0), toInt64(0), toInt64(0)
+      `SELECT toInt8(${VOID}), '', '', '', '', voids_event_id, '', toInt64(0), toInt64(0), toInt64(0)
        FROM ${t.table('events_v1')}
        WHERE account_id = {account:String} AND type = 'void'`,
     ];
@@ -161,6 +161,8 @@ export interface LedgerStructure {
   lots: LotInput[];
   moves: MoveInput[];
   voided: Set<string>;
+  /** How many void events named them (two voids of one event are two): storage's count as of the read (`structureBasisOf`). */
+  voidEvents?: number;
   /** The account's wallet names, when asked for. */
   names?: Map<WalletKey, string>;
   /** The account's change count as of the same statement, when asked for. */
@@ -172,11 +174,11 @@ export interface LedgerStructure {
 /**
  * How many lots, moves and voids a whole account's structure holds (`StructureBasis`), which are
  * storage's counts as of its read: the statement reads every row of the account in `lots_v1` and
- * `moves_v1`, duplicates included, and every distinct voided event id in `events_v1`, as
- * `structureCounts` counts them.
+ * `moves_v1` and every void event in `events_v1`, duplicates included, as storage counts them
+ * (`accountChanges.ts`).
  */
-export function structureBasisOf(structure: Pick<LedgerStructure, 'lots' | 'moves' | 'voided'>): StructureBasis {
-  return { lots: structure.lots.length, moves: structure.moves.length, voids: structure.voided.size };
+export function structureBasisOf(structure: Pick<LedgerStructure, 'lots' | 'moves' | 'voided' | 'voidEvents'>): StructureBasis {
+  return { lots: structure.lots.length, moves: structure.moves.length, voids: structure.voidEvents ?? structure.voided.size };
 }
 
 /**
@@ -191,7 +193,7 @@ export async function loadLedgerStructure(
 ): Promise<LedgerStructure> {
   const params: StructureScope = { ...walletScopeOf(query), names: want.names === true, version: want.version === true, nextUsageAfter: want.nextUsageAfter ?? -1 };
   const rows = await read(store, structureQuery, params);
-  const structure: LedgerStructure = { lots: [], moves: [], voided: new Set() };
+  const structure: LedgerStructure = { lots: [], moves: [], voided: new Set(), voidEvents: 0 };
   if (want.names) structure.names = new Map();
   if (want.version) structure.version = 0;
   if (want.nextUsageAfter !== undefined) structure.nextUsage = Number.MAX_SAFE_INTEGER;
@@ -212,6 +214,7 @@ export async function loadLedgerStructure(
         break;
       case VOID:
         structure.voided.add(eventId);
+        structure.voidEvents = (structure.voidEvents ?? 0) + 1;
         break;
       case NAME:
         structure.names?.set(walletKey(wt, wi), amount);

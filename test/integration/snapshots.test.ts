@@ -260,6 +260,33 @@ describe('a snapshot summed from the usage index', () => {
   });
 });
 
+describe('a confirmed snapshot', () => {
+  it('holds when one event is voided twice: the void events storage counts are those it read', async () => {
+    const account = 'voided-twice';
+    let structureReads = 0;
+    const counting: Store = {
+      ...store,
+      queryTsv: (sql, params, options) => {
+        if (sql.includes('lots_v1') && sql.includes('UNION ALL') && params?.account === account) structureReads++;
+        return store.queryTsv(sql, params, options);
+      },
+    };
+    const here = new BalanceService(counting, clock);
+    const writer = createIngestPipeline({ store, metrics: createMetrics(), log: silentLog, afterStore: (a) => pairVoidedUsage(store, a) });
+    await writer.ingest(lines([purchase('vt-p1', { account_id: account }), usage('vt-u1', { account_id: account, amount: '10' }), usage('vt-u2', { account_id: account, amount: '5' }), voidOf('vt-v1', 'vt-u2', { account_id: account }), voidOf('vt-v2', 'vt-u2', { account_id: account })]), { source: 'http' });
+    const usedHere = async () => Number((await here.current(account)).wallets.get(walletKey('team', 'platform'))?.used ?? 0n) / 10_000;
+    expect(await usedHere()).toBe(10);
+    await here.settled(account);
+    const computed = structureReads;
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, cachePolicy.confirmMs + 50));
+      expect(await usedHere()).toBe(10);
+      await here.settled(account);
+    }
+    expect(structureReads).toBe(computed);
+  });
+});
+
 describe('a snapshot whose usage is read from storage', () => {
   it('is computed again once a usage the version counted before the daily rollup showed it is, with no write by this process', async () => {
     const account = 'rolled-early';
