@@ -289,10 +289,10 @@ export class BalanceAggregator {
       const state = this.accounts.get(accountId);
       // Storage holds usage the last snapshot did not sum, or lots, moves or voids it did not
       // read, whatever the change count says.
-      const usageMoved =
+      const storageMoved =
         (state?.usage !== undefined && usage !== undefined && !sameUsage(state.usage, usage)) ||
         (state?.structure !== undefined && structure !== undefined && !sameStructure(state.structure, structure));
-      const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || usageMoved);
+      const arrived = state !== undefined && (state.changes !== changes || dueSoon.has(accountId) || storageMoved);
       const pauseEnds = (state?.startedAt ?? 0) + this.pauseMs(state);
       const changed = state === undefined || now >= state.changesAt || dueNow.has(accountId) || (arrived && now >= pauseEnds);
       if (changed && (state === undefined || now >= state.retryAt)) {

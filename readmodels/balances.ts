@@ -5,17 +5,18 @@ import { field, jsonQuery, param, read, tsvQuery } from '../core/query.js';
 import { breakpointsByWallet, computeLedger, walletKey, type LedgerInput, type LedgerResult, type WalletKey } from '../ledger/ledger.js';
 import type { AccountUsage } from './accountUsage.js';
 import type { UsageIndex } from './usageIndex.js';
-import { loadLedgerInput, loadLedgerStructure, loadUsageInput, structureBasisOf } from './ledgerSource.js';
+import { loadLedgerInput, loadLedgerStructure, loadUsageInput, structureBasisOf, type LedgerStructure } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { accountChangesAndUsageQuery, accountChangesQuery, sameStructure, sameUsage, type StructureBasis, type UsageBasis } from '../storage/accountChanges.js';
+import { accountChangesAndUsageQuery, accountChangesQuery, sameStructure, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
-  /** The lots, moves and voids it was computed from: a past instant's ledger reuses them. */
-  input: Pick<LedgerInput, 'lots' | 'moves' | 'voided'>;
-  /** How many lots, moves and voids it read: storage holding other counts makes it stale (`StructureBasis`). */
-  structure: StructureBasis;
+  /**
+   * The lots, moves and voids it was computed from: a past instant's ledger reuses them, and
+   * storage holding other counts of them makes it stale (`structureBasisOf`).
+   */
+  input: Pick<LedgerInput, 'lots' | 'moves' | 'voided'> & Pick<LedgerStructure, 'voidEvents'>;
   /** Display names of the account's named wallets, as of the same version. */
   names: Map<WalletKey, string>;
   /** The account's version when computed (`accountChangesQuery`): a greater one makes the snapshot stale. */
@@ -114,7 +115,7 @@ export class BalanceService {
     const holds =
       version === cached.version &&
       sameUsage(cached.usage, { rows: row?.rows ?? 0, voided: row?.voided ?? 0, days: row?.days ?? 0 }) &&
-      sameStructure(cached.structure, { lots: row?.lots ?? 0, moves: row?.moves ?? 0, voids: row?.voids ?? 0 });
+      sameStructure(structureBasisOf(cached.input), { lots: row?.lots ?? 0, moves: row?.moves ?? 0, voids: row?.voids ?? 0 });
     return { holds, version };
   }
 
@@ -280,7 +281,7 @@ export class BalanceService {
       const version = checked ?? structure.version ?? 0;
       const usage = await this.usage?.fresh(accountId);
       const input = await loadLedgerInput(this.store, { accountId, at }, usage, structure, { basis: true });
-      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided }, structure: structureBasisOf(structure), names: structure.names ?? new Map(), version, usage: input.basis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
+      const snapshot: Snapshot = { result: computeLedger(input), input: { lots: input.lots, moves: input.moves, voided: input.voided, voidEvents: structure.voidEvents }, names: structure.names ?? new Map(), version, usage: input.basis, changesAt: input.changesAt, checkedAt: Date.now(), computedAt: Date.now(), servedAt: cached?.servedAt ?? Date.now() };
       // Two refreshes may overlap (a read that must see a write does not wait for an older
       // one); the older must not replace the newer.
       const current = this.snapshots.peek(accountId);

@@ -162,7 +162,7 @@ export interface LedgerStructure {
   moves: MoveInput[];
   voided: Set<string>;
   /** How many void events named them (two voids of one event are two): storage's count as of the read (`structureBasisOf`). */
-  voidEvents?: number;
+  voidEvents: number;
   /** The account's wallet names, when asked for. */
   names?: Map<WalletKey, string>;
   /** The account's change count as of the same statement, when asked for. */
@@ -177,8 +177,8 @@ export interface LedgerStructure {
  * `moves_v1` and every void event in `events_v1`, duplicates included, as storage counts them
  * (`accountChanges.ts`).
  */
-export function structureBasisOf(structure: Pick<LedgerStructure, 'lots' | 'moves' | 'voided' | 'voidEvents'>): StructureBasis {
-  return { lots: structure.lots.length, moves: structure.moves.length, voids: structure.voidEvents ?? structure.voided.size };
+export function structureBasisOf(structure: Pick<LedgerStructure, 'lots' | 'moves' | 'voidEvents'>): StructureBasis {
+  return { lots: structure.lots.length, moves: structure.moves.length, voids: structure.voidEvents };
 }
 
 /**
@@ -214,7 +214,7 @@ export async function loadLedgerStructure(
         break;
       case VOID:
         structure.voided.add(eventId);
-        structure.voidEvents = (structure.voidEvents ?? 0) + 1;
+        structure.voidEvents++;
         break;
       case NAME:
         structure.names?.set(walletKey(wt, wi), amount);
