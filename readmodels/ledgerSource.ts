@@ -18,6 +18,7 @@ import { DAY_ROW, PAIRED_ROW, RAW_ROW, segmentSums, segmentsOfWalletDays } from 
 import { voidedUsageRows } from './voidedUsage.js';
 import type { AccountUsage } from './accountUsage.js';
 import { storedUsageBasis, type StructureBasis, type UsageBasis } from '../storage/accountChanges.js';
+import { INTERACTIVE } from './readSettings.js';
 
 /**
  * Feeds the ledger from ClickHouse: lots, moves and voids from their rollups in one statement
@@ -50,11 +51,6 @@ export interface LoadedLedgerInput extends LedgerInput {
 export const FRESHNESS_MS = 30_000;
 
 const ts = (column: string) => `toUnixTimestamp64Milli(${column})`;
-/**
- * No JIT compilation for interactive reads: ClickHouse compiles an expression the fourth time it
- * sees it, which stalls that one query by tens of milliseconds, for reads this small.
- */
-const INTERACTIVE = 'compile_expressions = 0, compile_aggregate_expressions = 0, compile_sort_description = 0';
 /** A wallet's key columns, as text, for building its `WalletKey`. */
 const walletColumns = `toString(wallet_type) AS wt, wallet_id AS wi`;
 

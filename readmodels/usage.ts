@@ -6,6 +6,7 @@ import { formatScaled, toScaled } from '../core/decimal.js';
 import { voidedUsageRows } from './voidedUsage.js';
 import type { Pairing } from './accountPairings.js';
 import { ceilTo, floorTo, mergeAdjacent, planMonthsAndDays, QUARTER, touchingJoined } from './usagePlan.js';
+import { INTERACTIVE, WALLET_RANGE } from './readSettings.js';
 
 /**
  * Usage analytics over any range, from rollups. A range `[from, to)` is cut into the largest
@@ -86,12 +87,6 @@ const totals = (key: string, source: string, groupBy: GroupBy) =>
    HAVING events != 0 OR amount != 0
    ORDER BY ${groupBy === 'day' ? 'key' : 'amount DESC, key'}`;
 
-/**
- * Settings for interactive reads: no JIT compilation. ClickHouse compiles an expression the
- * fourth time it sees it, which stalls that one query by tens of milliseconds, and compiled
- * code gains nothing on reads this small.
- */
-const INTERACTIVE = 'compile_expressions = 0, compile_aggregate_expressions = 0, compile_sort_description = 0';
 
 /** A usage question, as the API and the usage summary ask it. */
 const usageQuerySchema = z.object({
@@ -137,7 +132,7 @@ const walletTotalsQuery = tsvQuery({
      WHERE account_id = {account:String} AND wallet_type = {walletType:String} AND wallet_id = {walletId:String}
        AND occurred_at >= ${time('from')} AND occurred_at < ${time('to')} AND type = 'usage'
      GROUP BY key
-     SETTINGS ${INTERACTIVE}`,
+     SETTINGS ${WALLET_RANGE}`,
     values: { account: query.accountId, walletType: query.walletType ?? '', walletId: query.walletId ?? '', from: query.from, to: query.to },
   }),
   columns: { key: 'String', amount: 'Decimal(38, 4)', events: 'UInt64' },
@@ -207,7 +202,7 @@ function usageSql(store: Tables, query: UsageQuery): { sql: string; values: Reco
         ${voidedPart(`wallet_type = {walletType:String} AND wallet_id = {walletId:String}`, 'raw')})`,
       query.groupBy,
     );
-    return { sql: `${sql}\n   SETTINGS ${INTERACTIVE}`, values: params };
+    return { sql: `${sql}\n   SETTINGS ${WALLET_RANGE}`, values: params };
   }
 
   const parts: string[] = [voidedPart(query.walletType ? 'wallet_type = {walletType:String}' : '1', 'rollups')];
