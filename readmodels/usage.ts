@@ -87,7 +87,6 @@ const totals = (key: string, source: string, groupBy: GroupBy) =>
    HAVING events != 0 OR amount != 0
    ORDER BY ${groupBy === 'day' ? 'key' : 'amount DESC, key'}`;
 
-
 /** A usage question, as the API and the usage summary ask it. */
 const usageQuerySchema = z.object({
   accountId: z.string().min(1),
