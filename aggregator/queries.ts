@@ -36,11 +36,10 @@ export const changeCountsQuery = tsvQuery({
     const counted = (table: string, as: string, where = '') =>
       `LEFT JOIN (SELECT account_id, toInt64(count()) AS ${as} FROM ${t.table(table)}
                 WHERE ${where}${of('summed', p.everySummed)} GROUP BY account_id) AS n_${as} ON n_${as}.account_id = c.account_id`;
-    return `SELECT c.account_id AS account_id, c.changes AS changes, u.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days,
+    return `SELECT c.account_id AS account_id, c.changes AS changes, n_rows.rows AS rows, p.voided AS voided, ${rolling ? 'd.days' : 'toInt64(0)'} AS days,
             n_lots.lots AS lots, n_moves.moves AS moves, n_voids.voids AS voids
      FROM (${changes}) AS c
-     LEFT JOIN (SELECT account_id, toInt64(count()) AS rows FROM ${t.table('events_v1')}
-                WHERE type = 'usage' AND ${of('summed', p.everySummed)} GROUP BY account_id) AS u ON u.account_id = c.account_id
+     ${counted('events_v1', 'rows', "type = 'usage' AND ")}
      ${counted('lots_v1', 'lots')}
      ${counted('moves_v1', 'moves')}
      ${counted('events_v1', 'voids', "type = 'void' AND ")}

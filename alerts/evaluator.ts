@@ -178,13 +178,15 @@ export class AlertEvaluator {
         changes.push({ ...previous, status: 'resolved', version: last.version + 1, at: now });
       }
     }
-    const record = (recorded: AlertNotification[], token: string) => store.insertJsonEachRow('alert_states_v1', recorded.map((change) => stateRowOf(accountId, change)).join(''), { deduplicationToken: token });
-    if (!this.options.webhookUrl) {
+    const record = (recorded: AlertNotification[]) =>
+      store.insertJsonEachRow('alert_states_v1', recorded.map((change) => stateRowOf(accountId, change)).join(''), { deduplicationToken: recordTokenOf(recorded) });
+    const { webhookUrl } = this.options;
+    if (!webhookUrl) {
       // Nothing to deliver: the account's changes are recorded in one insert (one part, not one
       // per alert); an insert sent again names the same changes, so the same token.
       if (changes.length === 0) return;
       lease.assertHeld();
-      await record(changes, recordTokenOf(changes));
+      await record(changes);
       delivered.push(...changes);
       return;
     }
@@ -192,16 +194,15 @@ export class AlertEvaluator {
     // being delivered when it stopped.
     for (const change of changes) {
       lease.assertHeld();
-      if (!(await this.deliver(change))) continue;
-      await record([change], recordTokenOf([change]));
+      if (!(await this.deliver(change, webhookUrl))) continue;
+      await record([change]);
       delivered.push(change);
     }
   }
 
-  /** True when the change was delivered, or there is nowhere to deliver it. */
-  private async deliver(change: AlertNotification): Promise<boolean> {
-    const { webhookUrl, log } = this.options;
-    if (!webhookUrl) return true;
+  /** True when the change was delivered, or the webhook refused it for good. */
+  private async deliver(change: AlertNotification, webhookUrl: string): Promise<boolean> {
+    const { log } = this.options;
     try {
       await withRetry(
         async () => {
