@@ -71,8 +71,10 @@ export const BEHIND_MS = 1_000;
  * A flush holds one block per partition, each inserted under a token of its topic, partition and
  * offset range, at boundaries every member cuts alike (kafkaBlocks.ts says how): a range that two
  * members write, as happens around a rebalance, is stored once. Two flushes may be in flight:
- * the next batch decodes while the previous one is written. Commits still happen strictly in
- * flush order, and never past a batch that failed.
+ * while one is written, the next is cut only from partitions a full block behind (a backlog), and
+ * decodes meanwhile, so storage writes one block after another; a worker that keeps up waits for
+ * the write instead and gathers larger blocks. Commits still happen strictly in flush order, and
+ * never past a batch that failed.
  *
  * On a rebalance the buffered records are dropped and no flush or insert starts for the
  * revoked assignment; the source lets the member rejoin only once the flushes under way are done
@@ -86,10 +88,10 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const blockLog = options.blocks ?? memoryBlockLog();
   /** The partitions that delivered records under the current assignment, with what waits of them. */
   const partitions = new Map<string, PartitionBlocks>();
-  /** Partitions with a block not yet written. */
-  const writing = new Set<PartitionBlocks>();
-  /** Flushes handed to the pipeline and not yet written: it writes them one after another. */
-  let queuedFlushes = 0;
+  /** Flushes cut and not yet written: the pipeline writes them one after another. */
+  let unwrittenFlushes = 0;
+  /** Of them, those not yet decoded. */
+  let decodingFlushes = 0;
   let waiting = 0;
   let inFlight = 0;
   let paused = false;
@@ -223,12 +225,12 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   /** A flush's blocks through the pipeline in one step, each under its token. */
-  async function storeBlocks(blocks: Block[], letters: DeadLetter[], refusals: RejectedRecord[]): Promise<BatchResult[]> {
+  async function storeBlocks(blocks: Block[], letters: DeadLetter[], refusals: RejectedRecord[], onDecoded: () => void): Promise<BatchResult[]> {
     const fits = blocks.map((block) => fitting(block, maxMessageBytes, letters, refusals));
     const results = await pipeline.ingestBlocks(
       blocks.map((block, i) => ({ messages: toMessages(fits[i] as KafkaRecord[]), deduplicationToken: block.token })),
       { source: 'kafka' },
-      { storeAttempts: Infinity },
+      { storeAttempts: Infinity, onDecoded },
     );
     results.forEach((result, b) =>
       result.outcomes.forEach((outcome, i) => {
@@ -239,30 +241,46 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   /**
-   * A partition is due when `batchSize` of its records wait, or its oldest has waited `flushMs`,
-   * and its previous block is written. Each block is one insert into events_v1 and its views,
-   * whose cost hardly depends on its size: a partition's records gather while its last block is
-   * written, so a busy worker writes large blocks rather than many small ones.
+   * A partition is due when `batchSize` of its records wait, or, while no flush is being written,
+   * when its oldest has waited `flushMs`. Each block is one insert into events_v1 and its views,
+   * whose cost hardly depends on its size: a worker that keeps up gathers records while its last
+   * flush is written, so a busy worker writes large blocks rather than many small ones. A partition
+   * behind by a full block has one ready, and it is cut to decode while the last one is written.
    */
   const isDue = (partition: PartitionBlocks, now: number) =>
     partition.waiting > 0 &&
-    !writing.has(partition) &&
-    (stopping || partition.waiting >= options.batchSize || now - partition.waitingSince >= options.flushMs);
+    (partition.waiting >= options.batchSize || (unwrittenFlushes === 0 && (stopping || now - partition.waitingSince >= options.flushMs)));
 
   /** Cuts what the due partitions can flush and starts writing it; false when all of it is held back. */
   function flush(): boolean {
     const now = Date.now();
     const blocks: Block[] = [];
-    const cutFrom: PartitionBlocks[] = [];
     for (const partition of [...partitions.values()].sort((a, b) => a.partition - b.partition)) {
       if (!isDue(partition, now)) continue;
       const cut = partition.cut();
       if (cut.length === 0) continue;
       blocks.push(...cut);
-      cutFrom.push(partition);
-      writing.add(partition);
     }
     if (blocks.length === 0) return false;
+    // Until it is decoded, no other flush is cut, and until it is written, only full blocks are:
+    // what arrives meanwhile joins the next one.
+    unwrittenFlushes++;
+    decodingFlushes++;
+    let decoded = false;
+    let written = false;
+    const onDecoded = () => {
+      if (decoded) return;
+      decoded = true;
+      decodingFlushes--;
+      signal();
+    };
+    const onWritten = () => {
+      onDecoded();
+      if (written) return;
+      written = true;
+      unwrittenFlushes--;
+      signal();
+    };
     let events = 0;
     for (const block of blocks) events += block.records.length;
     waiting -= events;
@@ -276,12 +294,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (revoked || cutIn !== assignment) return undefined;
       const letters: DeadLetter[] = [];
       const refusals: RejectedRecord[] = [];
-      // One step of the pipeline; the next flush is cut once this one has left it (see `loop`).
-      queuedFlushes++;
-      const results = await storeBlocks(blocks, letters, refusals).finally(() => {
-        queuedFlushes--;
-        signal();
-      });
+      // One step of the pipeline; the next flush is cut once this one is decoded (see `loop`).
+      const results = await storeBlocks(blocks, letters, refusals, onDecoded).finally(onWritten);
       const recordRejections = options.recordRejections;
       if (refusals.length && recordRejections) await duringStep('store_rejections', () => recordRejections(refusals));
       await duringStep('kafka_dead_letters', () => source.sendDeadLetters(letters));
@@ -316,6 +330,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         log.info({ event: 'kafka_commit_skipped', ...counts, offsets }, 'batch stored; its partitions were reassigned, so its offsets are not committed');
       }
     }));
+    // A flush abandoned, or failed before it was written, holds the next one back no longer.
+    stored.then(onWritten, onWritten);
     const tracked = committed
       .catch((err: unknown) => {
         fail('kafka_batch', err);
@@ -323,7 +339,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       })
       .finally(() => {
         release(events);
-        for (const partition of cutFrom) writing.delete(partition);
         flushing.delete(tracked);
         signal();
       });
@@ -339,14 +354,14 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       let due = false;
       let nextDueIn = options.flushMs;
       for (const partition of partitions.values()) {
-        // A partition whose block is being written is due again once it is: that flush signals.
-        if (partition.waiting === 0 || writing.has(partition)) continue;
+        // While a flush is written, a partition is due once a full block of it waits (its
+        // records' arrival signals) or once the flush is written (the flush signals).
         if (isDue(partition, now)) due = true;
-        else nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
+        else if (partition.waiting > 0 && unwrittenFlushes === 0) nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
       }
-      // The next flush is cut when the pipeline reaches the last flush queued, not before: what
-      // arrives meanwhile joins its blocks, and each block costs one insert whatever its size.
-      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedFlushes === 0) {
+      // The next flush is cut once the last one is decoded, not before; it decodes while the last
+      // one is written.
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && decodingFlushes === 0) {
         held = !flush();
         if (!held) continue;
       }
