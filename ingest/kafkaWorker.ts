@@ -88,9 +88,11 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const blockLog = options.blocks ?? memoryBlockLog();
   /** The partitions that delivered records under the current assignment, with what waits of them. */
   const partitions = new Map<string, PartitionBlocks>();
-  /** Flushes cut and not yet written: the pipeline writes them one after another. */
-  let unwrittenFlushes = 0;
-  /** Of them, those not yet decoded. */
+  /** Partitions with a block not yet written. */
+  const writing = new Set<PartitionBlocks>();
+  /** Flushes handed to the pipeline and not yet written: it writes them one after another. */
+  let queuedFlushes = 0;
+  /** Flushes cut and not yet decoded. */
   let decodingFlushes = 0;
   let waiting = 0;
   let inFlight = 0;
@@ -241,44 +243,40 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   /**
-   * A partition is due when `batchSize` of its records wait, or, while no flush is being written,
-   * when its oldest has waited `flushMs`. Each block is one insert into events_v1 and its views,
-   * whose cost hardly depends on its size: a worker that keeps up gathers records while its last
-   * flush is written, so a busy worker writes large blocks rather than many small ones. A partition
-   * behind by a full block has one ready, and it is cut to decode while the last one is written.
+   * A partition is due when `batchSize` of its records wait, and no flush is being decoded: a
+   * partition behind by a full block has one ready, cut to decode while the last one is written.
+   * Otherwise it is due when its oldest record has waited `flushMs`, its previous block is written
+   * and the pipeline holds no flush: each block is one insert into events_v1 and its views, whose
+   * cost hardly depends on its size, so a partition that keeps up gathers its records while the
+   * last flush is written, and a busy worker writes large blocks rather than many small ones.
    */
   const isDue = (partition: PartitionBlocks, now: number) =>
     partition.waiting > 0 &&
-    (partition.waiting >= options.batchSize || (unwrittenFlushes === 0 && (stopping || now - partition.waitingSince >= options.flushMs)));
+    (partition.waiting >= options.batchSize
+      ? decodingFlushes === 0
+      : queuedFlushes === 0 && !writing.has(partition) && (stopping || now - partition.waitingSince >= options.flushMs));
 
   /** Cuts what the due partitions can flush and starts writing it; false when all of it is held back. */
   function flush(): boolean {
     const now = Date.now();
     const blocks: Block[] = [];
+    const cutFrom: PartitionBlocks[] = [];
     for (const partition of [...partitions.values()].sort((a, b) => a.partition - b.partition)) {
       if (!isDue(partition, now)) continue;
       const cut = partition.cut();
       if (cut.length === 0) continue;
       blocks.push(...cut);
+      cutFrom.push(partition);
+      writing.add(partition);
     }
     if (blocks.length === 0) return false;
-    // Until it is decoded, no other flush is cut, and until it is written, only full blocks are:
-    // what arrives meanwhile joins the next one.
-    unwrittenFlushes++;
+    // Until it is decoded, no full block is cut: what arrives meanwhile joins the next one.
     decodingFlushes++;
     let decoded = false;
-    let written = false;
     const onDecoded = () => {
       if (decoded) return;
       decoded = true;
       decodingFlushes--;
-      signal();
-    };
-    const onWritten = () => {
-      onDecoded();
-      if (written) return;
-      written = true;
-      unwrittenFlushes--;
       signal();
     };
     let events = 0;
@@ -294,8 +292,12 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (revoked || cutIn !== assignment) return undefined;
       const letters: DeadLetter[] = [];
       const refusals: RejectedRecord[] = [];
-      // One step of the pipeline; the next flush is cut once this one is decoded (see `loop`).
-      const results = await storeBlocks(blocks, letters, refusals, onDecoded).finally(onWritten);
+      // One step of the pipeline (see `isDue` for when the next flush is cut).
+      queuedFlushes++;
+      const results = await storeBlocks(blocks, letters, refusals, onDecoded).finally(() => {
+        queuedFlushes--;
+        signal();
+      });
       const recordRejections = options.recordRejections;
       if (refusals.length && recordRejections) await duringStep('store_rejections', () => recordRejections(refusals));
       await duringStep('kafka_dead_letters', () => source.sendDeadLetters(letters));
@@ -330,8 +332,8 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         log.info({ event: 'kafka_commit_skipped', ...counts, offsets }, 'batch stored; its partitions were reassigned, so its offsets are not committed');
       }
     }));
-    // A flush abandoned, or failed before it was written, holds the next one back no longer.
-    stored.then(onWritten, onWritten);
+    // A flush abandoned, or failed before it was decoded, holds the next one back no longer.
+    stored.then(onDecoded, onDecoded);
     const tracked = committed
       .catch((err: unknown) => {
         fail('kafka_batch', err);
@@ -339,6 +341,7 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       })
       .finally(() => {
         release(events);
+        for (const partition of cutFrom) writing.delete(partition);
         flushing.delete(tracked);
         signal();
       });
@@ -354,14 +357,13 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       let due = false;
       let nextDueIn = options.flushMs;
       for (const partition of partitions.values()) {
-        // While a flush is written, a partition is due once a full block of it waits (its
-        // records' arrival signals) or once the flush is written (the flush signals).
+        // A partition not due yet is due once a full block of it waits (its records' arrival
+        // signals), once the flush under way is decoded or written (that flush signals), or
+        // once its oldest record has waited `flushMs`.
         if (isDue(partition, now)) due = true;
-        else if (partition.waiting > 0 && unwrittenFlushes === 0) nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
+        else if (partition.waiting > 0 && queuedFlushes === 0 && !writing.has(partition)) nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
       }
-      // The next flush is cut once the last one is decoded, not before; it decodes while the last
-      // one is written.
-      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && decodingFlushes === 0) {
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES) {
         held = !flush();
         if (!held) continue;
       }
