@@ -217,8 +217,8 @@ async function ourWorker(topic: string): Promise<Drain> {
     batchSize: 20_000,
     flushMs: 200,
     maxInFlight: 100_000,
-    // As deployed: each block's range is recorded in storage before its insert, on a connection of its own.
-    blocks: storedBlockLog(observed.session()),
+    // As deployed: each block's range is recorded in storage before its insert.
+    blocks: storedBlockLog(store),
   });
   const watching = drained(store, topic);
   await worker.start();

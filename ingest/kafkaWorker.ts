@@ -71,10 +71,8 @@ export const BEHIND_MS = 1_000;
  * A flush holds one block per partition, each inserted under a token of its topic, partition and
  * offset range, at boundaries every member cuts alike (kafkaBlocks.ts says how): a range that two
  * members write, as happens around a rebalance, is stored once. Two flushes may be in flight:
- * while one is written, the next is cut only from partitions a full block behind (a backlog), and
- * decodes meanwhile, so storage writes one block after another; a worker that keeps up waits for
- * the write instead and gathers larger blocks. Commits still happen strictly in flush order, and
- * never past a batch that failed.
+ * the next batch decodes while the previous one is written. Commits still happen strictly in
+ * flush order, and never past a batch that failed.
  *
  * On a rebalance the buffered records are dropped and no flush or insert starts for the
  * revoked assignment; the source lets the member rejoin only once the flushes under way are done
@@ -92,8 +90,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   const writing = new Set<PartitionBlocks>();
   /** Flushes handed to the pipeline and not yet written: it writes them one after another. */
   let queuedFlushes = 0;
-  /** Flushes cut and not yet decoded. */
-  let decodingFlushes = 0;
   let waiting = 0;
   let inFlight = 0;
   let paused = false;
@@ -227,12 +223,12 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   /** A flush's blocks through the pipeline in one step, each under its token. */
-  async function storeBlocks(blocks: Block[], letters: DeadLetter[], refusals: RejectedRecord[], onDecoded: () => void): Promise<BatchResult[]> {
+  async function storeBlocks(blocks: Block[], letters: DeadLetter[], refusals: RejectedRecord[]): Promise<BatchResult[]> {
     const fits = blocks.map((block) => fitting(block, maxMessageBytes, letters, refusals));
     const results = await pipeline.ingestBlocks(
       blocks.map((block, i) => ({ messages: toMessages(fits[i] as KafkaRecord[]), deduplicationToken: block.token })),
       { source: 'kafka' },
-      { storeAttempts: Infinity, onDecoded },
+      { storeAttempts: Infinity },
     );
     results.forEach((result, b) =>
       result.outcomes.forEach((outcome, i) => {
@@ -243,18 +239,15 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
   }
 
   /**
-   * A partition is due when `batchSize` of its records wait, and no flush is being decoded: a
-   * partition behind by a full block has one ready, cut to decode while the last one is written.
-   * Otherwise it is due when its oldest record has waited `flushMs`, its previous block is written
-   * and the pipeline holds no flush: each block is one insert into events_v1 and its views, whose
-   * cost hardly depends on its size, so a partition that keeps up gathers its records while the
-   * last flush is written, and a busy worker writes large blocks rather than many small ones.
+   * A partition is due when `batchSize` of its records wait, or its oldest has waited `flushMs`,
+   * and its previous block is written. Each block is one insert into events_v1 and its views,
+   * whose cost hardly depends on its size: a partition's records gather while its last block is
+   * written, so a busy worker writes large blocks rather than many small ones.
    */
   const isDue = (partition: PartitionBlocks, now: number) =>
     partition.waiting > 0 &&
-    (partition.waiting >= options.batchSize
-      ? decodingFlushes === 0
-      : queuedFlushes === 0 && !writing.has(partition) && (stopping || now - partition.waitingSince >= options.flushMs));
+    !writing.has(partition) &&
+    (stopping || partition.waiting >= options.batchSize || now - partition.waitingSince >= options.flushMs);
 
   /** Cuts what the due partitions can flush and starts writing it; false when all of it is held back. */
   function flush(): boolean {
@@ -270,15 +263,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       writing.add(partition);
     }
     if (blocks.length === 0) return false;
-    // Until it is decoded, no full block is cut: what arrives meanwhile joins the next one.
-    decodingFlushes++;
-    let decoded = false;
-    const onDecoded = () => {
-      if (decoded) return;
-      decoded = true;
-      decodingFlushes--;
-      signal();
-    };
     let events = 0;
     for (const block of blocks) events += block.records.length;
     waiting -= events;
@@ -292,9 +276,9 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       if (revoked || cutIn !== assignment) return undefined;
       const letters: DeadLetter[] = [];
       const refusals: RejectedRecord[] = [];
-      // One step of the pipeline (see `isDue` for when the next flush is cut).
+      // One step of the pipeline; the next flush is cut once this one has left it (see `loop`).
       queuedFlushes++;
-      const results = await storeBlocks(blocks, letters, refusals, onDecoded).finally(() => {
+      const results = await storeBlocks(blocks, letters, refusals).finally(() => {
         queuedFlushes--;
         signal();
       });
@@ -332,8 +316,6 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
         log.info({ event: 'kafka_commit_skipped', ...counts, offsets }, 'batch stored; its partitions were reassigned, so its offsets are not committed');
       }
     }));
-    // A flush abandoned, or failed before it was decoded, holds the next one back no longer.
-    stored.then(onDecoded, onDecoded);
     const tracked = committed
       .catch((err: unknown) => {
         fail('kafka_batch', err);
@@ -357,13 +339,14 @@ export function createKafkaWorker(options: KafkaWorkerOptions): KafkaWorker {
       let due = false;
       let nextDueIn = options.flushMs;
       for (const partition of partitions.values()) {
-        // A partition not due yet is due once a full block of it waits (its records' arrival
-        // signals), once the flush under way is decoded or written (that flush signals), or
-        // once its oldest record has waited `flushMs`.
+        // A partition whose block is being written is due again once it is: that flush signals.
+        if (partition.waiting === 0 || writing.has(partition)) continue;
         if (isDue(partition, now)) due = true;
-        else if (partition.waiting > 0 && queuedFlushes === 0 && !writing.has(partition)) nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
+        else nextDueIn = Math.min(nextDueIn, options.flushMs - (now - partition.waitingSince));
       }
-      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES) {
+      // The next flush is cut when the pipeline reaches the last flush queued, not before: what
+      // arrives meanwhile joins its blocks, and each block costs one insert whatever its size.
+      if (due && !revoked && flushing.size < MAX_CONCURRENT_FLUSHES && queuedFlushes === 0) {
         held = !flush();
         if (!held) continue;
       }

@@ -61,12 +61,6 @@ export interface IngestOptions {
    * Characters outside [A-Za-z0-9_-] are dropped.
    */
   deduplicationToken?: string;
-  /**
-   * Called once the batch is decoded and takes its turn to be written (at once when nothing is
-   * written ahead of it): a source may hand over its next batch then, to decode while this one
-   * is written. Not called when decoding fails.
-   */
-  onDecoded?: () => void;
 }
 
 export interface PipelineOptions {
@@ -254,7 +248,6 @@ export function createIngestPipeline(options: PipelineOptions): IngestPipeline {
     const decoding = (async () => {
       const decoded: DecodedBlock[] = [];
       for (const b of given) decoded.push(await decodeBlock(b.messages, ctx, b.deduplicationToken));
-      ingestOptions?.onDecoded?.();
       return decoded;
     })();
     // Awaited by the write step, which may start later: a failure is its caller's, not unhandled.

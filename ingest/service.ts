@@ -44,8 +44,7 @@ export function kafkaWorkerFromConfig(
     batchSize: config.INGEST_BATCH_SIZE,
     flushMs: config.INGEST_FLUSH_MS,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
-    // Block ranges in storage: every member of the group cuts a partition's records alike. They
-    // are recorded on a connection of their own, beside the insert of the flush ahead (lanes.ts).
-    ...(store ? { recordRejections: rejectedEventsTable(store), blocks: storedBlockLog(store.session()) } : {}),
+    // Block ranges in storage: every member of the group cuts a partition's records alike.
+    ...(store ? { recordRejections: rejectedEventsTable(store), blocks: storedBlockLog(store) } : {}),
   });
 }

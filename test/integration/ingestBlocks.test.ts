@@ -49,32 +49,4 @@ describe('several blocks in one step', () => {
     expect(await count(s, `SELECT count() AS n FROM ${s.table('events_v1')}`)).toBe(5);
     expect(await count(s, `SELECT count() AS n FROM ${s.table('rejected_events_v1')}`)).toBe(2);
   });
-
-  it('says when a step is decoded, while the step ahead of it is still written, and writes the steps in the order they came', async () => {
-    store = await freshStore();
-    const s = store;
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const inserts: string[] = [];
-    const held: Store = {
-      ...s,
-      async insertJsonEachRow(table, body, options) {
-        if (table === 'events_v1') inserts.push(body.includes('"first-') ? 'first' : 'second');
-        if (table === 'events_v1' && inserts.length === 1) await gate;
-        return s.insertJsonEachRow(table, body, options);
-      },
-    };
-    const pipeline = createIngestPipeline({ store: held, metrics: createMetrics(), log: silentLog });
-    const first = pipeline.ingestBlocks([{ messages: lines([usage('first-1'), usage('first-2')]), deduplicationToken: 'kafka-t-0-0-1-a' }], { source: 'kafka' });
-    let decoded = false;
-    const second = pipeline.ingestBlocks([{ messages: lines([usage('second-1')]), deduplicationToken: 'kafka-t-0-2-2-b' }], { source: 'kafka' }, { onDecoded: () => (decoded = true) });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(decoded).toBe(true);
-    expect(inserts).toEqual(['first']);
-    release();
-    expect((await first).map((r) => r.accepted)).toEqual([2]);
-    expect((await second).map((r) => r.accepted)).toEqual([1]);
-    expect(inserts).toEqual(['first', 'second']);
-    expect(await count(s, `SELECT count() AS n FROM ${s.table('events_v1')}`)).toBe(3);
-  });
 });

@@ -56,39 +56,6 @@ describe('the Kafka worker', () => {
     expect(state.commits).toEqual([]);
   });
 
-  it('while a flush is written, cuts the next from a partition a full block behind, to decode meanwhile; one that only waited flushMs waits for the write', async () => {
-    const { source, state, deliver, batch } = memorySource();
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    /** Each step's blocks as partition:first-last, in the order the pipeline was handed them. */
-    const steps: string[][] = [];
-    const base = acceptingPipeline();
-    const pipeline: typeof base = {
-      ...base,
-      async ingestBlocks(blocks, ctx, ingestOptions) {
-        steps.push(blocks.map((b) => `${b.messages[0]?.kafka?.partition}:${b.messages[0]?.kafka?.offset}-${b.messages.at(-1)?.kafka?.offset}`));
-        ingestOptions?.onDecoded?.();
-        if (steps.length === 1) await gate;
-        return base.ingestBlocks(blocks, ctx, ingestOptions);
-      },
-    };
-    const worker = createKafkaWorker({ ...options, source, pipeline, batchSize: 4, maxInFlight: 1000 });
-    await worker.start();
-    await deliver(batch(0, 0, 4));
-    await new Promise((r) => setTimeout(r, 10));
-    await deliver(batch(1, 0, 2));
-    await deliver(batch(0, 4, 4));
-    await new Promise((r) => setTimeout(r, 60));
-    // The first write is held: partition 0's second full block is cut, partition 1's two records wait.
-    expect(steps).toEqual([['0:0-3'], ['0:4-7']]);
-    expect(state.commits).toEqual([]);
-    release();
-    await new Promise((r) => setTimeout(r, 60));
-    expect(steps).toEqual([['0:0-3'], ['0:4-7'], ['1:0-1']]);
-    await worker.stop();
-    expect(state.commits.flat().map((c) => `${c.partition}:${c.offset}`)).toEqual(['0:4', '0:8', '1:2']);
-  });
-
   it('pauses fetching above the in-flight bound and resumes once stored', async () => {
     const { source, state, deliver, batch } = memorySource();
     let release: () => void = () => undefined;
