@@ -8,7 +8,7 @@ import type { UsageIndex } from './usageIndex.js';
 import { loadLedgerInput, loadLedgerStructure, loadUsageInput, structureBasisOf, type LedgerStructure } from './ledgerSource.js';
 import { warnOnBackgroundFailure, type BackgroundFailure } from '../core/background.js';
 import { cachePolicy, SingleFlight } from '../core/cache.js';
-import { accountChangesAndUsageQuery, accountChangesQuery, sameStructure, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
+import { accountChangesAndUsageQuery, sameStructure, sameUsage, type UsageBasis } from '../storage/accountChanges.js';
 
 export interface Snapshot {
   result: LedgerResult;
@@ -98,11 +98,6 @@ export class BalanceService {
 
   now(): number {
     return this.clock();
-  }
-
-  async version(accountId: string): Promise<number> {
-    const [row] = await read(this.store, accountChangesQuery, { account: accountId });
-    return row?.v ?? 0;
   }
 
   /**
